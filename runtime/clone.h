@@ -1,0 +1,90 @@
+/*
+ * clone.h — the one structured-clone serializer (worker messages, workerData,
+ * cluster IPC).
+ *
+ * A message is flat bytes plus, for thread messages, the memory blocks it
+ * carries (SharedArrayBuffers, retained; transferred ArrayBuffers, owned)
+ * and the transferred objects claimed by a transfer hook (MessagePort).
+ * Encoding reads the sender's state; decoding builds the value in any other
+ * state, on any thread.  A message is owned by whoever holds the pointer and
+ * is freed with lstr_msg_free (decoded or not: undelivered blocks and ports
+ * are released there).
+ *
+ * Values: nil, booleans, numbers (exact, NaN/inf/-0 included), strings
+ * (binary-safe), tables (array and hash parts, keys of any clonable type,
+ * shared references and cycles preserved, metatables dropped),
+ * SharedArrayBuffer and views over it (shared), ArrayBuffer and views
+ * (copied; moved when the buffer is in the transfer list: the source is
+ * detached), int64_t/uint64_t cdata, json.null (lightuserdata NULL).
+ * Anything else raises DataCloneError naming its path (`value.handlers[2]`).
+ */
+#ifndef LSTR_CLONE_H
+#define LSTR_CLONE_H
+
+#include <stddef.h>
+#include "lstr.h"
+
+typedef struct lstr_msg lstr_msg;
+
+#define LSTR_CLONE_THREAD 0  /* SABs shared, ArrayBuffers transferable */
+#define LSTR_CLONE_PROCESS 1 /* flat bytes only: SAB, transfers -> DataCloneError */
+
+/* Nesting deeper than this is refused (encode) or rejected (decode). */
+#define LSTR_CLONE_MAX_DEPTH 512
+
+/* Encode the value at value_idx.  transfer_idx: a Lua array of objects to
+ * move (ArrayBuffers, hook-claimed objects), or 0 / nil for none.
+ * Returns NULL on error with a DataCloneError table pushed; then nothing was
+ * detached or taken.  On success the stack is as it was. */
+lstr_msg *lstr_msg_encode(lua_State *L, int value_idx, int transfer_idx, int mode);
+
+/* Push the value (returns 0), or push an error table (returns -1): a
+ * DataCloneError for malformed bytes.  A message may be decoded more than
+ * once (e.g. broadcast); a moved ArrayBuffer is handed over by the first
+ * decode and copied by later ones; transferred ports go to the first only. */
+int lstr_msg_decode(lua_State *L, lstr_msg *m);
+
+void lstr_msg_free(lstr_msg *m);
+
+/* The flat bytes (for process IPC).  Only meaningful alone for messages
+ * encoded with LSTR_CLONE_PROCESS: thread messages refer to their blocks. */
+const char *lstr_msg_bytes(const lstr_msg *m, size_t *len);
+/* A message from bytes (copied).  Nothing is trusted: decode validates. */
+lstr_msg *lstr_msg_from_bytes(const char *p, size_t len);
+
+/* ---- extension point: transferable objects (MessagePort) ----
+ * worker_threads registers one hook per transferable type at startup.  For
+ * each transferList entry that is not an ArrayBuffer the encoder asks every
+ * hook's `claim`; the same question is asked of objects met in the value that
+ * are not in the transfer list (a claimed one there is a DataCloneError:
+ * "must be listed in transferList").  Objects keep their identity: the same
+ * port twice in a value arrives as one port.
+ *
+ *   claim(L, idx): 1 = mine and transferable now, 0 = not mine,
+ *                  -1 = mine but not transferable (closed, already moved).
+ *                  Must not raise and must have no side effects.
+ *   take(L, idx):  called only once encoding has succeeded; detaches the
+ *                  object from the sender and returns an opaque payload.
+ *                  Must not raise.
+ *   push(L, payload): in the receiving state, push the object; takes the
+ *                  payload.  Returns 0, or -1 to fail the decode.
+ *   drop(payload): the message is freed without the payload delivered.
+ */
+typedef struct lstr_transfer_hook {
+  const char *name; /* for messages: "MessagePort" */
+  int (*claim)(lua_State *L, int idx);
+  void *(*take)(lua_State *L, int idx);
+  int (*push)(lua_State *L, void *payload);
+  void (*drop)(void *payload);
+} lstr_transfer_hook;
+
+/* Process-wide; call before any state exists.  Returns 0, or -1 when the
+ * (small, fixed) table is full.  The hook struct must outlive the process. */
+int lstr_clone_register_transfer(const lstr_transfer_hook *hook);
+
+/* require('native.clone'): encode(value, transferList[, 'process']) ->
+ * message userdata; decode(msg); bytes(msg) -> string; from_bytes(s) ->
+ * msg; set_cdata_hooks(classify, make) (used by luster.buffers). */
+int luaopen_native_clone(lua_State *L);
+
+#endif

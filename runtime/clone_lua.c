@@ -1,0 +1,115 @@
+/*
+ * clone_lua.c — require('native.clone'): the structured-clone serializer
+ * seen from Lua, for specs, tools and the Lua side of luster.buffers.
+ *
+ *   encode(value[, transferList[, 'process']]) -> msg   (raises DataCloneError)
+ *   decode(msg | bytes) -> value                        (raises DataCloneError)
+ *   bytes(msg) -> string        from_bytes(string) -> msg
+ *   set_cdata_hooks(classify, make)   luster.buffers' cdata (de)constructors
+ *
+ * A msg is a full userdata owning one lstr_msg; its __gc frees it.
+ */
+#include "clone_wire.h"
+
+#include <string.h>
+
+#define MSG_MT "luster.clone.msg"
+
+static lstr_msg **check_msg(lua_State *L, int idx) {
+  lstr_msg **pm = luaL_checkudata(L, idx, MSG_MT);
+  if (!*pm) luaL_argerror(L, idx, "message already freed");
+  return pm;
+}
+
+static void new_msg(lua_State *L, lstr_msg *m) {
+  lstr_msg **pm = lua_newuserdata(L, sizeof *pm);
+  *pm = m;
+  luaL_getmetatable(L, MSG_MT);
+  lua_setmetatable(L, -2);
+}
+
+static int msg_gc(lua_State *L) {
+  lstr_msg **pm = luaL_checkudata(L, 1, MSG_MT);
+  lstr_msg_free(*pm);
+  *pm = NULL;
+  return 0;
+}
+
+static int clone_encode(lua_State *L) {
+  lua_settop(L, 3);
+  int mode = LSTR_CLONE_THREAD;
+  if (!lua_isnil(L, 3)) {
+    const char *s = luaL_checkstring(L, 3);
+    if (!strcmp(s, "process")) mode = LSTR_CLONE_PROCESS;
+    else if (strcmp(s, "thread")) luaL_argerror(L, 3, "expected 'thread' or 'process'");
+  }
+  lstr_msg *m = lstr_msg_encode(L, 1, lua_isnil(L, 2) ? 0 : 2, mode);
+  if (!m) return lua_error(L);
+  new_msg(L, m);
+  return 1;
+}
+
+static int clone_decode(lua_State *L) {
+  if (lua_type(L, 1) == LUA_TSTRING) {
+    size_t n;
+    const char *s = lua_tolstring(L, 1, &n);
+    lstr_msg *m = lstr_msg_from_bytes(s, n);
+    if (!m) return lstr_error(L, "DataCloneError", "out of memory");
+    int rc = lstr_msg_decode(L, m);
+    lstr_msg_free(m);
+    if (rc != 0) return lua_error(L);
+    return 1;
+  }
+  lstr_msg **pm = check_msg(L, 1);
+  if (lstr_msg_decode(L, *pm) != 0) return lua_error(L);
+  return 1;
+}
+
+static int clone_bytes(lua_State *L) {
+  lstr_msg **pm = check_msg(L, 1);
+  size_t n;
+  const char *p = lstr_msg_bytes(*pm, &n);
+  lua_pushlstring(L, p, n);
+  return 1;
+}
+
+static int clone_from_bytes(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  lstr_msg *m = lstr_msg_from_bytes(s, n);
+  if (!m) return lstr_error(L, "DataCloneError", "out of memory");
+  new_msg(L, m);
+  return 1;
+}
+
+static int clone_set_cdata_hooks(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_createtable(L, 0, 2);
+  lua_pushvalue(L, 1);
+  lua_setfield(L, -2, "classify");
+  lua_pushvalue(L, 2);
+  lua_setfield(L, -2, "make");
+  lua_setfield(L, LUA_REGISTRYINDEX, CLONE_HOOKS_KEY);
+  return 0;
+}
+
+static const luaL_Reg clone_funcs[] = {
+  {"encode", clone_encode},
+  {"decode", clone_decode},
+  {"bytes", clone_bytes},
+  {"from_bytes", clone_from_bytes},
+  {"set_cdata_hooks", clone_set_cdata_hooks},
+  {NULL, NULL}
+};
+
+int luaopen_native_clone(lua_State *L) {
+  if (luaL_newmetatable(L, MSG_MT)) {
+    lua_pushcfunction(L, msg_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_pop(L, 1);
+  lua_newtable(L);
+  luaL_register(L, NULL, clone_funcs);
+  return 1;
+}

@@ -1,0 +1,68 @@
+/*
+ * clone_wire.h — private to clone.c / clone_decode.c / clone_lua.c: the
+ * message struct and the byte format.
+ *
+ * Format: 'L' <version> <value>.  A value is a one-byte tag and its payload;
+ * counts and lengths are LEB128 varints.  Objects (tables, buffers, views,
+ * ports) are numbered 0, 1, 2... in the order they are first met, so a later
+ * T_REF <id> restores shared references and cycles.  A view's id is taken
+ * before its buffer's.
+ *
+ *   T_NIL T_FALSE T_TRUE T_NULL            no payload
+ *   T_INT  zigzag varint (integer-valued doubles below 2^53, not -0)
+ *   T_NUM  8 raw bytes of a double
+ *   T_STR  len, bytes
+ *   T_TABLE narr, narr values (T_NIL for holes), key/value pairs..., T_END
+ *   T_REF  object id
+ *   T_I64 T_U64  8 raw bytes
+ *   T_AB   len, bytes                ArrayBuffer, copied
+ *   T_ABMOVED block index            ArrayBuffer, moved (thread messages)
+ *   T_SAB  block index               SharedArrayBuffer (thread messages)
+ *   T_VIEW kind(1 byte, 1..10), byteOffset, length, buffer value
+ *          (T_AB | T_ABMOVED | T_SAB | T_REF to a buffer)
+ *   T_PORT port index                object claimed by a transfer hook
+ *
+ * The bytes live in the sender's address space only as long as the message:
+ * block indexes point into lstr_msg.blocks, never at raw addresses.
+ */
+#ifndef LSTR_CLONE_WIRE_H
+#define LSTR_CLONE_WIRE_H
+
+#include "clone.h"
+#include "shared_memory.h"
+
+#define LSTR_TCDATA 10 /* lua_type() of an FFI cdata in LuaJIT */
+#define CLONE_MAGIC 'L'
+#define CLONE_VERSION 1
+/* registry key of {classify=, make=} set by luster.buffers */
+#define CLONE_HOOKS_KEY "luster.clone.cdata"
+
+enum {
+  T_NIL, T_FALSE, T_TRUE, T_NULL, T_INT, T_NUM, T_STR, T_TABLE, T_END,
+  T_REF, T_I64, T_U64, T_AB, T_ABMOVED, T_SAB, T_VIEW, T_PORT, T_LAST
+};
+
+/* element sizes of view kinds 1..10, in luster.buffers' order */
+static const unsigned char clone_kind_size[11] = {0, 1, 1, 2, 2, 4, 4, 4, 8, 8, 8};
+
+typedef struct clone_port {
+  const lstr_transfer_hook *hook;
+  void *payload;
+  int delivered;
+} clone_port;
+
+struct lstr_msg {
+  unsigned char *buf;
+  size_t len, cap;
+  lstr_block **blocks;   /* one reference each */
+  unsigned char *handed; /* moved ArrayBuffer already given to a decoder */
+  size_t nblocks, capblocks;
+  clone_port *ports;
+  size_t nports;
+};
+
+/* the registered transfer hooks (clone.c) */
+extern const lstr_transfer_hook *clone_hooks[];
+extern int clone_nhooks;
+
+#endif
