@@ -1,0 +1,2 @@
+#include "luster.h"
+int main(void){return 0;}

@@ -1,0 +1,67 @@
+--- Runtime errors: tables {code=, message=, stack=} that print as
+--- `code: message`, like Node's `err.code` + `err.message`.
+local M = {}
+
+---@class LusterError
+---@field code string Node's error code, e.g. 'ERR_WORKER_OUT_OF_MEMORY'
+---@field message string
+---@field stack string `code: message` followed by the Lua traceback
+local Error = {}
+Error.__index = Error
+Error.__tostring = function(e)
+  if e.code then return tostring(e.code) .. ': ' .. tostring(e.message) end
+  return tostring(e.message)
+end
+M.Error = Error
+
+local traceback = debug.traceback
+
+--- A new error table.  `level` is where the traceback starts (default: the
+--- caller of new).
+---@param code string
+---@param message string
+---@param level? integer
+---@return LusterError
+function M.new(code, message, level)
+  local e = setmetatable({ code = code, message = message }, Error)
+  e.stack = traceback(tostring(e), (level or 1) + 1)
+  return e
+end
+
+--- Raise a new error at the caller's level.
+---@param code string
+---@param fmt string
+function M.throw(code, fmt, ...)
+  error(M.new(code, select('#', ...) > 0 and fmt:format(...) or fmt, 2), 2)
+end
+
+--- Whether a value is a runtime error table.
+function M.is(e) return getmetatable(e) == Error end
+
+--- Raise `ERR_INVALID_ARG_TYPE` unless `value` has Lua type `want`.
+---@param value any
+---@param name string the argument's name, as the message shows it
+---@param want string
+function M.check_type(value, name, want)
+  local got = type(value)
+  if got ~= want then
+    error(M.new('ERR_INVALID_ARG_TYPE',
+      ('The "%s" argument must be of type %s. Received %s'):format(name, want, got), 2), 3)
+  end
+end
+
+--- Text for an error value nobody handled: its stack when it has one.
+---@param value any the error value
+---@param trace? string traceback captured where it was raised
+---@return string
+function M.describe(value, trace)
+  if type(value) == 'table' then
+    if type(value.stack) == 'string' then return value.stack end
+    local mt = getmetatable(value)
+    if mt and mt.__tostring then return tostring(value) .. (trace and ('\n' .. trace) or '') end
+    return require('luster.inspect').inspect(value) .. (trace and ('\n' .. trace) or '')
+  end
+  return tostring(value) .. (trace and ('\n' .. trace) or '')
+end
+
+return M

@@ -1,0 +1,292 @@
+--- Promises (Promises/A+ with JavaScript's semantics), `await` and `async`.
+---
+--- Reactions run as microtasks (scheduler.enqueue).  A handler passed to
+--- `:next` runs in its own runtime coroutine, so it may `await` too.
+--- `await(p)` parks the running runtime coroutine on `p`; the reaction
+--- resumes it with the outcome.  Rejections that nobody handles by the end
+--- of a microtask drain are reported as process 'unhandledRejection'.
+local sched = require('luster.scheduler')
+local errors = require('luster.errors')
+
+local setmetatable, getmetatable, select, type = setmetatable, getmetatable, select, type
+local yield, running = coroutine.yield, coroutine.running
+local enqueue, run, AWAIT = sched.enqueue, sched.run, sched.AWAIT
+
+local PENDING, FULFILLED, REJECTED = 0, 1, 2
+
+---@class Promise
+---@field state integer 0 pending, 1 fulfilled, 2 rejected
+---@field value any
+local Promise = {}
+Promise.__index = Promise
+Promise.__tostring = function(p)
+  local names = { [0] = 'pending', 'fulfilled', 'rejected' }
+  return 'Promise { <' .. names[p.state] .. '> }'
+end
+
+local function is_promise(v) return getmetatable(v) == Promise end
+Promise.isPromise = is_promise
+
+-- Rejections with no handler yet; checked after each microtask drain.
+local unhandled, unhandled_n = {}, 0
+
+local resolve, reject
+
+local function settle(p, state, value)
+  if p.state ~= PENDING then return end
+  p.state, p.value = state, value
+  local rs = p.reactions
+  if rs then
+    p.reactions = nil
+    for i = 1, #rs do enqueue(rs[i].job, rs[i], p) end
+  elseif state == REJECTED and not p.handled then
+    unhandled_n = unhandled_n + 1
+    unhandled[unhandled_n] = p
+  end
+end
+
+-- The body of a `:next` handler, run in its own coroutine.
+local function run_handler(h, value, derived)
+  local ok, res = pcall(h, value)
+  if derived then
+    if ok then resolve(derived, res) else reject(derived, res) end
+  elseif not ok then
+    error(res, 0)
+  end
+end
+
+local function then_job(r, p)
+  local h
+  if p.state == FULFILLED then h = r.ok else h = r.err end
+  if h == nil then
+    if p.state == FULFILLED then resolve(r.d, p.value) else reject(r.d, p.value) end
+    return
+  end
+  local ok, err = run(run_handler, h, p.value, r.d)
+  if not ok then sched.uncaught(err) end
+end
+
+local function await_job(r, p)
+  sched.resume(r.co, p.state == FULFILLED, p.value)
+end
+
+local function adopt_job(r, p)
+  local target = r.target
+  settle(target, p.state, p.value)
+end
+
+local function subscribe(p, r)
+  p.handled = true
+  if p.state == PENDING then
+    local rs = p.reactions
+    if rs then rs[#rs + 1] = r else p.reactions = { r } end
+  else
+    enqueue(r.job, r, p)
+  end
+end
+
+local function new_promise() return setmetatable({ state = PENDING }, Promise) end
+
+--- Resolve p with x: adopt x's outcome when x is a promise.
+function resolve(p, x)
+  if p.state ~= PENDING or p.locked then return end
+  if x == p then
+    return settle(p, REJECTED, errors.new('ERR_INVALID_RETURN_VALUE', 'Chaining cycle detected for promise'))
+  end
+  if is_promise(x) then
+    p.locked = true
+    return subscribe(x, { job = adopt_job, target = p })
+  end
+  settle(p, FULFILLED, x)
+end
+
+function reject(p, e)
+  if p.state ~= PENDING or p.locked then return end
+  settle(p, REJECTED, e)
+end
+
+--- `Promise.new(function(resolve, reject) ... end)`; the executor runs now.
+---@param executor fun(resolve: fun(v: any), reject: fun(e: any))
+---@return Promise
+function Promise.new(executor)
+  local p = new_promise()
+  if executor ~= nil then
+    local done = false
+    local function res(v) if not done then done = true; resolve(p, v) end end
+    local function rej(e) if not done then done = true; reject(p, e) end end
+    local ok, e = pcall(executor, res, rej)
+    if not ok then rej(e) end
+  end
+  return p
+end
+
+--- `p:next(onFulfilled, onRejected)` — JavaScript's `then`.
+---@return Promise
+function Promise:next(on_ok, on_err)
+  local d = new_promise()
+  subscribe(self, { job = then_job, ok = on_ok, err = on_err, d = d })
+  return d
+end
+Promise['then'] = Promise.next
+
+---@return Promise
+function Promise:catch(on_err) return self:next(nil, on_err) end
+
+--- Runs f when settled; passes the outcome through (awaits f's promise).
+---@return Promise
+function Promise:finally(f)
+  return self:next(function(v)
+    local r = f()
+    if is_promise(r) then Promise.await(r) end
+    return v
+  end, function(e)
+    local r = f()
+    if is_promise(r) then Promise.await(r) end
+    error(e, 0)
+  end)
+end
+
+---@return Promise
+function Promise.resolve(v)
+  if is_promise(v) then return v end
+  local p = new_promise()
+  resolve(p, v)
+  return p
+end
+
+---@return Promise
+function Promise.reject(e)
+  local p = new_promise()
+  settle(p, REJECTED, e)
+  return p
+end
+
+local function count(list) return list.n or #list end
+
+--- Fulfils with the list of values when all fulfil; rejects with the first rejection.
+---@param list Promise[]|any[]
+---@return Promise
+function Promise.all(list)
+  local p, n = new_promise(), count(list)
+  local results, left = { n = n }, n
+  if n == 0 then resolve(p, results) return p end
+  for i = 1, n do
+    Promise.resolve(list[i]):next(function(v)
+      results[i] = v
+      left = left - 1
+      if left == 0 then resolve(p, results) end
+    end, function(e) reject(p, e) end)
+  end
+  return p
+end
+
+--- Fulfils with {status='fulfilled', value=} / {status='rejected', reason=} for each.
+---@return Promise
+function Promise.allSettled(list)
+  local p, n = new_promise(), count(list)
+  local results, left = { n = n }, n
+  if n == 0 then resolve(p, results) return p end
+  for i = 1, n do
+    Promise.resolve(list[i]):next(function(v)
+      results[i] = { status = 'fulfilled', value = v }
+      left = left - 1
+      if left == 0 then resolve(p, results) end
+    end, function(e)
+      results[i] = { status = 'rejected', reason = e }
+      left = left - 1
+      if left == 0 then resolve(p, results) end
+    end)
+  end
+  return p
+end
+
+--- Settles like the first of the list to settle.
+---@return Promise
+function Promise.race(list)
+  local p = new_promise()
+  for i = 1, count(list) do
+    Promise.resolve(list[i]):next(function(v) resolve(p, v) end, function(e) reject(p, e) end)
+  end
+  return p
+end
+
+--- Fulfils with the first fulfilment; rejects with an AggregateError
+--- (code 'ERR_AGGREGATE_ERROR', `.errors`) when all reject.
+---@return Promise
+function Promise.any(list)
+  local p, n = new_promise(), count(list)
+  local errs, left = { n = n }, n
+  local function fail()
+    local e = errors.new('ERR_AGGREGATE_ERROR', 'All promises were rejected')
+    e.errors = errs
+    reject(p, e)
+  end
+  if n == 0 then fail() return p end
+  for i = 1, n do
+    Promise.resolve(list[i]):next(function(v) resolve(p, v) end, function(e)
+      errs[i] = e
+      left = left - 1
+      if left == 0 then fail() end
+    end)
+  end
+  return p
+end
+
+--- Suspend the running coroutine until p settles; return its value or
+--- raise its rejection.  A non-promise is returned as it is.
+---@param p Promise|any
+---@return any
+function Promise.await(p)
+  if not is_promise(p) then return p end
+  if not sched.is_runtime[running()] then
+    error(errors.new('ERR_AWAIT_OUTSIDE_COROUTINE',
+      'await() needs a runtime coroutine (the entry chunk, a callback, or a function run by async()); '
+      .. 'it was called from a coroutine created by coroutine.create/wrap', 2), 2)
+  end
+  subscribe(p, { job = await_job, co = running() })
+  local ok, v = yield(AWAIT)
+  if ok then return v end
+  error(v, 0)
+end
+
+local function async_body(fn, p, ...)
+  local ok, v = pcall(fn, ...)
+  if ok then resolve(p, v) else reject(p, v) end
+end
+
+--- A function that runs fn in a new coroutine and returns a promise of its result.
+---@param fn function
+---@return fun(...): Promise
+function Promise.async(fn)
+  errors.check_type(fn, 'fn', 'function')
+  return function(...)
+    local p = new_promise()
+    local ok, err = run(async_body, fn, p, ...)
+    if not ok then reject(p, err.value) end
+    return p
+  end
+end
+
+-- ---- unhandled rejections ----
+sched.has_pending_rejections = function() return unhandled_n > 0 end
+sched.after_microtasks = function()
+  local list, n = unhandled, unhandled_n
+  unhandled, unhandled_n = {}, 0
+  for i = 1, n do
+    local p = list[i]
+    if not p.handled then
+      p.handled = true
+      local process = package.loaded['process']
+      if process and process:listenerCount('unhandledRejection') > 0 then
+        local ok, err = run(process.emit, process, 'unhandledRejection', p.value, p)
+        if not ok then sched.uncaught(err) end
+      else
+        local v = p.value
+        sched.uncaught({ value = v, trace = type(v) == 'string' and 'Uncaught (in promise)' or nil })
+      end
+    end
+  end
+end
+
+-- `Promise(fn)` is `Promise.new(fn)`
+return setmetatable(Promise, { __call = function(_, executor) return Promise.new(executor) end })

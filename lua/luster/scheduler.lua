@@ -1,0 +1,178 @@
+--- The scheduler: every callback the runtime makes runs here.
+---
+--- * A pool of coroutines runs callbacks, so any callback may `await`.  A
+---   coroutine that finishes its function goes back to the pool; one that
+---   suspends in `await` is held by the promise it waits for, and resumed
+---   from the microtask queue when it settles.
+--- * After each callback from the loop, `drain` runs the process.nextTick
+---   queue, then the microtask queue, until both are empty — Node's order.
+--- * An error nobody catches goes to process 'uncaughtException', or is
+---   printed with its traceback and ends the state with exit code 1.
+local M = {}
+
+local create, resume, yield, running = coroutine.create, coroutine.resume, coroutine.yield, coroutine.running
+local traceback, unpack, select = debug.traceback, unpack, select
+
+local DONE = {}     -- yielded by a pooled coroutine that finished its function
+M.AWAIT = {}        -- yielded by await()
+--- Raised by process.exit() to unwind the running callback.
+M.EXIT = setmetatable({}, { __tostring = function() return 'process.exit()' end })
+local EXIT = M.EXIT
+
+--- Set once the state is ending: no more callbacks run.
+M.exiting = false
+
+--- Coroutines owned by the runtime (await works only in these).
+local is_runtime = setmetatable({}, { __mode = 'k' })
+M.is_runtime = is_runtime
+
+local pool, pool_n, POOL_MAX = {}, 0, 128
+
+-- Runs inside a coroutine when its function raises: keeps the value and
+-- the traceback of where it was raised.
+local function trap(e)
+  if e == EXIT then return e end
+  -- the frames below the callback (xpcall, this scheduler) are noise
+  local trace = traceback('', 2):sub(2):gsub("\n\t%[C%]: in function 'xpcall'.*$", '')
+  return { value = e, trace = trace }
+end
+
+-- A pooled coroutine's whole life: run a function, report, wait for the next.
+local function body(fn, ...)
+  local ok, err = xpcall(fn, trap, ...)
+  return body(yield(DONE, ok, err))
+end
+
+local function take()
+  if pool_n > 0 then
+    local co = pool[pool_n]
+    pool[pool_n] = nil
+    pool_n = pool_n - 1
+    return co
+  end
+  local co = create(body)
+  is_runtime[co] = true
+  return co
+end
+
+-- Interpret what a resumed coroutine gave back.
+-- Returns true (finished or suspended) or false, error record.
+local function settle(co, alive, tag, ok, err)
+  if tag == DONE then
+    if pool_n < POOL_MAX then
+      pool_n = pool_n + 1
+      pool[pool_n] = co
+    end
+    if ok then return true end
+    if err == EXIT then return false, EXIT end
+    return false, err
+  end
+  if not alive then -- died outside xpcall (e.g. yield across a C call)
+    return false, { value = tag, trace = traceback(co) }
+  end
+  return true -- suspended in await
+end
+
+--- Run fn(...) in a runtime coroutine until it finishes or first suspends.
+--- Returns true, or false and an error record {value=, trace=} when fn
+--- raised before suspending (the caller decides who hears of it).
+function M.run(fn, ...)
+  local co = take()
+  return settle(co, resume(co, fn, ...))
+end
+
+--- Continue a coroutine suspended in await with (ok, value).
+function M.resume(co, ok, value)
+  local good, err = settle(co, resume(co, ok, value))
+  if not good then M.uncaught(err) end
+end
+
+--- Whether the running code may await.
+function M.can_await()
+  return is_runtime[running()] == true
+end
+
+-- ---- queues ----
+local ticks, tick_head, tick_tail = {}, 1, 0
+local mq_f, mq_a, mq_b, mq_head, mq_tail = {}, {}, {}, 1, 0
+local draining = false
+
+--- process.nextTick(fn, ...)
+function M.next_tick(fn, ...)
+  local n = select('#', ...)
+  tick_tail = tick_tail + 1
+  ticks[tick_tail] = n == 0 and fn or { fn = fn, n = n, ... }
+end
+
+--- Queue an internal job f(a, b) on the microtask queue (promise reactions).
+--- Jobs must not raise; user code inside them goes through M.run.
+function M.enqueue(f, a, b)
+  local t = mq_tail + 1
+  mq_tail = t
+  mq_f[t], mq_a[t], mq_b[t] = f, a, b
+end
+
+local function run_user(fn)
+  local ok, err = M.run(fn)
+  if not ok then M.uncaught(err) end
+end
+
+--- queueMicrotask(fn)
+function M.queue_microtask(fn)
+  M.enqueue(run_user, fn)
+end
+
+--- Hooks set by promise.lua: checks rejections nobody handled.
+M.after_microtasks = nil
+M.has_pending_rejections = function() return false end
+
+--- Run nextTicks and microtasks until both queues are empty.
+function M.drain()
+  if draining then return end
+  draining = true
+  repeat
+    while tick_head <= tick_tail and not M.exiting do
+      local t = ticks[tick_head]
+      ticks[tick_head] = nil
+      tick_head = tick_head + 1
+      local ok, err
+      if type(t) == 'function' then ok, err = M.run(t)
+      else ok, err = M.run(t.fn, unpack(t, 1, t.n)) end
+      if not ok then M.uncaught(err) end
+    end
+    tick_head, tick_tail = 1, 0
+    while mq_head <= mq_tail and not M.exiting do
+      local h = mq_head
+      local f, a, b = mq_f[h], mq_a[h], mq_b[h]
+      mq_f[h], mq_a[h], mq_b[h] = nil, nil, nil
+      mq_head = h + 1
+      f(a, b)
+    end
+    if mq_head > mq_tail then mq_head, mq_tail = 1, 0 end
+    if M.has_pending_rejections() and not M.exiting then M.after_microtasks() end
+  until M.exiting or (tick_head > tick_tail and mq_head > mq_tail)
+  draining = false
+end
+
+--- Entry point for every callback from C: run it, then drain the queues.
+function M.dispatch(fn, ...)
+  if M.exiting then return end
+  local ok, err = M.run(fn, ...)
+  if not ok then M.uncaught(err) end
+  if tick_tail >= tick_head or mq_tail >= mq_head or M.has_pending_rejections() then M.drain() end
+end
+
+--- Set by process.lua: handles an error nobody caught.  Default: print it
+--- and end the state.
+M.on_uncaught = nil
+
+--- An error record {value=, trace=} that reached the top.
+function M.uncaught(rec)
+  if rec == EXIT or M.exiting then return end
+  if M.on_uncaught then return M.on_uncaught(rec.value, rec.trace) end
+  io.stderr:write(require('luster.errors').describe(rec.value, rec.trace), '\n')
+  M.exiting = true
+  require('native.core').exit(1)
+end
+
+return M

@@ -1,0 +1,132 @@
+/*
+ * cli.c — the `luster` command line.
+ *
+ *   luster script.lua [args]     luster -e CODE [args]     luster -v | -h
+ *   luster -i N|max [--kill-timeout MS] [--max-memory MB] script.lua
+ *
+ * Exit codes follow Node: 1 for a script that failed (missing, syntax error,
+ * uncaught error), 9 for a bad option.  Scripts read from standard input
+ * when none is named and stdin is not a terminal.
+ */
+#include "lstr.h"
+#include "luster.h"
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* cluster mode (instances.c); weak so the CLI builds before it exists */
+int lstr_instances_main(int argc, char **argv, int first_script_arg, const char *count,
+                        long kill_timeout_ms, long max_memory_mb) __attribute__((weak));
+
+static void usage(FILE *f) {
+  fprintf(f,
+    "Usage: luster [options] [script.lua | -e code] [arguments]\n"
+    "\n"
+    "Options:\n"
+    "  -e, --eval CODE         run CODE as the entry chunk\n"
+    "  -i, --instances N|max   cluster mode: keep N copies of the script running,\n"
+    "                          sharing its ports (restarts, SIGHUP reload, drain)\n"
+    "      --kill-timeout MS   with -i: SIGKILL a worker that has not exited MS\n"
+    "                          after being asked to (default 5000)\n"
+    "      --max-memory MB     with -i: restart a worker whose RSS passes MB\n"
+    "  -v, --version           print the version\n"
+    "  -h, --help              print this help\n"
+    "\n"
+    "Documentation: README.md and docs/API.md in the source tree.\n");
+}
+
+static char *read_stdin(void) {
+  size_t cap = 4096, n = 0;
+  char *buf = malloc(cap);
+  size_t r;
+  while ((r = fread(buf + n, 1, cap - n - 1, stdin)) > 0) {
+    n += r;
+    if (cap - n <= 1) { cap *= 2; buf = realloc(buf, cap); }
+  }
+  buf[n] = 0;
+  return buf;
+}
+
+static int bad_option(const char *msg, const char *arg) {
+  fprintf(stderr, "luster: %s: %s\n", msg, arg);
+  return 9;
+}
+
+LUSTER_API int luster_main(int argc, char **argv) {
+  const char *eval = NULL, *instances = NULL;
+  long kill_timeout = 5000, max_memory = 0;
+  int i = 1;
+  signal(SIGPIPE, SIG_IGN); /* a closed socket is an EPIPE error, not death */
+
+  for (; i < argc; i++) {
+    const char *a = argv[i];
+    if (a[0] != '-' || strcmp(a, "-") == 0) break;
+    if (strcmp(a, "--") == 0) { i++; break; }
+    if (!strcmp(a, "-v") || !strcmp(a, "--version")) { printf("v%s\n", luster_version()); return 0; }
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
+    if (!strcmp(a, "-e") || !strcmp(a, "--eval")) {
+      if (i + 1 >= argc) return bad_option("-e requires an argument", a);
+      eval = argv[++i];
+      i++;
+      break;
+    }
+    if (!strcmp(a, "-i") || !strcmp(a, "--instances")) {
+      if (i + 1 >= argc) return bad_option("-i requires an argument", a);
+      instances = argv[++i];
+      if (strcmp(instances, "max") != 0 && atoi(instances) <= 0)
+        return bad_option("-i takes a positive number or 'max'", instances);
+      continue;
+    }
+    if (!strcmp(a, "--kill-timeout") || !strcmp(a, "--max-memory")) {
+      if (i + 1 >= argc) return bad_option("option requires an argument", a);
+      long v = atol(argv[++i]);
+      if (v <= 0) return bad_option("option takes a positive number", a);
+      if (a[2] == 'k') kill_timeout = v; else max_memory = v;
+      continue;
+    }
+    return bad_option("bad option", a);
+  }
+
+  if (instances) {
+    if (eval || i >= argc) { fprintf(stderr, "luster: -i needs a script\n"); return 9; }
+    if (!lstr_instances_main) { fprintf(stderr, "luster: cluster mode is not built in\n"); return 9; }
+    return lstr_instances_main(argc, argv, i, instances, kill_timeout, max_memory);
+  }
+
+  lstr_state_options o = { .is_main_thread = 1 };
+  lstr_state *s = lstr_state_new(&o);
+  if (!s) { fprintf(stderr, "luster: cannot create a Lua state\n"); return 1; }
+
+  int rc;
+  if (eval) {
+    /* process.argv = {exe, args...} as in `node -e` */
+    char **args = calloc((size_t)(argc - i) + 2, sizeof *args);
+    args[0] = argv[0];
+    for (int k = i; k < argc; k++) args[k - i + 1] = argv[k];
+    rc = lstr_run_string(s, eval, "=(command line)", argc - i + 1, args);
+    free(args);
+  } else if (i < argc && strcmp(argv[i], "-") != 0) {
+    /* process.argv = {exe, script, args...} */
+    char **args = calloc((size_t)(argc - i) + 2, sizeof *args);
+    args[0] = argv[0];
+    for (int k = i; k < argc; k++) args[k - i + 1] = argv[k];
+    rc = lstr_run_file(s, argv[i], argc - i + 1, args);
+    free(args);
+  } else if (i >= argc && isatty(0)) {
+    usage(stderr);
+    return 9;
+  } else {
+    char *code = read_stdin();
+    char *args[] = { argv[0], "[stdin]" };
+    rc = lstr_run_string(s, code, "=[stdin]", 2, args);
+    free(code);
+  }
+  (void)rc;
+  int code = lstr_run_loop(s);
+  fflush(stdout);
+  /* The binary does not tear the state down: the OS does it faster, and
+   * worker threads still running end with the process, as in Node. */
+  return code;
+}

@@ -1,0 +1,349 @@
+/*
+ * state.c — one Lua state bound to one libuv loop: creation, the allocator,
+ * running the entry chunk and the loop, calling back into Lua, teardown.
+ *
+ * Ownership: the lstr_state owns its lua_State; it owns its uv_loop_t only
+ * when it created it (owns_loop).  Handles created by Lua objects close
+ * through uv_close with callbacks that free C memory only, so a state can
+ * be torn down in any order: Lua first (finalizers close their handles),
+ * then whatever handles remain, then the loop.
+ *
+ * The Lua side (lua/luster/bootstrap.lua) returns a table of entry points
+ * the C side keeps refs to: dispatch, errors.new, run_entry, run_immediates,
+ * before_exit, emit_exit.
+ */
+#include "lstr.h"
+#include "luster.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Every allocation of the state goes through here: it is how the context
+ * rides along with the lua_State, and how resourceLimits are enforced. */
+static void *state_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  lstr_state *s = ud;
+  size_t old = ptr ? osize : 0;
+  if (nsize == 0) {
+    free(ptr);
+    s->mem_used -= old;
+    return NULL;
+  }
+  if (s->mem_limit && nsize > old && s->mem_used + (nsize - old) > s->mem_limit) {
+    s->out_of_memory = 1;
+    return NULL;
+  }
+  void *p = realloc(ptr, nsize);
+  if (p) s->mem_used = s->mem_used - old + nsize;
+  return p;
+}
+
+static int ref_field(lua_State *L, int t, const char *name) {
+  lua_getfield(L, t, name);
+  if (lua_isnil(L, -1)) { lua_pop(L, 1); return LUA_NOREF; }
+  return lstr_ref(L);
+}
+
+/* ---- setImmediate support ---- */
+static void immediate_check_cb(uv_check_t *h) {
+  lstr_state *s = h->data;
+  lstr_push_ref(s->L, s->run_immediates_ref);
+  lstr_dispatch(s, 0);
+}
+static void immediate_idle_cb(uv_idle_t *h) { (void)h; }
+
+static void set_immediates_active(lstr_state *s, int on) {
+  if (on == s->immediates_active) return;
+  s->immediates_active = on;
+  if (on) {
+    uv_check_start(&s->immediate_check, immediate_check_cb);
+    uv_idle_start(&s->immediate_idle, immediate_idle_cb);
+  } else {
+    uv_check_stop(&s->immediate_check);
+    uv_idle_stop(&s->immediate_idle);
+  }
+}
+
+/* ---- native.core: what the Lua side needs to know about its state ---- */
+static int core_immediates(lua_State *L) {
+  set_immediates_active(lstr_ctx(L), lua_toboolean(L, 1));
+  return 0;
+}
+
+/* process.exit(): run no more callbacks, stop the loop. */
+static int core_exit(lua_State *L) {
+  lstr_state *s = lstr_ctx(L);
+  s->exit_code = (int)luaL_optinteger(L, 1, s->exit_code);
+  s->exiting = 1;
+  uv_stop(s->loop);
+  return 0;
+}
+
+static int core_info(lua_State *L) {
+  lstr_state *s = lstr_ctx(L);
+  lua_createtable(L, 0, 6);
+  lua_pushinteger(L, s->thread_id);
+  lua_setfield(L, -2, "threadId");
+  lua_pushboolean(L, s->is_main_thread);
+  lua_setfield(L, -2, "isMainThread");
+  lua_pushboolean(L, s->is_cluster_worker);
+  lua_setfield(L, -2, "isClusterWorker");
+  if (s->script_path) {
+    lua_pushstring(L, s->script_path);
+    lua_setfield(L, -2, "script");
+  }
+  return 1;
+}
+
+static int core_heap(lua_State *L) {
+  lstr_state *s = lstr_ctx(L);
+  lua_pushnumber(L, (lua_Number)s->mem_used);
+  lua_pushnumber(L, (lua_Number)s->mem_limit);
+  return 2;
+}
+
+static int core_exiting(lua_State *L) {
+  lua_pushboolean(L, lstr_ctx(L)->exiting);
+  return 1;
+}
+
+/* Load a chunk from a file without running it (loadfile that reports a
+ * missing file distinctly from a syntax error). */
+static int core_loadfile(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  int rc = luaL_loadfile(L, path);
+  if (rc == 0) return 1;
+  lua_pushnil(L);
+  lua_insert(L, -2);
+  lua_pushstring(L, rc == LUA_ERRFILE ? "file" : rc == LUA_ERRSYNTAX ? "syntax" : "memory");
+  return 3;
+}
+
+static int core_has_builtin(lua_State *L) {
+  lua_pushboolean(L, lstr_has_builtin(luaL_checkstring(L, 1)));
+  return 1;
+}
+
+static const luaL_Reg core_funcs[] = {
+  {"has_builtin", core_has_builtin},
+  {"immediates", core_immediates},
+  {"exit", core_exit},
+  {"info", core_info},
+  {"heap", core_heap},
+  {"exiting", core_exiting},
+  {"loadfile", core_loadfile},
+  {NULL, NULL}
+};
+
+int luaopen_native_core(lua_State *L) {
+  luaL_register(L, "native.core", core_funcs);
+  return 1;
+}
+
+/* ---- lifecycle ---- */
+lstr_state *lstr_state_new(const lstr_state_options *opts) {
+  lstr_state *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  s->dispatch_ref = s->error_new_ref = s->run_entry_ref = LUA_NOREF;
+  s->before_exit_ref = s->emit_exit_ref = s->run_immediates_ref = LUA_NOREF;
+  s->mem_limit = opts ? opts->mem_limit : 0;
+  s->thread_id = opts ? opts->thread_id : 0;
+  s->is_main_thread = opts ? opts->is_main_thread : 1;
+  s->worker = opts ? opts->worker : NULL;
+  if (opts && opts->loop) {
+    s->loop = opts->loop;
+  } else {
+    s->loop = malloc(sizeof *s->loop);
+    if (!s->loop || uv_loop_init(s->loop) != 0) { free(s->loop); free(s); return NULL; }
+    s->owns_loop = 1;
+  }
+  uv_check_init(s->loop, &s->immediate_check);
+  uv_idle_init(s->loop, &s->immediate_idle);
+  s->immediate_check.data = s->immediate_idle.data = s;
+
+  lua_State *L = lua_newstate(state_alloc, s);
+  if (!L) { lstr_state_free(s); return NULL; }
+  s->L = L;
+  luaL_openlibs(L);
+  lstr_install_modules(L);
+
+  /* bring up the Lua side; it returns its entry points */
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "luster.bootstrap");
+  if (lua_pcall(L, 1, 1, 0) != 0) {
+    fprintf(stderr, "luster: cannot start the runtime: %s\n", lua_tostring(L, -1));
+    lstr_state_free(s);
+    return NULL;
+  }
+  int t = lua_gettop(L);
+  s->dispatch_ref = ref_field(L, t, "dispatch");
+  s->error_new_ref = ref_field(L, t, "error_new");
+  s->run_entry_ref = ref_field(L, t, "run_entry");
+  s->run_immediates_ref = ref_field(L, t, "run_immediates");
+  s->before_exit_ref = ref_field(L, t, "before_exit");
+  s->emit_exit_ref = ref_field(L, t, "emit_exit");
+  lua_settop(L, 0);
+  return s;
+}
+
+static void close_walk_cb(uv_handle_t *h, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+void lstr_state_free(lstr_state *s) {
+  if (!s) return;
+  if (s->L) lua_close(s->L); /* finalizers close the handles they own */
+  s->L = NULL;
+  if (!uv_is_closing((uv_handle_t *)&s->immediate_check)) uv_close((uv_handle_t *)&s->immediate_check, NULL);
+  if (!uv_is_closing((uv_handle_t *)&s->immediate_idle)) uv_close((uv_handle_t *)&s->immediate_idle, NULL);
+  if (s->owns_loop) {
+    uv_walk(s->loop, close_walk_cb, NULL);
+    uv_run(s->loop, UV_RUN_DEFAULT);
+    uv_loop_close(s->loop);
+    free(s->loop);
+  } else {
+    uv_run(s->loop, UV_RUN_NOWAIT); /* let our close callbacks run */
+  }
+  free(s->script_path);
+  free(s);
+}
+
+/* ---- calling into Lua ---- */
+void lstr_dispatch(lstr_state *s, int nargs) {
+  lua_State *L = s->L;
+  if (s->exiting) { lua_pop(L, nargs + 1); return; }
+  lstr_push_ref(L, s->dispatch_ref);
+  lua_insert(L, -(nargs + 2));
+  if (lua_pcall(L, nargs + 1, 0, 0) != 0) {
+    /* the dispatcher handles script errors itself; this is out of memory
+     * or a bug in the runtime's own Lua side */
+    fprintf(stderr, "luster: fatal: %s\n", lua_tostring(L, -1));
+    lua_pop(L, 1);
+    s->exit_code = 1;
+    s->exiting = 1;
+    uv_stop(s->loop);
+  }
+}
+
+static void push_argv(lua_State *L, int argc, char **argv) {
+  lua_createtable(L, argc, 0);
+  for (int i = 0; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+}
+
+/* run_entry(kind, source, chunkname, argv) -> true | nil, message */
+static int run_entry(lstr_state *s, const char *kind, const char *src, const char *chunkname,
+                     int argc, char **argv) {
+  lua_State *L = s->L;
+  lstr_push_ref(L, s->run_entry_ref);
+  lua_pushstring(L, kind);
+  lua_pushstring(L, src);
+  lua_pushstring(L, chunkname);
+  push_argv(L, argc, argv);
+  if (lua_pcall(L, 4, 2, 0) != 0) {
+    fprintf(stderr, "luster: fatal: %s\n", lua_tostring(L, -1));
+    lua_settop(L, 0);
+    s->exit_code = 1;
+    return 1;
+  }
+  if (lua_isnil(L, -2)) {
+    fprintf(stderr, "%s\n", lua_tostring(L, -1));
+    lua_settop(L, 0);
+    s->exit_code = 1;
+    s->exiting = 1;
+    return 1;
+  }
+  lua_settop(L, 0);
+  return s->exiting ? s->exit_code : 0;
+}
+
+int lstr_run_file(lstr_state *s, const char *path, int argc, char **argv) {
+  char resolved[4096];
+  free(s->script_path);
+  s->script_path = strdup(realpath(path, resolved) ? resolved : path);
+  return run_entry(s, "file", s->script_path, path, argc, argv);
+}
+
+int lstr_run_string(lstr_state *s, const char *code, const char *chunkname, int argc, char **argv) {
+  return run_entry(s, "string", code, chunkname ? chunkname : "=(command line)", argc, argv);
+}
+
+/* Call an entry point with the current exit code; returns the code it gives. */
+static int call_hook(lstr_state *s, int ref) {
+  lua_State *L = s->L;
+  if (ref == LUA_NOREF) return s->exit_code;
+  lstr_push_ref(L, ref);
+  lua_pushinteger(L, s->exit_code);
+  if (lua_pcall(L, 1, 1, 0) != 0) {
+    fprintf(stderr, "luster: fatal: %s\n", lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return 1;
+  }
+  int code = lua_isnumber(L, -1) ? (int)lua_tointeger(L, -1) : s->exit_code;
+  lua_pop(L, 1);
+  return code;
+}
+
+/* Emit process 'exit' once and settle the exit code. */
+int lstr_finish(lstr_state *s) {
+  if (!s->exit_emitted) {
+    s->exit_emitted = 1;
+    s->exit_code = call_hook(s, s->emit_exit_ref);
+  }
+  return s->exit_code;
+}
+
+int lstr_run_loop(lstr_state *s) {
+  while (!s->exiting) {
+    uv_run(s->loop, UV_RUN_DEFAULT);
+    if (s->exiting) break;
+    /* the loop ran dry: 'beforeExit' may schedule more work */
+    call_hook(s, s->before_exit_ref);
+    if (s->exiting || !uv_loop_alive(s->loop)) break;
+  }
+  return lstr_finish(s);
+}
+
+/* ---- the public embedding API (luster.h) ---- */
+struct luster_runtime { lstr_state *s; };
+
+LUSTER_API const char *luster_version(void) { return LUSTER_VERSION; }
+
+LUSTER_API luster_runtime *luster_new(uv_loop_t *loop) {
+  lstr_state_options o = { .loop = loop, .is_main_thread = 1 };
+  luster_runtime *rt = calloc(1, sizeof *rt);
+  if (!rt) return NULL;
+  rt->s = lstr_state_new(&o);
+  if (!rt->s) { free(rt); return NULL; }
+  return rt;
+}
+
+LUSTER_API int luster_run_file(luster_runtime *rt, const char *path, int argc, char **argv) {
+  /* process.argv = {exe, script, args...}; the embedder has no exe of ours */
+  char **full = calloc((size_t)argc + 3, sizeof *full);
+  full[0] = "luster";
+  full[1] = (char *)path;
+  for (int i = 0; i < argc; i++) full[i + 2] = argv[i];
+  int rc = lstr_run_file(rt->s, path, argc + 2, full);
+  free(full);
+  return rc;
+}
+
+LUSTER_API int luster_run_string(luster_runtime *rt, const char *code, const char *chunkname) {
+  char *argv[] = {"luster"};
+  return lstr_run_string(rt->s, code, chunkname, 1, argv);
+}
+
+LUSTER_API int luster_run(luster_runtime *rt) { return lstr_run_loop(rt->s); }
+LUSTER_API int luster_finish(luster_runtime *rt) { return lstr_finish(rt->s); }
+LUSTER_API void luster_call(luster_runtime *rt, int nargs) { lstr_dispatch(rt->s, nargs); }
+LUSTER_API lua_State *luster_state(luster_runtime *rt) { return rt->s->L; }
+LUSTER_API uv_loop_t *luster_loop(luster_runtime *rt) { return rt->s->loop; }
+
+LUSTER_API void luster_free(luster_runtime *rt) {
+  if (!rt) return;
+  lstr_state_free(rt->s);
+  free(rt);
+}

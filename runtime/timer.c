@@ -1,0 +1,114 @@
+/*
+ * timer.c — the one libuv timer behind setTimeout/setInterval.
+ *
+ * Like Node, a state keeps its timers in Lua (lua/timers.lua: a binary heap
+ * ordered by due time) and arms a single uv_timer_t for the earliest one.
+ * That keeps per-timer cost to a Lua table, and the C side to three verbs:
+ * arm(ms), disarm(), and ref(bool) (whether any ref'ed timer keeps the loop
+ * alive).  now() is the loop's cached millisecond clock, which is what due
+ * times are measured in.
+ */
+#include "lstr.h"
+#include <stdlib.h>
+
+typedef struct {
+  uv_timer_t handle;
+  lstr_state *s;
+  int cb_ref;
+} state_timer;
+
+static const char *TIMER_KEY = "luster.state_timer";
+
+static state_timer *get_timer(lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, TIMER_KEY);
+  state_timer *t = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (!t) luaL_error(L, "native.timer: not initialised");
+  return t;
+}
+
+static void state_timer_cb(uv_timer_t *h) {
+  state_timer *t = h->data;
+  lstr_push_ref(t->s->L, t->cb_ref);
+  lstr_dispatch(t->s, 0);
+}
+
+static void timer_close_cb(uv_handle_t *h) { free(h->data); }
+
+/* the Lua side holds this userdata for the state's lifetime */
+static int timer_gc(lua_State *L) {
+  state_timer **pt = lua_touserdata(L, 1);
+  if (*pt) {
+    (*pt)->cb_ref = LUA_NOREF;
+    uv_close((uv_handle_t *)&(*pt)->handle, timer_close_cb);
+    *pt = NULL;
+  }
+  return 0;
+}
+
+/* init(on_fire): on_fire runs (as a runtime callback) when the timer is due */
+static int timer_init(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  lstr_state *s = lstr_ctx(L);
+  state_timer *t = calloc(1, sizeof *t);
+  t->s = s;
+  uv_timer_init(s->loop, &t->handle);
+  t->handle.data = t;
+  lua_pushvalue(L, 1);
+  t->cb_ref = lstr_ref(L);
+  /* the light pointer for fast lookup, and a guard userdata whose __gc
+   * closes the handle when the state closes */
+  lua_pushlightuserdata(L, t);
+  lua_setfield(L, LUA_REGISTRYINDEX, TIMER_KEY);
+  state_timer **guard = lua_newuserdata(L, sizeof *guard);
+  *guard = t;
+  lua_newtable(L);
+  lua_pushcfunction(L, timer_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  return 1;
+}
+
+static int timer_arm(lua_State *L) {
+  state_timer *t = get_timer(L);
+  double ms = luaL_checknumber(L, 1);
+  uv_timer_start(&t->handle, state_timer_cb, ms < 0 ? 0 : (uint64_t)ms, 0);
+  return 0;
+}
+
+static int timer_disarm(lua_State *L) {
+  uv_timer_stop(&get_timer(L)->handle);
+  return 0;
+}
+
+static int timer_ref(lua_State *L) {
+  state_timer *t = get_timer(L);
+  if (lua_toboolean(L, 1)) uv_ref((uv_handle_t *)&t->handle);
+  else uv_unref((uv_handle_t *)&t->handle);
+  return 0;
+}
+
+static int timer_now(lua_State *L) {
+  lua_pushnumber(L, (lua_Number)uv_now(lstr_ctx(L)->loop));
+  return 1;
+}
+
+static int timer_update_time(lua_State *L) {
+  uv_update_time(lstr_ctx(L)->loop);
+  return 0;
+}
+
+static const luaL_Reg timer_funcs[] = {
+  {"init", timer_init},
+  {"arm", timer_arm},
+  {"disarm", timer_disarm},
+  {"ref", timer_ref},
+  {"now", timer_now},
+  {"update_time", timer_update_time},
+  {NULL, NULL}
+};
+
+int luaopen_native_timer(lua_State *L) {
+  luaL_register(L, "native.timer", timer_funcs);
+  return 1;
+}
