@@ -33,6 +33,11 @@ local DETACHED = 1
 
 ---@class luster.buffers
 local M = {}
+-- Helpers for atomics.lua, clone hooks and worker_threads live behind
+-- __index, so that `pairs(require('luster.buffers'))` yields only the
+-- constructors the contract puts in _G.
+local internal = {}
+setmetatable(M, { __index = internal })
 
 -- ------------------------------------------------------------------ errors
 
@@ -50,14 +55,14 @@ local function raise(code, msg)
   if errors then error(errors.new(code, msg), 0) end
   error(setmetatable({ code = code, message = msg, stack = debug.traceback(msg, 2) }, ErrorMT), 0)
 end
-M._raise = raise
+internal._raise = raise
 
 local function range_error(msg) raise('ERR_OUT_OF_RANGE', msg) end
 local function type_error(msg) raise('ERR_INVALID_ARG_TYPE', msg) end
 local function detached_error(what)
   raise('ERR_INVALID_STATE', 'Cannot perform ' .. (what or 'access') .. ' on a detached ArrayBuffer')
 end
-M._detached_error = detached_error
+internal._detached_error = detached_error
 
 -- ----------------------------------------------------------------- buffers
 
@@ -182,7 +187,7 @@ end
 ---@field size integer      BYTES_PER_ELEMENT
 ---@field atom string       suffix of the lstr_atomic_* C functions
 local kinds = {}
-M._kinds = kinds
+internal._kinds = kinds
 
 --- The kind descriptor of a view, or nil.
 ---@param v any
@@ -194,7 +199,7 @@ local function kind_of(v)
   end
   return nil
 end
-M._kind_of = kind_of
+internal._kind_of = kind_of
 
 local function view_len(v) return v._b._data ~= nil and v._len or 0 end
 
@@ -450,12 +455,12 @@ end
 
 --- Mark an ArrayBuffer (or a view's buffer) as not transferable.
 ---@param x ffi.cdata*
-function M.markAsUntransferable(x)
+function internal.markAsUntransferable(x)
   if is_ab(x) or is_sab(x) then C.lstr_block_mark_untransferable(x)
   elseif kind_of(x) then C.lstr_block_mark_untransferable(x._b) end
 end
 
 --- The block address of a SharedArrayBuffer-backed view (for native.atomics).
-M._addr = addr
+internal._addr = addr
 
 return M
