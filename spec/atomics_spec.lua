@@ -1,0 +1,194 @@
+-- Atomics (API.md "Shared memory and Atomics").
+local ffi = require('ffi')
+
+local function err_of(fn, ...)
+  local ok, e = pcall(fn, ...)
+  assert.is_false(ok, 'expected an error')
+  return e
+end
+
+local function now_ms()
+  local t = process.hrtime()
+  return t[1] * 1e3 + t[2] / 1e6
+end
+
+describe('Atomics read-modify-write', function()
+  local v
+  before_each(function() v = Int32Array(SharedArrayBuffer(16)) end)
+
+  it('add and sub return the old value and update the cell', function()
+    v[1] = 10
+    assert.are.equal(10, Atomics.add(v, 1, 5))
+    assert.are.equal(15, Atomics.sub(v, 1, 3))
+    assert.are.equal(12, v[1])
+  end)
+
+  it('and, or, xor combine bits and return the old value', function()
+    v[0] = 12
+    assert.are.equal(12, Atomics['and'](v, 0, 10))
+    assert.are.equal(8, Atomics['or'](v, 0, 3))
+    assert.are.equal(11, Atomics.xor(v, 0, 1))
+    assert.are.equal(10, v[0])
+  end)
+
+  it('exchange swaps in a value and returns the old one', function()
+    v[2] = 4
+    assert.are.equal(4, Atomics.exchange(v, 2, 9))
+    assert.are.equal(9, v[2])
+  end)
+
+  it('compareExchange only swaps when the cell holds the expected value', function()
+    v[0] = 1
+    assert.are.equal(1, Atomics.compareExchange(v, 0, 2, 50))
+    assert.are.equal(1, v[0])
+    assert.are.equal(1, Atomics.compareExchange(v, 0, 1, 50))
+    assert.are.equal(50, v[0])
+  end)
+
+  it('load and store go through the same cells as indexing', function()
+    Atomics.store(v, 3, -8)
+    assert.are.equal(-8, v[3])
+    v[2] = 6
+    assert.are.equal(6, Atomics.load(v, 2))
+  end)
+
+  it('wrap around in small unsigned arrays', function()
+    local u = Uint8Array(SharedArrayBuffer(1))
+    u[0] = 250
+    assert.are.equal(250, Atomics.add(u, 0, 10))
+    assert.are.equal(4, u[0])
+  end)
+
+  it('work on every integer array kind', function()
+    for _, T in ipairs({ Int8Array, Uint8Array, Int16Array, Uint16Array, Int32Array, Uint32Array }) do
+      local a = T(4)
+      Atomics.store(a, 3, 7)
+      assert.are.equal(7, Atomics.add(a, 3, 1))
+      assert.are.equal(8, Atomics.load(a, 3))
+    end
+  end)
+
+  it('handle 64-bit cells in BigInt64Array and BigUint64Array', function()
+    local b = BigInt64Array(SharedArrayBuffer(16))
+    b[0] = 2 ^ 40
+    assert.is_true(Atomics.add(b, 0, 1) == 2 ^ 40)
+    assert.is_true(Atomics.load(b, 0) == 1099511627777LL)
+    assert.is_true(ffi.istype('int64_t', Atomics.load(b, 0)))
+    local u = BigUint64Array(1)
+    Atomics.store(u, 0, 0xffffffffffffffffULL)
+    assert.is_true(Atomics.add(u, 0, 1) == 0xffffffffffffffffULL)
+    assert.is_true(u[0] == 0ULL)
+  end)
+
+  it('refuse float arrays and non-views', function()
+    assert.are.equal('ERR_INVALID_ARG_TYPE', err_of(Atomics.add, Float64Array(1), 0, 1).code)
+    assert.are.equal('ERR_INVALID_ARG_TYPE', err_of(Atomics.load, {}, 0).code)
+  end)
+
+  it('raise on an index out of range', function()
+    assert.are.equal('ERR_OUT_OF_RANGE', err_of(Atomics.add, v, 4, 1).code)
+    assert.are.equal('ERR_OUT_OF_RANGE', err_of(Atomics.load, v, -1).code)
+  end)
+
+  it('report lock-freedom for 1, 2, 4 and 8 byte cells', function()
+    assert.is_true(Atomics.isLockFree(4))
+    assert.is_true(Atomics.isLockFree(8))
+    assert.is_false(Atomics.isLockFree(3))
+  end)
+end)
+
+describe('Atomics.wait and notify', function()
+  it('return not-equal at once when the cell holds another value', function()
+    local v = Int32Array(SharedArrayBuffer(4))
+    v[0] = 1
+    assert.are.equal('not-equal', Atomics.wait(v, 0, 0, 1000))
+  end)
+
+  it('time out after the given milliseconds', function()
+    local v = Int32Array(SharedArrayBuffer(4))
+    local t0 = now_ms()
+    assert.are.equal('timed-out', Atomics.wait(v, 0, 0, 30))
+    assert.is_true(now_ms() - t0 >= 29)
+  end)
+
+  it('work on BigInt64Array cells', function()
+    local b = BigInt64Array(SharedArrayBuffer(8))
+    assert.are.equal('timed-out', Atomics.wait(b, 0, 0, 1))
+    assert.are.equal('not-equal', Atomics.wait(b, 0, 5, 1))
+  end)
+
+  it('refuse a non-shared or non-Int32/BigInt64 array', function()
+    assert.are.equal('ERR_INVALID_ARG_TYPE', err_of(Atomics.wait, Int32Array(1), 0, 0, 1).code)
+    assert.are.equal('ERR_INVALID_ARG_TYPE', err_of(Atomics.wait, Uint8Array(SharedArrayBuffer(4)), 0, 0, 1).code)
+  end)
+
+  it('notify returns 0 when nobody waits', function()
+    assert.are.equal(0, Atomics.notify(Int32Array(SharedArrayBuffer(4)), 0, 1))
+    assert.are.equal(0, Atomics.notify(Int32Array(4), 0))
+  end)
+
+  it('a worker thread wakes the main thread blocked in wait', function()
+    local Worker = require('worker_threads').Worker
+    local sab = SharedArrayBuffer(8)
+    local v = Int32Array(sab)
+    local w = Worker([[
+      local wt = require('worker_threads')
+      local v = Int32Array(wt.workerData.sab)
+      while Atomics.load(v, 1) == 0 do end        -- main is about to wait
+      local t = os.clock() + 0.02 while os.clock() < t do end
+      Atomics.store(v, 0, 42)
+      Atomics.notify(v, 0)
+    ]], { eval = true, workerData = { sab = sab } })
+    Atomics.store(v, 1, 1)
+    assert.are.equal('ok', Atomics.wait(v, 0, 0, 5000))
+    assert.are.equal(42, v[0])
+    await(w:terminate())
+  end)
+end)
+
+describe('Atomics.waitAsync', function()
+  it('answers synchronously not-equal when the value differs', function()
+    local v = Int32Array(SharedArrayBuffer(4))
+    v[0] = 3
+    local r = Atomics.waitAsync(v, 0, 0)
+    assert.are.same({ async = false, value = 'not-equal' }, r)
+  end)
+
+  it('answers synchronously timed-out for a zero timeout', function()
+    local r = Atomics.waitAsync(Int32Array(SharedArrayBuffer(4)), 0, 0, 0)
+    assert.are.same({ async = false, value = 'timed-out' }, r)
+  end)
+
+  it('resolves its promise with timed-out without blocking the loop', function()
+    local v = Int32Array(SharedArrayBuffer(4))
+    local ticked = false
+    setTimeout(function() ticked = true end, 5)
+    local r = Atomics.waitAsync(v, 0, 0, 40)
+    assert.is_true(r.async)
+    assert.are.equal('timed-out', await(r.value))
+    assert.is_true(ticked)
+  end)
+
+  it('resolves its promise with ok when notified', function()
+    local v = Int32Array(SharedArrayBuffer(8))
+    local r = Atomics.waitAsync(v, 1, 0)
+    assert.is_true(r.async)
+    assert.are.equal(1, Atomics.notify(v, 1, 1))
+    assert.are.equal('ok', await(r.value))
+  end)
+
+  it('wakes waiters in the order they started waiting', function()
+    local v = Int32Array(SharedArrayBuffer(4))
+    local order = {}
+    local a = Atomics.waitAsync(v, 0, 0, 1000)
+    local b = Atomics.waitAsync(v, 0, 0, 1000)
+    a.value:next(function() order[#order + 1] = 'a' end)
+    b.value:next(function() order[#order + 1] = 'b' end)
+    assert.are.equal(1, Atomics.notify(v, 0, 1))
+    await(a.value)
+    assert.are.same({ 'a' }, order)
+    assert.are.equal(1, Atomics.notify(v, 0))
+    await(b.value)
+    assert.are.same({ 'a', 'b' }, order)
+  end)
+end)
