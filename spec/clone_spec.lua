@@ -1,0 +1,227 @@
+-- Structured clone (API.md "worker_threads", "Structured clone").
+local ffi = require('ffi')
+local clone = require('native.clone')
+
+local function copy(v, transfer) return clone.decode(clone.encode(v, transfer)) end
+
+local function err_of(fn, ...)
+  local ok, e = pcall(fn, ...)
+  assert.is_false(ok, 'expected an error')
+  return e
+end
+
+local function clone_error(v, transfer, mode)
+  local e = err_of(clone.encode, v, transfer, mode)
+  assert.are.equal('DataCloneError', e.code)
+  return e.message
+end
+
+describe('structured clone of plain values', function()
+  it('keeps nil, booleans and strings', function()
+    assert.is_nil(copy(nil))
+    assert.are.equal(true, copy(true))
+    assert.are.equal(false, copy(false))
+    assert.are.equal('héllo', copy('héllo'))
+  end)
+
+  it('keeps binary strings byte for byte', function()
+    local s = 'a\0b\255\1' .. string.rep('\0', 300)
+    assert.are.equal(s, copy(s))
+  end)
+
+  it('keeps numbers exact, including NaN, infinities and -0', function()
+    for _, n in ipairs({ 0, 1, -1, 2 ^ 53 - 1, -(2 ^ 53 - 1), 2 ^ 53 + 2, 0.1, 1e300, -5e-324 }) do
+      assert.are.equal(n, copy(n))
+    end
+    local nan = copy(0 / 0)
+    assert.is_true(nan ~= nan)
+    assert.are.equal(math.huge, copy(math.huge))
+    assert.are.equal(-math.huge, copy(-math.huge))
+    assert.are.equal(-math.huge, 1 / copy(-0.0))
+  end)
+
+  it('keeps nested tables with array and hash parts', function()
+    local v = { 1, 2, { 3, { 4 } }, name = 'x', nested = { deep = { list = { 'a', 'b' } } } }
+    assert.are.same(v, copy(v))
+  end)
+
+  it('keeps holes in arrays', function()
+    local v = copy({ 1, nil, 3 })
+    assert.are.equal(1, v[1])
+    assert.is_nil(v[2])
+    assert.are.equal(3, v[3])
+  end)
+
+  it('keeps keys of any clonable type', function()
+    local k = { id = 1 }
+    local v = copy({ [true] = 'yes', [1.5] = 'float', [-3] = 'neg', [k] = 'table' })
+    assert.are.equal('yes', v[true])
+    assert.are.equal('float', v[1.5])
+    assert.are.equal('neg', v[-3])
+    local tk
+    for key, val in pairs(v) do if type(key) == 'table' then tk = key; assert.are.equal('table', val) end end
+    assert.are.same({ id = 1 }, tk)
+  end)
+
+  it('preserves shared references and cycles', function()
+    local shared = { n = 1 }
+    local root = { a = shared, b = shared }
+    root.self = root
+    local r = copy(root)
+    assert.are.equal(r.a, r.b)
+    assert.are.equal(r, r.self)
+    assert.are_not.equal(shared, r.a)
+  end)
+
+  it('drops metatables', function()
+    local v = copy(setmetatable({ x = 1 }, { __index = function() return 'meta' end }))
+    assert.is_nil(getmetatable(v))
+    assert.is_nil(v.y)
+  end)
+
+  it('keeps json.null', function()
+    local null = require('cjson').null
+    local v = copy({ a = null })
+    assert.are.equal(null, v.a)
+  end)
+
+  it('keeps int64 and uint64 cdata exact', function()
+    local v = copy({ i = -0x7fffffffffffffffLL, u = 0xfedcba9876543210ULL })
+    assert.is_true(ffi.istype('int64_t', v.i))
+    assert.is_true(v.i == -0x7fffffffffffffffLL)
+    assert.is_true(ffi.istype('uint64_t', v.u))
+    assert.is_true(v.u == 0xfedcba9876543210ULL)
+  end)
+
+  it('refuses nesting deeper than its limit', function()
+    local t = {}
+    local cur = t
+    for _ = 1, 600 do cur.x = {}; cur = cur.x end
+    assert.matches('too deeply', clone_error(t))
+    local ok = {}
+    cur = ok
+    for _ = 1, 100 do cur.x = {}; cur = cur.x end
+    assert.is_table(copy(ok).x.x.x)
+  end)
+end)
+
+describe('structured clone of shared memory and buffers', function()
+  it('shares a SharedArrayBuffer instead of copying it', function()
+    local sab = SharedArrayBuffer(8)
+    local r = copy({ buf = sab })
+    Int32Array(r.buf)[0] = 123
+    assert.are.equal(123, Int32Array(sab)[0])
+    assert.is_true(r.buf == sab)
+  end)
+
+  it('shares views over a SharedArrayBuffer with their offset and length', function()
+    local sab = SharedArrayBuffer(16)
+    local r = copy(Int16Array(sab, 4, 3))
+    assert.are.equal(3, #r)
+    assert.are.equal(4, r.byteOffset)
+    r[0] = 7
+    assert.are.equal(7, Int16Array(sab)[2])
+  end)
+
+  it('copies an ArrayBuffer and its views', function()
+    local ab = ArrayBuffer(4)
+    local v = Uint8Array(ab)
+    v[0] = 1
+    local m = clone.encode({ ab = ab, v = v })
+    v[0] = 2 -- after encoding: the copy must not see it
+    local r = clone.decode(m)
+    assert.are.equal(1, Uint8Array(r.ab)[0])
+    assert.are.equal(1, r.v[0])
+    r.v[1] = 9 -- the decoded view and buffer are one memory
+    assert.are.equal(9, Uint8Array(r.ab)[1])
+    assert.are.equal(0, v[1])
+  end)
+
+  it('moves a transferred ArrayBuffer and detaches the source', function()
+    local ab = ArrayBuffer(4)
+    local v = Uint8Array(ab)
+    v[3] = 77
+    local r = copy({ v = v }, { ab })
+    assert.are.equal(77, r.v[3])
+    assert.are.equal(0, ab.byteLength)
+    assert.are.equal(0, #v)
+    assert.are.equal(4, r.v.buffer.byteLength)
+  end)
+
+  it('gives each decode of a moved buffer its own memory', function()
+    local ab = ArrayBuffer(4)
+    local m = clone.encode(ab, { ab })
+    local a, b = clone.decode(m), clone.decode(m)
+    Uint8Array(a)[0] = 5
+    assert.are.equal(0, Uint8Array(b)[0])
+  end)
+end)
+
+describe('DataCloneError', function()
+  it('names the path of a function', function()
+    assert.matches('value%.handlers%[2%]', clone_error({ handlers = { 1, print } }))
+  end)
+
+  it('quotes keys that are not identifiers', function()
+    assert.matches('value%["a b"%]%[3%]', clone_error({ ['a b'] = { 1, 2, coroutine.create(print) } }))
+  end)
+
+  it('refuses userdata and foreign cdata', function()
+    assert.matches('userdata', clone_error({ io.stdout }))
+    assert.matches('cdata', clone_error({ x = ffi.new('int[2]') }))
+  end)
+
+  it('sends nothing and detaches nothing when any part fails', function()
+    local ab = ArrayBuffer(8)
+    clone_error({ ab, print }, { ab })
+    assert.are.equal(8, ab.byteLength)
+  end)
+
+  it('refuses a transferList with duplicates or detached buffers', function()
+    local ab = ArrayBuffer(8)
+    assert.matches('twice', clone_error(ab, { ab, ab }))
+    clone.encode(nil, { ab })
+    assert.are.equal(0, ab.byteLength)
+    assert.matches('detached', clone_error(nil, { ab }))
+    assert.matches('detached', clone_error(ab))
+  end)
+
+  it('refuses to transfer a SharedArrayBuffer or a plain value', function()
+    assert.matches('transferList%[1%]', clone_error(nil, { SharedArrayBuffer(4) }))
+    assert.matches('not transferable', clone_error(nil, { {} }))
+  end)
+
+  it('refuses an ArrayBuffer marked as untransferable', function()
+    local ab = ArrayBuffer(4)
+    require('luster.buffers').markAsUntransferable(ab)
+    assert.matches('untransferable', clone_error(nil, { ab }))
+  end)
+end)
+
+describe('structured clone between processes', function()
+  it('round-trips through flat bytes', function()
+    local v = { 1, 'two', { three = 3 }, buf = Uint8Array({ 1, 2 }) }
+    local bytes = clone.bytes(clone.encode(v, nil, 'process'))
+    assert.is_string(bytes)
+    local r = clone.decode(bytes)
+    assert.are.same({ 1, 'two', { three = 3 } }, { r[1], r[2], r[3] })
+    assert.are.same({ 1, 2 }, r.buf:toTable())
+  end)
+
+  it('refuses SharedArrayBuffers and transfers', function()
+    assert.matches('SharedArrayBuffer', clone_error({ SharedArrayBuffer(4) }, nil, 'process'))
+    local ab = ArrayBuffer(4)
+    clone_error(nil, { ab }, 'process')
+    assert.are.equal(4, ab.byteLength)
+  end)
+
+  it('rejects malformed bytes with DataCloneError', function()
+    local good = clone.bytes(clone.encode({ a = { 1, 2, 'x' } }, nil, 'process'))
+    for cut = 0, #good - 1 do
+      local e = err_of(clone.decode, good:sub(1, cut))
+      assert.are.equal('DataCloneError', e.code)
+    end
+    assert.are.equal('DataCloneError', err_of(clone.decode, good .. 'x').code)
+    assert.are.equal('DataCloneError', err_of(clone.decode, 'L\1\14\0').code) -- a SAB by index
+  end)
+end)
