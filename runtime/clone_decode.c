@@ -273,7 +273,8 @@ static void dec_value(dec *d) {
   case T_VIEW: dec_view(d); break;
   case T_PORT: {
     uint64_t i = get_varint(d);
-    if (i >= d->m->nports || d->m->ports[i].delivered) fail(d, "no such port");
+    if (i >= d->m->nports) fail(d, "no such port");
+    if (d->m->ports[i].delivered) fail(d, "port already delivered to another decode");
     clone_port *p = &d->m->ports[i];
     size_t id = new_obj(d, OBJ_PENDING);
     void *payload = p->payload;
