@@ -92,6 +92,7 @@ end
 local function schedule(t)
   seq = seq + 1
   t.seq = seq
+  native.update_time() -- the loop clock is cached; a timer must not fire early
   t.due = native.now() + t.delay
   push(t)
   if t.refed then refed = refed + 1 end

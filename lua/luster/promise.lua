@@ -32,13 +32,27 @@ local unhandled, unhandled_n = {}, 0
 
 local resolve, reject
 
+-- A reaction is either a coroutine parked in await (the common case: no
+-- table needed) or a table whose `job` runs it.  The first reaction is kept
+-- in p.r, any others in the list p.rs.
+local await_job
+
+local function queue_reaction(r, p)
+  if type(r) == 'thread' then enqueue(await_job, r, p) else enqueue(r.job, r, p) end
+end
+
 local function settle(p, state, value)
   if p.state ~= PENDING then return end
   p.state, p.value = state, value
-  local rs = p.reactions
-  if rs then
-    p.reactions = nil
-    for i = 1, #rs do enqueue(rs[i].job, rs[i], p) end
+  local r = p.r
+  if r then
+    p.r = false
+    queue_reaction(r, p)
+    local rs = p.rs
+    if rs then
+      p.rs = nil
+      for i = 1, #rs do queue_reaction(rs[i], p) end
+    end
   elseif state == REJECTED and not p.handled then
     unhandled_n = unhandled_n + 1
     unhandled[unhandled_n] = p
@@ -66,8 +80,9 @@ local function then_job(r, p)
   if not ok then sched.uncaught(err) end
 end
 
-local function await_job(r, p)
-  sched.resume(r.co, p.state == FULFILLED, p.value)
+local resume_awaiting = sched.resume
+function await_job(co, p)
+  resume_awaiting(co, p.state == FULFILLED, p.value)
 end
 
 local function adopt_job(r, p)
@@ -78,14 +93,22 @@ end
 local function subscribe(p, r)
   p.handled = true
   if p.state == PENDING then
-    local rs = p.reactions
-    if rs then rs[#rs + 1] = r else p.reactions = { r } end
+    if not p.r then
+      p.r = r
+    else
+      local rs = p.rs
+      if rs then rs[#rs + 1] = r else p.rs = { r } end
+    end
   else
-    enqueue(r.job, r, p)
+    queue_reaction(r, p)
   end
 end
 
-local function new_promise() return setmetatable({ state = PENDING }, Promise) end
+-- Every field a promise will get is in the constructor, so the table is
+-- allocated once at its final size (no rehash on the await path).
+local function new_promise()
+  return setmetatable({ state = PENDING, value = false, handled = false, r = false }, Promise)
+end
 
 --- Resolve p with x: adopt x's outcome when x is a promise.
 function resolve(p, x)
@@ -148,10 +171,8 @@ end
 
 ---@return Promise
 function Promise.resolve(v)
-  if is_promise(v) then return v end
-  local p = new_promise()
-  resolve(p, v)
-  return p
+  if getmetatable(v) == Promise then return v end
+  return setmetatable({ state = FULFILLED, value = v, handled = false, r = false }, Promise)
 end
 
 ---@return Promise
@@ -236,14 +257,16 @@ end
 --- raise its rejection.  A non-promise is returned as it is.
 ---@param p Promise|any
 ---@return any
+local is_runtime = sched.is_runtime
 function Promise.await(p)
-  if not is_promise(p) then return p end
-  if not sched.is_runtime[running()] then
+  if getmetatable(p) ~= Promise then return p end
+  local co = running()
+  if not is_runtime[co] then
     error(errors.new('ERR_AWAIT_OUTSIDE_COROUTINE',
       'await() needs a runtime coroutine (the entry chunk, a callback, or a function run by async()); '
       .. 'it was called from a coroutine created by coroutine.create/wrap', 2), 2)
   end
-  subscribe(p, { job = await_job, co = running() })
+  subscribe(p, co)
   local ok, v = yield(AWAIT)
   if ok then return v end
   error(v, 0)

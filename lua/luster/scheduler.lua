@@ -94,8 +94,26 @@ end
 
 -- ---- queues ----
 local ticks, tick_head, tick_tail = {}, 1, 0
-local mq_f, mq_a, mq_b, mq_head, mq_tail = {}, {}, {}, 1, 0
 local draining = false
+
+-- The microtask queue is a ring of job triples (f, a, b): a chain of awaits
+-- keeps it from ever emptying, so it must not grow with the work done.
+local band = bit.band
+local mq_cap, mq_mask = 256, 255
+local mq_f, mq_a, mq_b = {}, {}, {}
+local mq_head, mq_count = 0, 0
+
+local function grow_microtasks()
+  local f, a, b = {}, {}, {}
+  for i = 0, mq_count - 1 do
+    local k = band(mq_head + i, mq_mask)
+    f[i], a[i], b[i] = mq_f[k], mq_a[k], mq_b[k]
+  end
+  mq_f, mq_a, mq_b = f, a, b
+  mq_head = 0
+  mq_cap = mq_cap * 2
+  mq_mask = mq_cap - 1
+end
 
 --- process.nextTick(fn, ...)
 function M.next_tick(fn, ...)
@@ -107,8 +125,9 @@ end
 --- Queue an internal job f(a, b) on the microtask queue (promise reactions).
 --- Jobs must not raise; user code inside them goes through M.run.
 function M.enqueue(f, a, b)
-  local t = mq_tail + 1
-  mq_tail = t
+  if mq_count == mq_cap then grow_microtasks() end
+  local t = band(mq_head + mq_count, mq_mask)
+  mq_count = mq_count + 1
   mq_f[t], mq_a[t], mq_b[t] = f, a, b
 end
 
@@ -141,16 +160,16 @@ function M.drain()
       if not ok then M.uncaught(err) end
     end
     tick_head, tick_tail = 1, 0
-    while mq_head <= mq_tail and not M.exiting do
+    while mq_count > 0 and not M.exiting do
       local h = mq_head
       local f, a, b = mq_f[h], mq_a[h], mq_b[h]
       mq_f[h], mq_a[h], mq_b[h] = nil, nil, nil
-      mq_head = h + 1
+      mq_head = band(h + 1, mq_mask)
+      mq_count = mq_count - 1
       f(a, b)
     end
-    if mq_head > mq_tail then mq_head, mq_tail = 1, 0 end
     if M.has_pending_rejections() and not M.exiting then M.after_microtasks() end
-  until M.exiting or (tick_head > tick_tail and mq_head > mq_tail)
+  until M.exiting or (tick_head > tick_tail and mq_count == 0)
   draining = false
 end
 
@@ -159,7 +178,7 @@ function M.dispatch(fn, ...)
   if M.exiting then return end
   local ok, err = M.run(fn, ...)
   if not ok then M.uncaught(err) end
-  if tick_tail >= tick_head or mq_tail >= mq_head or M.has_pending_rejections() then M.drain() end
+  if tick_tail >= tick_head or mq_count > 0 or M.has_pending_rejections() then M.drain() end
 end
 
 --- Set by process.lua: handles an error nobody caught.  Default: print it
