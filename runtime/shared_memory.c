@@ -31,8 +31,12 @@ struct lstr_waiter {
   size_t off;
   int in_block;             /* still queued on the block */
   int notified;
+  int interrupted;          /* sync: woken by lstr_atomics_interrupt */
   int async;
   pthread_cond_t cond;      /* sync waiters only */
+  uv_thread_t thread;       /* sync: the waiting thread */
+  lstr_block *sblk;         /* sync: the block waited on */
+  lstr_waiter *snext, *sprev; /* sync: in the process-wide list */
   /* async waiters only */
   lstr_state *s;
   lstr_block *blk;
@@ -164,6 +168,74 @@ static int64_t load_cell(lstr_block *b, size_t off, int width) {
 
 /* ---------------------------------------------------------- Atomics.wait */
 
+/* Sync waiters are also listed process-wide, with the threads marked as
+ * interrupted, so that a worker's terminate() can wake its thread.  Lock
+ * order: g_sync_lock, then a block's lock. */
+static pthread_mutex_t g_sync_lock = PTHREAD_MUTEX_INITIALIZER;
+static lstr_waiter *g_sync;
+static uv_thread_t *g_interrupted;
+static size_t g_ninterrupted;
+
+static int is_interrupted(uv_thread_t t) {
+  for (size_t i = 0; i < g_ninterrupted; i++)
+    if (uv_thread_equal(&g_interrupted[i], &t)) return 1;
+  return 0;
+}
+
+void lstr_atomics_interrupt(uv_thread_t thread) {
+  pthread_mutex_lock(&g_sync_lock);
+  if (!is_interrupted(thread)) {
+    uv_thread_t *n = realloc(g_interrupted, (g_ninterrupted + 1) * sizeof *n);
+    if (n) {
+      g_interrupted = n;
+      g_interrupted[g_ninterrupted++] = thread;
+    }
+  }
+  for (lstr_waiter *w = g_sync; w; w = w->snext) {
+    if (!uv_thread_equal(&w->thread, &thread)) continue;
+    pthread_mutex_lock(&w->sblk->lock);
+    w->interrupted = 1;
+    if (w->in_block) {
+      dequeue(w->sblk, w);
+      pthread_cond_signal(&w->cond);
+    }
+    pthread_mutex_unlock(&w->sblk->lock);
+  }
+  pthread_mutex_unlock(&g_sync_lock);
+}
+
+void lstr_atomics_clear_interrupt(uv_thread_t thread) {
+  pthread_mutex_lock(&g_sync_lock);
+  for (size_t i = 0; i < g_ninterrupted; i++) {
+    if (uv_thread_equal(&g_interrupted[i], &thread)) {
+      g_interrupted[i] = g_interrupted[--g_ninterrupted];
+      break;
+    }
+  }
+  pthread_mutex_unlock(&g_sync_lock);
+}
+
+/* Enter (1) or leave (0) the process-wide list; entering fails (returns 0)
+ * when this thread has been interrupted. */
+static int sync_list(lstr_waiter *w, int enter) {
+  int ok = 1;
+  pthread_mutex_lock(&g_sync_lock);
+  if (enter) {
+    if (is_interrupted(w->thread)) {
+      ok = 0;
+    } else {
+      w->snext = g_sync;
+      if (g_sync) g_sync->sprev = w;
+      g_sync = w;
+    }
+  } else {
+    if (w->sprev) w->sprev->snext = w->snext; else g_sync = w->snext;
+    if (w->snext) w->snext->sprev = w->sprev;
+  }
+  pthread_mutex_unlock(&g_sync_lock);
+  return ok;
+}
+
 int lstr_atomic_wait(lstr_block *b, size_t off, int width, int64_t expected,
                      double timeout_ms) {
   int forever = !(timeout_ms >= 0) || isinf(timeout_ms);
@@ -176,40 +248,42 @@ int lstr_atomic_wait(lstr_block *b, size_t off, int width, int64_t expected,
     deadline.tv_nsec = (long)(ns - sec * 1e9);
   }
 
-  pthread_mutex_lock(&b->lock);
-  if (load_cell(b, off, width) != expected) {
-    pthread_mutex_unlock(&b->lock);
-    return LSTR_WAIT_NOT_EQUAL;
-  }
-  if (!forever && timeout_ms == 0) {
-    pthread_mutex_unlock(&b->lock);
-    return LSTR_WAIT_TIMED_OUT;
-  }
-
   lstr_waiter w;
   memset(&w, 0, sizeof w);
   w.off = off;
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&w.cond, &ca);
-  pthread_condattr_destroy(&ca);
-  enqueue(b, &w);
+  w.thread = uv_thread_self();
+  w.sblk = b;
+  if (!sync_list(&w, 1)) return LSTR_WAIT_TIMED_OUT;
 
-  while (!w.notified) {
-    if (forever) {
-      pthread_cond_wait(&w.cond, &b->lock);
-    } else if (pthread_cond_timedwait(&w.cond, &b->lock, &deadline) == ETIMEDOUT) {
-      break;
+  pthread_mutex_lock(&b->lock);
+  int r = LSTR_WAIT_OK, slept = 0;
+  if (load_cell(b, off, width) != expected) {
+    r = LSTR_WAIT_NOT_EQUAL;
+  } else if ((!forever && timeout_ms == 0) || w.interrupted) {
+    r = LSTR_WAIT_TIMED_OUT;
+  } else {
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w.cond, &ca);
+    pthread_condattr_destroy(&ca);
+    slept = 1;
+    enqueue(b, &w);
+    while (!w.notified && !w.interrupted) {
+      if (forever) {
+        pthread_cond_wait(&w.cond, &b->lock);
+      } else if (pthread_cond_timedwait(&w.cond, &b->lock, &deadline) == ETIMEDOUT) {
+        break;
+      }
+    }
+    if (!w.notified) {
+      if (w.in_block) dequeue(b, &w);
+      r = LSTR_WAIT_TIMED_OUT;
     }
   }
-  int r = LSTR_WAIT_OK;
-  if (!w.notified) {
-    dequeue(b, &w);
-    r = LSTR_WAIT_TIMED_OUT;
-  }
   pthread_mutex_unlock(&b->lock);
-  pthread_cond_destroy(&w.cond);
+  sync_list(&w, 0);
+  if (slept) pthread_cond_destroy(&w.cond);
   return r;
 }
 

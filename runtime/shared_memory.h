@@ -99,6 +99,13 @@ LSTR_EXPORT int lstr_atomic_notify(lstr_block *b, size_t off, double count);
  * (so no other thread signals them again) and closes their handles itself. */
 void lstr_atomics_forget_state(lstr_state *s);
 
+/* Worker termination: wake `thread` if it is blocked in Atomics.wait (the
+ * wait returns 'timed-out') and make its later waits return at once, so that
+ * terminate() can stop a worker waiting forever.  Clear the mark when the
+ * thread is done (or reused).  Safe to call from any thread. */
+void lstr_atomics_interrupt(uv_thread_t thread);
+void lstr_atomics_clear_interrupt(uv_thread_t thread);
+
 int luaopen_native_atomics(lua_State *L);
 
 #endif
