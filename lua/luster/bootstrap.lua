@@ -20,6 +20,17 @@ _G.async = Promise.async
 _G.setTimeout, _G.setInterval, _G.setImmediate = timers.setTimeout, timers.setInterval, timers.setImmediate
 _G.clearTimeout, _G.clearInterval, _G.clearImmediate = timers.clearTimeout, timers.clearInterval, timers.clearImmediate
 _G.queueMicrotask = sched.queue_microtask
+-- print writes each line with one write(2), like console.log: no stdio
+-- buffering to reorder the two, and whole lines from every thread.
+do
+  local write, tostring, select, concat = require('native.process').write, tostring, select, table.concat
+  _G.print = function(...)
+    local n = select('#', ...)
+    local parts = { ... }
+    for i = 1, n do parts[i] = tostring(parts[i]) end
+    write(1, concat(parts, '\t', 1, n) .. '\n')
+  end
+end
 _G.bit = require('bit')
 _G.ffi = require('ffi')
 -- shared memory, typed arrays and Atomics (lua/luster/buffers.lua, atomics.lua)
