@@ -175,7 +175,7 @@ local KINDS = {
 }
 
 for _, k in ipairs(KINDS) do
-  ffi.cdef(('struct lstr_view_%s { struct lstr_blockh *_b; double _off; double _len; };'):format(k[4]))
+  ffi.cdef(('struct lstr_view_%s { struct lstr_blockh *const _b; const double _off; const double _len; };'):format(k[4]))
 end
 
 --- kind descriptors by index (1..10) and by view ctype test
