@@ -80,10 +80,7 @@ local function then_job(r, p)
   if not ok then sched.uncaught(err) end
 end
 
-local resume_awaiting = sched.resume
-function await_job(co, p)
-  resume_awaiting(co, p.state == FULFILLED, p.value)
-end
+await_job = sched.resume_job
 
 local function adopt_job(r, p)
   local target = r.target

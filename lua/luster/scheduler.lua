@@ -14,7 +14,8 @@ local create, resume, yield, running = coroutine.create, coroutine.resume, corou
 local traceback, unpack, select = debug.traceback, unpack, select
 
 local DONE = {}     -- yielded by a pooled coroutine that finished its function
-M.AWAIT = {}        -- yielded by await()
+local AWAIT = {}    -- yielded by await()
+M.AWAIT = AWAIT
 --- Raised by process.exit() to unwind the running callback.
 M.EXIT = setmetatable({}, { __tostring = function() return 'process.exit()' end })
 local EXIT = M.EXIT
@@ -86,6 +87,14 @@ function M.resume(co, ok, value)
   local good, err = settle(co, resume(co, ok, value))
   if not good then M.uncaught(err) end
 end
+
+--- The microtask job that resumes coroutine `co` parked in await on the
+--- settled promise `p` (state 1 = fulfilled).  drain() runs it inline: it
+--- is the hottest job there is.
+function M.resume_job(co, p)
+  M.resume(co, p.state == 1, p.value)
+end
+local resume_job = M.resume_job
 
 --- Whether the running code may await.
 function M.can_await()
@@ -166,7 +175,15 @@ function M.drain()
       mq_f[h], mq_a[h], mq_b[h] = nil, nil, nil
       mq_head = band(h + 1, mq_mask)
       mq_count = mq_count - 1
-      f(a, b)
+      if f == resume_job then
+        local alive, tag, ok, err = resume(a, b.state == 1, b.value)
+        if tag ~= AWAIT then
+          local good, e = settle(a, alive, tag, ok, err)
+          if not good then M.uncaught(e) end
+        end
+      else
+        f(a, b)
+      end
     end
     if M.has_pending_rejections() and not M.exiting then M.after_microtasks() end
   until M.exiting or (tick_head > tick_tail and mq_count == 0)
