@@ -1,27 +1,42 @@
 --- Timers: setTimeout, setInterval, setImmediate and their clear*.
 ---
---- All timeouts of a state live in one binary heap ordered by due time (and
---- creation order for ties); a single native timer is armed for the earliest.
---- Each callback runs in its own runtime coroutine, and nextTicks and
---- microtasks drain between callbacks, as in Node.
+--- As in Node, timeouts with the same duration share one FIFO list (their
+--- due times only grow, so appending keeps the list sorted), and a binary
+--- heap orders the lists by their first timer's due time.  Starting or
+--- clearing a timer is O(1) unless it changes a list's head; one native
+--- timer (runtime/timer.c) is armed for the earliest due time, and only
+--- re-armed when that changes.  Each callback runs in its own runtime
+--- coroutine, and nextTicks and microtasks drain between callbacks.
 local native = require('native.timer')
 local core = require('native.core')
+local ffi = require('ffi')
+
+ffi.cdef [[
+void lstr_timer_arm(void *t, double ms);
+void lstr_timer_disarm(void *t);
+void lstr_timer_ref(void *t, int on);
+double lstr_timer_now(void *t, int update);
+]]
+local C = ffi.C
+local handle -- the state's native timer (a void* for the FFI calls)
 local sched = require('luster.scheduler')
 local errors = require('luster.errors')
 
 local M = {}
 local floor, unpack, select = math.floor, unpack, select
-local heap, size, seq, refed = {}, 0, 0, 0
+
+local lists = {}             -- duration -> list {delay, head, tail, due, hi}
+local heap, size = {}, 0     -- lists ordered by due
+local refed = 0              -- scheduled timers that keep the loop alive
+local armed_due, armed_ref   -- what the native timer is set to now
+local guard                  -- keeps the native timer alive with the state
 
 ---@class Timeout
 local Timeout = {}
 Timeout.__index = Timeout
-Timeout.__tostring = function(t) return 'Timeout' end
+Timeout.__tostring = function() return 'Timeout' end
 
-local function less(a, b)
-  return a.due < b.due or (a.due == b.due and a.seq < b.seq)
-end
-
+-- ---- the heap of lists ----
 local function swap(i, j)
   heap[i], heap[j] = heap[j], heap[i]
   heap[i].hi, heap[j].hi = i, j
@@ -30,7 +45,7 @@ end
 local function up(i)
   while i > 1 do
     local p = floor(i / 2)
-    if not less(heap[i], heap[p]) then break end
+    if heap[p].due <= heap[i].due then return end
     swap(i, p)
     i = p
   end
@@ -39,79 +54,96 @@ end
 local function down(i)
   while true do
     local l, r, m = 2 * i, 2 * i + 1, i
-    if l <= size and less(heap[l], heap[m]) then m = l end
-    if r <= size and less(heap[r], heap[m]) then m = r end
+    if l <= size and heap[l].due < heap[m].due then m = l end
+    if r <= size and heap[r].due < heap[m].due then m = r end
     if m == i then return end
     swap(i, m)
     i = m
   end
 end
 
-local function push(t)
-  size = size + 1
-  heap[size] = t
-  t.hi = size
-  up(size)
-end
-
-local function remove(t)
-  local i = t.hi
-  if not i then return end
-  t.hi = nil
+local function heap_remove(list)
+  local i = list.hi
+  list.hi = nil
   if i ~= size then
     heap[i] = heap[size]
     heap[i].hi = i
     heap[size] = nil
     size = size - 1
     up(i)
-    down(heap[i] and i or 1)
+    down(i)
   else
     heap[size] = nil
     size = size - 1
   end
 end
 
-local guard -- keeps the native timer alive with the state
-
+-- ---- the native timer ----
 local function arm()
   local top = heap[1]
-  if top then
-    native.arm(top.due - native.now())
-  else
-    native.disarm()
+  local due = top and top.due
+  if due ~= armed_due then
+    armed_due = due
+    if due then C.lstr_timer_arm(handle, due - C.lstr_timer_now(handle, 0)) else C.lstr_timer_disarm(handle) end
   end
-  native.ref(refed > 0)
+  local want = refed > 0
+  if want ~= armed_ref then
+    armed_ref = want
+    C.lstr_timer_ref(handle, want and 1 or 0)
+  end
 end
 
-local function set_ref(t, on)
-  if t.refed == on then return end
-  t.refed = on
-  if t.hi then refed = refed + (on and 1 or -1) end
-end
-
-local function schedule(t)
-  seq = seq + 1
-  t.seq = seq
-  native.update_time() -- the loop clock is cached; a timer must not fire early
-  t.due = native.now() + t.delay
-  push(t)
+-- ---- scheduling ----
+local function schedule(t, now)
+  t.due = now + t.delay
+  local list = lists[t.delay]
+  if not list then
+    list = { delay = t.delay }
+    lists[t.delay] = list
+  end
+  t.list, t.next = list, nil
+  local tail = list.tail
+  t.prev = tail
+  if tail then
+    tail.next = t
+    list.tail = t
+  else
+    list.head, list.tail, list.due = t, t, t.due
+    size = size + 1
+    heap[size] = list
+    list.hi = size
+    up(size)
+  end
   if t.refed then refed = refed + 1 end
 end
 
 local function unschedule(t)
-  if t.hi then
-    remove(t)
-    if t.refed then refed = refed - 1 end
+  local list = t.list
+  if not list then return end
+  t.list = nil
+  if t.refed then refed = refed - 1 end
+  local prev, nxt = t.prev, t.next
+  if prev then prev.next = nxt else list.head = nxt end
+  if nxt then nxt.prev = prev else list.tail = prev end
+  t.prev, t.next = nil, nil
+  if not list.head then
+    heap_remove(list)
+    lists[list.delay] = nil
+  elseif not prev then -- the head changed: so did the list's due time
+    list.due = list.head.due
+    down(list.hi)
   end
 end
 
 local function fire()
-  local now = native.now()
+  local now = C.lstr_timer_now(handle, 0)
+  armed_due = nil -- the native timer has fired: it is no longer armed
   while size > 0 and not sched.exiting do
-    local t = heap[1]
-    if t.due > now then break end
+    local list = heap[1]
+    if list.due > now then break end
+    local t = list.head
     unschedule(t)
-    if t.interval then schedule(t) end
+    if t.interval then schedule(t, now) end
     local ok, err
     if t.n == 0 then ok, err = sched.run(t.fn) else ok, err = sched.run(t.fn, unpack(t, 1, t.n)) end
     if not ok then sched.uncaught(err) end
@@ -123,15 +155,21 @@ end
 local function delay_of(ms)
   ms = tonumber(ms) or 1
   if ms < 1 or ms > 2147483647 or ms ~= ms then return 1 end
-  return ms
+  return floor(ms)
 end
 
 local function new_timeout(fn, ms, interval, ...)
   errors.check_type(fn, 'callback', 'function')
-  if not guard then guard = native.init(fire) end
-  local n = select('#', ...)
-  local t = setmetatable({ fn = fn, n = n, delay = delay_of(ms), interval = interval, refed = true, ... }, Timeout)
-  schedule(t)
+  if not guard then
+    local ptr
+    guard, ptr = native.init(fire)
+    handle = ffi.cast('void *', ptr)
+  end
+  local t = setmetatable({ fn = fn, n = select('#', ...), delay = delay_of(ms), interval = interval,
+                           refed = true, due = 0, list = false, prev = false, next = false, ... }, Timeout)
+  t.list, t.prev, t.next = nil, nil, nil
+  -- the loop clock is cached: refresh it so a timer never fires early
+  schedule(t, C.lstr_timer_now(handle, 1))
   arm()
   return t
 end
@@ -149,19 +187,32 @@ function M.setInterval(fn, ms, ...) return new_timeout(fn, ms, true, ...) end
 function M.clearTimeout(t)
   if getmetatable(t) ~= Timeout then return end
   t.interval = false
-  unschedule(t)
-  arm()
+  if t.list then
+    unschedule(t)
+    arm()
+  end
 end
 M.clearInterval = M.clearTimeout
 
+local function set_ref(t, on)
+  if t.refed == on then return end
+  t.refed = on
+  if t.list then refed = refed + (on and 1 or -1) end
+  if guard then arm() end
+end
+
 --- Keep the loop alive for this timer (the default).
-function Timeout:ref() set_ref(self, true); if guard then arm() end return self end
+function Timeout:ref() set_ref(self, true) return self end
 --- Let the process exit even though this timer is pending.
-function Timeout:unref() set_ref(self, false); if guard then arm() end return self end
+function Timeout:unref() set_ref(self, false) return self end
 function Timeout:hasRef() return self.refed end
 --- Restart the timer's countdown from now.
 function Timeout:refresh()
-  if self.hi then unschedule(self); schedule(self); arm() end
+  if self.list then
+    unschedule(self)
+    schedule(self, C.lstr_timer_now(handle, 1))
+    arm()
+  end
   return self
 end
 function Timeout:close() M.clearTimeout(self) return self end

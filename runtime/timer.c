@@ -7,6 +7,10 @@
  * arm(ms), disarm(), and ref(bool) (whether any ref'ed timer keeps the loop
  * alive).  now() is the loop's cached millisecond clock, which is what due
  * times are measured in.
+ *
+ * The verbs are also exported for LuaJIT's FFI (lstr_timer_*): setTimeout
+ * sits in hot loops, and the JIT compiles FFI calls into a trace where a
+ * classic lua_CFunction call would abort it.
  */
 #include "lstr.h"
 #include <stdlib.h>
@@ -46,7 +50,8 @@ static int timer_gc(lua_State *L) {
   return 0;
 }
 
-/* init(on_fire): on_fire runs (as a runtime callback) when the timer is due */
+/* init(on_fire) -> guard, pointer: on_fire runs (as a runtime callback)
+ * when the timer is due; the pointer is for the FFI entry points */
 static int timer_init(lua_State *L) {
   luaL_checktype(L, 1, LUA_TFUNCTION);
   lstr_state *s = lstr_ctx(L);
@@ -66,7 +71,25 @@ static int timer_init(lua_State *L) {
   lua_pushcfunction(L, timer_gc);
   lua_setfield(L, -2, "__gc");
   lua_setmetatable(L, -2);
-  return 1;
+  lua_pushlightuserdata(L, t);
+  return 2;
+}
+
+/* ---- FFI entry points (t is the pointer init() returned) ---- */
+LSTR_EXPORT void lstr_timer_arm(void *t, double ms) {
+  state_timer *st = t;
+  uv_timer_start(&st->handle, state_timer_cb, ms < 0 ? 0 : (uint64_t)ms, 0);
+}
+LSTR_EXPORT void lstr_timer_disarm(void *t) { uv_timer_stop(&((state_timer *)t)->handle); }
+LSTR_EXPORT void lstr_timer_ref(void *t, int on) {
+  state_timer *st = t;
+  if (on) uv_ref((uv_handle_t *)&st->handle); else uv_unref((uv_handle_t *)&st->handle);
+}
+/* the loop's clock in ms, refreshed first when `update` is set */
+LSTR_EXPORT double lstr_timer_now(void *t, int update) {
+  state_timer *st = t;
+  if (update) uv_update_time(st->s->loop);
+  return (double)uv_now(st->s->loop);
 }
 
 static int timer_arm(lua_State *L) {
