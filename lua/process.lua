@@ -165,15 +165,15 @@ function Process:kill(target, sig)
 end
 
 -- ---- uncaught errors ----
-sched.on_uncaught = function(value, trace)
+sched.on_uncaught = function(value, trace, origin)
   if process:listenerCount('uncaughtException') > 0 then
-    local ok, err = sched.run(process.emit, process, 'uncaughtException', value, 'uncaughtException')
+    local ok, err = sched.run(process.emit, process, 'uncaughtException', value, origin or 'uncaughtException')
     if ok then return end
     value, trace = err.value, err.trace
   end
   local hook = process._fatal_hook -- worker threads report to their parent
-  if hook then return hook(value, trace) end
-  native.write(2, errors.describe(value, trace) .. '\n')
+  if hook then return hook(value, trace, origin) end
+  native.write(2, errors.describe(value, trace, origin) .. '\n')
   process.exitCode = 1
   sched.exiting = true
   core.exit(1)

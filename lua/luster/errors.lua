@@ -24,7 +24,8 @@ local traceback = debug.traceback
 ---@return LusterError
 function M.new(code, message, level)
   local e = setmetatable({ code = code, message = message }, Error)
-  e.stack = traceback(tostring(e), (level or 1) + 1)
+  -- the frames below a runtime callback (xpcall, the scheduler) are noise
+  e.stack = traceback(tostring(e), (level or 1) + 1):gsub("\n\t%[C%]: in function 'xpcall'.*$", '')
   return e
 end
 
@@ -53,8 +54,12 @@ end
 --- Text for an error value nobody handled: its stack when it has one.
 ---@param value any the error value
 ---@param trace? string traceback captured where it was raised
+---@param origin? string 'unhandledRejection' for a promise nobody handled
 ---@return string
-function M.describe(value, trace)
+function M.describe(value, trace, origin)
+  if origin == 'unhandledRejection' then
+    return 'Uncaught (in promise) ' .. M.describe(value, trace)
+  end
   if type(value) == 'table' then
     if type(value.stack) == 'string' then return value.stack end
     local mt = getmetatable(value)

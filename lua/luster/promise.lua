@@ -301,8 +301,7 @@ sched.after_microtasks = function()
         local ok, err = run(process.emit, process, 'unhandledRejection', p.value, p)
         if not ok then sched.uncaught(err) end
       else
-        local v = p.value
-        sched.uncaught({ value = v, trace = type(v) == 'string' and 'Uncaught (in promise)' or nil })
+        sched.uncaught({ value = p.value, origin = 'unhandledRejection' })
       end
     end
   end

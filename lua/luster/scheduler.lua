@@ -205,8 +205,8 @@ M.on_uncaught = nil
 --- An error record {value=, trace=} that reached the top.
 function M.uncaught(rec)
   if rec == EXIT or M.exiting then return end
-  if M.on_uncaught then return M.on_uncaught(rec.value, rec.trace) end
-  io.stderr:write(require('luster.errors').describe(rec.value, rec.trace), '\n')
+  if M.on_uncaught then return M.on_uncaught(rec.value, rec.trace, rec.origin) end
+  io.stderr:write(require('luster.errors').describe(rec.value, rec.trace, rec.origin), '\n')
   M.exiting = true
   require('native.core').exit(1)
 end
