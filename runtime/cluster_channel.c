@@ -1,0 +1,477 @@
+/*
+ * cluster_channel.c — the IPC channel between a cluster primary and one
+ * worker process.
+ *
+ * Why not a uv_pipe_t with ipc=1: libuv passes only its own handle types,
+ * one per write, and wraps them in its own framing.  The cluster hands raw
+ * file descriptors across (accepted connections, a listening socket, both
+ * ways), so the channel is a plain non-blocking Unix stream socket watched
+ * by a uv_poll_t, written with sendmsg and read with recvmsg.
+ *
+ * Wire format: frames of an 8-byte header — payload length (uint32), kind
+ * (user or internal message), number of attached descriptors (0 or 1),
+ * padding — then the payload: the bytes of the one structured-clone
+ * serializer (clone.h, LSTR_CLONE_PROCESS).  A descriptor travels as
+ * SCM_RIGHTS ancillary data on the first sendmsg of its frame; the kernel
+ * delivers it with the first byte of that frame and never merges two
+ * sendmsg's descriptors into one recvmsg, so the reader queues descriptors
+ * in arrival order and each frame that says it has one takes the oldest.
+ *
+ * Writes are tried at once; what the kernel does not take waits in a queue
+ * and the poll handle also watches for writability until it drains.
+ *
+ * Reading dispatches each whole frame to Lua as on_frame(kind, value, fd,
+ * err) through lstr_dispatch; at end of stream on_frame('eof').  A callback
+ * may close the channel: the parse loop checks after each frame, and memory
+ * is only freed once the poll handle's close callback has run and nobody
+ * holds a reference (see cluster.h).
+ */
+#include "cluster.h"
+#include "clone.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define HEADER_SIZE 8
+#define READ_CHUNK 65536
+#define MAX_FRAME (1u << 30)   /* refuse absurd lengths from a broken peer */
+#define MAX_FDS_PER_READ 16
+
+typedef struct out_frame {
+  struct out_frame *next;
+  size_t len, off;
+  int fd;               /* attached descriptor not yet sent, or -1 */
+  char data[];          /* header + payload */
+} out_frame;
+
+struct lstr_channel {
+  uv_poll_t poll;
+  lstr_state *s;
+  int fd;
+  int refs;             /* the Lua userdata and every share member */
+  int open;             /* the socket is open */
+  int handle_live;      /* the poll handle is not closed yet */
+  int closing_after_flush;
+  int reading;          /* inside channel_read: no re-entry */
+  int events;           /* what the poll handle watches now */
+  int on_frame_ref;
+  /* read side */
+  char *rbuf;
+  size_t rlen, rcap;
+  int *fdq;             /* received descriptors, oldest first */
+  size_t fdq_n, fdq_cap;
+  /* write side */
+  out_frame *head, *tail;
+  size_t backlog;
+};
+
+static void channel_free_if_done(lstr_channel *ch) {
+  if (ch->refs > 0 || ch->handle_live) return;
+  free(ch->rbuf);
+  free(ch->fdq);
+  free(ch);
+}
+
+static void poll_close_cb(uv_handle_t *h) {
+  lstr_channel *ch = h->data;
+  ch->handle_live = 0;
+  channel_free_if_done(ch);
+}
+
+void lstr_channel_retain(lstr_channel *ch) { ch->refs++; }
+
+void lstr_channel_release(lstr_channel *ch) {
+  ch->refs--;
+  channel_free_if_done(ch);
+}
+
+int lstr_channel_is_open(const lstr_channel *ch) { return ch->open; }
+size_t lstr_channel_backlog(const lstr_channel *ch) { return ch->backlog; }
+
+void lstr_channel_close(lstr_channel *ch) {
+  if (!ch->open) return;
+  ch->open = 0;
+  close(ch->fd);
+  ch->fd = -1;
+  while (ch->head) {
+    out_frame *f = ch->head;
+    ch->head = f->next;
+    if (f->fd >= 0) close(f->fd);
+    free(f);
+  }
+  ch->tail = NULL;
+  ch->backlog = 0;
+  for (size_t i = 0; i < ch->fdq_n; i++) close(ch->fdq[i]);
+  ch->fdq_n = 0;
+  if (ch->s->L) lstr_unref(ch->s->L, &ch->on_frame_ref);
+  if (ch->handle_live && !uv_is_closing((uv_handle_t *)&ch->poll))
+    uv_close((uv_handle_t *)&ch->poll, poll_close_cb);
+}
+
+static void poll_cb(uv_poll_t *h, int status, int events);
+
+/* Watch for readability while open, and writability while frames wait. */
+static void update_events(lstr_channel *ch) {
+  if (!ch->open) return;
+  int want = (ch->closing_after_flush ? 0 : UV_READABLE) | (ch->head ? UV_WRITABLE : 0);
+  if (want == ch->events) return;
+  ch->events = want;
+  if (want) uv_poll_start(&ch->poll, want, poll_cb);
+  else uv_poll_stop(&ch->poll);
+}
+
+/* ---- writing ---- */
+
+/* Write queued frames until done or the kernel is full.  0 or -errno. */
+static int flush_queue(lstr_channel *ch) {
+  while (ch->head) {
+    out_frame *f = ch->head;
+    struct iovec iov = { f->data + f->off, f->len - f->off };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } cm;
+    if (f->fd >= 0) {
+      memset(&cm, 0, sizeof cm);
+      msg.msg_control = cm.buf;
+      msg.msg_controllen = sizeof cm.buf;
+      struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      memcpy(CMSG_DATA(c), &f->fd, sizeof(int));
+    }
+    ssize_t n = sendmsg(ch->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+      return -errno;
+    }
+    if (f->fd >= 0) { close(f->fd); f->fd = -1; } /* the peer has its copy */
+    f->off += (size_t)n;
+    ch->backlog -= (size_t)n;
+    if (f->off == f->len) {
+      ch->head = f->next;
+      if (!ch->head) ch->tail = NULL;
+      free(f);
+    }
+  }
+  return 0;
+}
+
+static void after_write(lstr_channel *ch, int rc) {
+  if (rc < 0) {
+    /* the peer is gone: drop what waits; reading will see the end */
+    while (ch->head) {
+      out_frame *f = ch->head;
+      ch->head = f->next;
+      if (f->fd >= 0) close(f->fd);
+      free(f);
+    }
+    ch->tail = NULL;
+    ch->backlog = 0;
+  }
+  if (ch->closing_after_flush && !ch->head) { lstr_channel_close(ch); return; }
+  update_events(ch);
+}
+
+int lstr_channel_send(lstr_channel *ch, int kind, const char *payload, size_t len, int fd) {
+  if (!ch->open || ch->closing_after_flush) {
+    if (fd >= 0) close(fd);
+    return -EPIPE;
+  }
+  out_frame *f = malloc(sizeof *f + HEADER_SIZE + len);
+  if (!f) { if (fd >= 0) close(fd); return -ENOMEM; }
+  uint32_t n32 = (uint32_t)len;
+  memcpy(f->data, &n32, 4);
+  f->data[4] = (char)kind;
+  f->data[5] = fd >= 0 ? 1 : 0;
+  f->data[6] = f->data[7] = 0;
+  memcpy(f->data + HEADER_SIZE, payload, len);
+  f->len = HEADER_SIZE + len;
+  f->off = 0;
+  f->fd = fd;
+  f->next = NULL;
+  int was_empty = ch->head == NULL;
+  if (ch->tail) ch->tail->next = f; else ch->head = f;
+  ch->tail = f;
+  ch->backlog += f->len;
+  if (was_empty) after_write(ch, flush_queue(ch));
+  return 0;
+}
+
+/* ---- reading ---- */
+
+static void on_eof(lstr_channel *ch) {
+  lstr_state *s = ch->s;
+  int ref = ch->on_frame_ref;
+  ch->on_frame_ref = LUA_NOREF; /* keep the function alive for this call */
+  lstr_channel_close(ch);
+  if (ref == LUA_NOREF) return;
+  lstr_push_ref(s->L, ref);
+  luaL_unref(s->L, LUA_REGISTRYINDEX, ref);
+  lua_pushliteral(s->L, "eof");
+  lstr_dispatch(s, 1);
+}
+
+static void queue_fd(lstr_channel *ch, int fd) {
+  if (ch->fdq_n == ch->fdq_cap) {
+    size_t cap = ch->fdq_cap ? ch->fdq_cap * 2 : 8;
+    int *q = realloc(ch->fdq, cap * sizeof *q);
+    if (!q) { close(fd); return; }
+    ch->fdq = q;
+    ch->fdq_cap = cap;
+  }
+  ch->fdq[ch->fdq_n++] = fd;
+}
+
+static int take_fd(lstr_channel *ch) {
+  if (ch->fdq_n == 0) return -1;
+  int fd = ch->fdq[0];
+  memmove(ch->fdq, ch->fdq + 1, (ch->fdq_n - 1) * sizeof *ch->fdq);
+  ch->fdq_n--;
+  return fd;
+}
+
+/* Hand every whole frame in the buffer to Lua.  Returns -1 when the peer
+ * sent something that is not a frame (the channel is then closed). */
+static int parse_frames(lstr_channel *ch) {
+  lstr_state *s = ch->s;
+  size_t pos = 0;
+  while (ch->open && ch->rlen - pos >= HEADER_SIZE) {
+    uint32_t len;
+    memcpy(&len, ch->rbuf + pos, 4);
+    int kind = (unsigned char)ch->rbuf[pos + 4];
+    int nfds = (unsigned char)ch->rbuf[pos + 5];
+    if (len > MAX_FRAME || nfds > 1) return -1;
+    if (ch->rlen - pos < HEADER_SIZE + (size_t)len) break;
+    const char *payload = ch->rbuf + pos + HEADER_SIZE;
+    pos += HEADER_SIZE + len;
+    int fd = nfds ? take_fd(ch) : -1;
+
+    lua_State *L = s->L;
+    lstr_push_ref(L, ch->on_frame_ref);
+    lua_pushinteger(L, kind);
+    lstr_msg *m = lstr_msg_from_bytes(payload, len);
+    int bad = !m || lstr_msg_decode(L, m) != 0;
+    lstr_msg_free(m);
+    if (bad) {
+      /* the error table (or nothing, out of memory) goes in 4th place */
+      if (!m) lua_pushliteral(L, "out of memory");
+      lua_pushnil(L);
+      lua_insert(L, -2);
+      if (fd >= 0) lua_pushinteger(L, fd); else lua_pushnil(L);
+      lua_insert(L, -2);
+    } else {
+      if (fd >= 0) lua_pushinteger(L, fd); else lua_pushnil(L);
+      lua_pushnil(L);
+    }
+    lstr_dispatch(s, 4);
+  }
+  if (ch->open) {
+    memmove(ch->rbuf, ch->rbuf + pos, ch->rlen - pos);
+    ch->rlen -= pos;
+  }
+  return 0;
+}
+
+/* Read what the socket has (bounded, so one busy peer cannot starve the
+ * loop) and dispatch the frames.  Returns 1 if it stopped on EAGAIN. */
+static int channel_read(lstr_channel *ch, int max_rounds) {
+  int drained = 0;
+  if (ch->reading) return 0;
+  ch->reading = 1;
+  for (int round = 0; round < max_rounds && ch->open; round++) {
+    if (ch->rcap - ch->rlen < READ_CHUNK) {
+      size_t cap = ch->rcap ? ch->rcap : READ_CHUNK;
+      while (cap - ch->rlen < READ_CHUNK) cap *= 2;
+      char *b = realloc(ch->rbuf, cap);
+      if (!b) break;
+      ch->rbuf = b;
+      ch->rcap = cap;
+    }
+    struct iovec iov = { ch->rbuf + ch->rlen, ch->rcap - ch->rlen };
+    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int) * MAX_FDS_PER_READ)]; } cm;
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+                          .msg_control = cm.buf, .msg_controllen = sizeof cm.buf };
+    ssize_t n = recvmsg(ch->fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) { drained = 1; break; }
+      on_eof(ch);
+      break;
+    }
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < k; i++) {
+        int fd;
+        memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+        queue_fd(ch, fd);
+      }
+    }
+    if (n == 0) { on_eof(ch); break; }
+    ch->rlen += (size_t)n;
+    if (parse_frames(ch) < 0) { on_eof(ch); break; }
+  }
+  ch->reading = 0;
+  return drained;
+}
+
+static void poll_cb(uv_poll_t *h, int status, int events) {
+  lstr_channel *ch = h->data;
+  if (!ch->open) return;
+  if (status < 0) { on_eof(ch); return; }
+  if (events & UV_WRITABLE) after_write(ch, flush_queue(ch));
+  if (ch->open && (events & UV_READABLE)) channel_read(ch, 16);
+}
+
+lstr_channel *lstr_channel_new(lstr_state *s, int fd, int on_frame_ref) {
+  lstr_channel *ch = calloc(1, sizeof *ch);
+  if (!ch) { close(fd); return NULL; }
+  ch->s = s;
+  ch->fd = fd;
+  ch->refs = 1; /* the caller's */
+  ch->open = 1;
+  ch->on_frame_ref = on_frame_ref;
+  if (uv_poll_init(s->loop, &ch->poll, fd) != 0) {
+    close(fd);
+    free(ch);
+    return NULL;
+  }
+  ch->handle_live = 1;
+  ch->poll.data = ch;
+  update_events(ch);
+  return ch;
+}
+
+/* Read everything the peer left (it has exited): frames, then 'eof'. */
+void lstr_channel_drain(lstr_channel *ch) {
+  while (ch->open && !channel_read(ch, 64)) {}
+}
+
+/* ---- the Lua userdata ---- */
+#define CHANNEL_MT "luster.cluster.channel"
+
+void lstr_channel_push(lua_State *L, lstr_channel *ch) {
+  lstr_channel **p = lua_newuserdata(L, sizeof *p);
+  *p = ch;
+  lstr_channel_retain(ch);
+  luaL_getmetatable(L, CHANNEL_MT);
+  lua_setmetatable(L, -2);
+}
+
+lstr_channel *lstr_channel_check(lua_State *L, int idx) {
+  lstr_channel **p = luaL_checkudata(L, idx, CHANNEL_MT);
+  if (!*p) luaL_argerror(L, idx, "channel is gone");
+  return *p;
+}
+
+static int channel_gc(lua_State *L) {
+  lstr_channel **p = luaL_checkudata(L, 1, CHANNEL_MT);
+  if (*p) {
+    lstr_channel_close(*p);
+    lstr_channel_release(*p);
+    *p = NULL;
+  }
+  return 0;
+}
+
+/* ch:send(kind, value[, fd]) -> true, writable (false: a backlog builds up)
+ * | nil, 'ERR_IPC_CHANNEL_CLOSED'.  Raises DataCloneError, sending nothing.
+ * The channel owns fd once the call returns true. */
+static int channel_send(lua_State *L) {
+  lstr_channel *ch = lstr_channel_check(L, 1);
+  int kind = (int)luaL_checkinteger(L, 2);
+  luaL_checkany(L, 3);
+  int fd = (int)luaL_optinteger(L, 4, -1);
+  if (!ch->open || ch->closing_after_flush) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "ERR_IPC_CHANNEL_CLOSED");
+    return 2;
+  }
+  lstr_msg *m = lstr_msg_encode(L, 3, 0, LSTR_CLONE_PROCESS);
+  if (!m) return lua_error(L);
+  size_t len;
+  const char *bytes = lstr_msg_bytes(m, &len);
+  int rc = lstr_channel_send(ch, kind, bytes, len, fd);
+  lstr_msg_free(m);
+  if (rc < 0) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "ERR_IPC_CHANNEL_CLOSED");
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  lua_pushboolean(L, ch->backlog < 1024 * 1024);
+  return 2;
+}
+
+/* ch:close([graceful]): graceful stops reading now and closes once what was
+ * sent has left (process.disconnect()); otherwise at once. */
+static int channel_close(lua_State *L) {
+  lstr_channel *ch = lstr_channel_check(L, 1);
+  if (!ch->open) return 0;
+  if (lua_toboolean(L, 2) && ch->head) {
+    ch->closing_after_flush = 1;
+    lstr_unref(L, &ch->on_frame_ref);
+    update_events(ch);
+  } else {
+    lstr_channel_close(ch);
+  }
+  return 0;
+}
+
+static int channel_ref(lua_State *L) {
+  lstr_channel *ch = lstr_channel_check(L, 1);
+  if (ch->handle_live && !uv_is_closing((uv_handle_t *)&ch->poll)) {
+    if (lua_isnone(L, 2) || lua_toboolean(L, 2)) uv_ref((uv_handle_t *)&ch->poll);
+    else uv_unref((uv_handle_t *)&ch->poll);
+  }
+  return 0;
+}
+
+static int channel_is_open(lua_State *L) {
+  lstr_channel *ch = lstr_channel_check(L, 1);
+  lua_pushboolean(L, ch->open && !ch->closing_after_flush);
+  return 1;
+}
+
+static int channel_backlog(lua_State *L) {
+  lua_pushnumber(L, (lua_Number)lstr_channel_check(L, 1)->backlog);
+  return 1;
+}
+
+/* channel(fd, on_frame) -> channel: adopt a connected socket. */
+static int channel_new_lua(lua_State *L) {
+  int fd = (int)luaL_checkinteger(L, 1);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_pushvalue(L, 2);
+  int ref = lstr_ref(L);
+  lstr_channel *ch = lstr_channel_new(lstr_ctx(L), fd, ref);
+  if (!ch) { lstr_unref(L, &ref); return lstr_error(L, "ERR_IPC_CHANNEL_CLOSED", "cannot open the IPC channel"); }
+  lstr_channel_push(L, ch);
+  lstr_channel_release(ch); /* the userdata holds the only reference */
+  return 1;
+}
+
+static const luaL_Reg channel_methods[] = {
+  {"send", channel_send},
+  {"close", channel_close},
+  {"ref", channel_ref},
+  {"is_open", channel_is_open},
+  {"backlog", channel_backlog},
+  {NULL, NULL}
+};
+
+void lstr_channel_open_lib(lua_State *L) {
+  if (luaL_newmetatable(L, CHANNEL_MT)) {
+    lua_pushcfunction(L, channel_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_newtable(L);
+    luaL_register(L, NULL, channel_methods);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
+  lua_pushcfunction(L, channel_new_lua);
+  lua_setfield(L, -2, "channel");
+}
