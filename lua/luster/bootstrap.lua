@@ -74,6 +74,12 @@ local function run_entry(kind, source, chunkname, argv)
   return true
 end
 
+-- A cluster worker (a process a primary spawned) joins its cluster before
+-- the script runs, so an unmodified script's listen() shares the port.
+if core.info().isMainThread and process.env.LUSTER_UNIQUE_ID then
+  require('luster.cluster_worker').setup()
+end
+
 return {
   dispatch = sched.dispatch,
   error_new = errors.new,
