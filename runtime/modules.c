@@ -35,7 +35,6 @@ static int open_cjson(lua_State *L) {
 /* Concepts still being built are linked weakly: absent, they are skipped. */
 #define WEAK_NATIVE(n) int luaopen_native_##n(lua_State *L) __attribute__((weak));
 WEAK_NATIVE(clone)
-WEAK_NATIVE(shared_memory)
 WEAK_NATIVE(worker)
 WEAK_NATIVE(tcp)
 WEAK_NATIVE(http)
@@ -50,7 +49,6 @@ static const struct { const char *name; lua_CFunction fn; } natives[] = {
   {"native.fs", luaopen_native_fs},
   {"cjson", open_cjson},
   {"native.clone", luaopen_native_clone},
-  {"native.shared_memory", luaopen_native_shared_memory},
   {"native.atomics", luaopen_native_atomics},
   {"native.worker", luaopen_native_worker},
   {"native.tcp", luaopen_native_tcp},

@@ -14,6 +14,7 @@
  */
 #include "lstr.h"
 #include "luster.h"
+#include "shared_memory.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,6 +193,9 @@ static void close_walk_cb(uv_handle_t *h, void *arg) {
 
 void lstr_state_free(lstr_state *s) {
   if (!s) return;
+  /* Atomics.waitAsync waiters of this state: unhook them before anything
+   * closes, so a notify from another thread cannot reach a dead state */
+  lstr_atomics_forget_state(s);
   if (s->L) lua_close(s->L); /* finalizers close the handles they own */
   s->L = NULL;
   if (!uv_is_closing((uv_handle_t *)&s->immediate_check)) uv_close((uv_handle_t *)&s->immediate_check, NULL);
