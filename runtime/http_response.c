@@ -1,0 +1,366 @@
+/*
+ * http_response.c — turning a Lua response into bytes on the wire.
+ *
+ * Owns: the status line and header block (user headers from the Lua
+ * response's tables plus Date, Connection, Content-Length or
+ * Transfer-Encoding), chunked framing, the per-server cached Date line
+ * (formatted at most once per second), canned error responses, and the
+ * write path.
+ *
+ * A response that fits is sent with a single writev: the head is built in a
+ * stack buffer and the body is the Lua string itself, tried with
+ * uv_try_write; only what the kernel does not take at once is copied into a
+ * queued uv_write.  So the usual response costs one syscall and no heap
+ * allocation.
+ */
+#include "http.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- Date ---- */
+
+const char *http_date(http_server *srv, size_t *len) {
+  static const char *days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static const char *months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  time_t now = time(NULL);
+  if (now != srv->date_sec) {
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    srv->date_len = (size_t)snprintf(srv->date, sizeof srv->date,
+                                     "Date: %s, %02d %s %d %02d:%02d:%02d GMT\r\n",
+                                     days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+                                     tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    srv->date_sec = now;
+  }
+  *len = srv->date_len;
+  return srv->date;
+}
+
+const char *http_reason(int status) {
+  switch (status) {
+  case 100: return "Continue";
+  case 101: return "Switching Protocols";
+  case 200: return "OK";
+  case 201: return "Created";
+  case 202: return "Accepted";
+  case 204: return "No Content";
+  case 206: return "Partial Content";
+  case 301: return "Moved Permanently";
+  case 302: return "Found";
+  case 303: return "See Other";
+  case 304: return "Not Modified";
+  case 307: return "Temporary Redirect";
+  case 308: return "Permanent Redirect";
+  case 400: return "Bad Request";
+  case 401: return "Unauthorized";
+  case 403: return "Forbidden";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 408: return "Request Timeout";
+  case 409: return "Conflict";
+  case 410: return "Gone";
+  case 411: return "Length Required";
+  case 413: return "Payload Too Large";
+  case 415: return "Unsupported Media Type";
+  case 422: return "Unprocessable Entity";
+  case 429: return "Too Many Requests";
+  case 431: return "Request Header Fields Too Large";
+  case 500: return "Internal Server Error";
+  case 501: return "Not Implemented";
+  case 502: return "Bad Gateway";
+  case 503: return "Service Unavailable";
+  case 504: return "Gateway Timeout";
+  default: return "Unknown";
+  }
+}
+
+/* ---- writing ---- */
+
+typedef struct {
+  uv_write_t req;
+  http_conn *c;
+  char data[];
+} write_req;
+
+static void write_cb(uv_write_t *req, int status) {
+  write_req *w = (write_req *)req;
+  http_conn *c = w->c;
+  free(w);
+  c->writes--;
+  if (status < 0) http_conn_close(c); /* the peer is gone (EPIPE, ECONNRESET) */
+}
+
+int http_conn_write(http_conn *c, uv_buf_t *bufs, int nbufs) {
+  if (c->closing) return -1;
+  size_t total = 0;
+  for (int i = 0; i < nbufs; i++) total += bufs[i].len;
+  size_t done = 0;
+  if (c->writes == 0) { /* nothing queued: the kernel may take it all now */
+    int r = uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)nbufs);
+    if (r >= 0) done = (size_t)r;
+    else if (r != UV_EAGAIN) {
+      http_conn_close(c);
+      return -1;
+    }
+  }
+  if (done == total) return 0;
+  write_req *w = malloc(sizeof *w + (total - done));
+  if (!w) {
+    http_conn_close(c);
+    return -1;
+  }
+  size_t at = 0, skip = done;
+  for (int i = 0; i < nbufs; i++) {
+    size_t len = bufs[i].len;
+    if (skip >= len) { skip -= len; continue; }
+    memcpy(w->data + at, bufs[i].base + skip, len - skip);
+    at += len - skip;
+    skip = 0;
+  }
+  w->c = c;
+  uv_buf_t b = uv_buf_init(w->data, (unsigned)at);
+  if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_cb) != 0) {
+    free(w);
+    http_conn_close(c);
+    return -1;
+  }
+  c->writes++;
+  return 0;
+}
+
+void http_conn_fail(http_conn *c, int status) {
+  if (c->closing || c->shut) return;
+  if (!c->res_started) {
+    char line[160];
+    int n = snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+                     status, http_reason(status));
+    uv_buf_t b = uv_buf_init(line, (unsigned)n);
+    c->res_started = 1;
+    if (http_conn_write(c, &b, 1) != 0) return;
+  }
+  int in_flight = c->dispatched && !c->res_done;
+  c->res_done = 1;
+  c->keep_alive = 0;
+  http_conn_shutdown(c);
+  if (in_flight && c->sock_ref != LUA_NOREF && !c->srv->s->exiting && c->srv->on_event_ref != LUA_NOREF) {
+    /* the handler still runs: its request is aborted */
+    lua_State *L = c->srv->s->L;
+    lstr_push_ref(L, c->srv->on_event_ref);
+    lua_pushliteral(L, "abort");
+    lstr_push_ref(L, c->sock_ref);
+    lua_pushinteger(L, status);
+    lstr_dispatch(c->srv->s, 3);
+  }
+}
+
+/* ---- the header block ---- */
+
+typedef struct {
+  char *p;
+  size_t len, cap;
+  int heap;
+  char stack[2048];
+} head_buf;
+
+static void hb_put(head_buf *b, const char *s, size_t n) {
+  if (b->len + n > b->cap) {
+    size_t cap = b->cap * 2;
+    while (cap < b->len + n) cap *= 2;
+    char *np = b->heap ? realloc(b->p, cap) : malloc(cap);
+    if (!np) abort(); /* out of memory while answering: nothing sane to do */
+    if (!b->heap) memcpy(np, b->p, b->len);
+    b->p = np;
+    b->cap = cap;
+    b->heap = 1;
+  }
+  memcpy(b->p + b->len, s, n);
+  b->len += n;
+}
+#define HB_LIT(b, s) hb_put((b), (s), sizeof(s) - 1)
+
+static int is_token_char(unsigned char ch) {
+  if (ch >= 'a' && ch <= 'z') return 1;
+  if (ch >= 'A' && ch <= 'Z') return 1;
+  if (ch >= '0' && ch <= '9') return 1;
+  return ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+}
+
+static int valid_value(const char *v, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)v[i];
+    if ((ch < 0x20 && ch != '\t') || ch == 0x7f) return 0;
+  }
+  return 1;
+}
+
+/* What the user's headers say about framing and the connection. */
+typedef struct {
+  int has_length, has_date, has_connection, chunked, close;
+  const char *bad; /* name of an invalid header, or NULL */
+} head_info;
+
+static int contains_ci(const char *s, size_t n, const char *word) {
+  size_t w = strlen(word);
+  for (size_t i = 0; i + w <= n; i++)
+    if (strncasecmp(s + i, word, w) == 0) return 1;
+  return 0;
+}
+
+static void put_line(head_buf *b, head_info *hi, const char *name, size_t nlen,
+                     const char *key, size_t klen, const char *v, size_t vlen) {
+  if (!valid_value(v, vlen)) { hi->bad = key; return; }
+  switch (klen) {
+  case 4: if (memcmp(key, "date", 4) == 0) hi->has_date = 1; break;
+  case 10:
+    if (memcmp(key, "connection", 10) == 0) {
+      hi->has_connection = 1;
+      if (contains_ci(v, vlen, "close")) hi->close = 1;
+    }
+    break;
+  case 14: if (memcmp(key, "content-length", 14) == 0) hi->has_length = 1; break;
+  case 17:
+    if (memcmp(key, "transfer-encoding", 17) == 0 && contains_ci(v, vlen, "chunked")) hi->chunked = 1;
+    break;
+  }
+  hb_put(b, name, nlen);
+  HB_LIT(b, ": ");
+  hb_put(b, v, vlen);
+  HB_LIT(b, "\r\n");
+}
+
+/* hv: lower-cased name -> value (string, number, or array of them);
+ * hn: lower-cased name -> name as the user spelled it. */
+static void put_user_headers(lua_State *L, head_buf *b, head_info *hi, int hv, int hn) {
+  lua_pushnil(L);
+  while (lua_next(L, hv)) {
+    if (lua_type(L, -2) != LUA_TSTRING) { lua_pop(L, 1); continue; }
+    size_t klen, nlen;
+    const char *key = lua_tolstring(L, -2, &klen);
+    const char *name = key;
+    nlen = klen;
+    if (hn) {
+      lua_pushvalue(L, -2);
+      lua_rawget(L, hn);
+      if (lua_type(L, -1) == LUA_TSTRING) name = lua_tolstring(L, -1, &nlen);
+      lua_insert(L, -2); /* keep it below the value while we use it */
+    }
+    for (size_t i = 0; i < nlen; i++)
+      if (!is_token_char((unsigned char)name[i])) { hi->bad = key; break; }
+    if (nlen == 0) hi->bad = key;
+    if (lua_type(L, -1) == LUA_TTABLE) {
+      int n = (int)lua_objlen(L, -1);
+      for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, -1, i);
+        size_t vlen;
+        const char *v = lua_tolstring(L, -1, &vlen);
+        if (v) put_line(b, hi, name, nlen, key, klen, v, vlen);
+        lua_pop(L, 1);
+      }
+    } else {
+      size_t vlen;
+      const char *v = lua_tolstring(L, -1, &vlen);
+      if (v) put_line(b, hi, name, nlen, key, klen, v, vlen);
+    }
+    lua_pop(L, hn ? 2 : 1);
+  }
+}
+
+/* ---- respond(cell, seq, body, status, reason, hv, hn, final) ----
+ * status nil: the head went out already, body is the next piece.
+ * Returns true while the connection takes more (false: gone, or
+ * the write queue is long; the caller may wait for 'drain'). */
+int http_respond(lua_State *L) {
+  http_conn **cell = luaL_checkudata(L, 1, HTTP_CONN_MT);
+  http_conn *c = *cell;
+  uint32_t seq = (uint32_t)luaL_checkinteger(L, 2);
+  size_t blen = 0;
+  const char *body = lua_isnoneornil(L, 3) ? NULL : luaL_checklstring(L, 3, &blen);
+  int final = lua_toboolean(L, 8);
+  if (!c || c->closing || c->shut || seq != c->seq || c->res_done) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  head_buf hb;
+  hb.p = hb.stack;
+  hb.len = 0;
+  hb.cap = sizeof hb.stack;
+  hb.heap = 0;
+  if (!c->res_started) {
+    int status = (int)luaL_checkinteger(L, 4);
+    if (status < 100 || status > 999)
+      return lstr_error(L, "ERR_HTTP_INVALID_STATUS_CODE", "Invalid status code: %d", status);
+    size_t rlen;
+    const char *reason = luaL_optlstring(L, 5, NULL, &rlen);
+    if (!reason) { reason = http_reason(status); rlen = strlen(reason); }
+    char line[32];
+    int n = snprintf(line, sizeof line, "HTTP/1.1 %d ", status);
+    hb_put(&hb, line, (size_t)n);
+    hb_put(&hb, reason, rlen);
+    HB_LIT(&hb, "\r\n");
+    head_info hi = {0};
+    if (lua_istable(L, 6)) put_user_headers(L, &hb, &hi, 6, lua_istable(L, 7) ? 7 : 0);
+    if (hi.bad || !valid_value(reason, rlen)) {
+      if (hb.heap) free(hb.p);
+      return lstr_error(L, "ERR_INVALID_CHAR", "Invalid character in header content [\"%s\"]",
+                        hi.bad ? hi.bad : "reason");
+    }
+    if (hi.close || c->srv->closing) c->keep_alive = 0;
+    c->res_no_body = c->parser.method == HTTP_HEAD || status == 204 || status == 304 || status < 200;
+    int bodiless_status = status == 204 || status == 304 || status < 200;
+    if (bodiless_status || hi.has_length) {
+      /* no framing of ours */
+    } else if (hi.chunked) {
+      c->res_chunked = 1;
+    } else if (final) {
+      n = snprintf(line, sizeof line, "Content-Length: %zu\r\n", blen);
+      hb_put(&hb, line, (size_t)n);
+    } else if (c->parser.http_major == 1 && c->parser.http_minor >= 1) {
+      HB_LIT(&hb, "Transfer-Encoding: chunked\r\n");
+      c->res_chunked = 1;
+    } else {
+      c->keep_alive = 0; /* HTTP/1.0 and length unknown: the close ends the body */
+    }
+    if (!hi.has_connection) {
+      if (c->keep_alive) HB_LIT(&hb, "Connection: keep-alive\r\n");
+      else HB_LIT(&hb, "Connection: close\r\n");
+    }
+    if (!hi.has_date) {
+      size_t dlen;
+      const char *d = http_date(c->srv, &dlen);
+      hb_put(&hb, d, dlen);
+    }
+    HB_LIT(&hb, "\r\n");
+    c->res_started = 1;
+  }
+
+  uv_buf_t bufs[4];
+  int nb = 0;
+  char prefix[24];
+  if (hb.len) bufs[nb++] = uv_buf_init(hb.p, (unsigned)hb.len);
+  if (c->res_no_body) {
+    /* HEAD and friends: the head only */
+  } else if (c->res_chunked) {
+    if (blen) {
+      int n = snprintf(prefix, sizeof prefix, "%zx\r\n", blen);
+      bufs[nb++] = uv_buf_init(prefix, (unsigned)n);
+      bufs[nb++] = uv_buf_init((char *)body, (unsigned)blen);
+      bufs[nb++] = final ? uv_buf_init("\r\n0\r\n\r\n", 7) : uv_buf_init("\r\n", 2);
+    } else if (final) {
+      bufs[nb++] = uv_buf_init("0\r\n\r\n", 5);
+    }
+  } else if (blen) {
+    bufs[nb++] = uv_buf_init((char *)body, (unsigned)blen);
+  }
+  int rc = nb ? http_conn_write(c, bufs, nb) : 0;
+  if (hb.heap) free(hb.p);
+  if (rc != 0) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  if (final) http_conn_response_done(c);
+  lua_pushboolean(L, !c->closing && c->tcp.write_queue_size < 64 * 1024);
+  return 1;
+}
