@@ -154,7 +154,7 @@ static int opt_ref(lua_State *L, int idx, const char *field) {
   return lstr_ref(L);
 }
 
-/* spawn{file=, args={argv0, ...}, env={"K=V", ...}, cwd=, silent=,
+/* spawn{file=, args={argv0, ...}, env={"K=V", ...}, cwd=, silent=, detached=,
  *       on_frame=fn(kind, value, fd, err), on_exit=fn(code, signal),
  *       on_output=fn(stream, data|nil)} -> process, channel
  * Raises a uv error table (ENOENT, EACCES...) when it cannot start. */
@@ -167,7 +167,9 @@ static int cluster_spawn(lua_State *L) {
   const char *cwd = lua_tostring(L, -1);
   lua_getfield(L, 1, "silent");
   int silent = lua_toboolean(L, -1);
-  lua_pop(L, 1); /* file and cwd stay on the stack until we return */
+  lua_getfield(L, 1, "detached");
+  int detached = lua_toboolean(L, -1);
+  lua_pop(L, 2); /* file and cwd stay on the stack until we return */
 
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
@@ -209,6 +211,7 @@ static int cluster_spawn(lua_State *L) {
   o.cwd = cwd;
   o.stdio = stdio;
   o.stdio_count = 4;
+  if (detached) o.flags |= UV_PROCESS_DETACHED; /* own session: no terminal signals */
   int rc = uv_spawn(s->loop, &p->h, &o);
   free_array(args);
   free_array(env);

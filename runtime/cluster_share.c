@@ -129,11 +129,29 @@ static share *check_share(lua_State *L) {
 }
 
 static int parse_addr(const char *host, int port, struct sockaddr_storage *ss) {
-  if (!host || !*host) host = "0.0.0.0";
   if (!strcmp(host, "localhost")) host = "127.0.0.1";
   if (uv_ip4_addr(host, port, (struct sockaddr_in *)ss) == 0) return 0;
   if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss) == 0) return 0;
   return UV_EINVAL;
+}
+
+/* socket + SO_REUSEADDR + bind + listen; the fd or a negative errno. */
+static int bind_listen(const char *host, int port, int backlog) {
+  struct sockaddr_storage ss;
+  int rc = parse_addr(host, port, &ss);
+  if (rc) return rc;
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  int one = 1, zero = 0;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+  socklen_t sl = ss.ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+  if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, backlog) < 0) {
+    rc = -errno;
+    close(fd);
+    return rc;
+  }
+  return fd;
 }
 
 /* share_bind(host, port, backlog) -> share | nil, code, message */
@@ -141,24 +159,18 @@ static int share_bind(lua_State *L) {
   const char *host = luaL_optstring(L, 1, NULL);
   int port = (int)luaL_checkinteger(L, 2);
   int backlog = (int)luaL_optinteger(L, 3, 511);
-  struct sockaddr_storage ss;
-  int rc = parse_addr(host, port, &ss);
-  int fd = -1;
-  if (rc == 0) {
-    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) rc = -errno;
+  int fd;
+  if (host && *host) {
+    fd = bind_listen(host, port, backlog);
+  } else { /* every address: dual-stack "::", as servers do outside a cluster */
+    host = "::";
+    fd = bind_listen(host, port, backlog);
+    if (fd == UV_EAFNOSUPPORT || fd == UV_EADDRNOTAVAIL) fd = bind_listen(host = "0.0.0.0", port, backlog);
   }
-  if (rc == 0) {
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    socklen_t sl = ss.ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-    if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, backlog) < 0) rc = -errno;
-  }
-  if (rc != 0) {
-    if (fd >= 0) close(fd);
+  if (fd < 0) {
     lua_pushnil(L);
-    lua_pushstring(L, uv_err_name(rc));
-    lua_pushfstring(L, "listen %s: %s %s:%d", uv_err_name(rc), uv_strerror(rc), host ? host : "0.0.0.0", port);
+    lua_pushstring(L, uv_err_name(fd));
+    lua_pushfstring(L, "listen %s: %s %s:%d", uv_err_name(fd), uv_strerror(fd), host, port);
     return 3;
   }
   share *sh = calloc(1, sizeof *sh);

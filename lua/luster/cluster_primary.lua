@@ -237,7 +237,7 @@ function Cluster:fork(env)
   end
   local proc, channel = native.spawn({
     file = process.execPath, args = args, env = worker_env(id, env), cwd = s.cwd,
-    silent = s.silent,
+    silent = s.silent, detached = s.detached,
     on_frame = function(kind, value, fd, err) on_frame(worker, kind, value, fd, err) end,
     on_exit = function(code, signal) on_exit(worker, code, signal) end,
     on_output = s.silent and function(stream, data)
