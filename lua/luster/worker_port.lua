@@ -1,0 +1,170 @@
+--- MessagePort and BroadcastChannel: EventEmitters over the port handles of
+--- runtime/message_port.c.
+---
+--- A port delivers while it has 'message' listeners (or after :start()):
+--- one wake-up from the C side runs `drain`, which takes every message
+--- queued meanwhile and emits each one, running microtasks between them as
+--- Node does.  Without listeners messages wait in the queue (and
+--- receiveMessageOnPort can take them).
+local native = require('native.worker')
+local EventEmitter = require('events')
+local sched = require('luster.scheduler')
+
+local M = {}
+local EXIT = sched.EXIT
+
+--- Emit one event; an error escaping the listeners is reported as uncaught
+--- (the drain goes on with the next message, as in Node).
+local function deliver(obj, name, v)
+  local ok, err = pcall(obj.emit, obj, name, v)
+  if not ok then
+    if err == EXIT then error(err, 0) end
+    sched.uncaught({ value = err, trace = type(err) == 'string' and debug.traceback(err, 2) or nil })
+  end
+end
+M.deliver = deliver
+
+---@class MessagePort: EventEmitter
+local MessagePort = EventEmitter.extend({})
+M.MessagePort = MessagePort
+
+local function make_drain(port, h)
+  return function()
+    h:refill()
+    while port._started and not sched.exiting do
+      local kind, v = h:take()
+      if kind == nil then break end
+      if kind == 'message' or kind == 'messageerror' then
+        deliver(port, kind, v)
+        local onmessage = rawget(port, 'onmessage')
+        if kind == 'message' and onmessage then onmessage({ data = v, target = port }) end
+      elseif kind == 'close' then
+        port:close()
+      end
+      sched.drain()
+    end
+  end
+end
+
+--- Wrap a port handle (a new MessageChannel end, or a port received in a
+--- message) in a MessagePort.
+function MessagePort._wrap(h)
+  local port = setmetatable({ _h = h, _started = false, _closed = false }, MessagePort)
+  rawset(port, '_drain', make_drain(port, h))
+  return port
+end
+native.set_wrap(MessagePort._wrap)
+
+--- Send a structured clone of `value` to the other end.  Raises
+--- DataCloneError (and sends nothing) for values that cannot be cloned.
+---@param value any
+---@param transferList? table ArrayBuffers and MessagePorts to move
+function MessagePort:postMessage(value, transferList)
+  self._h:post(value, transferList)
+end
+
+--- Begin delivering queued and future messages.
+function MessagePort:start()
+  if self._closed or self._started then return end
+  self._started = true
+  self._h:start(self._drain)
+end
+
+--- Stop delivering (messages queue up).
+function MessagePort:stop()
+  if not self._started then return end
+  self._started = false
+  self._h:stop()
+end
+
+--- Close this end; both ends emit 'close'.
+function MessagePort:close()
+  if self._closed then return end
+  self._closed = true
+  self._started = false
+  self._h:close()
+  sched.next_tick(function() self:emit('close') end)
+end
+
+--- Keep (or stop keeping) the event loop alive while listening.
+function MessagePort:ref() self._h:ref(true); return self end
+function MessagePort:unref() self._h:ref(false); return self end
+---@return boolean
+function MessagePort:hasRef() return self._h:has_ref() end
+
+-- A 'message' listener starts the port; the last one leaving stops it, so
+-- later messages wait in the queue rather than reach nobody.
+function MessagePort:_listeners_changed(name)
+  if name ~= 'message' then return end
+  if self:listenerCount('message') > 0 then self:start() else self:stop() end
+end
+
+--- receiveMessageOnPort: the oldest queued message as {message = v}, or nil.
+---@param port MessagePort
+---@return table|nil
+function M.receive(port)
+  local h = port._h
+  while true do
+    local kind, v = h:take()
+    if kind == nil then
+      if h:refill() == 0 then return nil end
+      kind, v = h:take()
+    end
+    if kind == 'message' then return { message = v } end
+    if kind == 'close' then port:close(); return nil end
+    if kind == nil then return nil end
+    -- messageerror: skipped, as a message that could not be delivered
+  end
+end
+
+---@class BroadcastChannel: EventEmitter
+---@field name string
+local BroadcastChannel = EventEmitter.extend({})
+M.BroadcastChannel = BroadcastChannel
+
+--- A channel to every other BroadcastChannel of the same name, in any thread.
+---@param name string
+---@return BroadcastChannel
+function BroadcastChannel.new(name)
+  name = tostring(name)
+  local h = native.broadcast_join(name)
+  local bc = setmetatable({ name = name, _h = h, _started = false, _closed = false }, BroadcastChannel)
+  rawset(bc, '_drain', make_drain(bc, h))
+  return bc
+end
+setmetatable(BroadcastChannel, {
+  __index = EventEmitter,
+  __call = function(_, name) return BroadcastChannel.new(name) end,
+})
+
+--- Send `value` to every other subscriber of this name.
+function BroadcastChannel:postMessage(value)
+  if self._closed then
+    require('luster.errors').throw('ERR_INVALID_STATE', 'BroadcastChannel is closed')
+  end
+  native.broadcast_post(self._h, self.name, value)
+end
+
+function BroadcastChannel:close()
+  if self._closed then return end
+  self._closed = true
+  self._started = false
+  native.broadcast_leave(self._h)
+end
+
+BroadcastChannel.start = MessagePort.start
+BroadcastChannel.stop = MessagePort.stop
+BroadcastChannel.ref = MessagePort.ref
+BroadcastChannel.unref = MessagePort.unref
+BroadcastChannel._listeners_changed = MessagePort._listeners_changed
+
+-- `bc.onmessage = fn` also starts delivery (fn receives {data = value}).
+BroadcastChannel.__newindex = function(t, k, v)
+  rawset(t, k, v)
+  if k == 'onmessage' then
+    if v then t:start() elseif t:listenerCount('message') == 0 then t:stop() end
+  end
+end
+MessagePort.__newindex = BroadcastChannel.__newindex
+
+return M

@@ -1,0 +1,548 @@
+/*
+ * message_port.c — channels between threads and the port handles that own
+ * their ends: MessageChannel, MessagePort (transferable), BroadcastChannel,
+ * and the parent/worker channel of every Worker.
+ *
+ * Ownership and lifetimes (see message_port.h for the structures):
+ *   - lstr_channel: reference counted, shared by any number of threads, all
+ *     fields under its mutex.  Freed by the last channel_release, with the
+ *     messages still queued (their blocks and ports are released then).
+ *   - port_h: a Lua full userdata in exactly one state, touched only by that
+ *     state's thread.  It holds one channel reference while bound (ch != NULL)
+ *     and, while started, a malloc'ed uv_async_t on the state's loop (closed
+ *     with uv_close; the close callback frees it) plus a registry ref to the
+ *     Lua drain function (which keeps the Lua MessagePort object alive while
+ *     it may still receive).  Closing, transferring or collecting the handle
+ *     gives all of that back.
+ *   - A transferred port travels as a `port_payload` inside the message; it
+ *     owns the handle's channel reference until the receiving state binds a
+ *     new handle to it (or the message is dropped: the end is closed).
+ *   - BroadcastChannel: a process-wide list of subscribers (name, channel)
+ *     behind one mutex; each subscriber is a channel whose end 0 is the
+ *     BroadcastChannel's handle.  A post is encoded once per subscriber.
+ *
+ * Delivery: the owner's uv_async_t is signalled when its queue goes from
+ * empty to non-empty; the drain (Lua, lua/luster/worker_port.lua) calls
+ * refill() once — one swap of the whole queue into the handle's batch — and
+ * take() per message, so a burst of messages costs one wake-up and no
+ * per-message queue allocation.
+ */
+#include "message_port.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- queues */
+
+void port_item_free(port_item *it) {
+  if (it->m) lstr_msg_free(it->m);
+  it->m = NULL;
+}
+
+static int queue_push(port_queue *q, port_item it) {
+  if (q->n == q->cap) {
+    size_t cap = q->cap ? q->cap * 2 : 16;
+    port_item *v = realloc(q->v, cap * sizeof *v);
+    if (!v) return -1;
+    q->v = v;
+    q->cap = cap;
+  }
+  q->v[q->n++] = it;
+  return 0;
+}
+
+static void queue_clear(port_queue *q, size_t from) {
+  for (size_t i = from; i < q->n; i++) port_item_free(&q->v[i]);
+  q->n = 0;
+}
+
+static void queue_free(port_queue *q) {
+  queue_clear(q, 0);
+  free(q->v);
+  q->v = NULL;
+  q->cap = 0;
+}
+
+/* -------------------------------------------------------------- channels */
+
+lstr_channel *channel_new(void) {
+  lstr_channel *ch = calloc(1, sizeof *ch);
+  if (!ch) return NULL;
+  uv_mutex_init(&ch->lock);
+  ch->refs = 1;
+  return ch;
+}
+
+void channel_retain(lstr_channel *ch) {
+  uv_mutex_lock(&ch->lock);
+  ch->refs++;
+  uv_mutex_unlock(&ch->lock);
+}
+
+void channel_release(lstr_channel *ch) {
+  uv_mutex_lock(&ch->lock);
+  int last = --ch->refs == 0;
+  uv_mutex_unlock(&ch->lock);
+  if (!last) return;
+  queue_free(&ch->end[0].q);
+  queue_free(&ch->end[1].q);
+  uv_mutex_destroy(&ch->lock);
+  free(ch);
+}
+
+int channel_push(lstr_channel *ch, int side, port_item item) {
+  uv_mutex_lock(&ch->lock);
+  channel_end *e = &ch->end[side];
+  if (e->closed || queue_push(&e->q, item) != 0) {
+    uv_mutex_unlock(&ch->lock);
+    return -1;
+  }
+  /* Only the first item needs a wake-up: the owner takes the whole queue. */
+  if (e->q.n == 1 && e->wake) uv_async_send(e->wake);
+  uv_mutex_unlock(&ch->lock);
+  return 0;
+}
+
+void channel_close_end(lstr_channel *ch, int side, int notify) {
+  port_queue dropped = {0};
+  uv_mutex_lock(&ch->lock);
+  channel_end *e = &ch->end[side];
+  if (!e->closed) {
+    e->closed = 1;
+    dropped = e->q;
+    memset(&e->q, 0, sizeof e->q);
+    channel_end *o = &ch->end[1 - side];
+    if (notify && !o->closed && queue_push(&o->q, (port_item){ ITEM_CLOSE, 0, NULL }) == 0 &&
+        o->q.n == 1 && o->wake)
+      uv_async_send(o->wake);
+  }
+  uv_mutex_unlock(&ch->lock);
+  queue_free(&dropped); /* outside the lock: frees can be slow */
+}
+
+/* ---------------------------------------------------------- port handles */
+
+static void wake_close_cb(uv_handle_t *h) { free(h); }
+
+static void wake_cb(uv_async_t *a) {
+  port_h *p = a->data;
+  if (!p || p->deliver_ref == LUA_NOREF) return;
+  lstr_push_ref(p->s->L, p->deliver_ref);
+  lstr_dispatch(p->s, 0);
+}
+
+port_h *port_check(lua_State *L, int idx) {
+  return luaL_checkudata(L, idx, PORT_MT);
+}
+
+port_h *port_push_new(lua_State *L, lstr_channel *ch, int side) {
+  port_h *p = lua_newuserdata(L, sizeof *p);
+  memset(p, 0, sizeof *p);
+  p->ch = ch;
+  p->side = side;
+  p->s = lstr_ctx(L);
+  p->deliver_ref = LUA_NOREF;
+  p->refed = 1;
+  luaL_getmetatable(L, PORT_MT);
+  lua_setmetatable(L, -2);
+  return p;
+}
+
+void port_update_ref(port_h *p) {
+  if (!p->wake) return;
+  if (p->refed && p->started) uv_ref((uv_handle_t *)p->wake);
+  else uv_unref((uv_handle_t *)p->wake);
+}
+
+void port_start(port_h *p) {
+  p->started = 1;
+  if (!p->ch || p->wake) { port_update_ref(p); return; }
+  uv_async_t *a = malloc(sizeof *a);
+  if (!a) return;
+  uv_async_init(p->s->loop, a, wake_cb);
+  a->data = p;
+  p->wake = a;
+  uv_mutex_lock(&p->ch->lock);
+  p->ch->end[p->side].wake = a;
+  int pending = p->ch->end[p->side].q.n > 0;
+  uv_mutex_unlock(&p->ch->lock);
+  if (pending || p->pos < p->batch.n) uv_async_send(a);
+  port_update_ref(p);
+}
+
+/* Unbind the wake handle (the end keeps queueing). */
+static void port_stop(port_h *p) {
+  p->started = 0;
+  if (!p->wake) return;
+  if (p->ch) {
+    uv_mutex_lock(&p->ch->lock);
+    if (p->ch->end[p->side].wake == p->wake) p->ch->end[p->side].wake = NULL;
+    uv_mutex_unlock(&p->ch->lock);
+  }
+  p->wake->data = NULL;
+  uv_close((uv_handle_t *)p->wake, wake_close_cb);
+  p->wake = NULL;
+}
+
+static void port_forget_lua(port_h *p) {
+  if (p->deliver_ref != LUA_NOREF && p->s->L) lstr_unref(p->s->L, &p->deliver_ref);
+  p->deliver_ref = LUA_NOREF;
+}
+
+void port_detach(port_h *p, int notify) {
+  port_stop(p);
+  port_forget_lua(p);
+  queue_free(&p->batch);
+  p->pos = 0;
+  if (!p->ch) return;
+  channel_close_end(p->ch, p->side, notify);
+  channel_release(p->ch);
+  p->ch = NULL;
+}
+
+/* ---- Lua methods (handle:method(...), used by lua/luster/worker_port.lua) */
+
+/* post(value, transferList): raises DataCloneError, then nothing was sent.
+ * A post to a closed end is dropped silently, as Node does. */
+static int port_post(lua_State *L) {
+  port_h *p = port_check(L, 1);
+  lua_settop(L, 3);
+  lstr_msg *m = lstr_msg_encode(L, 2, lua_isnil(L, 3) ? 0 : 3, LSTR_CLONE_THREAD);
+  if (!m) return lua_error(L);
+  if (!p->ch || channel_push(p->ch, 1 - p->side, (port_item){ ITEM_MSG, 0, m }) != 0)
+    lstr_msg_free(m);
+  return 0;
+}
+
+/* refill(): move everything queued on our end into the batch; returns how
+ * many items the batch now holds. */
+static int port_refill(lua_State *L) {
+  port_h *p = port_check(L, 1);
+  if (p->ch) {
+    if (p->pos >= p->batch.n) p->batch.n = p->pos = 0;
+    uv_mutex_lock(&p->ch->lock);
+    port_queue *q = &p->ch->end[p->side].q;
+    if (p->batch.n == 0) { /* the common case: swap arrays, no copying */
+      port_queue t = *q;
+      *q = p->batch;
+      p->batch = t;
+    } else {
+      for (size_t i = 0; i < q->n; i++)
+        if (queue_push(&p->batch, q->v[i]) != 0) port_item_free(&q->v[i]);
+      q->n = 0;
+    }
+    uv_mutex_unlock(&p->ch->lock);
+  }
+  lua_pushinteger(L, (lua_Integer)(p->batch.n - p->pos));
+  return 1;
+}
+
+/* take() -> kind, value | nil.  kind: 'message', 'messageerror', 'online',
+ * 'error', 'exit' (value: code), 'close'. */
+static int port_take(lua_State *L) {
+  port_h *p = port_check(L, 1);
+  if (p->pos >= p->batch.n) return 0;
+  port_item it = p->batch.v[p->pos++];
+  if (p->pos >= p->batch.n) p->batch.n = p->pos = 0;
+  switch (it.kind) {
+  case ITEM_MSG:
+  case ITEM_ERROR: {
+    int rc = lstr_msg_decode(L, it.m);
+    lstr_msg_free(it.m);
+    lua_pushstring(L, rc != 0 ? "messageerror" : it.kind == ITEM_MSG ? "message" : "error");
+    lua_insert(L, -2);
+    return 2;
+  }
+  case ITEM_ONLINE: lua_pushliteral(L, "online"); return 1;
+  case ITEM_CLOSE: lua_pushliteral(L, "close"); return 1;
+  case ITEM_EXIT:
+    lstr_worker_exited(p);
+    lua_pushliteral(L, "exit");
+    lua_pushinteger(L, it.code);
+    return 2;
+  }
+  return 0;
+}
+
+/* start(drain): deliver from now on by calling drain() on wake-ups. */
+static int port_start_m(lua_State *L) {
+  port_h *p = port_check(L, 1);
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    port_forget_lua(p);
+    lua_pushvalue(L, 2);
+    p->deliver_ref = lstr_ref(L);
+  }
+  if (p->deliver_ref == LUA_NOREF) return luaL_argerror(L, 2, "a drain function is needed");
+  port_start(p);
+  return 0;
+}
+
+static int port_stop_m(lua_State *L) {
+  port_stop(port_check(L, 1));
+  return 0;
+}
+
+static int port_close_m(lua_State *L) {
+  port_h *p = port_check(L, 1);
+  if (p->w) lstr_worker_handle_gone(p);
+  port_detach(p, 1);
+  return 0;
+}
+
+static int port_ref_m(lua_State *L) {
+  port_h *p = port_check(L, 1);
+  p->refed = lua_isnoneornil(L, 2) ? 1 : lua_toboolean(L, 2);
+  port_update_ref(p);
+  return 0;
+}
+
+static int port_has_ref(lua_State *L) {
+  port_h *p = port_check(L, 1);
+  lua_pushboolean(L, p->wake && uv_has_ref((uv_handle_t *)p->wake));
+  return 1;
+}
+
+static int port_is_open(lua_State *L) {
+  lua_pushboolean(L, port_check(L, 1)->ch != NULL);
+  return 1;
+}
+
+static int port_gc(lua_State *L) {
+  port_h *p = port_check(L, 1);
+  if (p->w) lstr_worker_handle_gone(p);
+  port_detach(p, 1);
+  return 0;
+}
+
+static const luaL_Reg port_methods[] = {
+  {"post", port_post},
+  {"refill", port_refill},
+  {"take", port_take},
+  {"start", port_start_m},
+  {"stop", port_stop_m},
+  {"close", port_close_m},
+  {"ref", port_ref_m},
+  {"has_ref", port_has_ref},
+  {"is_open", port_is_open},
+  {NULL, NULL}
+};
+
+/* ------------------------------------------------------ MessageChannel */
+
+/* channel() -> handle1, handle2 */
+static int port_channel(lua_State *L) {
+  lstr_channel *ch = channel_new();
+  if (!ch) return lstr_error(L, "ERR_MEMORY_ALLOCATION_FAILED", "out of memory");
+  channel_retain(ch); /* one reference per handle */
+  port_push_new(L, ch, 0);
+  port_push_new(L, ch, 1);
+  channel_release(ch); /* channel_new's own */
+  return 2;
+}
+
+/* --------------------------------------------------- transfer (clone.h) */
+
+typedef struct port_payload { lstr_channel *ch; int side; } port_payload;
+
+#define PORT_WRAP_KEY "luster.port.wrap" /* registry: handle -> MessagePort */
+
+/* The handle of a MessagePort object (its `_h` field), or NULL. */
+static port_h *handle_of(lua_State *L, int idx) {
+  if (lua_type(L, idx) != LUA_TTABLE) return NULL;
+  lua_pushliteral(L, "_h");
+  lua_rawget(L, idx < 0 ? idx - 1 : idx);
+  port_h *p = lua_touserdata(L, -1);
+  if (p && lua_getmetatable(L, -1)) {
+    luaL_getmetatable(L, PORT_MT);
+    if (!lua_rawequal(L, -1, -2)) p = NULL;
+    lua_pop(L, 2);
+  } else {
+    p = NULL;
+  }
+  lua_pop(L, 1);
+  return p;
+}
+
+static int hook_claim(lua_State *L, int idx) {
+  port_h *p = handle_of(L, idx);
+  if (!p) return 0;
+  if (p->w) return 0;            /* a Worker is not a MessagePort */
+  if (p->no_transfer) return 0;
+  return p->ch ? 1 : -1;         /* closed or already moved */
+}
+
+static void *hook_take(lua_State *L, int idx) {
+  port_h *p = handle_of(L, idx);
+  port_payload *pl = malloc(sizeof *pl);
+  if (!p || !pl) { free(pl); return NULL; }
+  port_stop(p);
+  port_forget_lua(p);
+  /* What this state took but did not deliver goes back in front of the
+   * queue, for the new owner. */
+  uv_mutex_lock(&p->ch->lock);
+  port_queue *q = &p->ch->end[p->side].q;
+  size_t left = p->batch.n - p->pos;
+  if (left) {
+    port_queue merged = {0};
+    for (size_t i = p->pos; i < p->batch.n; i++) queue_push(&merged, p->batch.v[i]);
+    for (size_t i = 0; i < q->n; i++) queue_push(&merged, q->v[i]);
+    free(q->v);
+    *q = merged;
+    p->batch.n = p->pos = 0;
+  }
+  uv_mutex_unlock(&p->ch->lock);
+  queue_free(&p->batch);
+  pl->ch = p->ch;     /* the handle's reference moves into the payload */
+  pl->side = p->side;
+  p->ch = NULL;
+  return pl;
+}
+
+static int hook_push(lua_State *L, void *payload) {
+  port_payload *pl = payload;
+  lua_getfield(L, LUA_REGISTRYINDEX, PORT_WRAP_KEY);
+  if (!lua_isfunction(L, -1)) {
+    lua_pop(L, 1);
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "luster.worker_port");
+    if (lua_pcall(L, 1, 0, 0) != 0) { lua_pop(L, 1); return -1; }
+    lua_getfield(L, LUA_REGISTRYINDEX, PORT_WRAP_KEY);
+    if (!lua_isfunction(L, -1)) { lua_pop(L, 1); return -1; }
+  }
+  port_push_new(L, pl->ch, pl->side); /* takes the payload's reference */
+  free(pl);
+  if (lua_pcall(L, 1, 1, 0) != 0) { lua_pop(L, 1); return -1; }
+  return 0;
+}
+
+static void hook_drop(void *payload) {
+  port_payload *pl = payload;
+  channel_close_end(pl->ch, pl->side, 1);
+  channel_release(pl->ch);
+  free(pl);
+}
+
+static const lstr_transfer_hook port_hook = {
+  "MessagePort", hook_claim, hook_take, hook_push, hook_drop
+};
+
+/* Registered before main() runs, i.e. before any state can encode. */
+__attribute__((constructor)) static void register_port_hook(void) {
+  lstr_clone_register_transfer(&port_hook);
+}
+
+/* set_wrap(fn): how a received port becomes a MessagePort object here. */
+static int port_set_wrap(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_pushvalue(L, 1);
+  lua_setfield(L, LUA_REGISTRYINDEX, PORT_WRAP_KEY);
+  return 0;
+}
+
+/* ------------------------------------------------------ BroadcastChannel */
+
+typedef struct bc_sub { char *name; lstr_channel *ch; struct bc_sub *next; } bc_sub;
+static bc_sub *bc_head;
+static uv_mutex_t bc_lock;
+static uv_once_t bc_once = UV_ONCE_INIT;
+static void bc_init(void) { uv_mutex_init(&bc_lock); }
+
+/* broadcast_join(name) -> handle (end 0 of a channel the list holds) */
+static int bc_join(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  uv_once(&bc_once, bc_init);
+  bc_sub *sub = calloc(1, sizeof *sub);
+  lstr_channel *ch = channel_new();
+  if (!sub || !ch || !(sub->name = strdup(name))) {
+    free(sub); if (ch) channel_release(ch);
+    return lstr_error(L, "ERR_MEMORY_ALLOCATION_FAILED", "out of memory");
+  }
+  channel_retain(ch); /* the list's reference */
+  sub->ch = ch;
+  uv_mutex_lock(&bc_lock);
+  sub->next = bc_head;
+  bc_head = sub;
+  uv_mutex_unlock(&bc_lock);
+  port_h *p = port_push_new(L, ch, 0);
+  p->no_transfer = 1;
+  return 1;
+}
+
+/* broadcast_post(handle, name, value): to every other subscriber of name */
+static int bc_post(lua_State *L) {
+  port_h *p = port_check(L, 1);
+  const char *name = luaL_checkstring(L, 2);
+  lua_settop(L, 3);
+  if (!p->ch) return 0;
+  lstr_msg *first = lstr_msg_encode(L, 3, 0, LSTR_CLONE_THREAD); /* raises once, up front */
+  if (!first) return lua_error(L);
+  uv_once(&bc_once, bc_init);
+  size_t n = 0, cap = 8;
+  lstr_channel **targets = malloc(cap * sizeof *targets);
+  uv_mutex_lock(&bc_lock);
+  for (bc_sub *s = bc_head; s && targets; s = s->next) {
+    if (s->ch == p->ch || strcmp(s->name, name) != 0) continue;
+    if (n == cap) {
+      lstr_channel **t = realloc(targets, (cap *= 2) * sizeof *t);
+      if (!t) break;
+      targets = t;
+    }
+    channel_retain(s->ch);
+    targets[n++] = s->ch;
+  }
+  uv_mutex_unlock(&bc_lock);
+  for (size_t i = 0; i < n; i++) {
+    lstr_msg *m = i == 0 ? first : lstr_msg_encode(L, 3, 0, LSTR_CLONE_THREAD);
+    if (i == 0) first = NULL;
+    if (m && channel_push(targets[i], 0, (port_item){ ITEM_MSG, 0, m }) != 0) lstr_msg_free(m);
+    if (!m) lua_pop(L, 1);
+    channel_release(targets[i]);
+  }
+  free(targets);
+  if (first) lstr_msg_free(first);
+  return 0;
+}
+
+/* broadcast_leave(handle) */
+static int bc_leave(lua_State *L) {
+  port_h *p = port_check(L, 1);
+  uv_once(&bc_once, bc_init);
+  bc_sub *gone = NULL;
+  uv_mutex_lock(&bc_lock);
+  for (bc_sub **s = &bc_head; *s; s = &(*s)->next) {
+    if ((*s)->ch == p->ch && p->ch) { gone = *s; *s = gone->next; break; }
+  }
+  uv_mutex_unlock(&bc_lock);
+  if (gone) {
+    channel_release(gone->ch);
+    free(gone->name);
+    free(gone);
+  }
+  port_detach(p, 0);
+  return 0;
+}
+
+/* ------------------------------------------------------------- register */
+
+static const luaL_Reg port_funcs[] = {
+  {"channel", port_channel},
+  {"set_wrap", port_set_wrap},
+  {"broadcast_join", bc_join},
+  {"broadcast_post", bc_post},
+  {"broadcast_leave", bc_leave},
+  {NULL, NULL}
+};
+
+/* Adds the port functions to the table on top (native.worker). */
+void lstr_port_register(lua_State *L) {
+  if (luaL_newmetatable(L, PORT_MT)) {
+    lua_newtable(L);
+    luaL_register(L, NULL, port_methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, port_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_pop(L, 1);
+  luaL_register(L, NULL, port_funcs);
+}

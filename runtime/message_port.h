@@ -1,0 +1,97 @@
+/*
+ * message_port.h — private to message_port.c / worker.c: channels, the
+ * queues between threads, and the per-state port handle.
+ *
+ * A channel is two ends (MessageChannel's port1/port2, or a Worker and its
+ * parentPort).  Whatever is posted on one end is queued on the other end,
+ * under the channel's one mutex.  The channel is reference counted: each port
+ * handle bound to an end holds one reference, a worker (lstr_worker) holds
+ * one for the channel to its parent, a message carrying a transferred port
+ * holds one; the last release frees it with whatever is still queued.
+ *
+ * An end's owner is the state holding its port handle.  The owner is woken
+ * through `wake` (a uv_async_t on its loop) when the end's queue goes from
+ * empty to non-empty; the owner then takes the whole queue in one swap and
+ * drains it, so one wake-up delivers every message queued meanwhile.  `wake`
+ * is NULL while no state listens (port not started, or in transit to
+ * another thread); messages queue up and are delivered once one binds.
+ * The owner clears `wake` under the lock before closing the handle, so a
+ * sender never signals a closing handle.
+ */
+#ifndef LSTR_MESSAGE_PORT_H
+#define LSTR_MESSAGE_PORT_H
+
+#include "lstr.h"
+#include "clone.h"
+
+/* What travels in a queue.  MSG is a user message; the others are the
+ * worker's life cycle (ONLINE, ERROR carries an encoded error, EXIT carries
+ * the exit code) and CLOSE (the other end was closed). */
+enum { ITEM_MSG = 1, ITEM_ONLINE, ITEM_ERROR, ITEM_EXIT, ITEM_CLOSE };
+
+typedef struct port_item { int kind; int code; lstr_msg *m; } port_item;
+
+/* A growable array; the owner swaps it whole with its (empty) batch array,
+ * so steady-state messaging allocates no queue nodes. */
+typedef struct port_queue { port_item *v; size_t n, cap; } port_queue;
+
+typedef struct channel_end {
+  port_queue q;
+  uv_async_t *wake;  /* owner's wake-up handle, NULL when nobody listens */
+  int closed;        /* posts to this end are dropped */
+} channel_end;
+
+typedef struct lstr_channel {
+  uv_mutex_t lock;
+  int refs;          /* under lock */
+  channel_end end[2];
+} lstr_channel;
+
+lstr_channel *channel_new(void);
+void channel_retain(lstr_channel *ch);
+void channel_release(lstr_channel *ch);
+/* Queue an item on end `side`.  Returns 0, or -1 when that end is closed
+ * (the caller still owns item->m and frees it). */
+int channel_push(lstr_channel *ch, int side, port_item item);
+/* Mark end `side` closed and drop what is queued on it; with notify, the
+ * other end gets an ITEM_CLOSE. */
+void channel_close_end(lstr_channel *ch, int side, int notify);
+void port_item_free(port_item *it);
+
+/* A port handle: the userdata behind a MessagePort, a Worker (parent side)
+ * or parentPort, owned by one state. */
+typedef struct lstr_worker lstr_worker;
+typedef struct port_h {
+  lstr_channel *ch;      /* NULL once closed or transferred away */
+  int side;
+  lstr_state *s;
+  uv_async_t *wake;      /* malloc'ed; freed by its close callback */
+  int deliver_ref;       /* Lua function draining this port (holds the object) */
+  port_queue batch;      /* taken from the channel, not yet delivered */
+  size_t pos;
+  int refed;             /* may keep the loop alive (ref()/unref()) */
+  int started;
+  int no_transfer;       /* BroadcastChannel handles */
+  lstr_worker *w;        /* the Worker this handle is the parent side of */
+} port_h;
+
+#define PORT_MT "luster.port"
+
+/* Push a new port handle bound to (ch, side) and take one reference. */
+port_h *port_push_new(lua_State *L, lstr_channel *ch, int side);
+port_h *port_check(lua_State *L, int idx);
+/* Start delivering: bind the wake handle to this state's loop. */
+void port_start(port_h *p);
+/* Stop and release the channel end (close: notify the other end). */
+void port_detach(port_h *p, int notify);
+void port_update_ref(port_h *p);
+
+/* the port functions of native.worker (message_port.c) */
+void lstr_port_register(lua_State *L);
+
+/* worker.c: the parent side of a worker saw its EXIT item */
+void lstr_worker_exited(port_h *p);
+/* worker.c: a worker handle was collected or closed */
+void lstr_worker_handle_gone(port_h *p);
+
+#endif
