@@ -220,8 +220,10 @@ void lstr_dispatch(lstr_state *s, int nargs) {
   lua_insert(L, -(nargs + 2));
   if (lua_pcall(L, nargs + 1, 0, 0) != 0) {
     /* the dispatcher handles script errors itself; this is out of memory
-     * or a bug in the runtime's own Lua side */
-    fprintf(stderr, "luster: fatal: %s\n", lua_tostring(L, -1));
+     * or a bug in the runtime's own Lua side -- or a worker being stopped
+     * (terminate() or its memory limit), which its parent reports */
+    if (!s->exiting && !s->out_of_memory)
+      fprintf(stderr, "luster: fatal: %s\n", lua_tostring(L, -1));
     lua_pop(L, 1);
     s->exit_code = 1;
     s->exiting = 1;
