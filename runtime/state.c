@@ -283,7 +283,8 @@ static int call_hook(lstr_state *s, int ref) {
   lstr_push_ref(L, ref);
   lua_pushinteger(L, s->exit_code);
   if (lua_pcall(L, 1, 1, 0) != 0) {
-    fprintf(stderr, "luster: fatal: %s\n", lua_tostring(L, -1));
+    if (!s->out_of_memory) /* a worker over its limit: its parent reports it */
+      fprintf(stderr, "luster: fatal: %s\n", lua_tostring(L, -1));
     lua_pop(L, 1);
     return 1;
   }
