@@ -105,11 +105,10 @@ static int run_worker_entry(lstr_worker *w, lstr_state *s) {
   }
   lua_settop(L, 0);
   return 0;
-failed:
-  if (!s->exiting) {
+failed: /* out of memory is reported by worker_main, once it has room */
+  if (!s->exiting && !s->out_of_memory) {
     const char *msg = lua_tostring(L, -1);
-    post_error(w, L, s->out_of_memory ? "ERR_WORKER_OUT_OF_MEMORY" : "ERR_WORKER_INIT_FAILED",
-               msg ? msg : "cannot start the worker");
+    post_error(w, L, "ERR_WORKER_INIT_FAILED", msg ? msg : "cannot start the worker");
   }
   lua_settop(L, 0);
   return 1;
