@@ -334,10 +334,9 @@ static const luaL_Reg port_methods[] = {
 static int port_channel(lua_State *L) {
   lstr_channel *ch = channel_new();
   if (!ch) return lstr_error(L, "ERR_MEMORY_ALLOCATION_FAILED", "out of memory");
-  channel_retain(ch); /* one reference per handle */
+  channel_retain(ch); /* one reference per handle: channel_new's and this */
   port_push_new(L, ch, 0);
   port_push_new(L, ch, 1);
-  channel_release(ch); /* channel_new's own */
   return 2;
 }
 

@@ -118,7 +118,10 @@ return function(wt)
     end
     self.qhead, self.qtail = 1, 0
     local all = {}
-    for _, slot in pairs(self.slots) do all[#all + 1] = slot.worker:terminate() end
+    for _, slot in pairs(self.slots) do
+      slot.worker:ref() -- wait for the exits
+      all[#all + 1] = slot.worker:terminate()
+    end
     return Promise.all(all)
   end
 
