@@ -36,11 +36,24 @@ local function is_identifier(k)
   return type(k) == 'string' and k:match('^[%a_][%w_]*$') ~= nil
 end
 
+-- Keys print numbers first, then strings, booleans, the rest; a total
+-- order (table.sort may fail on an inconsistent one).
+local type_rank = { number = 1, string = 2, boolean = 3 }
 local function key_order(a, b)
   local ta, tb = type(a), type(b)
-  if ta ~= tb then return ta == 'number' end
+  if ta ~= tb then
+    local ra, rb = type_rank[ta] or 4, type_rank[tb] or 4
+    if ra ~= rb then return ra < rb end
+    return ta < tb
+  end
   if ta == 'number' or ta == 'string' then return a < b end
+  if ta == 'boolean' then return b and not a end
   return tostring(a) < tostring(b)
+end
+
+-- json.null (cjson.null) is a light userdata holding NULL.
+local function is_null(v)
+  return getmetatable(v) == nil and tostring(v) == 'userdata: NULL'
 end
 
 local inspect_value
@@ -77,7 +90,7 @@ function inspect_value(v, depth, seen, opts)
   if t == 'table' then return inspect_table(v, depth, seen, opts) end
   if t == 'function' then return '[function]' end
   if t == 'nil' then return 'nil' end
-  if t == 'userdata' and v == nil then return 'null' end
+  if t == 'userdata' and is_null(v) then return 'null' end
   return tostring(v)
 end
 
