@@ -15,19 +15,34 @@ local ops = {
   writeFile = function(p, data) return 'write', p, tostring(data) end,
   appendFile = function(p, data) return 'append', p, tostring(data) end,
   stat = function(p) return 'stat', p end,
+  lstat = function(p) return 'lstat', p end,
   readdir = function(p) return 'readdir', p end,
   unlink = function(p) return 'unlink', p end,
   rmdir = function(p) return 'rmdir', p end,
   rename = function(a, b) return 'rename', a, b end,
 }
 
+-- Results get Node's shape: stats have is* methods, directory listings
+-- are sorted by name (as libuv's scandir gives them to Node).
+local function stat_object(st)
+  local isFile, isDir, isLink = st.isFile, st.isDirectory, st.isSymbolicLink
+  st.isFile = function() return isFile end
+  st.isDirectory = function() return isDir end
+  st.isSymbolicLink = function() return isLink end
+  return st
+end
+local function sorted(names) table.sort(names) return names end
+local shape = { stat = stat_object, lstat = stat_object, readdir = sorted }
+local function same(v) return v end
+
 for name, args in pairs(ops) do
-  M[name .. 'Sync'] = function(...) return native.sync(args(...)) end
+  local post = shape[name] or same
+  M[name .. 'Sync'] = function(...) return post(native.sync(args(...))) end
   M.promises[name] = function(...)
     local a, b, c = args(...)
     return Promise.new(function(resolve, reject)
       native.async(a, b, c, function(err, res)
-        if err then reject(err) else resolve(res) end
+        if err then reject(err) else resolve(post(res)) end
       end)
     end)
   end
@@ -37,22 +52,12 @@ for name, args in pairs(ops) do
     local cb = select(n, ...)
     assert(type(cb) == 'function', 'fs.' .. name .. ': the last argument must be a callback')
     local a, b, c = args(...) -- each op reads only the arguments it takes
-    native.async(a, b, c, cb)
+    native.async(a, b, c, function(err, res)
+      if err then return cb(err) end
+      return cb(nil, post(res))
+    end)
   end
 end
-
--- stat results get Node's methods
-local function stat_object(st)
-  local isFile, isDir, isLink = st.isFile, st.isDirectory, st.isSymbolicLink
-  st.isFile = function() return isFile end
-  st.isDirectory = function() return isDir end
-  st.isSymbolicLink = function() return isLink end
-  return st
-end
-local statSync = M.statSync
-function M.statSync(p) return stat_object(statSync(p)) end
-local statAsync = M.promises.stat
-function M.promises.stat(p) return statAsync(p):next(stat_object) end
 
 --- Whether a path exists.
 function M.existsSync(p) return (pcall(native.sync, 'stat', p)) end
@@ -79,9 +84,19 @@ function M.promises.mkdir(p, opts)
   end)
 end
 
---- Remove a file or (with {recursive=true}) a directory tree.
+--- fs.mkdir(path[, opts], cb)
+function M.mkdir(p, opts, cb)
+  if cb == nil then cb, opts = opts, nil end
+  assert(type(cb) == 'function', 'fs.mkdir: the last argument must be a callback')
+  local ok, err = pcall(mkdir_sync, p, opts)
+  -- called back later, as every callback form is
+  require('timers').setImmediate(function() if ok then cb(nil) else cb(err) end end)
+end
+
+--- Remove a file or (with {recursive=true}) a directory tree.  A symbolic
+--- link is removed itself, never what it points to.
 function M.rmSync(p, opts)
-  local ok, st = pcall(native.sync, 'stat', p)
+  local ok, st = pcall(native.sync, 'lstat', p)
   if not ok then
     if opts and opts.force then return end
     error(st, 0)
@@ -92,6 +107,13 @@ function M.rmSync(p, opts)
     return native.sync('rmdir', p)
   end
   return native.sync('unlink', p)
+end
+
+function M.promises.rm(p, opts)
+  return Promise.new(function(resolve, reject)
+    local ok, err = pcall(M.rmSync, p, opts)
+    if ok then resolve(nil) else reject(err) end
+  end)
 end
 
 return M

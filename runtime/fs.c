@@ -1,6 +1,6 @@
 /*
  * fs.c — the native side of the `fs` subset: read/write/append a file,
- * stat, readdir, mkdir, unlink, rmdir, rename.
+ * stat, lstat, readdir, mkdir, unlink, rmdir, rename.
  *
  * Each operation is written once, as a plain POSIX function on C data
  * (fs_job).  The sync form runs it on the calling thread; the async form
@@ -18,11 +18,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { OP_READ, OP_WRITE, OP_APPEND, OP_STAT, OP_READDIR, OP_MKDIR, OP_UNLINK, OP_RMDIR, OP_RENAME };
+enum { OP_READ, OP_WRITE, OP_APPEND, OP_STAT, OP_READDIR, OP_MKDIR, OP_UNLINK, OP_RMDIR, OP_RENAME,
+       OP_LSTAT };
 static const char *const op_names[] = { "read", "write", "append", "stat", "readdir", "mkdir",
-                                        "unlink", "rmdir", "rename", NULL };
+                                        "unlink", "rmdir", "rename", "lstat", NULL };
 static const char *const op_syscalls[] = { "open", "open", "open", "stat", "scandir", "mkdir",
-                                           "unlink", "rmdir", "rename" };
+                                           "unlink", "rmdir", "rename", "lstat" };
 
 typedef struct {
   uv_work_t req;
@@ -102,6 +103,7 @@ static void run_job(fs_job *j) {
     case OP_UNLINK: j->err = unlink(j->path) == 0 ? 0 : -errno; break;
     case OP_RMDIR: j->err = rmdir(j->path) == 0 ? 0 : -errno; break;
     case OP_RENAME: j->err = rename(j->path, j->path2) == 0 ? 0 : -errno; break;
+    case OP_LSTAT: j->err = lstat(j->path, &j->st) == 0 ? 0 : -errno; break;
   }
 }
 
@@ -145,7 +147,7 @@ static void push_result(lua_State *L, fs_job *j) {
   lua_pushnil(L);
   switch (j->op) {
     case OP_READ: lua_pushlstring(L, j->data, j->len); break;
-    case OP_STAT: push_stat(L, &j->st); break;
+    case OP_STAT: case OP_LSTAT: push_stat(L, &j->st); break;
     case OP_READDIR: {
       lua_createtable(L, j->count, 0);
       const char *p = j->data;
