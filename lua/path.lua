@@ -1,5 +1,7 @@
 --- Node's `path` (POSIX flavour): join, resolve, normalize, dirname,
 --- basename, extname, relative, isAbsolute, parse, format, sep, delimiter.
+local errors = require('luster.errors')
+
 local M = { sep = '/', delimiter = ':' }
 
 local function split(p)
@@ -28,8 +30,11 @@ function M.normalize(p)
   local absolute = p:sub(1, 1) == '/'
   local trailing = p:sub(-1) == '/'
   local s = table.concat(normalize_parts(split(p), absolute), '/')
-  if s == '' and not absolute then s = '.' end
-  if trailing and s ~= '' and s ~= '.' then s = s .. '/' end
+  if s == '' then
+    if absolute then return '/' end
+    return trailing and './' or '.'
+  end
+  if trailing then s = s .. '/' end
   return (absolute and '/' or '') .. s
 end
 
@@ -38,7 +43,7 @@ function M.join(...)
   local parts = {}
   for i = 1, select('#', ...) do
     local a = select(i, ...)
-    if type(a) ~= 'string' then error('path.join: argument ' .. i .. ' must be a string', 2) end
+    if type(a) ~= 'string' then errors.check_type(a, 'path', 'string') end
     if a ~= '' then parts[#parts + 1] = a end
   end
   if #parts == 0 then return '.' end
@@ -50,7 +55,8 @@ function M.resolve(...)
   local resolved = ''
   for i = select('#', ...), 1, -1 do
     local a = select(i, ...)
-    if a and a ~= '' then
+    if type(a) ~= 'string' then errors.check_type(a, 'path', 'string') end
+    if a ~= '' then
       resolved = a .. (resolved ~= '' and ('/' .. resolved) or '')
       if a:sub(1, 1) == '/' then break end
     end
