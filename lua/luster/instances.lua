@@ -92,7 +92,7 @@ function M.main(count, kill_timeout, max_memory, script, ...)
   end
 
   local function maybe_finish()
-    if shutting_down and next(live) == nil then process:exit(0) end
+    if shutting_down and next(live) == nil then process:exit() end -- keeps exitCode
   end
 
   -- Ask a worker to finish; SIGTERM once it has drained, SIGKILL at the timeout.
