@@ -27,6 +27,15 @@ describe('luster script.lua args', function()
     assert.are.equal('2 a b', lines[2])
   end)
 
+  it('gives the script\'s absolute path in process.argv[2] when started with a relative one', function()
+    pending('bug: process.argv[2] is the script path as typed (main.lua); Node gives the absolute path (arg[0] and __filename are absolute)')
+    local dir = child.tmpdir()
+    child.write(dir .. '/main.lua', 'console.log(process.argv[2])')
+    local r = child.sh('cd ' .. dir .. ' && ' .. child.bin() .. ' main.lua')
+    child.rmdir(dir)
+    assert.are.equal(dir .. '/main.lua\n', r.out)
+  end)
+
   it('sets __filename and __dirname to the script\'s absolute location', function()
     local dir = child.tmpdir()
     local r = child.run('console.log(__filename) console.log(__dirname)', { dir = dir, name = 's.lua', cwd = '/' })
@@ -140,6 +149,35 @@ describe('a script that raises', function()
     assert.matches('stack traceback', r.err)
   end)
 
+  it('exits 1 when a nextTick, a microtask or an interval raises', function()
+    for _, src in ipairs({
+      [[process.nextTick(function() error('in tick', 0) end)]],
+      [[queueMicrotask(function() error('in microtask', 0) end)]],
+      [[local iv = setInterval(function() error('in interval', 0) end, 1)]],
+    }) do
+      local r = child.run(src .. "\nsetTimeout(function() console.log('never') end, 100)")
+      assert.are.equal(1, r.code, src)
+      assert.are.equal('', r.out, src)
+      assert.matches('^in %a+\n', r.err, src)
+    end
+  end)
+
+  it('exits 1 with the traceback when the script raises after a top-level await', function()
+    local r = child.run('await(Promise.new(function(r) setTimeout(r, 5) end))\nerror("after await")\n')
+    assert.are.equal(1, r.code)
+    assert.are.equal(r.script .. ':2: after await', child.lines(r.err)[1])
+  end)
+
+  it('exits 1 even when process.exitCode was set', function()
+    assert.are.equal(1, child.run('process.exitCode = 3 error("x")').code)
+  end)
+
+  it('exits 1 when an exit listener raises', function()
+    local r = child.run([[process:on('exit', function() error('in exit listener', 0) end)]])
+    assert.are.equal(1, r.code)
+    assert.matches('in exit listener', r.err)
+  end)
+
   it('keeps running when process uncaughtException handles the error', function()
     local r = child.run([[
       process:on('uncaughtException', function(e) console.log('handled', e) end)
@@ -235,6 +273,15 @@ describe('an unhandled promise rejection', function()
     local r = child.run([[ async(function() error('async boom', 0) end)() ]])
     assert.are.equal(1, r.code)
     assert.matches('async boom', r.err)
+  end)
+
+  it('goes to uncaughtException with origin unhandledRejection when only that is listened for', function()
+    local r = child.run([[
+      process:on('uncaughtException', function(e, origin) console.log(e, origin) end)
+      Promise.reject('rejected')
+    ]])
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal('rejected unhandledRejection\n', r.out)
   end)
 
   it('goes to an unhandledRejection listener instead, with the reason and promise', function()
