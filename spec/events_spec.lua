@@ -271,6 +271,41 @@ describe('prependListener', function()
   end)
 end)
 
+describe('newListener and removeListener events', function()
+  it('announces each listener before it is added', function()
+    local e, log = EventEmitter(), {}
+    local f = function() end
+    e:on('newListener', function(name, fn)
+      log[#log + 1] = name .. ':' .. tostring(fn == f) .. ':' .. e:listenerCount(name)
+    end)
+    e:on('x', f)
+    e:on('x', f)
+    assert.are.same({ 'x:true:0', 'x:true:1' }, log)
+  end)
+
+  it('announces each listener removed, once listeners included', function()
+    local e, log = EventEmitter(), {}
+    e:on('removeListener', function(name) log[#log + 1] = name end)
+    local f = function() end
+    e:on('a', f)
+    e:off('a', f)
+    e:once('b', function() log[#log + 1] = 'b ran' end)
+    e:emit('b')
+    assert.are.same({ 'a', 'b', 'b ran' }, log)
+  end)
+
+  it('lists the names of events with listeners', function()
+    local e = EventEmitter()
+    e:on('a', function() end)
+    e:once('b', function() end)
+    local names = e:eventNames()
+    table.sort(names)
+    assert.are.same({ 'a', 'b' }, names)
+    e:emit('b')
+    assert.are.same({ 'a' }, e:eventNames())
+  end)
+end)
+
 describe('the error event', function()
   it('raises the error when nobody listens for it', function()
     local e = EventEmitter()
