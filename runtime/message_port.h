@@ -10,19 +10,24 @@
  * holds one; the last release frees it with whatever is still queued.
  *
  * An end's owner is the state holding its port handle.  The owner is woken
- * through `wake` (a uv_async_t on its loop) when the end's queue goes from
- * empty to non-empty; the owner then takes the whole queue in one swap and
- * drains it, so one wake-up delivers every message queued meanwhile.  `wake`
- * is NULL while no state listens (port not started, or in transit to
+ * through `wake_fd` (an eventfd its loop polls) when the end's queue goes
+ * from empty to non-empty; the owner then takes the whole queue in one swap
+ * and drains it, so one wake-up delivers every message queued meanwhile.
+ * `wake_fd` is -1 while no state listens (port not started, or in transit to
  * another thread); messages queue up and are delivered once one binds.
- * The owner clears `wake` under the lock before closing the handle, so a
- * sender never signals a closing handle.
+ * The owner clears `wake_fd` under the lock before closing it, so a sender
+ * never writes to a closed (or reused) descriptor.
+ *
+ * Why not uv_async_t: in libuv 1.44 the woken loop spins (and yields) until
+ * the sender's uv_async_send has returned from its write(2), which costs a
+ * few hundred microseconds per wake-up on a busy or virtualized machine.
  */
 #ifndef LSTR_MESSAGE_PORT_H
 #define LSTR_MESSAGE_PORT_H
 
 #include "lstr.h"
 #include "clone.h"
+#include <stdatomic.h>
 
 /* What travels in a queue.  MSG is a user message; the others are the
  * worker's life cycle (ONLINE, ERROR carries an encoded error, EXIT carries
@@ -37,8 +42,10 @@ typedef struct port_queue { port_item *v; size_t n, cap; } port_queue;
 
 typedef struct channel_end {
   port_queue q;
-  uv_async_t *wake;  /* owner's wake-up handle, NULL when nobody listens */
+  int wake_fd;       /* owner's eventfd, -1 when nobody listens */
   int closed;        /* posts to this end are dropped */
+  atomic_int pending;  /* set with each push, cleared by the owner's swap */
+  atomic_int spinning; /* the owner is polling `pending`: no need to write */
 } channel_end;
 
 typedef struct lstr_channel {
@@ -61,17 +68,20 @@ void port_item_free(port_item *it);
 /* A port handle: the userdata behind a MessagePort, a Worker (parent side)
  * or parentPort, owned by one state. */
 typedef struct lstr_worker lstr_worker;
+typedef struct port_wake { uv_poll_t poll; int fd; struct port_h *p; } port_wake;
 typedef struct port_h {
   lstr_channel *ch;      /* NULL once closed or transferred away */
   int side;
   lstr_state *s;
-  uv_async_t *wake;      /* malloc'ed; freed by its close callback */
+  port_wake *wake;       /* malloc'ed; freed (and its fd closed) on close */
   int deliver_ref;       /* Lua function draining this port (holds the object) */
   port_queue batch;      /* taken from the channel, not yet delivered */
   size_t pos;
   int refed;             /* may keep the loop alive (ref()/unref()) */
   int started;
   int no_transfer;       /* BroadcastChannel handles */
+  uint64_t spin_ns;      /* how long to wait for more after a drain */
+  uint64_t idle_since;   /* when the last wait for more gave up */
   lstr_worker *w;        /* the Worker this handle is the parent side of */
 } port_h;
 
