@@ -17,6 +17,7 @@
 #include "clone_wire.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,10 +77,11 @@ typedef struct enc {
   int nobjs;
   int depth;
   int in_key;   /* the failing value is a table key */
-  struct { int kind; int idx; lua_Number n; } path[LSTR_CLONE_MAX_DEPTH + 1];
   struct { lstr_block *src, *dst; } *moves;
   size_t nmoves;
   int *port_src; /* transfer list position of each port */
+  /* last, and not zeroed: entries are written before they are read */
+  struct { int kind; int idx; lua_Number n; } path[LSTR_CLONE_MAX_DEPTH + 1];
 } enc;
 
 /* Append a path step for a key at stack index `idx` to the buffer on top. */
@@ -538,11 +540,12 @@ static int encode_body(lua_State *L) {
 lstr_msg *lstr_msg_encode(lua_State *L, int value_idx, int transfer_idx, int mode) {
   if (value_idx < 0 && value_idx > LUA_REGISTRYINDEX) value_idx = lua_gettop(L) + value_idx + 1;
   if (transfer_idx < 0 && transfer_idx > LUA_REGISTRYINDEX) transfer_idx = lua_gettop(L) + transfer_idx + 1;
-  enc *e = calloc(1, sizeof *e);
+  /* on the stack, and only its head cleared: a ~12 KB heap block per
+   * message made glibc consolidate its bins on every post */
+  enc e_, *e = &e_;
+  memset(e, 0, offsetof(enc, path));
   lstr_msg *m = calloc(1, sizeof *m);
-  if (!e || !m) {
-    free(e);
-    free(m);
+  if (!m) {
     lstr_push_error(L, "DataCloneError", "out of memory");
     return NULL;
   }
@@ -556,7 +559,6 @@ lstr_msg *lstr_msg_encode(lua_State *L, int value_idx, int transfer_idx, int mod
   int rc = lua_pcall(L, 3, 0, 0);
   free(e->moves);
   free(e->port_src);
-  free(e);
   if (rc != 0) {
     if (!lua_istable(L, -1)) {
       const char *msg = lua_tostring(L, -1);
