@@ -26,12 +26,14 @@ end
 
 --- Run a Lua source string as a script file; returns stdout, stderr, code.
 function M.script(src, ...)
-  local path = os.tmpname() .. '.lua'
+  local base = os.tmpname() -- creates an empty file; the script sits beside it
+  local path = base .. '.lua'
   local f = io.open(path, 'w')
   f:write(src)
   f:close()
   local out, err, code = M.luster(path, ...)
   os.remove(path)
+  os.remove(base)
   return out, err, code
 end
 
