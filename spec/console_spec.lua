@@ -93,6 +93,10 @@ describe('console.log of tables', function()
     assert.are.equal("{ [10] = 'ten', ['x-y'] = 1, [true] = 2 }\n", log_of("{ ['x-y'] = 1, [true] = 2, [10] = 'ten' }"))
   end)
 
+  it('brackets keys that are Lua keywords', function()
+    assert.are.equal("{ ['end'] = 1, ok = 2 }\n", log_of("{ ['end'] = 1, ok = 2 }"))
+  end)
+
   it('prints nested tables', function()
     assert.are.equal("{ list = { 1, 2 }, user = { name = 'ann' } }\n",
       log_of("{ user = { name = 'ann' }, list = { 1, 2 } }"))

@@ -32,8 +32,14 @@ local function quote(s)
 end
 M.quote = quote
 
+local keywords = {}
+for w in ([[and break do else elseif end false for function goto if in local nil not
+  or repeat return then true until while]]):gmatch('%a+') do keywords[w] = true end
+
+-- Keys written bare (`name = 1`) must be valid Lua names; others are
+-- bracketed (`['x-y'] = 1`, `['end'] = 2`).
 local function is_identifier(k)
-  return type(k) == 'string' and k:match('^[%a_][%w_]*$') ~= nil
+  return type(k) == 'string' and k:match('^[%a_][%w_]*$') ~= nil and not keywords[k]
 end
 
 -- Keys print numbers first, then strings, booleans, the rest; a total
