@@ -374,9 +374,10 @@ static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
     c->eof = 1;
     uv_read_stop(h);
     c->read_stopped = 1;
-    /* the last request: no keep-alive after its response */
-    if (c->dispatched && c->pend.len == 0) c->keep_alive = 0;
-    check_eof(c);
+    /* As Node does by default (no half-open HTTP): a client that ends
+     * its side while its request is unanswered has given up on it. */
+    if (c->dispatched && !c->res_done) http_conn_close(c);
+    else check_eof(c);
   } else if (nread < 0) {
     http_conn_close(c);
   }

@@ -1,0 +1,295 @@
+--- HTTP/1.1 server (Node's `http`): createServer, Server, and the request
+--- and response objects (lua/luster/http_incoming.lua, http_outgoing.lua).
+---
+--- The wire work is in C (runtime/http*.c): parsing, keep-alive,
+--- pipelining, limits, timeouts, serialization.  This side makes a request
+--- and a response table per request and runs the handler.  The handler
+--- runs in the runtime coroutine C dispatched the request into, inside an
+--- xpcall, so it may `await` and an error it raises (before or after an
+--- await) becomes a 500 (or a closed connection, if the head went out
+--- already) and is logged; the server keeps serving.
+---
+--- Options of createServer (Node's names, Node's defaults):
+---   maxHeaderSize     16384   bytes of request line + headers, else 431
+---   maxBodySize       0       bytes of body (0 = no limit), else 413
+---   headersTimeout    60000   ms to receive the headers, else 408
+---   requestTimeout    300000  ms to receive the whole request, else 408
+---   keepAliveTimeout  5000    ms an idle keep-alive connection stays open
+---   maxConnections    0       open connections (0 = no limit); more are dropped
+--- (0 disables a timeout.)
+local EventEmitter = require('events')
+local errors = require('luster.errors')
+local sched = require('luster.scheduler')
+local native = require('native.http')
+local tcp = require('native.tcp')
+local net = require('luster.net')
+local incoming = require('luster.http_incoming')
+local outgoing = require('luster.http_outgoing')
+
+local setmetatable, type, xpcall, band = setmetatable, type, xpcall, bit.band
+local traceback, EXIT = debug.traceback, sched.EXIT
+local req_mt, res_mt = incoming.req_mt, outgoing.res_mt
+
+local M = {}
+M.IncomingMessage = incoming.IncomingMessage
+M.ServerResponse = outgoing.ServerResponse
+M.METHODS = { 'ACL', 'BIND', 'CHECKOUT', 'CONNECT', 'COPY', 'DELETE', 'GET', 'HEAD', 'LINK', 'LOCK',
+  'M-SEARCH', 'MERGE', 'MKACTIVITY', 'MKCALENDAR', 'MKCOL', 'MOVE', 'NOTIFY', 'OPTIONS', 'PATCH',
+  'POST', 'PROPFIND', 'PROPPATCH', 'PURGE', 'PUT', 'REBIND', 'REPORT', 'SEARCH', 'SOURCE',
+  'SUBSCRIBE', 'TRACE', 'UNBIND', 'UNLINK', 'UNLOCK', 'UNSUBSCRIBE' }
+M.STATUS_CODES = {
+  [100] = 'Continue', [101] = 'Switching Protocols', [200] = 'OK', [201] = 'Created',
+  [202] = 'Accepted', [204] = 'No Content', [206] = 'Partial Content', [301] = 'Moved Permanently',
+  [302] = 'Found', [303] = 'See Other', [304] = 'Not Modified', [307] = 'Temporary Redirect',
+  [308] = 'Permanent Redirect', [400] = 'Bad Request', [401] = 'Unauthorized', [403] = 'Forbidden',
+  [404] = 'Not Found', [405] = 'Method Not Allowed', [408] = 'Request Timeout', [409] = 'Conflict',
+  [410] = 'Gone', [411] = 'Length Required', [413] = 'Payload Too Large',
+  [415] = 'Unsupported Media Type', [422] = 'Unprocessable Entity', [429] = 'Too Many Requests',
+  [431] = 'Request Header Fields Too Large', [500] = 'Internal Server Error',
+  [501] = 'Not Implemented', [502] = 'Bad Gateway', [503] = 'Service Unavailable',
+  [504] = 'Gateway Timeout',
+}
+
+---@class HttpServer: EventEmitter
+---@field listening boolean
+local Server = EventEmitter.extend({})
+M.Server = Server
+
+-- ---- running handlers ----
+
+-- Keeps the traceback of an error raised by a handler.
+local function trap(e)
+  if e == EXIT then return e end
+  local trace = traceback('', 2):sub(2):gsub("\n\t%[C%]: in function 'xpcall'.*$", '')
+  return { value = e, trace = trace }
+end
+
+-- A handler raised: log it; answer 500 if nothing was sent yet, else the
+-- response cannot be repaired and the connection is closed.
+local function handler_failed(res, rec)
+  if rec == EXIT then error(EXIT, 0) end
+  io.stderr:write('http: request handler error: ', errors.describe(rec.value, rec.trace), '\n')
+  if res.finished and not res.destroyed then return end
+  if res._started then return res:destroy() end
+  res._hv, res._hn, res.statusMessage = nil, nil, nil
+  res.headersSent, res.finished = false, false
+  res.statusCode = 500
+  res:setHeader('Content-Type', 'text/plain')
+  res:finish('Internal Server Error')
+end
+
+local function guarded(fn, req, res)
+  local ok, err = xpcall(fn, trap, req, res)
+  if not ok then handler_failed(res, err) end
+end
+
+local function make_on_request(server)
+  return function(sock, seq, method, url, raw, ver, flags, body)
+    local req = setmetatable({ method = method, url = url, _raw = raw, _ver = ver, socket = sock,
+      complete = band(flags, 2) ~= 0, _body = body }, req_mt)
+    local res = setmetatable({ statusCode = 200, _h = sock._h, _seq = seq, req = req, socket = sock }, res_mt)
+    sock._req, sock._res = req, res
+    local handler = server._handler
+    if handler then
+      local ok, err = xpcall(handler, trap, req, res)
+      if not ok then handler_failed(res, err) end
+    else
+      -- several listeners: each in its own coroutine, as emit would
+      local l = server:listeners('request')
+      for i = 1, #l do
+        local ok, err = sched.run(guarded, l[i], req, res)
+        if not ok then error(err == EXIT and EXIT or err.value, 0) end
+      end
+    end
+  end
+end
+
+local function make_on_event(server)
+  return function(kind, sock, a, b)
+    if kind == 'body' then
+      sock._req:_push(a, b)
+    elseif kind == 'abort' or kind == 'close' then
+      local req, res = sock._req, sock._res
+      if req then
+        local code = kind == 'close' and 'ECONNRESET' or 'ERR_HTTP_REQUEST_ABORTED'
+        local msg = kind == 'close' and 'the client closed the connection'
+          or ('the request was answered with status %d and closed'):format(a)
+        local err = errors.new(code, msg)
+        err.status = a
+        req:_abort(err)
+        res:_abort()
+      end
+    elseif kind == 'connection' then
+      server:emit('connection', sock)
+    elseif kind == 'server_close' then
+      server:_closed()
+    end
+  end
+end
+
+-- ---- the server ----
+
+local LIMITS = { 'maxHeaderSize', 'maxBodySize', 'headersTimeout', 'requestTimeout',
+  'keepAliveTimeout', 'maxConnections' }
+
+--- Make a server; `handler(req, res)` becomes a 'request' listener.
+---@param opts? table|fun(req: IncomingMessage, res: ServerResponse)
+---@param handler? fun(req: IncomingMessage, res: ServerResponse)
+---@return HttpServer
+function M.createServer(opts, handler)
+  if type(opts) == 'function' then opts, handler = nil, opts end
+  opts = opts or {}
+  local limits = {}
+  for _, k in ipairs(LIMITS) do
+    local v = opts[k]
+    if v ~= nil then
+      if type(v) ~= 'number' or v < 0 then
+        errors.throw('ERR_INVALID_ARG_VALUE', 'The option "%s" must be a number >= 0', k)
+      end
+      limits[k] = v == math.huge and 0 or v
+    end
+  end
+  local self = setmetatable({ listening = false, _opts = opts }, Server)
+  for _, k in ipairs(LIMITS) do self[k] = opts[k] end
+  self._h = native.new_server(limits, make_on_request(self), make_on_event(self), incoming.socket_mt)
+  if handler then self:on('request', handler) end
+  return self
+end
+
+function Server:_listeners_changed(name)
+  if name == 'request' then
+    local ev = rawget(self, '_events')
+    local l = ev and ev.request
+    self._handler = type(l) == 'function' and l or nil
+  elseif name == 'connection' then
+    self._h:notify_connection(self:listenerCount('connection') > 0)
+  end
+end
+
+-- listen(port[, host][, backlog][, cb]) or listen({port=, host=, backlog=, reusePort=}[, cb])
+local function listen_args(...)
+  local first = ...
+  local opts, cb = {}, nil
+  local rest_from = 1
+  if type(first) == 'table' then
+    for k, v in pairs(first) do opts[k] = v end
+    rest_from = 2
+  end
+  for i = rest_from, select('#', ...) do
+    local v = select(i, ...)
+    if type(v) == 'function' then cb = v
+    elseif i == 1 then opts.port = v
+    elseif type(v) == 'string' then opts.host = v
+    elseif type(v) == 'number' then opts.backlog = v end
+  end
+  local port = opts.port
+  if port == nil then port = 0 end
+  port = tonumber(port)
+  if not port or port < 0 or port > 65535 or port % 1 ~= 0 then
+    errors.throw('ERR_SOCKET_BAD_PORT', 'Port should be >= 0 and < 65536. Received %s', tostring(opts.port))
+  end
+  opts.port = port
+  return opts, cb
+end
+
+--- Start listening.  `server:listen(port[, host][, backlog][, cb])` or
+--- `server:listen{port=, host=, backlog=, reusePort=}`; port 0 picks a free
+--- port.  'listening' (and cb) follow on the next tick, or 'error'.  In a
+--- cluster worker the primary decides how connections arrive.
+---@return HttpServer
+function Server:listen(...)
+  local opts, cb = listen_args(...)
+  if cb then self:once('listening', cb) end
+  self._closing = nil
+  if net.cluster_listen then
+    net.cluster_listen(self, opts)
+    return self
+  end
+  local ok, err = self:_bind_local(opts)
+  sched.next_tick(function()
+    if ok then self:_listening() else self:_listen_failed(err) end
+  end)
+  return self
+end
+
+--- Bind our own listening socket (also the cluster seam's reusePort path).
+---@return boolean|nil ok, table? err
+function Server:_bind_local(opts)
+  local fd, err = tcp.listen(opts.host, opts.port or 0, opts.backlog, opts.reusePort)
+  if not fd then
+    local host = opts.host or '::'
+    err.message = err.message .. ' ' .. host .. ':' .. tostring(opts.port)
+    err.address, err.port = host, opts.port
+    return nil, err
+  end
+  return self:_adopt_listen_fd(fd)
+end
+
+--- Take over a listening socket (ours, or the cluster primary's).
+function Server:_adopt_listen_fd(fd)
+  local ok, err = self._h:listen_fd(fd)
+  if not ok then return nil, err end
+  self.listening = true
+  return true
+end
+
+--- Serve one connection accepted elsewhere (the cluster primary's, SCHED_RR).
+function Server:_adopt_connection_fd(fd)
+  return self._h:adopt(fd)
+end
+
+function Server:_listening(address)
+  self.listening = true
+  self._address = address or self._h:address()
+  self:emit('listening')
+end
+
+function Server:_listen_failed(err)
+  self.listening = false
+  self:emit('error', err)
+end
+
+--- {port=, address=, family=} of the listening socket, or nil.
+---@return table|nil
+function Server:address()
+  if not self.listening then return nil end
+  return self._h:address() or self._address
+end
+
+--- Stop accepting connections; 'close' follows once the open ones have
+--- finished their current response (idle ones are closed now).
+---@param cb? fun(err?: table)
+---@return HttpServer
+function Server:close(cb)
+  if self._closing then
+    if cb then
+      sched.next_tick(cb, errors.new('ERR_SERVER_NOT_RUNNING', 'Server is not running.'))
+    end
+    return self
+  end
+  if cb then self:once('close', cb) end
+  self._closing = true
+  self.listening = false
+  if net.cluster_close then net.cluster_close(self) end
+  if self._h:close() == 0 then sched.next_tick(function() self:_closed() end) end
+  return self
+end
+
+function Server:_closed()
+  if self._close_emitted then return end
+  self._close_emitted = true
+  self:emit('close')
+  self._h:release()
+end
+
+function Server:closeIdleConnections() self._h:close_idle() end
+function Server:getConnections(cb)
+  local n = self._h:connections()
+  if cb then sched.next_tick(cb, nil, n) end
+  return n
+end
+function Server:ref() self._h:ref(); return self end
+function Server:unref() self._h:unref(); return self end
+function Server:setTimeout() return self end
+
+return M

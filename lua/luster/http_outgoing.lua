@@ -1,0 +1,190 @@
+--- The response side of the HTTP server: ServerResponse (`res`).
+---
+--- Headers are kept in two tables (lower-cased name -> value, and
+--- lower-cased name -> name as spelled), made on the first setHeader; the
+--- C side (runtime/http_response.c) turns status, headers and body into
+--- one write when the response is finished, or the head plus the first
+--- chunk on the first write().  So `res:writeHead(200); res:finish(s)` is
+--- one call into C and one syscall.
+local EventEmitter = require('events')
+local errors = require('luster.errors')
+local native = require('native.http')
+
+local respond = native.respond
+local lower, type, tostring, rawget, pairs = string.lower, type, tostring, rawget, pairs
+
+local M = {}
+
+---@class ServerResponse: EventEmitter
+---@field statusCode integer
+---@field statusMessage string|nil
+---@field headersSent boolean
+---@field finished boolean
+---@field writableEnded boolean
+---@field req IncomingMessage
+---@field socket HttpSocket
+local Res = EventEmitter.extend({})
+M.ServerResponse = Res
+M.res_mt = { __index = Res }
+
+local function headers_sent()
+  errors.throw('ERR_HTTP_HEADERS_SENT', 'Cannot set headers after they are sent to the client')
+end
+
+--- Set a response header (a string, a number, or an array of them).
+---@param name string
+---@param value string|number|string[]
+---@return ServerResponse
+function Res:setHeader(name, value)
+  if self.headersSent then headers_sent() end
+  errors.check_type(name, 'name', 'string')
+  if value == nil then errors.throw('ERR_HTTP_INVALID_HEADER_VALUE', 'Invalid value "nil" for header "%s"', name) end
+  local k = lower(name)
+  local hv = self._hv
+  if not hv then
+    hv = {}
+    self._hv, self._hn = hv, {}
+  end
+  hv[k] = value
+  self._hn[k] = name
+  return self
+end
+
+---@param name string
+---@return string|number|string[]|nil
+function Res:getHeader(name)
+  local hv = self._hv
+  return hv and hv[lower(name)]
+end
+
+---@param name string
+---@return boolean
+function Res:hasHeader(name) return self:getHeader(name) ~= nil end
+
+---@param name string
+function Res:removeHeader(name)
+  if self.headersSent then headers_sent() end
+  local hv = self._hv
+  if hv then
+    local k = lower(name)
+    hv[k], self._hn[k] = nil, nil
+  end
+end
+
+--- A copy of the headers set so far, by lower-cased name.
+---@return table<string, any>
+function Res:getHeaders()
+  local t = {}
+  for k, v in pairs(self._hv or {}) do t[k] = v end
+  return t
+end
+
+---@return string[]
+function Res:getHeaderNames()
+  local t = {}
+  for k in pairs(self._hv or {}) do t[#t + 1] = k end
+  return t
+end
+
+--- Set the status (and reason, and headers); they are sent with the body.
+--- `headers` is a table {name = value} or a flat list {name, value, ...}.
+---@param status integer
+---@param reason? string|table
+---@param headers? table
+---@return ServerResponse
+function Res:writeHead(status, reason, headers)
+  if self._started then headers_sent() end
+  if type(reason) == 'table' then reason, headers = nil, reason end
+  status = tonumber(status)
+  if not status or status < 100 or status > 999 or status % 1 ~= 0 then
+    errors.throw('ERR_HTTP_INVALID_STATUS_CODE', 'Invalid status code: %s', tostring(status))
+  end
+  self.statusCode = status
+  if reason then self.statusMessage = reason end
+  if headers then
+    self.headersSent = false
+    if headers[1] ~= nil then
+      for i = 1, #headers, 2 do self:setHeader(headers[i], headers[i + 1]) end
+    else
+      for k, v in pairs(headers) do self:setHeader(k, v) end
+    end
+  end
+  self.headersSent = true
+  return self
+end
+
+local function as_chunk(data)
+  if data == nil or type(data) == 'string' then return data end
+  if type(data) == 'number' then return tostring(data) end
+  errors.throw('ERR_INVALID_ARG_TYPE', 'The "chunk" argument must be of type string. Received %s', type(data))
+end
+
+local function write_after_end()
+  errors.throw('ERR_STREAM_WRITE_AFTER_END', 'write after end')
+end
+
+--- Send a piece of the body (chunked unless a Content-Length was set).
+--- Returns false when the connection is gone or its queue is long.
+---@param chunk string
+---@return boolean
+function Res:write(chunk)
+  if self.finished then write_after_end() end
+  chunk = as_chunk(chunk)
+  if self._started then
+    return respond(self._h, self._seq, chunk, nil, nil, nil, nil, false)
+  end
+  local ok = respond(self._h, self._seq, chunk, self.statusCode, self.statusMessage, self._hv, self._hn, false)
+  self._started, self.headersSent = true, true
+  return ok
+end
+
+--- Finish the response, with an optional last piece of the body
+--- (Node's `res.end`, also available as `res['end']`).
+---@param data? string
+---@return ServerResponse
+function Res:finish(data)
+  if self.finished then return self end
+  data = as_chunk(data)
+  if self._started then
+    respond(self._h, self._seq, data, nil, nil, nil, nil, true)
+  else
+    -- raises on an invalid header: the response is then still unsent
+    respond(self._h, self._seq, data, self.statusCode, self.statusMessage, self._hv, self._hn, true)
+    self._started = true
+  end
+  self.finished, self.writableEnded, self.headersSent, self.writableFinished = true, true, true, true
+  if rawget(self, '_events') then
+    self:emit('finish')
+    self:emit('close')
+  end
+  return self
+end
+Res['end'] = Res.finish
+
+--- Send `value` as JSON (Content-Type application/json unless set).
+---@param value any
+---@param status? integer
+---@return ServerResponse
+function Res:json(value, status)
+  local body = require('json').encode(value)
+  if status then self.statusCode = status end
+  if not self.headersSent and not (self._hv and self._hv['content-type']) then
+    self:setHeader('Content-Type', 'application/json')
+  end
+  return self:finish(body)
+end
+
+--- The client went away, or C answered for us (timeout, body too large).
+function Res:_abort()
+  if self.finished then return end
+  self.finished, self.destroyed = true, true
+  if rawget(self, '_events') then self:emit('close') end
+end
+
+--- Close the connection without finishing the response.
+function Res:destroy() native.destroy(self._h) end
+
+function Res:setTimeout() return self end
+function Res:flushHeaders() end
+
+return M
