@@ -36,7 +36,7 @@ void worker_release(lstr_worker *w) {
   if (!last) return;
   if (w->ch) channel_release(w->ch);
   if (w->boot) lstr_msg_free(w->boot);
-  free(w->code);
+  free(atomic_load(&w->code));
   uv_mutex_destroy(&w->lock);
   free(w);
 }

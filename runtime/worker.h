@@ -34,8 +34,8 @@ struct lstr_worker {
   atomic_int lua_live;         /* the state may run Lua (signal handler reads) */
   atomic_int parked;           /* the thread was stopped inside JIT code */
   int done;                    /* lock: the thread has posted EXIT */
-  uintptr_t (*code)[2];        /* executable ranges of loaded objects */
-  int ncode;
+  _Atomic(struct code_ranges *) code; /* executable ranges of loaded objects,
+                                          published once, read by the handler */
 
   /* parent side */
   int joined;                  /* joined or detached */
@@ -43,6 +43,9 @@ struct lstr_worker {
 };
 
 void worker_release(lstr_worker *w);
+
+/* worker_interrupt.c: the executable segments of every loaded object */
+typedef struct code_ranges { int n; uintptr_t r[][2]; } code_ranges;
 
 /* worker_interrupt.c */
 void lstr_interrupt_init(void);

@@ -70,9 +70,9 @@ static void interrupt_hook(lua_State *L, lua_Debug *ar) {
   lua_error(L);
 }
 
-static int in_loaded_code(lstr_worker *w, uintptr_t pc) {
-  for (int i = 0; i < w->ncode; i++)
-    if (pc >= w->code[i][0] && pc < w->code[i][1]) return 1;
+static int in_loaded_code(const code_ranges *c, uintptr_t pc) {
+  for (int i = 0; i < c->n; i++)
+    if (pc >= c->r[i][0] && pc < c->r[i][1]) return 1;
   return 0;
 }
 
@@ -103,7 +103,8 @@ static void on_interrupt(int sig, siginfo_t *si, void *uc) {
   lstr_worker *w = current;
   if (w && w->lua_live && atomic_load(&w->terminating)) {
     uintptr_t pc = interrupted_pc(uc);
-    if (pc && w->ncode > 0 && !in_loaded_code(w, pc)) park(w);
+    const code_ranges *c = atomic_load_explicit(&w->code, memory_order_acquire);
+    if (pc && c && c->n > 0 && !in_loaded_code(c, pc)) park(w);
     lua_sethook(w->s->L, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
   }
   errno = saved;
@@ -125,23 +126,29 @@ void lstr_interrupt_leave(void) { current = NULL; }
 
 static int collect(struct dl_phdr_info *info, size_t size, void *arg) {
   (void)size;
-  lstr_worker *w = arg;
+  code_ranges **cp = arg;
   for (int i = 0; i < info->dlpi_phnum; i++) {
     const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
     if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
-    void *n = realloc(w->code, (size_t)(w->ncode + 1) * sizeof *w->code);
-    if (!n) return 1;
-    w->code = n;
-    w->code[w->ncode][0] = info->dlpi_addr + ph->p_vaddr;
-    w->code[w->ncode][1] = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
-    w->ncode++;
+    int n = *cp ? (*cp)->n : 0;
+    code_ranges *c = realloc(*cp, sizeof *c + (size_t)(n + 1) * sizeof c->r[0]);
+    if (!c) return 1;
+    c->n = n;
+    c->r[n][0] = info->dlpi_addr + ph->p_vaddr;
+    c->r[n][1] = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+    c->n = n + 1;
+    *cp = c;
   }
   return 0;
 }
 
 void lstr_interrupt_send(lstr_worker *w) {
-  /* The ranges are collected once, before the first signal, and never
-   * change afterwards: the handler reads them without a lock. */
-  if (!w->code) dl_iterate_phdr(collect, w);
+  /* Collected once, before the first signal, then never changed: the
+   * handler reads them without a lock (published with release/acquire). */
+  if (!atomic_load(&w->code)) {
+    code_ranges *c = NULL;
+    dl_iterate_phdr(collect, &c);
+    atomic_store_explicit(&w->code, c, memory_order_release);
+  }
   pthread_kill(w->tid, interrupt_signo);
 }
