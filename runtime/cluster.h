@@ -45,8 +45,9 @@ void lstr_channel_drain(lstr_channel *ch);
 int lstr_channel_is_open(const lstr_channel *ch);
 /* Bytes written by us but not yet taken by the kernel. */
 size_t lstr_channel_backlog(const lstr_channel *ch);
-/* Queue one frame.  The channel owns `fd` (>= 0) from here on and closes it
- * once it is sent or can no longer be.  Returns 0 or a negative errno. */
+/* Queue one frame.  Returns 0, and then the channel owns `fd` (>= 0) and
+ * closes it once sent or undeliverable; or a negative errno (the peer is
+ * gone), and then the caller still owns `fd` and may try another worker. */
 int lstr_channel_send(lstr_channel *ch, int kind, const char *payload, size_t len, int fd);
 
 /* Lua side: the channel userdata (cluster_channel.c). */

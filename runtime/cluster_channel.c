@@ -66,6 +66,7 @@ struct lstr_channel {
   int open;             /* the socket is open */
   int handle_live;      /* the poll handle is not closed yet */
   int closing_after_flush;
+  int broken;           /* a write failed: the peer is gone, send nothing more */
   int reading;          /* inside channel_read: no re-entry */
   int events;           /* what the poll handle watches now */
   int on_frame_ref;
@@ -102,7 +103,7 @@ void lstr_channel_release(lstr_channel *ch) {
   channel_free_if_done(ch);
 }
 
-int lstr_channel_is_open(const lstr_channel *ch) { return ch->open; }
+int lstr_channel_is_open(const lstr_channel *ch) { return ch->open && !ch->broken; }
 size_t lstr_channel_backlog(const lstr_channel *ch) { return ch->backlog; }
 
 void lstr_channel_close(lstr_channel *ch) {
@@ -176,6 +177,7 @@ static int flush_queue(lstr_channel *ch) {
 
 static void after_write(lstr_channel *ch, int rc) {
   if (rc < 0) {
+    ch->broken = 1;
     /* the peer is gone: drop what waits; reading will see the end */
     while (ch->head) {
       out_frame *f = ch->head;
@@ -191,12 +193,9 @@ static void after_write(lstr_channel *ch, int rc) {
 }
 
 int lstr_channel_send(lstr_channel *ch, int kind, const char *payload, size_t len, int fd) {
-  if (!ch->open || ch->closing_after_flush) {
-    if (fd >= 0) close(fd);
-    return -EPIPE;
-  }
+  if (!ch->open || ch->closing_after_flush || ch->broken) return -EPIPE;
   out_frame *f = malloc(sizeof *f + HEADER_SIZE + len);
-  if (!f) { if (fd >= 0) close(fd); return -ENOMEM; }
+  if (!f) return -ENOMEM;
   uint32_t n32 = (uint32_t)len;
   memcpy(f->data, &n32, 4);
   f->data[4] = (char)kind;
@@ -212,8 +211,12 @@ int lstr_channel_send(lstr_channel *ch, int kind, const char *payload, size_t le
   if (ch->tail) ch->tail->next = f; else ch->head = f;
   ch->tail = f;
   ch->backlog += f->len;
-  if (was_empty) after_write(ch, flush_queue(ch));
-  return 0;
+  if (!was_empty) return 0;
+  int rc = flush_queue(ch);
+  int undelivered = rc < 0 && ch->head == f && f->off == 0;
+  if (undelivered) f->fd = -1; /* the caller keeps its descriptor */
+  after_write(ch, rc);
+  return undelivered ? rc : 0;
 }
 
 /* ---- reading ---- */
@@ -420,13 +423,13 @@ static int channel_gc(lua_State *L) {
 
 /* ch:send(kind, value[, fd]) -> true, writable (false: a backlog builds up)
  * | nil, 'ERR_IPC_CHANNEL_CLOSED'.  Raises DataCloneError, sending nothing.
- * The channel owns fd once the call returns true. */
+ * The channel owns fd once the call returns true; otherwise the caller. */
 static int channel_send(lua_State *L) {
   lstr_channel *ch = lstr_channel_check(L, 1);
   int kind = (int)luaL_checkinteger(L, 2);
   luaL_checkany(L, 3);
   int fd = (int)luaL_optinteger(L, 4, -1);
-  if (!ch->open || ch->closing_after_flush) {
+  if (!ch->open || ch->closing_after_flush || ch->broken) {
     lua_pushnil(L);
     lua_pushliteral(L, "ERR_IPC_CHANNEL_CLOSED");
     return 2;

@@ -83,20 +83,25 @@ static void share_close(share *sh) {
   sh->fd = -1;
 }
 
-/* Send one accepted connection to the next free worker; 0 if none took it. */
+/* Send one accepted connection to the next free worker; 0 if none took it
+ * (then it is closed).  A worker that has just died is skipped. */
 static int handoff(share *sh, int conn) {
-  int pick = -1;
-  for (int i = 0; i < sh->n; i++) {
-    int k = (sh->next + i) % sh->n;
-    lstr_channel *ch = sh->m[k].ch;
-    if (!lstr_channel_is_open(ch)) continue;
-    if (lstr_channel_backlog(ch) < FREE_BACKLOG) { pick = k; break; }
-    if (pick < 0) pick = k; /* all busy: the first open one */
+  for (int tries = 0; tries < sh->n; tries++) {
+    int pick = -1;
+    for (int i = 0; i < sh->n; i++) {
+      int k = (sh->next + i) % sh->n;
+      lstr_channel *ch = sh->m[k].ch;
+      if (!lstr_channel_is_open(ch)) continue;
+      if (lstr_channel_backlog(ch) < FREE_BACKLOG) { pick = k; break; }
+      if (pick < 0) pick = k; /* all busy: the first open one */
+    }
+    if (pick < 0) break;
+    sh->next = (pick + 1) % sh->n;
+    member *mb = &sh->m[pick];
+    if (lstr_channel_send(mb->ch, LSTR_FRAME_INTERNAL, mb->msg, mb->len, conn) == 0) return 1;
   }
-  if (pick < 0) { close(conn); return 0; }
-  sh->next = (pick + 1) % sh->n;
-  member *mb = &sh->m[pick];
-  return lstr_channel_send(mb->ch, LSTR_FRAME_INTERNAL, mb->msg, mb->len, conn) == 0;
+  close(conn);
+  return 0;
 }
 
 static void accept_cb(uv_poll_t *h, int status, int events) {

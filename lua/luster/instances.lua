@@ -113,9 +113,10 @@ function M.main(count, kill_timeout, max_memory, script, ...)
     if w:isConnected() then
       w:once('disconnect', function()
         -- its servers are closed and drained; a timer may still hold it
+        -- (its last responses may still be leaving: give them time)
         term_timer = timers.setTimeout(function()
           if not w:isDead() then w:kill('SIGTERM') end
-        end, math.min(1000, kill_timeout / 2))
+        end, kill_timeout / 2)
       end)
       w:disconnect()
     else
