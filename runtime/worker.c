@@ -341,6 +341,17 @@ static int worker_in_worker(lua_State *L) {
   return 1;
 }
 
+#if defined(__SANITIZE_THREAD__)
+/* ThreadSanitizer sees a file descriptor as an object written when it is
+ * created.  libuv 1.44 closes its descriptors with syscall(SYS_close), which
+ * TSan cannot intercept, so when another thread's loop, eventfd or pipe gets
+ * the same number it reports a race that is not one. */
+const char *__tsan_default_suppressions(void);
+const char *__tsan_default_suppressions(void) {
+  return "race:epoll_create1\nrace:eventfd\nrace:pipe2\n";
+}
+#endif
+
 static const luaL_Reg worker_funcs[] = {
   {"spawn", worker_spawn},
   {"terminate", worker_terminate},
