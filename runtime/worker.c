@@ -98,7 +98,9 @@ static int run_worker_entry(lstr_worker *w, lstr_state *s) {
   if (lua_pcall(L, 4, 2, 0) != 0) goto failed;
   if (lua_isnil(L, -2)) { /* the entry chunk could not load */
     const char *msg = lua_tostring(L, -1);
-    post_error(w, L, "ERR_WORKER_INIT_FAILED", msg ? msg : "cannot load the worker's code");
+    int missing = msg && strstr(msg, "cannot open script") != NULL;
+    post_error(w, L, missing ? "ERR_MODULE_NOT_FOUND" : "ERR_WORKER_INIT_FAILED",
+               msg ? msg : "cannot load the worker's code");
     lua_settop(L, 0);
     s->exit_code = 1;
     return 1;

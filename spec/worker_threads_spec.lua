@@ -185,6 +185,16 @@ describe('a Worker', function()
     assert.are.same({ 'fine' }, messages(events_of("require('worker_threads').parentPort.postMessage('fine')", { eval = true })))
   end)
 
+  it("reports a missing file or a syntax error as 'error', then exits 1", function()
+    local ev = events_of('./no_such_worker_file.lua')
+    assert.is_truthy(names(ev):find('error exit$'))
+    assert.are.equal('ERR_MODULE_NOT_FOUND', ev[#ev - 1][2].code)
+    assert.are.equal(1, ev[#ev][2])
+    local ev2 = events_of('this is not Lua', { eval = true })
+    assert.is_truthy(names(ev2):find('error exit$'))
+    assert.is_truthy(ev2[#ev2 - 1][2].message:find('expected', 1, true))
+  end)
+
   it('can start workers from a worker (nested)', function()
     local ev = events_of([[
       local wt = require('worker_threads')
