@@ -118,9 +118,14 @@ LUSTER_API int luster_main(int argc, char **argv) {
     usage(stderr);
     return 9;
   } else {
+    /* `luster - args...` or a pipe: the script comes from stdin */
     char *code = read_stdin();
-    char *args[] = { argv[0], "[stdin]" };
-    rc = lstr_run_string(s, code, "=[stdin]", 2, args);
+    int first = i < argc ? i + 1 : argc; /* skip the "-" */
+    char **args = calloc((size_t)(argc - first) + 2, sizeof *args);
+    args[0] = argv[0];
+    for (int k = first; k < argc; k++) args[k - first + 1] = argv[k];
+    rc = lstr_run_string(s, code, "=[stdin]", argc - first + 1, args);
+    free(args);
     free(code);
   }
   (void)rc;

@@ -28,7 +28,6 @@ describe('luster script.lua args', function()
   end)
 
   it('gives the script\'s absolute path in process.argv[2] when started with a relative one', function()
-    pending('bug: process.argv[2] is the script path as typed (main.lua); Node gives the absolute path (arg[0] and __filename are absolute)')
     local dir = child.tmpdir()
     child.write(dir .. '/main.lua', 'console.log(process.argv[2])')
     local r = child.sh('cd ' .. dir .. ' && ' .. child.bin() .. ' main.lua')

@@ -31,6 +31,17 @@ do
     write(1, concat(parts, '\t', 1, n) .. '\n')
   end
 end
+-- pairs honours __pairs, as in Lua 5.2+ (LuaJIT's own pairs ignores it);
+-- process.env is such a proxy.
+do
+  local raw_pairs, getmetatable = pairs, getmetatable
+  _G.pairs = function(t)
+    local mt = getmetatable(t)
+    local custom = mt and mt.__pairs
+    if custom then return custom(t) end
+    return raw_pairs(t)
+  end
+end
 _G.bit = require('bit')
 _G.ffi = require('ffi')
 -- shared memory, typed arrays and Atomics (lua/luster/buffers.lua, atomics.lua)
@@ -50,6 +61,7 @@ local function dirname(p) return p:match('^(.*)/[^/]*$') or '.' end
 local function run_entry(kind, source, chunkname, argv)
   process.argv = argv
   if process.execPath then argv[1] = process.execPath end
+  if kind == 'file' then argv[2] = source end -- absolute, as in Node
   local fn, err, why
   if kind == 'file' then
     fn, err, why = core.loadfile(source)
