@@ -11,7 +11,8 @@
 --- pass on with `nxt()` or fail with `nxt(err)`; handlers may `await`.
 --- Before the routes run, a JSON body (Content-Type */json) is read and
 --- parsed into `req.body` (a body that does not parse gives 400, one over
---- `limit` bytes 413); other bodies are left to the handler (`req:body()`).
+--- `limit` bytes 413; an empty one gives {}); other bodies are left to the
+--- handler, for which `req:body()` (the method) still reads them.
 --- Nothing matching gives 404; an error gives 500 (or `err.status`).
 local http = require('http')
 local json = require('json')
@@ -150,7 +151,10 @@ local function parse_body(self, req, res)
     send_error(res, { status = 413 })
     return false
   end
-  if raw == '' then return true end
+  if raw == '' then
+    req.body = {}
+    return true
+  end
   local value, err = json.decode(raw, { safe = true })
   if value == nil and err then
     res:status(400):json({ error = 'invalid JSON body: ' .. err })
@@ -164,7 +168,8 @@ end
 ---@param req IncomingMessage
 ---@param res ServerResponse
 function Router:handle(req, res)
-  if req.body == nil and not parse_body(self, req, res) then return end
+  -- req.body: the parsed JSON (rawget: otherwise `body` is req:body())
+  if rawget(req, 'body') == nil and not parse_body(self, req, res) then return end
   local stack, path, i = self.stack, req.path, 0
   local function nxt(err)
     while true do

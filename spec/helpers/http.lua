@@ -59,15 +59,17 @@ function Server:alive()
   return os.execute('kill -0 ' .. self.pid .. ' 2>/dev/null') == 0
 end
 
---- Start `luster path args...`; the script must print 'port <n>' first.
+--- Start `luster path args...` with extra environment variables `env`
+--- ({NAME = value} or nil); the script must print '... port <n>' first.
 ---@return table server {pid=, port=, stop=, stderr=, line=}
-function M.start(path, ...)
+function M.spawn(env, path, ...)
   local errfile = os.tmpname()
-  local args = {}
+  local args, vars = {}, {}
   for i = 1, select('#', ...) do args[#args + 1] = q((select(i, ...))) end
+  for k, v in pairs(env or {}) do vars[#vars + 1] = q(k .. '=' .. tostring(v)) end
   -- sh prints its pid, then becomes luster (so the pid is the server's)
-  local cmd = ("exec sh -c 'echo $$; exec \"$0\" \"$@\" 2>%s' %s %s %s"):format(errfile, q(run.bin), q(path),
-    table.concat(args, ' '))
+  local cmd = ("exec env %s sh -c 'echo $$; exec \"$0\" \"$@\" 2>%s' %s %s %s"):format(
+    table.concat(vars, ' '), errfile, q(run.bin), q(path), table.concat(args, ' '))
   local pipe = assert(io.popen(cmd, 'r'))
   local pid = tonumber(pipe:read('*l'))
   local self = setmetatable({ pid = pid, pipe = pipe, errfile = errfile }, Server)
@@ -79,6 +81,9 @@ function M.start(path, ...)
   end
   return self
 end
+
+--- Start `luster path args...` (see M.spawn).
+function M.start(path, ...) return M.spawn(nil, path, ...) end
 
 --- Start a server from Lua source (see M.start).
 function M.serve(src, ...)

@@ -1,0 +1,140 @@
+-- The router module (API.md "router"): an Express-style app served by a
+-- child luster, exercised with python3's http.client.
+local H = require('helpers.http')
+local json = require('json')
+
+local APP = [==[
+local app = require('router')({ limit = 200 })
+local order = {}
+app:use(function(req, res, nxt)
+  order = { 'logger' }
+  res:setHeader('X-Powered-By', 'luster')
+  nxt()
+end)
+app:use('/admin', function(req, res, nxt)
+  if req.headers['x-token'] ~= 'secret' then return res:status(401):send('no') end
+  nxt()
+end)
+app:get('/users/:id', function(req, res)
+  res:json({ id = req.params.id, sort = req.query.sort })
+end)
+app:get('/users/:id/files/:name', function(req, res)
+  res:json(req.params)
+end)
+app:post('/echo', function(req, res)
+  res:status(201):json({ body = req.body })
+end)
+app:put('/thing', function(req, res) res:send('put') end)
+app:patch('/thing', function(req, res) res:send('patch') end)
+app:delete('/thing', function(req, res) res:send(204) end)
+app:all('/any', function(req, res) res:send('any ' .. req.method) end)
+app:get('/slow', function(req, res)
+  await(Promise.new(function(r) setTimeout(r, 30) end))
+  res:send('slow done')
+end)
+app:get('/chain', function(req, res, nxt)
+  order[#order + 1] = 'first'
+  nxt()
+end, function(req, res)
+  order[#order + 1] = 'second'
+  res:json(order)
+end)
+app:get('/admin/panel', function(req, res) res:send('panel') end)
+app:get('/boom', function() error({ status = 418, message = 'teapot' }) end)
+app:get('/crash', function() error('crash') end)
+app:get('/next-error', function(req, res, nxt) nxt({ status = 409 }) end)
+app:get('/files/*', function(req, res) res:send(req.params[0]) end)
+app:use(function(err, req, res, nxt)
+  if err.status == 409 then return res:status(409):json({ handled = true }) end
+  nxt(err)
+end)
+app:listen(0, '127.0.0.1', function() console.log('port', app.server:address().port) end)
+]==]
+
+local function call(port, method, path, body, headers)
+  local out = H.py(port, ([[
+import http.client, json
+c = http.client.HTTPConnection('127.0.0.1', PORT, timeout=5)
+c.request(%q, %q, body=%s, headers=%s)
+r = c.getresponse()
+b = r.read()
+print(json.dumps({'status': r.status, 'headers': dict((k.lower(), v) for k, v in r.getheaders()), 'body': b.decode('latin-1')}))
+]]):format(method, path, body and ('%q'):format(body) or 'None', headers or '{}'))
+  return json.decode(out)
+end
+
+describe('router', function()
+  local srv
+  setup(function() srv = H.serve(APP) end)
+  teardown(function() if srv then srv:stop() end end)
+
+  it('routes :params and gives req.params and req.query', function()
+    local r = call(srv.port, 'GET', '/users/42?sort=asc')
+    assert.are.equal(200, r.status)
+    assert.are.same({ id = '42', sort = 'asc' }, json.decode(r.body))
+    local f = json.decode(call(srv.port, 'GET', '/users/7/files/a%20b.txt').body)
+    assert.are.same({ id = '7', name = 'a b.txt' }, f)
+  end)
+
+  it('parses a JSON body into req.body and res:status is chainable', function()
+    local r = call(srv.port, 'POST', '/echo', '{"image": "abc", "n": [1, 2]}', "{'Content-Type': 'application/json'}")
+    assert.are.equal(201, r.status)
+    assert.are.equal('application/json', r.headers['content-type'])
+    assert.are.same({ body = { image = 'abc', n = { 1, 2 } } }, json.decode(r.body))
+  end)
+
+  it('answers 400 to a JSON body that does not parse and 413 to one over the limit', function()
+    local r = call(srv.port, 'POST', '/echo', '{"image": ', "{'Content-Type': 'application/json'}")
+    assert.are.equal(400, r.status)
+    assert.truthy(json.decode(r.body).error)
+    local big = call(srv.port, 'POST', '/echo', '"' .. ('x'):rep(300) .. '"', "{'Content-Type': 'application/json'}")
+    assert.are.equal(413, big.status)
+  end)
+
+  it('dispatches put, patch, delete and all by method', function()
+    assert.are.equal('put', call(srv.port, 'PUT', '/thing').body)
+    assert.are.equal('patch', call(srv.port, 'PATCH', '/thing').body)
+    assert.are.equal(204, call(srv.port, 'DELETE', '/thing').status)
+    assert.are.equal('any OPTIONS', call(srv.port, 'OPTIONS', '/any').body)
+    assert.are.equal('any POST', call(srv.port, 'POST', '/any').body)
+  end)
+
+  it('answers 404 when nothing matches', function()
+    local r = call(srv.port, 'GET', '/nope')
+    assert.are.equal(404, r.status)
+    assert.are.equal('Cannot GET /nope', r.body)
+    assert.are.equal(404, call(srv.port, 'POST', '/users/1').status)
+  end)
+
+  it('runs middleware in order, with nxt passing to the next handler', function()
+    local r = call(srv.port, 'GET', '/chain')
+    assert.are.same({ 'logger', 'first', 'second' }, json.decode(r.body))
+    assert.are.equal('luster', r.headers['x-powered-by'])
+  end)
+
+  it('mounts middleware under a path prefix', function()
+    assert.are.equal(401, call(srv.port, 'GET', '/admin/panel').status)
+    assert.are.equal('panel', call(srv.port, 'GET', '/admin/panel', nil, "{'X-Token': 'secret'}").body)
+    assert.are.equal(200, call(srv.port, 'GET', '/users/1').status)
+  end)
+
+  it('lets handlers await', function()
+    assert.are.equal('slow done', call(srv.port, 'GET', '/slow').body)
+  end)
+
+  it('turns errors into their status or 500, and error middleware can handle them', function()
+    assert.are.equal(418, call(srv.port, 'GET', '/boom').status)
+    assert.are.equal(500, call(srv.port, 'GET', '/crash').status)
+    local r = call(srv.port, 'GET', '/next-error')
+    assert.are.equal(409, r.status)
+    assert.are.same({ handled = true }, json.decode(r.body))
+    assert.are.equal(200, call(srv.port, 'GET', '/users/1').status)
+  end)
+
+  it('matches wildcards and serves HEAD from GET routes', function()
+    assert.are.equal('a/b/c.txt', call(srv.port, 'GET', '/files/a/b/c.txt').body)
+    local r = call(srv.port, 'HEAD', '/users/5')
+    assert.are.equal(200, r.status)
+    assert.are.equal('', r.body)
+  end)
+end)
