@@ -9,13 +9,14 @@
  * (message_port.c): end 0 is the Worker object's handle in the parent, end 1
  * the worker's parentPort.  The worker's life cycle travels on the same
  * queue as its messages — ONLINE before the entry chunk runs, ERROR for an
- * uncaught error, EXIT (with the code) after its state is freed — so 'exit'
+ * uncaught error, EXIT (with the code) once its loop has ended — so 'exit'
  * is always the last event, after every message sent before it.
  *
  * Ownership: the lstr_worker (worker.h) is shared, reference counted (the
- * parent's handle, the thread).  The parent joins the thread when it takes
- * the EXIT item; a Worker collected or closed before that asks the thread to
- * stop and detaches it.  terminate() sets `terminating`, wakes the worker's
+ * parent's handle, the thread).  The thread posts EXIT, then frees its state
+ * and its reference; the parent detaches the thread when it takes the EXIT
+ * item; a Worker collected or closed before that asks the thread to stop
+ * and detaches it.  terminate() sets `terminating`, wakes the worker's
  * loop through `ctl` and interrupts running Lua (worker_interrupt.c).
  *
  * resourceLimits.maxHeapSizeMb is the state allocator's mem_limit; an
@@ -157,16 +158,19 @@ static void worker_main(void *arg) {
   w->ctl_open = 0;
   uv_mutex_unlock(&w->lock);
   uv_close((uv_handle_t *)&w->ctl, NULL);
-  lstr_state_free(s);
-  w->s = NULL;
 
 out:
   lstr_interrupt_leave();
+  /* Tell the parent first, then free: the state's teardown (finalizers, the
+   * heap, the loop) overlaps with what the parent does next, and the parent
+   * does not wait for it (the thread is detached, see lstr_worker_exited). */
   channel_close_end(w->ch, 1, 0); /* later posts to this worker are dropped */
   channel_push(w->ch, 0, (port_item){ ITEM_EXIT, code, NULL });
   uv_mutex_lock(&w->lock);
   w->done = 1;
   uv_mutex_unlock(&w->lock);
+  if (s) lstr_state_free(s);
+  w->s = NULL;
   worker_release(w);
 }
 
@@ -215,8 +219,9 @@ void lstr_worker_exited(port_h *p) {
   if (!w || w->joined) return;
   w->joined = 1;
   stop_kick(w);
-  if (atomic_load(&w->parked)) pthread_detach(w->tid); /* it never returns */
-  else uv_thread_join(&w->tid);
+  /* Detached rather than joined: it frees its state after posting EXIT (and
+   * a parked thread never returns). */
+  pthread_detach(w->tid);
 }
 
 void lstr_worker_handle_gone(port_h *p) {
