@@ -50,8 +50,24 @@ do
   if ok and type(buffers) == 'table' then
     for k, v in pairs(buffers) do _G[k] = v end
   end
-  local ok2, atomics = pcall(require, 'luster.atomics')
-  if ok2 then _G.Atomics = atomics end
+  -- Atomics is filled in on first use: its FFI declarations were a third
+  -- of the cost of creating a state (every worker thread pays it), and most
+  -- states never touch Atomics.
+  local Atomics = {}
+  local function load()
+    setmetatable(Atomics, nil)
+    local ok2, atomics = pcall(require, 'luster.atomics')
+    if ok2 then
+      for k, v in next, atomics do Atomics[k] = v end
+      package.loaded['luster.atomics'] = Atomics
+    end
+    return Atomics
+  end
+  setmetatable(Atomics, {
+    __index = function(_, k) return load()[k] end,
+    __pairs = function() return next, load(), nil end,
+  })
+  _G.Atomics = Atomics
 end
 
 local function dirname(p) return p:match('^(.*)/[^/]*$') or '.' end
