@@ -3,10 +3,10 @@
 ---
 --- It takes the boot table the parent sent (source, workerData, env, argv,
 --- environment data), gives the state a private copy of the environment,
---- makes `print` write whole lines, and reports an uncaught error to the
---- parent (process._fatal_hook) instead of printing it.
+--- and reports an uncaught error to the parent (process._fatal_hook)
+--- instead of printing it.  (`print` writes whole lines in every state, see
+--- bootstrap.lua.)
 local native = require('native.worker')
-local nproc = require('native.process')
 local core = require('native.core')
 local sched = require('luster.scheduler')
 local errors = require('luster.errors')
@@ -42,20 +42,11 @@ local function fatal(value, trace)
   core.exit(1)
 end
 
--- print(...) as one write(2) per line, so lines of many threads never mix.
-local function print_line(...)
-  local n = select('#', ...)
-  local parts = {}
-  for i = 1, n do parts[i] = tostring((select(i, ...))) end
-  nproc.write(1, table.concat(parts, '\t', 1, n) .. '\n')
-end
-
 --- Prepare the state; returns what run_entry needs:
 --- kind ('file' | 'string'), source, chunkname, argv.
 function M.start()
   boot = native.boot() or {}
   process._fatal_hook = fatal
-  _G.print = print_line
   if type(boot.env) == 'table' then process._set_private_env(boot.env) end
   local argv = { process.execPath }
   local kind, source, chunk = 'string', boot.source, '=[worker eval]'
