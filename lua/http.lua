@@ -71,8 +71,8 @@ local function handler_failed(res, rec)
   io.stderr:write('http: request handler error: ', errors.describe(rec.value, rec.trace), '\n')
   if res.finished and not res.destroyed then return end
   if res._started then return res:destroy() end
-  res._hv, res._hn, res.statusMessage = nil, nil, nil
-  res.headersSent, res.finished = false, false
+  res:_reset_headers()
+  res.finished = false
   res.statusCode = 500
   res:setHeader('Content-Type', 'text/plain')
   res:finish('Internal Server Error')
@@ -87,7 +87,11 @@ local function make_on_request(server)
   return function(sock, seq, method, url, raw, ver, flags, body)
     local req = setmetatable({ method = method, url = url, _raw = raw, _ver = ver, socket = sock,
       complete = band(flags, 2) ~= 0, _body = body }, req_mt)
-    local res = setmetatable({ statusCode = 200, _h = sock._h, _seq = seq, req = req, socket = sock }, res_mt)
+    -- every field the response may set is here from the start (false for
+    -- none), so that the table is allocated once at its final size
+    local res = setmetatable({ statusCode = 200, _h = sock._h, _seq = seq, req = req, socket = sock,
+      headersSent = false, finished = false, _started = false, _hv = false, _hn = false,
+      statusMessage = false }, res_mt)
     sock._req, sock._res = req, res
     local handler = server._handler
     if handler then

@@ -135,7 +135,7 @@ local function send_error(res, err)
   end
   if res.finished then return end
   if res._started then return res:destroy() end
-  res._hv, res._hn, res.headersSent = nil, nil, false
+  res:_reset_headers()
   res.statusCode = status
   res:setHeader('Content-Type', 'text/plain')
   res:finish(http.STATUS_CODES[status] or 'Error')

@@ -209,20 +209,24 @@ static int contains_ci(const char *s, size_t n, const char *word) {
   return 0;
 }
 
+static int name_is(const char *key, size_t klen, const char *lower_name, size_t n) {
+  return klen == n && strncasecmp(key, lower_name, n) == 0;
+}
+
 static void put_line(head_buf *b, head_info *hi, const char *name, size_t nlen,
-                     const char *key, size_t klen, const char *v, size_t vlen) {
-  if (!valid_value(v, vlen)) { hi->bad = key; return; }
-  switch (klen) {
-  case 4: if (memcmp(key, "date", 4) == 0) hi->has_date = 1; break;
+                     const char *v, size_t vlen) {
+  if (!valid_value(v, vlen)) { hi->bad = name; return; }
+  switch (nlen) {
+  case 4: if (name_is(name, nlen, "date", 4)) hi->has_date = 1; break;
   case 10:
-    if (memcmp(key, "connection", 10) == 0) {
+    if (name_is(name, nlen, "connection", 10)) {
       hi->has_connection = 1;
       if (contains_ci(v, vlen, "close")) hi->close = 1;
     }
     break;
-  case 14: if (memcmp(key, "content-length", 14) == 0) hi->has_length = 1; break;
+  case 14: if (name_is(name, nlen, "content-length", 14)) hi->has_length = 1; break;
   case 17:
-    if (memcmp(key, "transfer-encoding", 17) == 0 && contains_ci(v, vlen, "chunked")) hi->chunked = 1;
+    if (name_is(name, nlen, "transfer-encoding", 17) && contains_ci(v, vlen, "chunked")) hi->chunked = 1;
     break;
   }
   hb_put(b, name, nlen);
@@ -231,16 +235,15 @@ static void put_line(head_buf *b, head_info *hi, const char *name, size_t nlen,
   HB_LIT(b, "\r\n");
 }
 
-/* hv: lower-cased name -> value (string, number, or array of them);
- * hn: lower-cased name -> name as the user spelled it. */
+/* hv: name -> value (a string, a number, or an array of them).  hn: the
+ * lower-cased name -> name as spelled, or 0 when hv's keys are the names
+ * as spelled (writeHead's table, taken as is). */
 static void put_user_headers(lua_State *L, head_buf *b, head_info *hi, int hv, int hn) {
   lua_pushnil(L);
   while (lua_next(L, hv)) {
     if (lua_type(L, -2) != LUA_TSTRING) { lua_pop(L, 1); continue; }
-    size_t klen, nlen;
-    const char *key = lua_tolstring(L, -2, &klen);
-    const char *name = key;
-    nlen = klen;
+    size_t nlen;
+    const char *name = lua_tolstring(L, -2, &nlen);
     if (hn) {
       lua_pushvalue(L, -2);
       lua_rawget(L, hn);
@@ -248,24 +251,36 @@ static void put_user_headers(lua_State *L, head_buf *b, head_info *hi, int hv, i
       lua_insert(L, -2); /* keep it below the value while we use it */
     }
     for (size_t i = 0; i < nlen; i++)
-      if (!is_token_char((unsigned char)name[i])) { hi->bad = key; break; }
-    if (nlen == 0) hi->bad = key;
+      if (!is_token_char((unsigned char)name[i])) { hi->bad = name; break; }
+    if (nlen == 0) hi->bad = "";
     if (lua_type(L, -1) == LUA_TTABLE) {
       int n = (int)lua_objlen(L, -1);
       for (int i = 1; i <= n; i++) {
         lua_rawgeti(L, -1, i);
         size_t vlen;
         const char *v = lua_tolstring(L, -1, &vlen);
-        if (v) put_line(b, hi, name, nlen, key, klen, v, vlen);
+        if (v) put_line(b, hi, name, nlen, v, vlen);
         lua_pop(L, 1);
       }
     } else {
       size_t vlen;
       const char *v = lua_tolstring(L, -1, &vlen);
-      if (v) put_line(b, hi, name, nlen, key, klen, v, vlen);
+      if (v) put_line(b, hi, name, nlen, v, vlen);
     }
     lua_pop(L, hn ? 2 : 1);
   }
+}
+
+/* decimal / hex digits of n into buf (no terminator); returns the length */
+static size_t fmt_uint(char *buf, uint64_t n, unsigned base) {
+  char tmp[24];
+  size_t len = 0;
+  do {
+    tmp[len++] = "0123456789abcdef"[n % base];
+    n /= base;
+  } while (n);
+  for (size_t i = 0; i < len; i++) buf[i] = tmp[len - 1 - i];
+  return len;
 }
 
 /* ---- respond(cell, seq, body, status, reason, hv, hn, final) ----
@@ -279,6 +294,7 @@ int http_respond(lua_State *L) {
   size_t blen = 0;
   const char *body = lua_isnoneornil(L, 3) ? NULL : luaL_checklstring(L, 3, &blen);
   int final = lua_toboolean(L, 8);
+  char num[24];
   if (!c || c->closing || c->shut || seq != c->seq || c->res_done) {
     lua_pushboolean(L, 0);
     return 1;
@@ -293,19 +309,20 @@ int http_respond(lua_State *L) {
     if (status < 100 || status > 999)
       return lstr_error(L, "ERR_HTTP_INVALID_STATUS_CODE", "Invalid status code: %d", status);
     size_t rlen;
-    const char *reason = luaL_optlstring(L, 5, NULL, &rlen);
+    const char *reason = lua_type(L, 5) == LUA_TSTRING ? lua_tolstring(L, 5, &rlen) : NULL;
     if (!reason) { reason = http_reason(status); rlen = strlen(reason); }
-    char line[32];
-    int n = snprintf(line, sizeof line, "HTTP/1.1 %d ", status);
-    hb_put(&hb, line, (size_t)n);
+    HB_LIT(&hb, "HTTP/1.1 ");
+    hb_put(&hb, num, fmt_uint(num, (uint64_t)status, 10));
+    HB_LIT(&hb, " ");
     hb_put(&hb, reason, rlen);
     HB_LIT(&hb, "\r\n");
     head_info hi = {0};
     if (lua_istable(L, 6)) put_user_headers(L, &hb, &hi, 6, lua_istable(L, 7) ? 7 : 0);
     if (hi.bad || !valid_value(reason, rlen)) {
+      char bad[64];
+      snprintf(bad, sizeof bad, "%s", hi.bad ? hi.bad : "reason");
       if (hb.heap) free(hb.p);
-      return lstr_error(L, "ERR_INVALID_CHAR", "Invalid character in header content [\"%s\"]",
-                        hi.bad ? hi.bad : "reason");
+      return lstr_error(L, "ERR_INVALID_CHAR", "Invalid character in header content [\"%s\"]", bad);
     }
     if (hi.close || c->srv->closing) c->keep_alive = 0;
     c->res_no_body = c->parser.method == HTTP_HEAD || status == 204 || status == 304 || status < 200;
@@ -315,8 +332,9 @@ int http_respond(lua_State *L) {
     } else if (hi.chunked) {
       c->res_chunked = 1;
     } else if (final) {
-      n = snprintf(line, sizeof line, "Content-Length: %zu\r\n", blen);
-      hb_put(&hb, line, (size_t)n);
+      HB_LIT(&hb, "Content-Length: ");
+      hb_put(&hb, num, fmt_uint(num, blen, 10));
+      HB_LIT(&hb, "\r\n");
     } else if (c->parser.http_major == 1 && c->parser.http_minor >= 1) {
       HB_LIT(&hb, "Transfer-Encoding: chunked\r\n");
       c->res_chunked = 1;
@@ -344,7 +362,9 @@ int http_respond(lua_State *L) {
     /* HEAD and friends: the head only */
   } else if (c->res_chunked) {
     if (blen) {
-      int n = snprintf(prefix, sizeof prefix, "%zx\r\n", blen);
+      size_t n = fmt_uint(prefix, blen, 16);
+      prefix[n++] = '\r';
+      prefix[n++] = '\n';
       bufs[nb++] = uv_buf_init(prefix, (unsigned)n);
       bufs[nb++] = uv_buf_init((char *)body, (unsigned)blen);
       bufs[nb++] = final ? uv_buf_init("\r\n0\r\n\r\n", 7) : uv_buf_init("\r\n", 2);

@@ -20,7 +20,6 @@ local M = {}
 ---@field statusMessage string|nil
 ---@field headersSent boolean
 ---@field finished boolean
----@field writableEnded boolean
 ---@field req IncomingMessage
 ---@field socket HttpSocket
 local Res = EventEmitter.extend({})
@@ -31,6 +30,30 @@ local function headers_sent()
   errors.throw('ERR_HTTP_HEADERS_SENT', 'Cannot set headers after they are sent to the client')
 end
 
+-- The header tables: _hv (lower-cased name -> value) and _hn (lower-cased
+-- name -> name as spelled), or, after writeHead(status, headers) with no
+-- header set before, the caller's table itself as _hv with _hn = true
+-- ("raw": keys are names as spelled) -- no copy, no new tables.  They start
+-- as false so that the response table never grows (and rehashes) for them.
+
+-- Turn raw headers into the two tables.
+local function own_headers(self)
+  local hv, hn = self._hv, self._hn
+  if hn == true then
+    local raw = hv
+    hv, hn = {}, {}
+    for k, v in pairs(raw) do
+      local low = lower(k)
+      hv[low], hn[low] = v, k
+    end
+    self._hv, self._hn = hv, hn
+  elseif not hv then
+    hv, hn = {}, {}
+    self._hv, self._hn = hv, hn
+  end
+  return hv, hn
+end
+
 --- Set a response header (a string, a number, or an array of them).
 ---@param name string
 ---@param value string|number|string[]
@@ -39,14 +62,9 @@ function Res:setHeader(name, value)
   if self.headersSent then headers_sent() end
   errors.check_type(name, 'name', 'string')
   if value == nil then errors.throw('ERR_HTTP_INVALID_HEADER_VALUE', 'Invalid value "nil" for header "%s"', name) end
+  local hv, hn = own_headers(self)
   local k = lower(name)
-  local hv = self._hv
-  if not hv then
-    hv = {}
-    self._hv, self._hn = hv, {}
-  end
-  hv[k] = value
-  self._hn[k] = name
+  hv[k], hn[k] = value, name
   return self
 end
 
@@ -54,7 +72,12 @@ end
 ---@return string|number|string[]|nil
 function Res:getHeader(name)
   local hv = self._hv
-  return hv and hv[lower(name)]
+  if not hv then return nil end
+  local k = lower(name)
+  if self._hn ~= true then return hv[k] end
+  for n, v in pairs(hv) do
+    if lower(n) == k then return v end
+  end
 end
 
 ---@param name string
@@ -64,10 +87,10 @@ function Res:hasHeader(name) return self:getHeader(name) ~= nil end
 ---@param name string
 function Res:removeHeader(name)
   if self.headersSent then headers_sent() end
-  local hv = self._hv
-  if hv then
+  if self._hv then
+    local hv, hn = own_headers(self)
     local k = lower(name)
-    hv[k], self._hn[k] = nil, nil
+    hv[k], hn[k] = nil, nil
   end
 end
 
@@ -75,15 +98,20 @@ end
 ---@return table<string, any>
 function Res:getHeaders()
   local t = {}
-  for k, v in pairs(self._hv or {}) do t[k] = v end
+  for k, v in pairs(self._hv or {}) do t[lower(k)] = v end
   return t
 end
 
 ---@return string[]
 function Res:getHeaderNames()
   local t = {}
-  for k in pairs(self._hv or {}) do t[#t + 1] = k end
+  for k in pairs(self._hv or {}) do t[#t + 1] = lower(k) end
   return t
+end
+
+--- Forget every header (an error response replaces the handler's).
+function Res:_reset_headers()
+  self._hv, self._hn, self.statusMessage, self.headersSent = false, false, false, false
 end
 
 --- Set the status (and reason, and headers); they are sent with the body.
@@ -95,18 +123,21 @@ end
 function Res:writeHead(status, reason, headers)
   if self._started then headers_sent() end
   if type(reason) == 'table' then reason, headers = nil, reason end
-  status = tonumber(status)
-  if not status or status < 100 or status > 999 or status % 1 ~= 0 then
+  if type(status) ~= 'number' or status < 100 or status > 999 or status % 1 ~= 0 then
     errors.throw('ERR_HTTP_INVALID_STATUS_CODE', 'Invalid status code: %s', tostring(status))
   end
   self.statusCode = status
   if reason then self.statusMessage = reason end
   if headers then
-    self.headersSent = false
-    if headers[1] ~= nil then
-      for i = 1, #headers, 2 do self:setHeader(headers[i], headers[i + 1]) end
+    if not self._hv and headers[1] == nil then
+      self._hv, self._hn = headers, true
     else
-      for k, v in pairs(headers) do self:setHeader(k, v) end
+      self.headersSent = false
+      if headers[1] ~= nil then
+        for i = 1, #headers, 2 do self:setHeader(headers[i], headers[i + 1]) end
+      else
+        for k, v in pairs(headers) do self:setHeader(k, v) end
+      end
     end
   end
   self.headersSent = true
@@ -152,7 +183,7 @@ function Res:finish(data)
     respond(self._h, self._seq, data, self.statusCode, self.statusMessage, self._hv, self._hn, true)
     self._started = true
   end
-  self.finished, self.writableEnded, self.headersSent, self.writableFinished = true, true, true, true
+  self.finished, self.headersSent = true, true
   if rawget(self, '_events') then
     self:emit('finish')
     self:emit('close')
@@ -168,7 +199,7 @@ Res['end'] = Res.finish
 function Res:json(value, status)
   local body = require('json').encode(value)
   if status then self.statusCode = status end
-  if not self.headersSent and not (self._hv and self._hv['content-type']) then
+  if not self.headersSent and not self:getHeader('content-type') then
     self:setHeader('Content-Type', 'application/json')
   end
   return self:finish(body)
