@@ -222,8 +222,14 @@ function M.markAsUntransferable(buf)
   require('luster.buffers').markAsUntransferable(buf)
 end
 
---- A fixed set of workers running `filename`; see lua/luster/worker_pool.lua.
-M.WorkerPool = require('luster.worker_pool')(M)
+-- WorkerPool (lua/luster/worker_pool.lua) loads on first use: most
+-- states, and every pooled worker, never need it.
+setmetatable(M, { __index = function(t, k)
+  if k ~= 'WorkerPool' then return nil end
+  local pool = require('luster.worker_pool')(t)
+  rawset(t, 'WorkerPool', pool)
+  return pool
+end })
 
 -- ------------------------------------------------- inside a worker thread
 
