@@ -350,12 +350,13 @@ static int worker_in_worker(lua_State *L) {
 
 #if defined(__SANITIZE_THREAD__)
 /* ThreadSanitizer sees a file descriptor as an object written when it is
- * created.  libuv 1.44 closes its descriptors with syscall(SYS_close), which
- * TSan cannot intercept, so when another thread's loop, eventfd or pipe gets
- * the same number it reports a race that is not one. */
+ * created (and read by epoll_wait).  libuv 1.44 closes its descriptors with
+ * syscall(SYS_close), which TSan cannot intercept, so when another thread's
+ * loop, eventfd, pipe or file gets the same number it reports a race on the
+ * descriptor that is not one. */
 const char *__tsan_default_suppressions(void);
 const char *__tsan_default_suppressions(void) {
-  return "race:epoll_create1\nrace:eventfd\nrace:pipe2\n";
+  return "race:epoll_create1\nrace:epoll_wait\nrace:eventfd\nrace:pipe2\n";
 }
 #endif
 
