@@ -83,28 +83,41 @@ local function guarded(fn, req, res)
   if not ok then handler_failed(res, err) end
 end
 
+-- LuaJIT cannot compile a function that returns straight into a C frame
+-- (xpcall, coroutine.resume): "NYI: return to lower frame".  So the
+-- functions C and xpcall call are one-line trampolines, and the real work
+-- (serve, the handler) is called from Lua and can be traced.
+local function call_handler(handler, req, res)
+  handler(req, res)
+  return true
+end
+
+local function serve(server, sock, seq, method, url, raw, ver, flags, body)
+  local req = setmetatable({ method = method, url = url, _raw = raw, _ver = ver, socket = sock,
+    complete = band(flags, 2) ~= 0, _body = body }, req_mt)
+  -- every field the response may set is here from the start (false for
+  -- none), so that the table is allocated once at its final size
+  local res = setmetatable({ statusCode = 200, _h = sock._h, _seq = seq, req = req, socket = sock,
+    headersSent = false, finished = false, _started = false, _hv = false, _hn = false,
+    statusMessage = false }, res_mt)
+  sock._req, sock._res = req, res
+  local handler = server._handler
+  if handler then
+    local ok, err = xpcall(call_handler, trap, handler, req, res)
+    if not ok then handler_failed(res, err) end
+  else
+    -- several listeners: each in its own coroutine, as emit would
+    local l = server:listeners('request')
+    for i = 1, #l do
+      local ok, err = sched.run(guarded, l[i], req, res)
+      if not ok then error(err == EXIT and EXIT or err.value, 0) end
+    end
+  end
+end
+
 local function make_on_request(server)
   return function(sock, seq, method, url, raw, ver, flags, body)
-    local req = setmetatable({ method = method, url = url, _raw = raw, _ver = ver, socket = sock,
-      complete = band(flags, 2) ~= 0, _body = body }, req_mt)
-    -- every field the response may set is here from the start (false for
-    -- none), so that the table is allocated once at its final size
-    local res = setmetatable({ statusCode = 200, _h = sock._h, _seq = seq, req = req, socket = sock,
-      headersSent = false, finished = false, _started = false, _hv = false, _hn = false,
-      statusMessage = false }, res_mt)
-    sock._req, sock._res = req, res
-    local handler = server._handler
-    if handler then
-      local ok, err = xpcall(handler, trap, req, res)
-      if not ok then handler_failed(res, err) end
-    else
-      -- several listeners: each in its own coroutine, as emit would
-      local l = server:listeners('request')
-      for i = 1, #l do
-        local ok, err = sched.run(guarded, l[i], req, res)
-        if not ok then error(err == EXIT and EXIT or err.value, 0) end
-      end
-    end
+    serve(server, sock, seq, method, url, raw, ver, flags, body)
   end
 end
 

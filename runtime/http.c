@@ -362,7 +362,6 @@ static const luaL_Reg server_methods[] = {
 
 static const luaL_Reg http_funcs[] = {
   {"new_server", new_server},
-  {"respond", http_respond},
   {"destroy", conn_destroy},
   {"peer", conn_peer},
   {"parse_headers", parse_headers},
@@ -378,8 +377,9 @@ int luaopen_native_http(lua_State *L) {
     lua_setfield(L, -2, "__gc");
   }
   lua_pop(L, 1);
-  luaL_newmetatable(L, HTTP_CONN_MT);
-  lua_pop(L, 1);
   luaL_register(L, "native.http", http_funcs);
+  luaL_newmetatable(L, HTTP_CONN_MT);
+  lua_pushcclosure(L, http_respond, 1);
+  lua_setfield(L, -2, "respond");
   return 1;
 }

@@ -288,7 +288,12 @@ static size_t fmt_uint(char *buf, uint64_t n, unsigned base) {
  * Returns true while the connection takes more (false: gone, or
  * the write queue is long; the caller may wait for 'drain'). */
 int http_respond(lua_State *L) {
-  http_conn **cell = luaL_checkudata(L, 1, HTTP_CONN_MT);
+  /* the connection cell's metatable is this function's upvalue: cheaper
+   * than luaL_checkudata's registry lookup on every response */
+  http_conn **cell = lua_touserdata(L, 1);
+  if (!cell || !lua_getmetatable(L, 1) || !lua_rawequal(L, -1, lua_upvalueindex(1)))
+    return luaL_argerror(L, 1, "http connection expected");
+  lua_pop(L, 1);
   http_conn *c = *cell;
   uint32_t seq = (uint32_t)luaL_checkinteger(L, 2);
   size_t blen = 0;
@@ -371,6 +376,10 @@ int http_respond(lua_State *L) {
     } else if (final) {
       bufs[nb++] = uv_buf_init("0\r\n\r\n", 5);
     }
+  } else if (blen && hb.len && blen <= 1024 && hb.len + blen <= hb.cap) {
+    /* a small body rides in the head's buffer: one write(), one iovec */
+    memcpy(hb.p + hb.len, body, blen);
+    bufs[0].len += (unsigned)blen;
   } else if (blen) {
     bufs[nb++] = uv_buf_init((char *)body, (unsigned)blen);
   }
