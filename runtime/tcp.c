@@ -16,7 +16,8 @@
  *   close(fd)
  *   address(fd[, peer]) -> {address=, port=, family=} | nil
  *   acceptor(fd, on_fd) -> acceptor   on_fd(conn_fd) runs for each accepted
- *       connection (the callee owns conn_fd); acceptor:close(),
+ *       connection (the callee owns conn_fd); acceptor:close() (closes fd
+ *       too; until then the acceptor stays alive unreferenced),
  *       acceptor:pause(), acceptor:resume()
  */
 #include "tcp.h"
@@ -149,6 +150,7 @@ typedef struct {
   lstr_state *s;
   int fd;
   int cb_ref;
+  int self_ref;   /* an open acceptor keeps its Lua object alive, as a handle does */
   int closed;
 } acceptor;
 
@@ -181,6 +183,7 @@ static void close_acceptor(lua_State *L, acceptor **pa) {
   *pa = NULL;
   a->closed = 1;
   lstr_unref(L, &a->cb_ref);
+  lstr_unref(L, &a->self_ref);
   close(a->fd);
   uv_close((uv_handle_t *)&a->poll, acceptor_close_cb);
 }
@@ -202,6 +205,8 @@ static int new_acceptor(lua_State *L) {
   *pa = a;
   luaL_getmetatable(L, ACCEPTOR_MT);
   lua_setmetatable(L, -2);
+  lua_pushvalue(L, -1);
+  a->self_ref = lstr_ref(L);
   return 1;
 }
 
