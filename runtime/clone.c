@@ -72,7 +72,8 @@ typedef struct enc {
   int seen;     /* stack index: object -> id */
   int xfer;     /* stack index: block lightuserdata -> block index,
                    hook-claimed object -> -(port index + 1) */
-  int classify; /* stack index of luster.buffers' classify, 0 if absent */
+  int classify; /* stack slot of luster.buffers' classify */
+  int have_classify;
   int transfer; /* stack index of the transfer list, 0 if none */
   int nobjs;
   int depth;
@@ -304,10 +305,37 @@ static void enc_buffer(enc *e, lstr_block *b) {
   put(e, b->data, b->length);
 }
 
+/* luster.buffers' classify into its reserved stack slot, loading the module
+ * if no one has yet (bootstrap loads it on first use).  0 if unavailable. */
+static int have_classify(enc *e) {
+  lua_State *L = e->L;
+  if (e->have_classify) return 1;
+  for (int attempt = 0; attempt < 2; attempt++) {
+    int top = lua_gettop(L);
+    lua_getfield(L, LUA_REGISTRYINDEX, CLONE_HOOKS_KEY);
+    if (lua_istable(L, -1)) {
+      lua_getfield(L, -1, "classify");
+      if (lua_isfunction(L, -1)) {
+        lua_replace(L, e->classify);
+        e->have_classify = 1;
+      }
+    }
+    lua_settop(L, top);
+    if (e->have_classify || attempt) break;
+    lua_getglobal(L, "require");
+    if (lua_isfunction(L, -1)) {
+      lua_pushliteral(L, "luster.buffers");
+      lua_pcall(L, 1, 0, 0);
+    }
+    lua_settop(L, top);
+  }
+  return e->have_classify;
+}
+
 /* Ask luster.buffers what a cdata is: pushes its 5 answers. */
 static const char *classify(enc *e, int idx) {
   lua_State *L = e->L;
-  if (!e->classify) return NULL;
+  if (!have_classify(e)) return NULL;
   lua_pushvalue(L, e->classify);
   lua_pushvalue(L, idx);
   lua_call(L, 1, 5);
@@ -498,11 +526,8 @@ static int encode_body(lua_State *L) {
   e->seen = lua_gettop(L);
   lua_newtable(L);
   e->xfer = lua_gettop(L);
-  lua_getfield(L, LUA_REGISTRYINDEX, CLONE_HOOKS_KEY);
-  if (lua_istable(L, -1)) {
-    lua_getfield(L, -1, "classify");
-    if (lua_isfunction(L, -1)) e->classify = lua_gettop(L);
-  }
+  lua_pushnil(L); /* classify, fetched when a cdata is met */
+  e->classify = lua_gettop(L);
   e->transfer = lua_istable(L, 3) ? 3 : 0;
   if (!e->transfer && !lua_isnil(L, 3))
     return lstr_error(L, "ERR_INVALID_ARG_TYPE", "transferList must be an array (table)");

@@ -1,5 +1,8 @@
 --- Brings up the Lua side of a state: the globals of the API contract,
 --- Node-style require, and the entry points the C side calls (returned).
+-- No collection while the state is built: it allocates ~200 KB, all of it
+-- kept, and a cycle here was 10% of the cost of creating a state.
+collectgarbage('stop')
 local sched = require('luster.scheduler')
 local errors = require('luster.errors')
 local Promise = require('luster.promise')
@@ -13,7 +16,36 @@ require('os')
 
 -- ---- globals of the API contract ----
 _G.process = process
-_G.console = require('luster.console')
+-- Run a builtin module's chunk (modules.c's searcher), bypassing
+-- package.preload: the lazy placeholders below hook preload.
+local builtin_searcher = package.loaders[2]
+local function load_builtin(name)
+  local loader = builtin_searcher(name)
+  if type(loader) ~= 'function' then error(loader, 0) end
+  return loader(name)
+end
+
+-- console (and luster.inspect behind it) loads on first use: a worker that
+-- never logs does not pay for it.  The placeholder becomes the module:
+-- require('luster.console') and _G.console are one table.
+do
+  local console = {}
+  local function load()
+    if getmetatable(console) == nil then return console end
+    setmetatable(console, nil)
+    package.preload['luster.console'] = nil
+    for k, v in next, load_builtin('luster.console') do rawset(console, k, v) end
+    package.loaded['luster.console'] = console
+    return console
+  end
+  setmetatable(console, {
+    __index = function(_, k) return load()[k] end,
+    __newindex = function(_, k, v) rawset(load(), k, v) end,
+    __pairs = function() return next, load(), nil end,
+  })
+  package.preload['luster.console'] = load
+  _G.console = console
+end
 _G.Promise = Promise
 _G.await = Promise.await
 _G.async = Promise.async
@@ -46,9 +78,53 @@ _G.bit = require('bit')
 _G.ffi = require('ffi')
 -- shared memory, typed arrays and Atomics (lua/luster/buffers.lua, atomics.lua)
 do
-  local ok, buffers = pcall(require, 'luster.buffers')
-  if ok and type(buffers) == 'table' then
-    for k, v in pairs(buffers) do _G[k] = v end
+  -- The constructors (ArrayBuffer, Int32Array...) are placeholders until
+  -- one is touched: luster.buffers' FFI declarations and metatypes were 40%
+  -- of the cost of creating a state, which every worker thread pays.  The
+  -- first use -- of a placeholder, or any require('luster.buffers'), e.g.
+  -- by Atomics or by the structured-clone codec meeting a cdata -- loads
+  -- the module and turns each placeholder into the real constructor (its
+  -- fields and metatable copied, and the module's entry pointed at it), so
+  -- `_G.Int32Array == require('luster.buffers').Int32Array` holds.
+  local names = {
+    'ArrayBuffer', 'SharedArrayBuffer', 'Int8Array', 'Uint8Array', 'Int16Array',
+    'Uint16Array', 'Int32Array', 'Uint32Array', 'Float32Array', 'Float64Array',
+    'BigInt64Array', 'BigUint64Array',
+  }
+  local placeholders = {}
+  local function adopt(buffers)
+    for k, real in next, buffers do
+      local p = placeholders[k]
+      if p then
+        setmetatable(p, nil)
+        for f, v in next, real do rawset(p, f, v) end
+        setmetatable(p, getmetatable(real))
+        rawset(buffers, k, p)
+      elseif rawget(_G, k) == nil then
+        _G[k] = real
+      end
+    end
+  end
+  package.preload['luster.buffers'] = function(name)
+    package.preload[name] = nil
+    local buffers = load_builtin(name)
+    if type(buffers) == 'table' then adopt(buffers) end
+    return buffers
+  end
+  local function real(name)
+    local ok, buffers = pcall(require, 'luster.buffers')
+    return ok and type(buffers) == 'table' and rawget(buffers, name) or nil
+  end
+  for _, name in ipairs(names) do
+    local p = {}
+    placeholders[name] = p
+    setmetatable(p, {
+      __index = function(_, k) local r = real(name) return r and r[k] end,
+      __newindex = function(_, k, v) real(name) rawset(p, k, v) end,
+      __call = function(_, ...) real(name) return p(...) end,
+      __pairs = function() real(name) return next, p, nil end,
+    })
+    _G[name] = p
   end
   -- Atomics is filled in on first use: its FFI declarations were a third
   -- of the cost of creating a state (every worker thread pays it), and most
@@ -108,6 +184,7 @@ if core.info().isMainThread and process.env.LUSTER_UNIQUE_ID then
   require('luster.cluster_worker').setup()
 end
 
+collectgarbage('restart')
 return {
   dispatch = sched.dispatch,
   error_new = errors.new,
