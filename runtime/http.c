@@ -159,7 +159,8 @@ static int server_listen_fd(lua_State *L) {
   uv_tcp_init(srv->s->loop, &srv->listener);
   srv->listener.data = srv;
   int rc = uv_tcp_open(&srv->listener, fd);
-  if (rc == 0) rc = uv_listen((uv_stream_t *)&srv->listener, 511, listener_cb);
+  if (rc != 0) close(fd); /* not the handle's yet: closing it will not */
+  else rc = uv_listen((uv_stream_t *)&srv->listener, 511, listener_cb);
   srv->listening = 1; /* the handle is initialised either way: close it on error */
   srv->refs++;
   srv->closing = 0;

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define PEND_MAX (64 * 1024)   /* stop reading when this much input waits */
 #define LINGER_MS 2000         /* how long a closing connection drains input */
@@ -430,6 +431,7 @@ http_conn *http_conn_open(http_server *srv, int fd) {
   http_conn *c = new_conn(srv);
   if (!c) return NULL;
   if (uv_tcp_open(&c->tcp, fd) != 0) {
+    close(fd); /* not the handle's yet: closing it will not */
     http_conn_close(c);
     return NULL;
   }
