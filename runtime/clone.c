@@ -42,8 +42,77 @@ void lstr_msg_free(lstr_msg *m) {
   free(m->blocks);
   free(m->handed);
   free(m->ports);
-  free(m->buf);
+  if (m->buf != m->inline_buf) free(m->buf);
   free(m);
+}
+
+/* Recycled blocks only help if the next message fits: sizes are rounded
+ * up, and blocks above MSG_RECYCLE_MAX are not kept. */
+#define MSG_MIN_CAP 96
+#define MSG_RECYCLE_MAX 4096
+
+lstr_msg *clone_msg_new(size_t cap, lstr_msg_cache *c) {
+  lstr_msg *m = NULL;
+  if (c && c->head) {
+    m = c->head;
+    c->head = m->next;
+    if (!c->head) c->tail = NULL;
+    c->n--;
+    if (m->cap < cap) { free(m); m = NULL; }
+  }
+  if (!m) {
+    size_t want = cap < MSG_MIN_CAP ? MSG_MIN_CAP : (cap + 63) & ~(size_t)63;
+    m = malloc(sizeof *m + want);
+    if (!m) return NULL;
+    cap = want;
+  } else {
+    cap = m->cap;
+  }
+  memset(m, 0, sizeof *m);
+  m->buf = m->inline_buf;
+  m->cap = cap;
+  return m;
+}
+
+void lstr_msg_recycle(lstr_msg *m, lstr_msg_cache *c) {
+  if (!m) return;
+  if (!c || c->n >= LSTR_MSG_CACHE_MAX || m->buf != m->inline_buf || m->cap > MSG_RECYCLE_MAX ||
+      m->blocks || m->handed || m->ports) {
+    lstr_msg_free(m);
+    return;
+  }
+  m->next = NULL;
+  if (c->tail) c->tail->next = m; else c->head = m;
+  c->tail = m;
+  c->n++;
+}
+
+void lstr_msg_cache_move(lstr_msg_cache *dst, lstr_msg_cache *src) {
+  while (src->head && dst->n < LSTR_MSG_CACHE_MAX) {
+    if (!dst->head && src->n <= LSTR_MSG_CACHE_MAX) { /* the usual case: O(1) */
+      *dst = *src;
+      memset(src, 0, sizeof *src);
+      return;
+    }
+    lstr_msg *m = src->head;
+    src->head = m->next;
+    if (!src->head) src->tail = NULL;
+    src->n--;
+    m->next = NULL;
+    if (dst->tail) dst->tail->next = m; else dst->head = m;
+    dst->tail = m;
+    dst->n++;
+  }
+}
+
+void lstr_msg_cache_clear(lstr_msg_cache *c) {
+  lstr_msg *m = c->head;
+  while (m) {
+    lstr_msg *next = m->next;
+    free(m);
+    m = next;
+  }
+  memset(c, 0, sizeof *c);
 }
 
 const char *lstr_msg_bytes(const lstr_msg *m, size_t *len) {
@@ -52,12 +121,10 @@ const char *lstr_msg_bytes(const lstr_msg *m, size_t *len) {
 }
 
 lstr_msg *lstr_msg_from_bytes(const char *p, size_t len) {
-  lstr_msg *m = calloc(1, sizeof *m);
+  lstr_msg *m = clone_msg_new(len, NULL);
   if (!m) return NULL;
-  m->buf = malloc(len ? len : 1);
-  if (!m->buf) { free(m); return NULL; }
   memcpy(m->buf, p, len);
-  m->len = m->cap = len;
+  m->len = len;
   return m;
 }
 
@@ -249,8 +316,10 @@ static void enc_table(enc *e, int idx) {
   if (e->depth >= LSTR_CLONE_MAX_DEPTH || !lua_checkstack(L, 8))
     enc_fail(e, "a table nested too deeply");
   size_t narr = lua_objlen(L, idx);
-  put_u8(e, T_TABLE);
+  put_u8(e, T_TABLEH);
   put_varint(e, narr);
+  size_t hint_at = e->m->len, npairs = 0;
+  put_u8(e, 0); /* the number of pairs, known after the walk */
   int d = e->depth++;
   for (size_t i = 1; i <= narr; i++) {
     e->path[d].kind = PATH_INDEX;
@@ -273,8 +342,10 @@ static void enc_table(enc *e, int idx) {
     e->in_key = 0;
     enc_value(e, k + 1);
     lua_pop(L, 1);
+    npairs++;
   }
   e->depth--;
+  e->m->buf[hint_at] = (unsigned char)(npairs > 255 ? 255 : npairs);
   put_u8(e, T_END);
 }
 
@@ -563,8 +634,19 @@ static int encode_body(lua_State *L) {
 }
 
 lstr_msg *lstr_msg_encode(lua_State *L, int value_idx, int transfer_idx, int mode) {
+  return lstr_msg_encode_cached(L, value_idx, transfer_idx, mode, NULL);
+}
+
+lstr_msg *lstr_msg_encode_cached(lua_State *L, int value_idx, int transfer_idx, int mode,
+                                 lstr_msg_cache *c) {
   if (value_idx < 0 && value_idx > LUA_REGISTRYINDEX) value_idx = lua_gettop(L) + value_idx + 1;
   if (transfer_idx < 0 && transfer_idx > LUA_REGISTRYINDEX) transfer_idx = lua_gettop(L) + transfer_idx + 1;
+  /* plain values, nothing to transfer: clone_fast.c, or the full walk below */
+  if (!transfer_idx || lua_isnil(L, transfer_idx) ||
+      (lua_type(L, transfer_idx) == LUA_TTABLE && lua_objlen(L, transfer_idx) == 0)) {
+    lstr_msg *m = clone_encode_fast(L, value_idx, c);
+    if (m) return m;
+  }
   /* on the stack, and only its head cleared: a ~12 KB heap block per
    * message made glibc consolidate its bins on every post */
   enc e_, *e = &e_;

@@ -46,6 +46,26 @@ int lstr_msg_decode(lua_State *L, lstr_msg *m);
 
 void lstr_msg_free(lstr_msg *m);
 
+/* Message blocks kept for reuse.  A message is one malloc'ed block; when
+ * the thread that sent it frees it, the next message simply takes it back,
+ * but blocks freed by the receiving thread would go back to the sender's
+ * malloc arena one by one under its lock, while the sender allocates new
+ * ones from it: on a busy channel that malloc traffic was the larger part
+ * of a post.  So a receiver keeps the blocks it is done with in a cache,
+ * the channel hands them back to the sender in bulk (message_port.c), and
+ * the sender encodes into them.  A cache belongs to one thread at a time. */
+typedef struct lstr_msg_cache { lstr_msg *head, *tail; size_t n; } lstr_msg_cache;
+#define LSTR_MSG_CACHE_MAX 1024
+/* lstr_msg_encode, taking the block from `c` when one is big enough. */
+lstr_msg *lstr_msg_encode_cached(lua_State *L, int value_idx, int transfer_idx, int mode,
+                                 lstr_msg_cache *c);
+/* Free m, or keep its block in c (plain messages, while c has room). */
+void lstr_msg_recycle(lstr_msg *m, lstr_msg_cache *c);
+/* Move all of src to the end of dst (src is left empty); what does not fit
+ * under LSTR_MSG_CACHE_MAX stays in src. */
+void lstr_msg_cache_move(lstr_msg_cache *dst, lstr_msg_cache *src);
+void lstr_msg_cache_clear(lstr_msg_cache *c);
+
 /* The flat bytes (for process IPC).  Only meaningful alone for messages
  * encoded with LSTR_CLONE_PROCESS: thread messages refer to their blocks. */
 const char *lstr_msg_bytes(const lstr_msg *m, size_t *len);

@@ -124,12 +124,15 @@ static void make_buffer(dec *d, const char *tag, lstr_block *b) {
 
 static void dec_value(dec *d);
 
-static void dec_table(dec *d) {
+/* T_TABLE / T_TABLEH (with_hint) */
+static void dec_table(dec *d, int with_hint) {
   lua_State *L = d->L;
   if (++d->depth > LSTR_CLONE_MAX_DEPTH) fail(d, "nested too deeply");
   uint64_t narr = get_varint(d);
   if (narr > left(d) || narr > INT32_MAX) fail(d, "array longer than the message");
-  lua_createtable(L, (int)narr, 0);
+  size_t nhash = with_hint ? (size_t)get_u8(d) : 0;
+  if (nhash > left(d) / 2) nhash = left(d) / 2; /* a pair takes 2 bytes at least */
+  lua_createtable(L, (int)narr, (int)nhash);
   set_obj(d, new_obj(d, OBJ_TABLE));
   int t = lua_gettop(L);
   for (uint64_t i = 1; i <= narr; i++) {
@@ -249,7 +252,8 @@ static void dec_value(dec *d) {
     d->p += n;
     break;
   }
-  case T_TABLE: dec_table(d); break;
+  case T_TABLE:
+  case T_TABLEH: dec_table(d, tag == T_TABLEH); break;
   case T_REF: {
     uint64_t id = get_varint(d);
     if (id >= d->ninfo || d->info[id].kind == OBJ_PENDING) fail(d, "bad reference");
@@ -289,6 +293,100 @@ static void dec_value(dec *d) {
   }
 }
 
+/* ---- the fast path ----
+ * Messages of plain values (no T_REF, buffers, views, int64 or ports) are
+ * built directly, without lua_pcall, the id -> object table and the info
+ * array that references need.  It never raises on bad bytes: anything
+ * unexpected makes it give up, the stack is put back, and the full decoder
+ * above runs from the start (and raises the DataCloneError, if any).
+ * Lua errors it can meet are out of memory only, as for any C function. */
+
+typedef struct fdec { lua_State *L; const unsigned char *p, *end; int depth; } fdec;
+
+static int fget_varint(fdec *d, uint64_t *out) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64 && d->p < d->end; shift += 7) {
+    int c = *d->p++;
+    if (shift == 63 && (c & 0x7e)) return -1;
+    v |= (uint64_t)(c & 0x7f) << shift;
+    if (!(c & 0x80)) { *out = v; return 0; }
+  }
+  return -1;
+}
+
+static int fvalue(fdec *d) {
+  lua_State *L = d->L;
+  if (d->p >= d->end) return -1;
+  uint64_t n;
+  switch (*d->p++) {
+  case T_NIL: lua_pushnil(L); return 0;
+  case T_FALSE: lua_pushboolean(L, 0); return 0;
+  case T_TRUE: lua_pushboolean(L, 1); return 0;
+  case T_NULL: lua_pushlightuserdata(L, NULL); return 0;
+  case T_INT: {
+    if (fget_varint(d, &n)) return -1;
+    int64_t v = (int64_t)(n >> 1) ^ -(int64_t)(n & 1);
+    if (v >= (int64_t)1 << 53 || v <= -((int64_t)1 << 53)) return -1;
+    lua_pushnumber(L, (lua_Number)v);
+    return 0;
+  }
+  case T_NUM: {
+    double v;
+    if ((size_t)(d->end - d->p) < sizeof v) return -1;
+    memcpy(&v, d->p, sizeof v);
+    d->p += sizeof v;
+    lua_pushnumber(L, v);
+    return 0;
+  }
+  case T_STR:
+    if (fget_varint(d, &n) || n > (uint64_t)(d->end - d->p)) return -1;
+    lua_pushlstring(L, (const char *)d->p, (size_t)n);
+    d->p += n;
+    return 0;
+  case T_TABLE:
+  case T_TABLEH: {
+    int with_hint = d->p[-1] == T_TABLEH;
+    if (fget_varint(d, &n) || n > (uint64_t)(d->end - d->p) || n > INT32_MAX) return -1;
+    size_t nhash = 0;
+    if (with_hint) {
+      if (d->p >= d->end) return -1;
+      nhash = *d->p++;
+      if (nhash > (size_t)(d->end - d->p) / 2) nhash = (size_t)(d->end - d->p) / 2;
+    }
+    if (++d->depth > LSTR_CLONE_MAX_DEPTH || !lua_checkstack(L, 4)) return -1;
+    lua_createtable(L, (int)n, (int)nhash);
+    int t = lua_gettop(L);
+    for (uint64_t i = 1; i <= n; i++) {
+      if (fvalue(d)) return -1;
+      if (lua_isnil(L, -1)) lua_pop(L, 1);
+      else lua_rawseti(L, t, (int)i);
+    }
+    for (;;) {
+      if (d->p >= d->end) return -1;
+      if (*d->p == T_END) { d->p++; break; }
+      if (fvalue(d)) return -1;
+      if (lua_isnil(L, -1) || (lua_type(L, -1) == LUA_TNUMBER && isnan(lua_tonumber(L, -1)))) return -1;
+      if (fvalue(d)) return -1;
+      lua_rawset(L, t);
+    }
+    d->depth--;
+    return 0;
+  }
+  default: return -1; /* references, buffers, cdata, ports: the full decoder */
+  }
+}
+
+/* 1 with the value pushed, or 0 with the stack as it was. */
+int clone_decode_fast(lua_State *L, const lstr_msg *m) {
+  if (m->nblocks || m->nports || m->len < 2 || m->buf[0] != CLONE_MAGIC || m->buf[1] != CLONE_VERSION)
+    return 0;
+  fdec d = { L, m->buf + 2, m->buf + m->len, 0 };
+  int top = lua_gettop(L);
+  if (fvalue(&d) == 0 && d.p == d.end) return 1;
+  lua_settop(L, top);
+  return 0;
+}
+
 /* lua_pcall'd: (dec*) -> value */
 static int decode_body(lua_State *L) {
   dec *d = lua_touserdata(L, 1);
@@ -305,6 +403,7 @@ static int decode_body(lua_State *L) {
 }
 
 int lstr_msg_decode(lua_State *L, lstr_msg *m) {
+  if (clone_decode_fast(L, m)) return 0;
   dec d;
   memset(&d, 0, sizeof d);
   d.L = L;

@@ -13,6 +13,10 @@
  *   T_NUM  8 raw bytes of a double
  *   T_STR  len, bytes
  *   T_TABLE narr, narr values (T_NIL for holes), key/value pairs..., T_END
+ *   T_TABLEH narr, hint (1 raw byte: how many pairs follow, 255 = 255 or
+ *          more), then as T_TABLE.  What the encoders write: the decoder
+ *          sizes the table's hash part once instead of growing it per key.
+ *          Only a hint: the pairs up to T_END are what counts.
  *   T_REF  object id
  *   T_I64 T_U64  8 raw bytes
  *   T_AB   len, bytes                ArrayBuffer, copied
@@ -39,7 +43,7 @@
 
 enum {
   T_NIL, T_FALSE, T_TRUE, T_NULL, T_INT, T_NUM, T_STR, T_TABLE, T_END,
-  T_REF, T_I64, T_U64, T_AB, T_ABMOVED, T_SAB, T_VIEW, T_PORT, T_LAST
+  T_REF, T_I64, T_U64, T_AB, T_ABMOVED, T_SAB, T_VIEW, T_PORT, T_TABLEH, T_LAST
 };
 
 /* element sizes of view kinds 1..10, in luster.buffers' order */
@@ -52,17 +56,28 @@ typedef struct clone_port {
 } clone_port;
 
 struct lstr_msg {
-  unsigned char *buf;
+  unsigned char *buf;    /* `inline_buf`, or malloc'ed (the full encoder) */
   size_t len, cap;
   lstr_block **blocks;   /* one reference each */
   unsigned char *handed; /* moved ArrayBuffer already given to a decoder */
   size_t nblocks, capblocks;
   clone_port *ports;
   size_t nports;
+  lstr_msg *next;        /* link in a lstr_msg_cache */
+  unsigned char inline_buf[];
 };
 
 /* the registered transfer hooks (clone.c) */
 extern const lstr_transfer_hook *clone_hooks[];
 extern int clone_nhooks;
+
+/* clone.c: a message whose bytes (at least cap of them) live in the same
+ * block, taken from c (may be NULL) when it has one */
+lstr_msg *clone_msg_new(size_t cap, lstr_msg_cache *c);
+/* clone_fast.c: encode plain values without a Lua call; NULL when the value
+ * needs the full encoder (which then raises or succeeds). */
+lstr_msg *clone_encode_fast(lua_State *L, int value_idx, lstr_msg_cache *c);
+/* clone_decode.c */
+int clone_decode_fast(lua_State *L, const lstr_msg *m);
 
 #endif

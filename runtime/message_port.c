@@ -108,17 +108,20 @@ void channel_release(lstr_channel *ch) {
   if (!last) return;
   queue_free(&ch->end[0].q);
   queue_free(&ch->end[1].q);
+  lstr_msg_cache_clear(&ch->end[0].spare);
+  lstr_msg_cache_clear(&ch->end[1].spare);
   uv_mutex_destroy(&ch->lock);
   free(ch);
 }
 
-int channel_push(lstr_channel *ch, int side, port_item item) {
+int channel_push(lstr_channel *ch, int side, port_item item, lstr_msg_cache *cache) {
   uv_mutex_lock(&ch->lock);
   channel_end *e = &ch->end[side];
   if (e->closed || queue_push(&e->q, item) != 0) {
     uv_mutex_unlock(&ch->lock);
     return -1;
   }
+  if (cache && !cache->n && ch->end[1 - side].spare.n) lstr_msg_cache_move(cache, &ch->end[1 - side].spare);
   /* Only the first item needs a wake-up: the owner takes the whole queue.
    * `pending` and `spinning` pair up (sequentially consistent): either the
    * owner sees pending after it stops spinning, or we see it not spinning. */
@@ -277,8 +280,12 @@ static void port_forget_lua(port_h *p) {
 void port_detach(port_h *p, int notify) {
   port_stop(p);
   port_forget_lua(p);
+  queue_clear(&p->batch, p->pos); /* items before pos were taken already */
   queue_free(&p->batch);
   p->pos = 0;
+  lstr_msg_free(p->inflight);
+  p->inflight = NULL;
+  lstr_msg_cache_clear(&p->cache);
   if (!p->ch) return;
   channel_close_end(p->ch, p->side, notify);
   channel_release(p->ch);
@@ -292,10 +299,10 @@ void port_detach(port_h *p, int notify) {
 static int port_post(lua_State *L) {
   port_h *p = port_check(L, 1);
   lua_settop(L, 3);
-  lstr_msg *m = lstr_msg_encode(L, 2, lua_isnil(L, 3) ? 0 : 3, LSTR_CLONE_THREAD);
+  lstr_msg *m = lstr_msg_encode_cached(L, 2, lua_isnil(L, 3) ? 0 : 3, LSTR_CLONE_THREAD, &p->cache);
   if (!m) return lua_error(L);
-  if (!p->ch || channel_push(p->ch, 1 - p->side, (port_item){ ITEM_MSG, 0, m }) != 0)
-    lstr_msg_free(m);
+  if (!p->ch || channel_push(p->ch, 1 - p->side, (port_item){ ITEM_MSG, 0, m }, &p->cache) != 0)
+    lstr_msg_recycle(m, &p->cache);
   return 0;
 }
 
@@ -308,6 +315,9 @@ static int port_refill(lua_State *L) {
     uv_mutex_lock(&p->ch->lock);
     port_queue *q = &p->ch->end[p->side].q;
     atomic_store(&p->ch->end[p->side].pending, 0);
+    /* blocks of what we received beyond a few for our own replies go back
+     * to the sender (see lstr_msg_cache in clone.h) */
+    if (p->cache.n > 32 && !p->no_transfer) lstr_msg_cache_move(&p->ch->end[1 - p->side].spare, &p->cache);
     if (p->batch.n == 0) { /* the common case: swap arrays, no copying */
       port_queue t = *q;
       *q = p->batch;
@@ -328,13 +338,18 @@ static int port_refill(lua_State *L) {
 static int port_take(lua_State *L) {
   port_h *p = port_check(L, 1);
   if (p->pos >= p->batch.n) return 0;
-  port_item it = p->batch.v[p->pos++];
+  port_item it = p->batch.v[p->pos];
+  p->batch.v[p->pos++].m = NULL; /* ours now: closing the port must not free it again */
   if (p->pos >= p->batch.n) p->batch.n = p->pos = 0;
   switch (it.kind) {
   case ITEM_MSG:
   case ITEM_ERROR: {
+    /* decoding can raise (out of memory): then the port frees it later */
+    lstr_msg_free(p->inflight);
+    p->inflight = it.m;
     int rc = lstr_msg_decode(L, it.m);
-    lstr_msg_free(it.m);
+    p->inflight = NULL;
+    lstr_msg_recycle(it.m, &p->cache);
     lua_pushstring(L, rc != 0 ? "messageerror" : it.kind == ITEM_MSG ? "message" : "error");
     lua_insert(L, -2);
     return 2;
@@ -580,7 +595,7 @@ static int bc_post(lua_State *L) {
   for (size_t i = 0; i < n; i++) {
     lstr_msg *m = i == 0 ? first : lstr_msg_encode(L, 3, 0, LSTR_CLONE_THREAD);
     if (i == 0) first = NULL;
-    if (m && channel_push(targets[i], 0, (port_item){ ITEM_MSG, 0, m }) != 0) lstr_msg_free(m);
+    if (m && channel_push(targets[i], 0, (port_item){ ITEM_MSG, 0, m }, NULL) != 0) lstr_msg_free(m);
     if (!m) lua_pop(L, 1);
     channel_release(targets[i]);
   }

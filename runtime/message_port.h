@@ -46,6 +46,8 @@ typedef struct channel_end {
   int closed;        /* posts to this end are dropped */
   atomic_int pending;  /* set with each push, cleared by the owner's swap */
   atomic_int spinning; /* the owner is polling `pending`: no need to write */
+  lstr_msg_cache spare; /* message blocks for this end's owner to post with,
+                           given back by the other end's receiver */
 } channel_end;
 
 typedef struct lstr_channel {
@@ -58,8 +60,9 @@ lstr_channel *channel_new(void);
 void channel_retain(lstr_channel *ch);
 void channel_release(lstr_channel *ch);
 /* Queue an item on end `side`.  Returns 0, or -1 when that end is closed
- * (the caller still owns item->m and frees it). */
-int channel_push(lstr_channel *ch, int side, port_item item);
+ * (the caller still owns item->m and frees it).  With `cache` (the
+ * sender's, when empty), the blocks the receiver gave back move into it. */
+int channel_push(lstr_channel *ch, int side, port_item item, lstr_msg_cache *cache);
 /* Mark end `side` closed and drop what is queued on it; with notify, the
  * other end gets an ITEM_CLOSE. */
 void channel_close_end(lstr_channel *ch, int side, int notify);
@@ -83,6 +86,8 @@ typedef struct port_h {
   uint64_t spin_ns;      /* how long to wait for more after a drain */
   uint64_t idle_since;   /* when the last wait for more gave up */
   lstr_worker *w;        /* the Worker this handle is the parent side of */
+  lstr_msg_cache cache;  /* blocks of messages received, to post with */
+  lstr_msg *inflight;    /* taken from the batch, being decoded */
 } port_h;
 
 #define PORT_MT "luster.port"

@@ -57,7 +57,7 @@ static void post_error(lstr_worker *w, lua_State *L, const char *code, const cha
   lua_setfield(L, -2, "stack");
   lstr_msg *m = lstr_msg_encode(L, -1, 0, LSTR_CLONE_THREAD);
   lua_pop(L, m ? 1 : 2);
-  if (m && channel_push(w->ch, 0, (port_item){ ITEM_ERROR, 0, m }) != 0) lstr_msg_free(m);
+  if (m && channel_push(w->ch, 0, (port_item){ ITEM_ERROR, 0, m }, NULL) != 0) lstr_msg_free(m);
 }
 
 static void ctl_cb(uv_async_t *a) {
@@ -93,7 +93,7 @@ static int run_worker_entry(lstr_worker *w, lstr_state *s) {
     free(s->script_path);
     s->script_path = strdup(realpath(path, resolved) ? resolved : path);
   }
-  if (channel_push(w->ch, 0, (port_item){ ITEM_ONLINE, 0, NULL }) != 0) { lua_settop(L, 0); return 1; }
+  if (channel_push(w->ch, 0, (port_item){ ITEM_ONLINE, 0, NULL }, NULL) != 0) { lua_settop(L, 0); return 1; }
   lstr_push_ref(L, s->run_entry_ref);
   lua_insert(L, -5);
   if (lua_pcall(L, 4, 2, 0) != 0) goto failed;
@@ -165,7 +165,7 @@ out:
    * heap, the loop) overlaps with what the parent does next, and the parent
    * does not wait for it (the thread is detached, see lstr_worker_exited). */
   channel_close_end(w->ch, 1, 0); /* later posts to this worker are dropped */
-  channel_push(w->ch, 0, (port_item){ ITEM_EXIT, code, NULL });
+  channel_push(w->ch, 0, (port_item){ ITEM_EXIT, code, NULL }, NULL);
   uv_mutex_lock(&w->lock);
   w->done = 1;
   uv_mutex_unlock(&w->lock);
@@ -207,7 +207,7 @@ static void kick_cb(uv_timer_t *t) {
     w->done = 1;
     uv_mutex_unlock(&w->lock);
     channel_close_end(w->ch, 1, 0);
-    channel_push(w->ch, 0, (port_item){ ITEM_EXIT, 1, NULL });
+    channel_push(w->ch, 0, (port_item){ ITEM_EXIT, 1, NULL }, NULL);
     stop_kick(w);
     return;
   }
@@ -334,7 +334,7 @@ static int worker_report_error(lua_State *L) {
   lstr_msg *m = lstr_msg_encode(L, 1, 0, LSTR_CLONE_THREAD);
   if (!m) return lua_error(L);
   w->error_posted = 1;
-  if (channel_push(w->ch, 0, (port_item){ ITEM_ERROR, 0, m }) != 0) lstr_msg_free(m);
+  if (channel_push(w->ch, 0, (port_item){ ITEM_ERROR, 0, m }, NULL) != 0) lstr_msg_free(m);
   return 0;
 }
 

@@ -65,6 +65,15 @@ describe('receiveMessageOnPort', function()
     ch.port1:close()
   end)
 
+  it('leaves the port closable with messages still queued', function()
+    local ch = wt.MessageChannel()
+    for i = 1, 3 do ch.port1:postMessage(i) end
+    assert.are.same({ message = 1 }, wt.receiveMessageOnPort(ch.port2))
+    ch.port2:close() -- frees 2 and 3, not 1 again
+    ch.port1:close()
+    collectgarbage()
+  end)
+
   it('rejects what is not a port', function()
     local ok, e = pcall(wt.receiveMessageOnPort, {})
     assert.is_false(ok)
