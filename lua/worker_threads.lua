@@ -80,19 +80,24 @@ local function on_exit(self, code)
   ports.deliver(self, 'exit', code)
 end
 
+local sched = require('luster.scheduler')
+local deliver, deliver_message, drain = ports.deliver, ports.deliver_message, sched.drain
+
+-- One wake-up: every item the worker queued (messages and its life cycle).
 local function make_drain(self, h)
-  local sched = require('luster.scheduler')
+  local take = h.take
   return function()
     h:refill()
     while not self._exited and not sched.exiting do
-      local kind, v = h:take()
-      if kind == nil then break end
-      if kind == 'message' or kind == 'messageerror' then ports.deliver(self, kind, v)
-      elseif kind == 'online' then ports.deliver(self, 'online')
-      elseif kind == 'error' then ports.deliver(self, 'error', as_error(v))
+      local kind, v = take(h)
+      if kind == 'message' then deliver_message(self, v)
+      elseif kind == nil then break
+      elseif kind == 'messageerror' then deliver(self, kind, v)
+      elseif kind == 'online' then deliver(self, 'online')
+      elseif kind == 'error' then deliver(self, 'error', as_error(v))
       elseif kind == 'exit' then on_exit(self, v)
       end
-      sched.drain()
+      drain()
     end
   end
 end

@@ -24,24 +24,51 @@ local function deliver(obj, name, v)
 end
 M.deliver = deliver
 
+local run, uncaught, drain = sched.run, sched.uncaught, sched.drain
+
+--- Emit 'message' with v.  The usual case, exactly one listener, runs it
+--- straight in a scheduler coroutine (as emit would, minus the pcall and
+--- the argument shuffling); the listener table is read afresh for every
+--- message, so listeners added or removed meanwhile are honoured.
+local function deliver_message(obj, v)
+  local ev = rawget(obj, '_events')
+  local l = ev and ev.message
+  if type(l) ~= 'function' then
+    if l ~= nil then deliver(obj, 'message', v) end
+    return
+  end
+  local ok, err = run(l, v)
+  if not ok then
+    if err == EXIT then error(err, 0) end
+    uncaught(err)
+  end
+end
+M.deliver_message = deliver_message
+
 ---@class MessagePort: EventEmitter
 local MessagePort = EventEmitter.extend({})
 M.MessagePort = MessagePort
 
+-- One wake-up: take every queued item, deliver each one, and run
+-- nextTicks and microtasks after each (as Node does between messages).
 local function make_drain(port, h)
+  local take = h.take
   return function()
     h:refill()
     while port._started and not sched.exiting do
-      local kind, v = h:take()
-      if kind == nil then break end
-      if kind == 'message' or kind == 'messageerror' then
-        deliver(port, kind, v)
+      local kind, v = take(h)
+      if kind == 'message' then
+        deliver_message(port, v)
         local onmessage = rawget(port, 'onmessage')
-        if kind == 'message' and onmessage then onmessage({ data = v, target = port }) end
+        if onmessage then onmessage({ data = v, target = port }) end
+      elseif kind == nil then
+        break
+      elseif kind == 'messageerror' then
+        deliver(port, kind, v)
       elseif kind == 'close' then
         port:close()
       end
-      sched.drain()
+      drain()
     end
   end
 end
