@@ -23,6 +23,7 @@
  * allocation refused there ends the worker with ERR_WORKER_OUT_OF_MEMORY.
  */
 #include "worker.h"
+#include "shared_memory.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -167,8 +168,9 @@ out:
   channel_close_end(w->ch, 1, 0); /* later posts to this worker are dropped */
   channel_push(w->ch, 0, (port_item){ ITEM_EXIT, code, NULL }, NULL);
   uv_mutex_lock(&w->lock);
-  w->done = 1;
+  w->done = 1; /* no request_stop marks this thread from now on */
   uv_mutex_unlock(&w->lock);
+  lstr_atomics_clear_interrupt(uv_thread_self()); /* the id may be reused */
   if (s) lstr_state_free(s);
   w->s = NULL;
   worker_release(w);
@@ -191,6 +193,11 @@ static void request_stop(lstr_worker *w) {
     atomic_store(&w->terminating, 1);
     if (w->ctl_open) uv_async_send(&w->ctl);
     if (w->lua_live) lstr_interrupt_send(w);
+    /* A thread blocked in Atomics.wait (even with no timeout) returns from
+     * it, and any later wait returns at once; the interrupt above then
+     * stops it at its next instruction.  Cleared by the thread once done
+     * (worker_main), under this lock's ordering: no mark outlives it. */
+    lstr_atomics_interrupt(w->tid);
   }
   uv_mutex_unlock(&w->lock);
 }

@@ -37,8 +37,9 @@
  * stops, since a signal landing in C code (file-backed) only arms the hook,
  * which a thread that then enters a trace never runs.
  *
- * A thread blocked in a system call that nothing wakes (Atomics.wait with no
- * timeout, a blocking read in a C module) cannot be stopped this way.
+ * A thread blocked in Atomics.wait (with no timeout too) is woken by
+ * lstr_atomics_interrupt, which worker.c's request_stop calls as well; a
+ * blocking call in a C module cannot be stopped this way.
  */
 #include "worker.h"
 

@@ -144,6 +144,28 @@ describe('Atomics.wait and notify', function()
     assert.are.equal(42, v[0])
     await(w:terminate())
   end)
+
+  it('a worker blocked in wait with no timeout can still be terminated', function()
+    local Worker = require('worker_threads').Worker
+    local sab = SharedArrayBuffer(8)
+    local v = Int32Array(sab)
+    local w = Worker([[
+      local v = Int32Array(require('worker_threads').workerData.sab)
+      Atomics.store(v, 1, 1)
+      Atomics.wait(v, 0, 0) -- nobody notifies: forever, but for terminate()
+    ]], { eval = true, workerData = { sab = sab } })
+    local function sleep(ms) await(Promise.new(function(r) setTimeout(r, ms) end)) end
+    local deadline = os.time() + 5
+    while Atomics.load(v, 1) == 0 and os.time() < deadline do sleep(1) end
+    sleep(20) -- well inside the wait by now
+    local exited
+    w:on('exit', function(code) exited = code end)
+    local t = os.time()
+    assert.are.equal(1, await(w:terminate()))
+    assert.is_true(os.time() - t <= 2)
+    sleep(5)
+    assert.are.equal(1, exited)
+  end)
 end)
 
 describe('Atomics.waitAsync', function()
