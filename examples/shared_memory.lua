@@ -9,10 +9,11 @@ local worker = Worker('./shared_memory_worker.lua', {
   workerData = { sharedBuffer = sharedBuffer },
 })
 
--- Both can read/write to sharedArray.  (As in the seed, this store races
--- the worker's load; a new thread and its Lua state take far longer to
--- start than this line does, so the worker reads 100.)
+-- Both can read/write to sharedArray
 Atomics.store(sharedArray, 0, 100)
+-- The seed's JavaScript races here: its worker may load before this store.
+-- Waking a worker that waits for the store makes the 100 certain.
+Atomics.notify(sharedArray, 0)
 
 worker:on('exit', function()
   console.log('main sees', Atomics.load(sharedArray, 0)) -- 101: the worker's add
