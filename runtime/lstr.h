@@ -37,6 +37,8 @@ struct lstr_state {
   int owns_loop;         /* we created the loop and must close/free it */
 
   /* allocator accounting; mem_limit == 0 means unlimited */
+  lua_Alloc base_alloc;  /* the allocator state_alloc forwards to (state.c) */
+  void *base_ud;
   size_t mem_used;
   size_t mem_limit;
   int out_of_memory;     /* set when an allocation was refused */
