@@ -92,14 +92,20 @@ local function call_handler(handler, req, res)
   return true
 end
 
+-- The request and response tables are copied from constant templates
+-- (every key present, so the values below are plain stores): building them
+-- key by key would make LuaJIT insert and hash each key per request.
 local function serve(server, sock, seq, method, url, raw, ver, flags, body)
-  local req = setmetatable({ method = method, url = url, _raw = raw, _ver = ver, socket = sock,
-    complete = band(flags, 2) ~= 0, _body = body }, req_mt)
+  local req = setmetatable({ method = false, url = false, _raw = false, _ver = 0, socket = false,
+    complete = false, _body = false }, req_mt)
+  req.method, req.url, req._raw, req._ver, req.socket = method, url, raw, ver, sock
+  req.complete, req._body = band(flags, 2) ~= 0, body or false
   -- every field the response may set is here from the start (false for
-  -- none), so that the table is allocated once at its final size
-  local res = setmetatable({ statusCode = 200, _h = sock._h, _seq = seq, req = req, socket = sock,
+  -- none), so that the table never grows
+  local res = setmetatable({ statusCode = 200, _h = false, _seq = 0, req = false, socket = false,
     headersSent = false, finished = false, _started = false, _hv = false, _hn = false,
     statusMessage = false }, res_mt)
+  res._h, res._seq, res.req, res.socket = sock._h, seq, req, sock
   sock._req, sock._res = req, res
   local handler = server._handler
   if handler then

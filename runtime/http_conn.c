@@ -71,6 +71,12 @@ static void push_sock(http_conn *c) {
     return;
   }
   lua_createtable(L, 0, 4);
+  /* the fields lua/http.lua sets per request exist from the start, so a
+   * compiled trace stores into them instead of inserting keys */
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "_req");
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "_res");
   http_conn **cell = lua_newuserdata(L, sizeof *cell);
   *cell = c;
   c->cell = cell;
