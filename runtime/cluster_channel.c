@@ -106,11 +106,8 @@ void lstr_channel_release(lstr_channel *ch) {
 int lstr_channel_is_open(const lstr_channel *ch) { return ch->open && !ch->broken; }
 size_t lstr_channel_backlog(const lstr_channel *ch) { return ch->backlog; }
 
-void lstr_channel_close(lstr_channel *ch) {
-  if (!ch->open) return;
-  ch->open = 0;
-  close(ch->fd);
-  ch->fd = -1;
+/* Forget every frame still waiting to be written (and the fds they carry). */
+static void drop_pending_frames(lstr_channel *ch) {
   while (ch->head) {
     out_frame *f = ch->head;
     ch->head = f->next;
@@ -119,6 +116,14 @@ void lstr_channel_close(lstr_channel *ch) {
   }
   ch->tail = NULL;
   ch->backlog = 0;
+}
+
+void lstr_channel_close(lstr_channel *ch) {
+  if (!ch->open) return;
+  ch->open = 0;
+  close(ch->fd);
+  ch->fd = -1;
+  drop_pending_frames(ch);
   for (size_t i = 0; i < ch->fdq_n; i++) close(ch->fdq[i]);
   ch->fdq_n = 0;
   if (ch->s->L) lstr_unref(ch->s->L, &ch->on_frame_ref);
@@ -179,14 +184,7 @@ static void after_write(lstr_channel *ch, int rc) {
   if (rc < 0) {
     ch->broken = 1;
     /* the peer is gone: drop what waits; reading will see the end */
-    while (ch->head) {
-      out_frame *f = ch->head;
-      ch->head = f->next;
-      if (f->fd >= 0) close(f->fd);
-      free(f);
-    }
-    ch->tail = NULL;
-    ch->backlog = 0;
+    drop_pending_frames(ch);
   }
   if (ch->closing_after_flush && !ch->head) { lstr_channel_close(ch); return; }
   update_events(ch);
