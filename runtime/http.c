@@ -186,11 +186,18 @@ static int server_adopt(lua_State *L) {
   return 1;
 }
 
+/* Stop accepting.  Busy connections close after their response; idle
+ * keep-alive ones get CLOSE_GRACE_MS (see http_conn_sweep) rather than being
+ * cut at once: a client may have a request on the wire already (a rolling
+ * reload under load always does), and it is answered, with
+ * `Connection: close`, instead of lost. */
 static int server_close(lua_State *L) {
   http_server *srv = check_server(L);
   srv->closing = 1;
+  srv->close_started = uv_now(srv->s->loop);
   stop_listening(srv);
-  close_idle(srv);
+  if (srv->nconns > 0) /* sweep often enough to honour the grace period */
+    uv_timer_start(&srv->sweep, sweep_cb, CLOSE_GRACE_MS / 10, CLOSE_GRACE_MS / 10);
   lua_pushinteger(L, srv->nconns); /* 0: the caller emits 'close' now */
   return 1;
 }

@@ -97,6 +97,7 @@ struct http_server {
   int refs;                     /* Lua object + open handles + connections */
   int listening;
   int closing;                  /* close() called: no new connections */
+  uint64_t close_started;       /* loop time server:close() was called */
   int notify_connection;        /* Lua listens for 'connection' */
   int on_request_ref, on_event_ref, socket_mt_ref;
 
@@ -121,6 +122,9 @@ void http_conn_feed(http_conn *c, const char *p, size_t n);
 void http_conn_close(http_conn *c);
 void http_conn_response_done(http_conn *c);            /* respond() finished one */
 void http_conn_shutdown(http_conn *c);                 /* flush, then close */
+/* how long server:close() leaves idle keep-alive connections for requests
+ * already on their way (answered with Connection: close) */
+#define CLOSE_GRACE_MS 1000
 void http_conn_sweep(http_server *srv);                /* enforce timeouts */
 void http_settings_init(llhttp_settings_t *st);
 void http_server_unref(http_server *srv);

@@ -523,7 +523,9 @@ void http_conn_sweep(http_server *srv) {
     uint64_t age = now - c->t_start;
     switch (c->phase) {
     case PHASE_IDLE:
-      if (c->served) {
+      if (srv->closing && now - srv->close_started >= CLOSE_GRACE_MS) {
+        http_conn_close(c); /* server:close(): the grace period is over */
+      } else if (c->served) {
         if (srv->keep_alive_timeout && age >= srv->keep_alive_timeout) http_conn_close(c);
       } else if (srv->headers_timeout && age >= srv->headers_timeout) {
         http_conn_fail(c, 408);

@@ -99,6 +99,7 @@ print(json.dumps({'sent': len(sent_ids), 'bad': bad[:5], 'nbad': len(bad)}))
 describe('http soak', function()
   it('answers 10k requests exactly once, survives vanishing clients, and its RSS settles', function()
     local srv = H.serve(SERVER)
+    finally(function() srv:stop() end) -- a failed assertion must not leave it running
     local client = H.tmp('.py', 'PORT = ' .. srv.port .. '\n' .. CLIENT)
     local function stats()
       return json.decode(H.py(srv.port, [[
@@ -130,12 +131,15 @@ print(c.getresponse().read().decode())
     assert.is_true(s.aborted > 0)        -- the handlers heard of the vanished clients
     assert.are.equal(1, s.connections)   -- only the stats request's own
     -- RSS: after the first round warmed up, it stays within 25% (+4 MB)
-    local base = math.max(rss[1], rss[2])
-    for round = 3, 5 do
-      assert.is_true(rss[round] <= base * 1.25 + 4 * 1024 * 1024,
-        ('round %d RSS %d vs %d'):format(round, rss[round], base))
+    -- (not under sanitizers: their allocators keep freed memory by design)
+    if (os.getenv('LUSTER_SANITIZE') or '') == '' then
+      local base = math.max(rss[1], rss[2])
+      for round = 3, 5 do
+        assert.is_true(rss[round] <= base * 1.25 + 4 * 1024 * 1024,
+          ('round %d RSS %d vs %d'):format(round, rss[round], base))
+      end
+      assert.is_true(os.time() - started < 60)
     end
-    assert.is_true(os.time() - started < 60)
     local err = srv:stop()
     assert.falsy(err:find('fatal', 1, true))
   end)
