@@ -4,6 +4,7 @@
 ---   json.decode(s, {safe = true})            -> value | nil, message
 ---   json.null                                -- JSON null (cjson.null)
 local cjson = require('cjson').new()
+local find, gsub = string.find, string.gsub
 local errors = require('luster.errors')
 
 cjson.encode_sparse_array(true)      -- {[1]=a, [5]=b} becomes an object, not an error
@@ -131,8 +132,12 @@ function M.encode(value)
   else
     ok, s = pcall(exact_encode, value)
   end
-  if ok then return s end
-  error(errors.new('ERR_INVALID_ARG_TYPE', 'json.encode: ' .. tostring(s), 2), 2)
+  if not ok then error(errors.new('ERR_INVALID_ARG_TYPE', 'json.encode: ' .. tostring(s), 2), 2) end
+  -- cjson escapes every '/' as '\/'; JSON.stringify does not.  Each '\/' in
+  -- cjson's output is such an escape (a '/' is never written bare), so
+  -- undoing them all is exact.
+  if find(s, '\\/', 1, true) then s = gsub(s, '\\/', '/') end
+  return s
 end
 
 ---@param s string
