@@ -104,11 +104,7 @@ static const luaL_Reg clone_funcs[] = {
 };
 
 int luaopen_native_clone(lua_State *L) {
-  if (luaL_newmetatable(L, MSG_MT)) {
-    lua_pushcfunction(L, msg_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_pop(L, 1);
+  lstr_new_class(L, MSG_MT, NULL, msg_gc);
   lua_newtable(L);
   luaL_register(L, NULL, clone_funcs);
   return 1;

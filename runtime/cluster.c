@@ -338,14 +338,7 @@ static const luaL_Reg cluster_funcs[] = {
 };
 
 int luaopen_native_cluster(lua_State *L) {
-  if (luaL_newmetatable(L, PROC_MT)) {
-    lua_pushcfunction(L, proc_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_newtable(L);
-    luaL_register(L, NULL, proc_methods);
-    lua_setfield(L, -2, "__index");
-  }
-  lua_pop(L, 1);
+  lstr_new_class(L, PROC_MT, proc_methods, proc_gc);
   luaL_register(L, "native.cluster", cluster_funcs);
   lstr_channel_open_lib(L);
   lstr_share_open_lib(L);

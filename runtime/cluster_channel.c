@@ -506,14 +506,7 @@ static const luaL_Reg channel_methods[] = {
 };
 
 void lstr_channel_open_lib(lua_State *L) {
-  if (luaL_newmetatable(L, CHANNEL_MT)) {
-    lua_pushcfunction(L, channel_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_newtable(L);
-    luaL_register(L, NULL, channel_methods);
-    lua_setfield(L, -2, "__index");
-  }
-  lua_pop(L, 1);
+  lstr_new_class(L, CHANNEL_MT, channel_methods, channel_gc);
   lua_pushcfunction(L, channel_new_lua);
   lua_setfield(L, -2, "channel");
 }

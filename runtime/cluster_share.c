@@ -306,14 +306,7 @@ static const luaL_Reg share_methods[] = {
 };
 
 void lstr_share_open_lib(lua_State *L) {
-  if (luaL_newmetatable(L, SHARE_MT)) {
-    lua_pushcfunction(L, share_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_newtable(L);
-    luaL_register(L, NULL, share_methods);
-    lua_setfield(L, -2, "__index");
-  }
-  lua_pop(L, 1);
+  lstr_new_class(L, SHARE_MT, share_methods, share_gc);
   lua_pushcfunction(L, share_bind);
   lua_setfield(L, -2, "share_bind");
 }

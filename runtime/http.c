@@ -377,14 +377,7 @@ static const luaL_Reg http_funcs[] = {
 };
 
 int luaopen_native_http(lua_State *L) {
-  if (luaL_newmetatable(L, SERVER_MT)) {
-    lua_newtable(L);
-    luaL_register(L, NULL, server_methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, server_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_pop(L, 1);
+  lstr_new_class(L, SERVER_MT, server_methods, server_gc);
   luaL_register(L, "native.http", http_funcs);
   luaL_newmetatable(L, HTTP_CONN_MT);
   lua_pushcclosure(L, http_respond, 1);

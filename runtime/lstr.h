@@ -123,6 +123,25 @@ static inline void lstr_push_ref(lua_State *L, int ref) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
 }
 
+/* Register a userdata class once per state: metatable `name` with
+ * __index = a table of `methods` (may be NULL) and __gc = `gc` (may be
+ * NULL).  Leaves the stack as it found it. */
+static inline void lstr_new_class(lua_State *L, const char *name, const luaL_Reg *methods,
+                                  lua_CFunction gc) {
+  if (luaL_newmetatable(L, name)) {
+    if (methods) {
+      lua_newtable(L);
+      luaL_register(L, NULL, methods);
+      lua_setfield(L, -2, "__index");
+    }
+    if (gc) {
+      lua_pushcfunction(L, gc);
+      lua_setfield(L, -2, "__gc");
+    }
+  }
+  lua_pop(L, 1);
+}
+
 /* ---- builtin modules (modules.c) ----
  * Installs package.preload entries for every builtin (embedded bytecode),
  * every native.* C module and every embedder-registered module. */

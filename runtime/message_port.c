@@ -640,13 +640,6 @@ static const luaL_Reg port_funcs[] = {
 
 /* Adds the port functions to the table on top (native.worker). */
 void lstr_port_register(lua_State *L) {
-  if (luaL_newmetatable(L, PORT_MT)) {
-    lua_newtable(L);
-    luaL_register(L, NULL, port_methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, port_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_pop(L, 1);
+  lstr_new_class(L, PORT_MT, port_methods, port_gc);
   luaL_register(L, NULL, port_funcs);
 }

@@ -248,14 +248,7 @@ static const luaL_Reg tcp_funcs[] = {
 };
 
 int luaopen_native_tcp(lua_State *L) {
-  if (luaL_newmetatable(L, ACCEPTOR_MT)) {
-    lua_newtable(L);
-    luaL_register(L, NULL, acceptor_methods);
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, acceptor_close);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_pop(L, 1);
+  lstr_new_class(L, ACCEPTOR_MT, acceptor_methods, acceptor_close);
   luaL_register(L, "native.tcp", tcp_funcs);
   return 1;
 }
