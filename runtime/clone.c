@@ -251,14 +251,7 @@ static void put_u8(enc *e, int c) {
 
 static void put_varint(enc *e, uint64_t v) {
   unsigned char tmp[10];
-  int n = 0;
-  do {
-    tmp[n] = (unsigned char)(v & 0x7f);
-    v >>= 7;
-    if (v) tmp[n] |= 0x80;
-    n++;
-  } while (v);
-  put(e, tmp, (size_t)n);
+  put(e, tmp, wire_varint(tmp, v));
 }
 
 static size_t add_block(enc *e, lstr_block *b) {

@@ -111,14 +111,7 @@ static inline int put_u8(fenc *e, int c) {
 
 static inline int put_varint(fenc *e, uint64_t v) {
   unsigned char tmp[10];
-  int n = 0;
-  do {
-    tmp[n] = (unsigned char)(v & 0x7f);
-    v >>= 7;
-    if (v) tmp[n] |= 0x80;
-    n++;
-  } while (v);
-  return put(e, tmp, (size_t)n);
+  return put(e, tmp, wire_varint(tmp, v));
 }
 
 static inline size_t hash_ptr(const void *p) {

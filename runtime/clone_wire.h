@@ -80,4 +80,17 @@ lstr_msg *clone_encode_fast(lua_State *L, int value_idx, lstr_msg_cache *c);
 /* clone_decode.c */
 int clone_decode_fast(lua_State *L, const lstr_msg *m);
 
+/* LEB128: 7 bits a byte, low first, high bit = more.  Writes at most 10
+ * bytes to out; returns how many. */
+static inline size_t wire_varint(unsigned char out[10], uint64_t v) {
+  size_t n = 0;
+  do {
+    out[n] = (unsigned char)(v & 0x7f);
+    v >>= 7;
+    if (v) out[n] |= 0x80;
+    n++;
+  } while (v);
+  return n;
+}
+
 #endif
