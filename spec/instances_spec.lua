@@ -52,7 +52,11 @@ describe('luster -i N', function()
     local P = port()
     local p = start({ '-i', '2', h.script(SERVER) }, { PORT = tostring(P) })
     assert.is_true(started(p, 2), p.err())
-    local _, count = answering(P, 6)
+    local count = 0
+    h.wait_for(function() -- both listening: 'started' comes before the shared listen completes
+      _, count = answering(P, 6)
+      return count == 2
+    end, 5000)
     assert.are.equal(2, count)
     local out = p.out()
     assert.is_truthy(out:find('%[1%] started [01]\n'))
@@ -66,7 +70,12 @@ describe('luster -i N', function()
     local P = port()
     local p = start({ '-i', '2', h.script(SERVER) }, { PORT = tostring(P) })
     assert.is_true(started(p, 2))
-    local before = answering(P, 4)
+    -- 'started' is printed before the shared listen completes: wait for an answer
+    local before
+    assert.is_true(h.wait_for(function()
+      before = answering(P, 4)
+      return next(before) ~= nil
+    end, 5000), 'no worker answered')
     local victim = next(before)
     os.execute('kill -9 ' .. victim)
     assert.is_true(started(p, 3), p.err())
