@@ -4,11 +4,8 @@
 local h = require('helpers.cluster')
 
 local root = os.getenv('LUSTER_SOURCE_DIR') or '.'
-local next_port = 36000 + (process.pid % 5000) * 3
-
 local function run_example(name)
-  next_port = next_port + 1
-  local port = next_port
+  local port = h.free_port()
   local p = h.start({ h.bin, root .. '/examples/' .. name }, { PORT = tostring(port) })
   return p, port
 end

@@ -245,7 +245,7 @@ describe('workers sharing one port', function()
 
   it('lets every worker bind its own socket with reusePort', function()
     -- reusePort needs a fixed port: the primary does not pick one
-    local port = 20000 + (process.pid % 20000)
+    local port = h.free_port()
     share_test(nil, ('{ port = %d, host = "127.0.0.1", reusePort = true }'):format(port))()
   end)
 

@@ -3,8 +3,7 @@
 -- `luster -i 2` process with signals and real requests.
 local h = require('helpers.cluster')
 
-local next_port = 30000 + (process.pid % 5000) * 4
-local function port() next_port = next_port + 1; return next_port end
+local port = h.free_port
 
 local SERVER = [[
 local http = require('http')

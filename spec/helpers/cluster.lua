@@ -109,4 +109,14 @@ function M.alive(pid)
   return os.execute('kill -0 ' .. pid .. ' 2>/dev/null') == 0
 end
 
+--- A TCP port nobody listens on now: the OS picks it (specs run side by
+--- side under ctest -j, so fixed or pid-derived ports collide).
+function M.free_port()
+  local tcp = require('native.tcp')
+  local fd = assert(tcp.listen('127.0.0.1', 0, 1, false))
+  local port = tcp.address(fd).port
+  tcp.close(fd)
+  return port
+end
+
 return M
