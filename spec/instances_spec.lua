@@ -27,10 +27,22 @@ local function answering(p, n)
   return seen, count
 end
 
+-- Every primary a test starts; one still running after the test (it failed
+-- before stopping it) is killed, so a failure leaves no server behind.
+local running = {}
+after_each(function()
+  for i, p in ipairs(running) do
+    if p.code == nil and p.signal == nil then pcall(p.kill, 'SIGKILL') end
+    running[i] = nil
+  end
+end)
+
 local function start(args, env)
   local argv = { h.bin }
   for _, a in ipairs(args) do argv[#argv + 1] = a end
-  return h.start(argv, env)
+  local p = h.start(argv, env)
+  running[#running + 1] = p
+  return p
 end
 
 local function started(p, n)
