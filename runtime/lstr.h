@@ -142,6 +142,17 @@ static inline void lstr_new_class(lua_State *L, const char *name, const luaL_Reg
   lua_pop(L, 1);
 }
 
+/* Push the string a libuv getter fills in (uv_cwd, uv_exepath,
+ * uv_os_homedir, ...).  Returns the libuv code: 0 with the string pushed,
+ * or negative with nothing pushed. */
+static inline int lstr_push_uv_string(lua_State *L, int (*get)(char *buf, size_t *size)) {
+  char buf[4096];
+  size_t n = sizeof buf;
+  int rc = get(buf, &n);
+  if (rc == 0) lua_pushlstring(L, buf, n);
+  return rc;
+}
+
 /* ---- builtin modules (modules.c) ----
  * Installs package.preload entries for every builtin (embedded bytecode),
  * every native.* C module and every embedder-registered module. */

@@ -36,13 +36,7 @@ static int os_available_parallelism(lua_State *L) {
 static int os_totalmem(lua_State *L) { lua_pushnumber(L, (lua_Number)uv_get_total_memory()); return 1; }
 static int os_freemem(lua_State *L) { lua_pushnumber(L, (lua_Number)uv_get_free_memory()); return 1; }
 
-static int os_hostname(lua_State *L) {
-  char buf[UV_MAXHOSTNAMESIZE];
-  size_t n = sizeof buf;
-  if (uv_os_gethostname(buf, &n) != 0) return 0;
-  lua_pushlstring(L, buf, n);
-  return 1;
-}
+static int os_hostname(lua_State *L) { return lstr_push_uv_string(L, uv_os_gethostname) == 0; }
 
 static int os_loadavg(lua_State *L) {
   double avg[3];
@@ -70,21 +64,9 @@ static int os_uname(lua_State *L) {
   return 1;
 }
 
-static int os_homedir(lua_State *L) {
-  char buf[4096];
-  size_t n = sizeof buf;
-  if (uv_os_homedir(buf, &n) != 0) return 0;
-  lua_pushlstring(L, buf, n);
-  return 1;
-}
+static int os_homedir(lua_State *L) { return lstr_push_uv_string(L, uv_os_homedir) == 0; }
 
-static int os_tmpdir(lua_State *L) {
-  char buf[4096];
-  size_t n = sizeof buf;
-  if (uv_os_tmpdir(buf, &n) != 0) return 0;
-  lua_pushlstring(L, buf, n);
-  return 1;
-}
+static int os_tmpdir(lua_State *L) { return lstr_push_uv_string(L, uv_os_tmpdir) == 0; }
 
 static const luaL_Reg os_funcs[] = {
   {"cpus", os_cpus},

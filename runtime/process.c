@@ -56,11 +56,8 @@ static int proc_ids(lua_State *L) {
 }
 
 static int proc_cwd(lua_State *L) {
-  char buf[4096];
-  size_t n = sizeof buf;
-  int rc = uv_cwd(buf, &n);
+  int rc = lstr_push_uv_string(L, uv_cwd);
   if (rc) return lstr_uv_error(L, rc, "uv_cwd");
-  lua_pushlstring(L, buf, n);
   return 1;
 }
 
@@ -107,13 +104,7 @@ static int proc_rss(lua_State *L) {
   return 1;
 }
 
-static int proc_exepath(lua_State *L) {
-  char buf[4096];
-  size_t n = sizeof buf;
-  if (uv_exepath(buf, &n) != 0) return 0;
-  lua_pushlstring(L, buf, n);
-  return 1;
-}
+static int proc_exepath(lua_State *L) { return lstr_push_uv_string(L, uv_exepath) == 0; }
 
 /* ---- signals ---- */
 static const struct { const char *name; int no; } signal_names[] = {
