@@ -5,16 +5,49 @@
 --- hold up the next one or the emitter — like an async listener in Node.
 --- An error a listener raises before it first suspends propagates to the
 --- caller of emit, as a synchronous throw does in Node.
+---
+--- As in Node, `require('events')` is the class: its own fields are the
+--- module's functions (`events.once(emitter, name)` is a promise,
+--- `events.listenerCount(emitter, name)`, `events.errorMonitor`, ...), and
+--- `EventEmitter.prototype` holds the methods every emitter has
+--- (`emitter:once(name, fn)`).  Keeping the two apart is what lets
+--- `once` and `on` mean what they mean in Node in both places.
+---
+--- Storage (other modules read it: keep the shape): `emitter._events[name]`
+--- is the one listener function, or a list of them in call order.  A list
+--- an emit may be walking is never changed in place except by appending,
+--- which a running emit does not see (its loop bound is fixed when it
+--- starts); removing and prepending copy it.  `once` stores a wrapper
+--- closure; `once_of[wrapper]` is the user's function.
 local sched = require('luster.scheduler')
 local errors = require('luster.errors')
 
 local run = sched.run
-local type, select, setmetatable = type, select, setmetatable
+local type, select, setmetatable, rawget, rawset, pairs, next = type, select, setmetatable, rawget, rawset, pairs, next
 
 ---@class EventEmitter
 local EventEmitter = {}
-EventEmitter.__index = EventEmitter
-EventEmitter.defaultMaxListeners = 10
+local proto = {}
+EventEmitter.prototype = proto
+EventEmitter.__index = proto
+
+-- Private keys of an `_events` table (never equal to a user's event name).
+-- ORDER maps each event name to when it was first added, so eventNames()
+-- lists them in insertion order as Node does; it is only created once an
+-- emitter has two event names at the same time.  WARNED holds the names
+-- whose listener count already raised a MaxListenersExceededWarning.
+local ORDER, WARNED = {}, {}
+
+local once_of = setmetatable({}, { __mode = 'k' }) -- once wrapper -> user's function
+
+--- The event name `errorMonitor` listeners are called with every 'error'
+--- emit, before the 'error' listeners (and before an unhandled one raises).
+EventEmitter.errorMonitor = setmetatable({}, { __tostring = function() return 'events.errorMonitor' end })
+local errorMonitor = EventEmitter.errorMonitor
+
+local default_max = 10
+
+local function is_private(k) return k == ORDER or k == WARNED end
 
 --- A new emitter, or `obj` turned into one.
 ---@return EventEmitter
@@ -25,7 +58,7 @@ end
 --- Make `class` (a metatable with __index = class) inherit EventEmitter.
 function EventEmitter.extend(class)
   class.__index = class
-  return setmetatable(class, { __index = EventEmitter })
+  return setmetatable(class, { __index = proto })
 end
 
 local function events_of(self)
@@ -37,72 +70,148 @@ local function events_of(self)
   return ev
 end
 
-local function add(self, name, fn, prepend)
-  errors.check_type(fn, 'listener', 'function')
+local function check_listener(fn)
+  if type(fn) ~= 'function' then
+    local got = fn == nil and 'nil' or type(fn)
+    error(errors.new('ERR_INVALID_ARG_TYPE',
+      'The "listener" argument must be of type function. Received ' .. got, 3), 3)
+  end
+end
+
+-- A name about to get its first listener: remember when, for eventNames().
+local function note_new_name(ev, name)
+  local order = ev[ORDER]
+  if order then
+    local n = order[ORDER] + 1
+    order[ORDER], order[name] = n, n
+    return
+  end
+  -- without ORDER there has never been more than one name at a time
+  local other = next(ev)
+  while other ~= nil and is_private(other) do other = next(ev, other) end
+  if other ~= nil then ev[ORDER] = { [ORDER] = 2, [other] = 1, [name] = 2 } end
+end
+
+-- The last listener of `name` is gone.
+local function forget_name(ev, name)
+  ev[name] = nil
+  local order, warned = ev[ORDER], ev[WARNED]
+  if order then order[name] = nil end
+  if warned then warned[name] = nil end
+end
+
+local function class_name(self)
+  local mt = getmetatable(self)
+  local n = type(mt) == 'table' and rawget(mt, '__name')
+  return type(n) == 'string' and n or 'EventEmitter'
+end
+
+local function warn_leak(self, ev, name, count, max)
+  local warned = ev[WARNED]
+  if warned and warned[name] then return end
+  if not warned then warned = {}; ev[WARNED] = warned end
+  warned[name] = true
+  local shown = type(name) == 'string' and name or tostring(name)
+  local w = require('luster.warnings').new('MaxListenersExceededWarning',
+    ('Possible EventEmitter memory leak detected. %d %s listeners added to [%s]. '
+      .. 'MaxListeners is %s. Use emitter:setMaxListeners() to increase limit')
+      :format(count, shown, class_name(self), require('luster.inspect').number(max)))
+  w.emitter, w.type, w.count = self, name, count
+  require('luster.warnings').emit(w)
+end
+
+-- `fn` is what is stored (a once wrapper for once), `orig` the user's function.
+local function add(self, name, fn, prepend, orig)
   local ev = events_of(self)
-  if ev.newListener and name ~= 'newListener' then self:emit('newListener', name, fn) end
+  if ev.newListener ~= nil then self:emit('newListener', name, orig) end
   local l = ev[name]
   if l == nil then
+    note_new_name(ev, name)
     ev[name] = fn
-  elseif type(l) == 'function' then
-    ev[name] = prepend and { fn, l } or { l, fn }
   else
-    if prepend then table.insert(l, 1, fn) else l[#l + 1] = fn end
+    if type(l) == 'function' then
+      l = prepend and { fn, l } or { l, fn }
+      ev[name] = l
+    elseif prepend then
+      local copy = { fn }
+      for i = 1, #l do copy[i + 1] = l[i] end
+      l = copy
+      ev[name] = l
+    else
+      l[#l + 1] = fn
+    end
+    local max = rawget(self, '_maxListeners') or default_max
+    if max > 0 and #l > max then warn_leak(self, ev, name, #l, max) end
   end
   local hook = self._listeners_changed
   if hook then hook(self, name) end
   return self
 end
 
----@param name string
+---@param name any
 ---@param fn function
 ---@return EventEmitter
-function EventEmitter:on(name, fn) return add(self, name, fn, false) end
-EventEmitter.addListener = EventEmitter.on
+function proto:on(name, fn)
+  check_listener(fn)
+  return add(self, name, fn, false, fn)
+end
+proto.addListener = proto.on
 
-function EventEmitter:prependListener(name, fn) return add(self, name, fn, true) end
+--- Add fn before the listeners already there.
+function proto:prependListener(name, fn)
+  check_listener(fn)
+  return add(self, name, fn, true, fn)
+end
 
+-- The wrapper removes itself before calling fn, so an emit from inside fn
+-- (or a second emit in progress) does not call it again.
 local function once_wrapper(self, name, fn)
   local w
   w = function(...)
     self:removeListener(name, w)
     return fn(...)
   end
-  return w, fn
+  once_of[w] = fn
+  return w
 end
 
 --- Listen for one emission only.
-function EventEmitter:once(name, fn)
-  errors.check_type(fn, 'listener', 'function')
-  local w = once_wrapper(self, name, fn)
-  local ev = events_of(self)
-  ev._once = ev._once or setmetatable({}, { __mode = 'k' })
-  ev._once[w] = fn
-  return add(self, name, w, false)
+function proto:once(name, fn)
+  check_listener(fn)
+  return add(self, name, once_wrapper(self, name, fn), false, fn)
 end
 
-function EventEmitter:prependOnceListener(name, fn)
-  local w = once_wrapper(self, name, fn)
-  local ev = events_of(self)
-  ev._once = ev._once or setmetatable({}, { __mode = 'k' })
-  ev._once[w] = fn
-  return add(self, name, w, true)
+function proto:prependOnceListener(name, fn)
+  check_listener(fn)
+  return add(self, name, once_wrapper(self, name, fn), true, fn)
 end
 
-local function matches(ev, l, fn)
-  return l == fn or (ev._once and ev._once[l] == fn)
+-- What rawListeners() gives for a once listener: callable like the wrapper,
+-- with the user's function as `.listener` (Node's wrapper has the same).
+local RawOnce = {}
+RawOnce.__index = RawOnce
+RawOnce.__call = function(r, ...) return r.wrapper(...) end
+
+local function matches(l, fn)
+  return l == fn or once_of[l] == fn
 end
 
---- Remove the most recently added instance of fn.
-function EventEmitter:removeListener(name, fn)
+--- Remove the most recently added instance of fn (a once listener is
+--- removed by its own function too).
+function proto:removeListener(name, fn)
+  if getmetatable(fn) == RawOnce then fn = fn.wrapper else check_listener(fn) end
   local ev = rawget(self, '_events')
   local l = ev and ev[name]
   if l == nil then return self end
+  local removed
   if type(l) == 'function' then
-    if matches(ev, l, fn) then ev[name] = nil else return self end
+    if not matches(l, fn) then return self end
+    removed = l
+    forget_name(ev, name)
   else
     for i = #l, 1, -1 do
-      if matches(ev, l[i], fn) then
+      if matches(l[i], fn) then
+        removed = l[i]
         -- copy on write: an emit in progress keeps its own list
         local copy = {}
         for k = 1, #l do if k ~= i then copy[#copy + 1] = l[k] end end
@@ -110,54 +219,128 @@ function EventEmitter:removeListener(name, fn)
         break
       end
     end
+    if not removed then return self end
   end
-  if ev.removeListener then self:emit('removeListener', name, fn) end
+  if ev.removeListener ~= nil then self:emit('removeListener', name, once_of[removed] or removed) end
   local hook = self._listeners_changed
   if hook then hook(self, name) end
   return self
 end
-EventEmitter.off = EventEmitter.removeListener
+proto.off = proto.removeListener
 
-function EventEmitter:removeAllListeners(name)
+local function names_in_order(ev)
+  local names = {}
+  for k in pairs(ev) do if not is_private(k) then names[#names + 1] = k end end
+  local order = ev[ORDER]
+  if order and #names > 1 then table.sort(names, function(a, b) return order[a] < order[b] end) end
+  return names
+end
+
+--- Remove every listener of `name`, or of every event.  'removeListener'
+--- listeners hear of each one (last added first), and are removed last.
+function proto:removeAllListeners(name)
   local ev = rawget(self, '_events')
   if not ev then return self end
-  local names = {}
-  if name ~= nil then names[1] = name else for k in pairs(ev) do if k ~= '_once' then names[#names + 1] = k end end end
-  for _, n in ipairs(names) do
-    ev[n] = nil
-    local hook = self._listeners_changed
-    if hook then hook(self, n) end
+  if ev.removeListener == nil then -- nobody to tell: just drop them
+    local names = name == nil and names_in_order(ev) or { name }
+    for _, n in ipairs(names) do
+      if ev[n] ~= nil then
+        forget_name(ev, n)
+        local hook = self._listeners_changed
+        if hook then hook(self, n) end
+      end
+    end
+    return self
+  end
+  if name == nil then
+    for _, n in ipairs(names_in_order(ev)) do
+      if n ~= 'removeListener' then self:removeAllListeners(n) end
+    end
+    return self:removeAllListeners('removeListener')
+  end
+  local l = ev[name]
+  if type(l) == 'function' then
+    self:removeListener(name, l)
+  elseif l then
+    for i = #l, 1, -1 do self:removeListener(name, l[i]) end
   end
   return self
 end
 
 ---@return integer
-function EventEmitter:listenerCount(name)
+function proto:listenerCount(name, fn)
   local ev = rawget(self, '_events')
   local l = ev and ev[name]
   if l == nil then return 0 end
-  if type(l) == 'function' then return 1 end
-  return #l
+  if type(l) == 'function' then
+    if fn ~= nil then return matches(l, fn) and 1 or 0 end
+    return 1
+  end
+  if fn == nil then return #l end
+  local n = 0
+  for i = 1, #l do if matches(l[i], fn) then n = n + 1 end end
+  return n
 end
 
+--- The listeners of `name` in call order, as a new list (once listeners
+--- as the functions that were passed to once).
 ---@return function[]
-function EventEmitter:listeners(name)
+function proto:listeners(name)
   local ev = rawget(self, '_events')
   local l = ev and ev[name]
   if l == nil then return {} end
-  local list = type(l) == 'function' and { l } or { unpack(l) }
-  for i, f in ipairs(list) do list[i] = (ev._once and ev._once[f]) or f end
+  if type(l) == 'function' then return { once_of[l] or l } end
+  local list = {}
+  for i = 1, #l do list[i] = once_of[l[i]] or l[i] end
   return list
 end
 
-function EventEmitter:eventNames()
-  local ev, names = rawget(self, '_events') or {}, {}
-  for k in pairs(ev) do if k ~= '_once' then names[#names + 1] = k end end
-  return names
+--- Like listeners(), but a once listener is given as its wrapper: callable
+--- (it removes itself, then calls the function) with `.listener`.
+function proto:rawListeners(name)
+  local ev = rawget(self, '_events')
+  local l = ev and ev[name]
+  if l == nil then return {} end
+  if type(l) == 'function' then l = { l } end
+  local list = {}
+  for i = 1, #l do
+    local f = l[i]
+    local orig = once_of[f]
+    list[i] = orig and setmetatable({ listener = orig, wrapper = f }, RawOnce) or f
+  end
+  return list
 end
 
-function EventEmitter:setMaxListeners() return self end
-function EventEmitter:getMaxListeners() return EventEmitter.defaultMaxListeners end
+--- The names of the events that have listeners, in the order they were
+--- first added.
+function proto:eventNames()
+  local ev = rawget(self, '_events')
+  if not ev then return {} end
+  return names_in_order(ev)
+end
+
+local function check_max(n, level)
+  if type(n) ~= 'number' then
+    error(errors.new('ERR_INVALID_ARG_TYPE',
+      'The "n" argument must be of type number. Received ' .. type(n), level + 1), level + 1)
+  end
+  if n ~= n or n < 0 then
+    error(errors.new('ERR_OUT_OF_RANGE', 'The value of "n" is out of range. It must be a non-negative number. Received '
+      .. require('luster.inspect').number(n), level + 1), level + 1)
+  end
+end
+
+--- Warn (once per event) when an event gets more than n listeners; 0 means
+--- no limit.  The default is EventEmitter.defaultMaxListeners (10).
+function proto:setMaxListeners(n)
+  check_max(n, 2)
+  rawset(self, '_maxListeners', n)
+  return self
+end
+
+function proto:getMaxListeners()
+  return rawget(self, '_maxListeners') or default_max
+end
 
 local function call(fn, ...)
   local ok, err = run(fn, ...)
@@ -167,33 +350,84 @@ local function call(fn, ...)
   end
 end
 
+-- 'error' with nobody listening: raise it.  Tables and strings are Lua's
+-- error values and are raised as they are; anything else is wrapped.
+local function unhandled_error(...)
+  local e = ...
+  local t = type(e)
+  if t ~= 'table' and t ~= 'string' then
+    local shown = select('#', ...) == 0 and 'nil' or require('luster.inspect').inspect(e)
+    local wrapped = errors.new('ERR_UNHANDLED_ERROR', 'Unhandled error. (' .. shown .. ')', 3)
+    wrapped.context = e
+    e = wrapped
+  end
+  error(e, 0)
+end
+
 --- Call every listener of `name` with the arguments; true if there were any.
 --- 'error' with no listener raises its argument.
 ---@return boolean
-function EventEmitter:emit(name, ...)
+function proto:emit(name, ...)
   local ev = rawget(self, '_events')
   local l = ev and ev[name]
-  if l == nil then
-    if name == 'error' then
-      local e = ...
-      if e == nil or type(e) == 'number' or type(e) == 'boolean' then
-        e = errors.new('ERR_UNHANDLED_ERROR', 'Unhandled error. (' .. tostring(e) .. ')')
-      end
-      error(e, 0)
-    end
-    return false
+  if name == 'error' then
+    if ev and ev[errorMonitor] ~= nil then self:emit(errorMonitor, ...) end
+    if l == nil then unhandled_error(...) end
   end
+  if l == nil then return false end
   if type(l) == 'function' then
     call(l, ...)
   else
-    for i = 1, #l do call(l[i], ...) end -- l is never mutated in place
+    for i = 1, #l do call(l[i], ...) end -- a running emit never sees l change
   end
   return true
 end
 
---- A promise of the arguments of the next `name` event (rejects on 'error').
-function EventEmitter.once_promise(emitter, name)
+-- ---- the module's own functions (Node's `events.*`) ----
+
+--- `events.listenerCount(emitter, name)`
+function EventEmitter.listenerCount(emitter, name) return proto.listenerCount(emitter, name) end
+
+--- `events.getEventListeners(emitter, name)`: a copy of its listeners.
+function EventEmitter.getEventListeners(emitter, name) return emitter:listeners(name) end
+
+function EventEmitter.getMaxListeners(emitter) return emitter:getMaxListeners() end
+
+--- `events.setMaxListeners(n[, ...emitters])`: of those emitters, or the
+--- default for every emitter when none is given.
+function EventEmitter.setMaxListeners(n, ...)
+  if type(n) == 'table' then return proto.setMaxListeners(n, ...) end -- see below
+  check_max(n, 2)
+  local count = select('#', ...)
+  if count == 0 then default_max = n return end
+  for i = 1, count do
+    local e = select(i, ...)
+    if type(e) ~= 'table' or type(e.setMaxListeners) ~= 'function' then
+      error(errors.new('ERR_INVALID_ARG_TYPE',
+        'The "eventTargets" argument must be an instance of EventEmitter. Received ' .. type(e), 2), 2)
+    end
+    e:setMaxListeners(n)
+  end
+end
+
+local function check_emitter(emitter)
+  if type(emitter) ~= 'table' or type(emitter.on) ~= 'function' or type(emitter.removeListener) ~= 'function' then
+    return errors.new('ERR_INVALID_ARG_TYPE',
+      'The "emitter" argument must be an instance of EventEmitter. Received ' .. type(emitter), 3)
+  end
+end
+
+--- `events.once(emitter, name)`: a promise of the arguments of the next
+--- `name` event, as a list `{n=, ...}`; it rejects if 'error' comes first.
+---@return Promise
+function EventEmitter.once(emitter, name, options)
+  if type(options) == 'function' then return proto.once(emitter, name, options) end -- see below
   local Promise = require('luster.promise')
+  local bad = check_emitter(emitter)
+  if not bad and options ~= nil and type(options) ~= 'table' then
+    bad = errors.new('ERR_INVALID_ARG_TYPE', 'The "options" argument must be of type table. Received ' .. type(options), 2)
+  end
+  if bad then return Promise.reject(bad) end
   return Promise.new(function(resolve, reject)
     local on_error
     local function on_event(...)
@@ -207,15 +441,19 @@ function EventEmitter.once_promise(emitter, name)
     emitter:once(name, on_event)
   end)
 end
+EventEmitter.once_promise = EventEmitter.once
+EventEmitter.once_event = EventEmitter.once
 
 --- Let a module singleton be called with `.` or `:` (`cluster.on('exit', f)`
 --- and `cluster:on('exit', f)`): its methods drop a leading self argument.
 ---@param obj table the singleton (its metatable must be its class)
 function EventEmitter.singleton(obj)
   local class = getmetatable(obj)
+  local index = rawget(class, '__index')
+  if type(index) ~= 'table' then index = class end
   local cache = {}
   local function lookup(_, k)
-    local m = class[k]
+    local m = index[k]
     if type(m) ~= 'function' then return m end
     local w = cache[k]
     if not w then
@@ -235,5 +473,23 @@ end
 
 -- `require('events')` is the class itself, with Node's aliases
 EventEmitter.EventEmitter = EventEmitter
-EventEmitter.once_event = EventEmitter.once_promise
-return setmetatable(EventEmitter, { __call = function(_, obj) return EventEmitter.new(obj) end })
+-- Classes made with `setmetatable(C, {__index = EventEmitter})` instead of
+-- extend() find the methods on the class too; the module functions that
+-- share a method's name (once, on, setMaxListeners) act as that method
+-- when called the method's way.
+for k, v in pairs(proto) do
+  if rawget(EventEmitter, k) == nil then EventEmitter[k] = v end
+end
+-- EventEmitter.defaultMaxListeners reads and (validated) sets default_max
+return setmetatable(EventEmitter, {
+  __call = function(_, obj) return EventEmitter.new(obj) end,
+  __index = function(_, k) if k == 'defaultMaxListeners' then return default_max end end,
+  __newindex = function(t, k, v)
+    if k == 'defaultMaxListeners' then
+      check_max(v, 2)
+      default_max = v
+    else
+      rawset(t, k, v)
+    end
+  end,
+})

@@ -112,6 +112,11 @@ function Process:nextTick(fn, ...)
   sched.next_tick(fn, ...)
 end
 
+-- ---- warnings (lua/luster/warnings.lua) ----
+function Process:emitWarning(warning, kind, code)
+  return require('luster.warnings').emit(warning, kind, code)
+end
+
 -- ---- exit ----
 local exit_emitted = false
 
