@@ -152,10 +152,21 @@ local function fire()
   if not sched.exiting then arm() end
 end
 
+-- Node's TIMEOUT_MAX: libuv and browsers keep delays in a signed 32-bit int
+local TIMEOUT_MAX = 2147483647
+
+local function overflow_warning(ms)
+  require('luster.warnings').emit(require('luster.inspect').number(ms)
+    .. ' does not fit into a 32-bit signed integer.\nTimeout duration was set to 1.', 'TimeoutOverflowWarning')
+end
+
+-- As in Node: a delay that is missing, not a number, below 1 or above
+-- TIMEOUT_MAX is 1 ms (the last with a warning); fractions are dropped.
 local function delay_of(ms)
   ms = tonumber(ms) or 1
-  if ms < 1 or ms > 2147483647 or ms ~= ms then return 1 end
-  return floor(ms)
+  if ms >= 1 and ms <= TIMEOUT_MAX then return floor(ms) end
+  if ms > TIMEOUT_MAX then overflow_warning(ms) end
+  return 1
 end
 
 local function new_timeout(fn, ms, interval, ...)
@@ -218,63 +229,107 @@ end
 function Timeout:close() M.clearTimeout(self) return self end
 
 -- ---- setImmediate ----
-local immediates, live = {}, 0
+-- `live` immediates are queued and not cleared; `refed_live` of them keep
+-- the loop alive.  The native check/idle pair runs while any is live; it
+-- is unref'd (native.immediate_ref) while none of the live ones is ref'd,
+-- so an unref'd immediate runs only if something else keeps the loop up.
+local immediates, live, refed_live = {}, 0, 0
+local handles_refed = true -- libuv handles start ref'd
+
+local function sync_immediate_ref()
+  if live == 0 then return end -- stopped handles keep nobody alive
+  local want = refed_live > 0
+  if want ~= handles_refed then
+    handles_refed = want
+    native.immediate_ref(want)
+  end
+end
 
 ---@class Immediate
 local Immediate = {}
 Immediate.__index = Immediate
-function Immediate:ref() return self end
-function Immediate:unref() return self end
-function Immediate:hasRef() return true end
+Immediate.__tostring = function() return 'Immediate' end
+
+--- Keep the loop alive until this immediate has run (the default).
+function Immediate:ref()
+  if not self.refed then
+    self.refed = true
+    if not self.cleared then refed_live = refed_live + 1; sync_immediate_ref() end
+  end
+  return self
+end
+--- Let the process exit even though this immediate has not run.
+function Immediate:unref()
+  if self.refed then
+    self.refed = false
+    if not self.cleared then refed_live = refed_live - 1; sync_immediate_ref() end
+  end
+  return self
+end
+function Immediate:hasRef() return self.refed end
 
 --- Run fn(...) after the loop's poll phase (before timers of the next turn).
 ---@return Immediate
 function M.setImmediate(fn, ...)
   errors.check_type(fn, 'callback', 'function')
-  local im = setmetatable({ fn = fn, n = select('#', ...), ... }, Immediate)
+  local im = setmetatable({ fn = fn, n = select('#', ...), refed = true, cleared = false, ... }, Immediate)
   immediates[#immediates + 1] = im
-  live = live + 1
+  live, refed_live = live + 1, refed_live + 1
   if live == 1 then core.immediates(true) end
+  if not handles_refed then sync_immediate_ref() end
   return im
+end
+
+-- The immediate is done (ran or cleared): it no longer counts.
+local function retire(im)
+  im.cleared = true
+  live = live - 1
+  if im.refed then refed_live = refed_live - 1 end
 end
 
 function M.clearImmediate(im)
   if getmetatable(im) ~= Immediate or im.cleared then return end
-  im.cleared = true
-  live = live - 1
-  if live == 0 then core.immediates(false) end
+  retire(im)
+  if live == 0 then core.immediates(false) else sync_immediate_ref() end
 end
 
 --- Runs the immediates queued before this turn (called from C).
 function M.run_immediates()
+  -- Node's libuv runs timers after the check phase, 1.44 (ours) before it:
+  -- an unref'd immediate set by a timer callback would run in this same
+  -- turn, where Node lets the process end first.  So unref'd ones wait
+  -- unless something else keeps the loop alive.
+  if refed_live == 0 and not native.loop_alive() then return end
   local list = immediates
   immediates = {}
   for i = 1, #list do
     if sched.exiting then return end
     local im = list[i]
     if not im.cleared then
-      im.cleared = true
-      live = live - 1
+      retire(im)
       local ok, err = sched.run(im.fn, unpack(im, 1, im.n))
       if not ok then sched.uncaught(err) end
       sched.drain()
     end
   end
-  if live == 0 then core.immediates(false) end
+  if live == 0 then core.immediates(false) else sync_immediate_ref() end
 end
 
 M.Timeout = Timeout
 M.Immediate = Immediate
 
---- timers/promises-style helpers: `await(timers.sleep(100))`.
-function M.sleep(ms, value)
-  local Promise = require('luster.promise')
-  return Promise.new(function(resolve) M.setTimeout(resolve, ms, value) end)
-end
-M.promises = { setTimeout = function(ms, value) return M.sleep(ms, value) end,
-               setImmediate = function(value)
-                 local Promise = require('luster.promise')
-                 return Promise.new(function(resolve) M.setImmediate(resolve, value) end)
-               end }
+--- `await(timers.sleep(100))`: timers/promises' setTimeout.
+function M.sleep(ms, value) return M.promises.setTimeout(ms, value) end
+
+-- `timers.promises` is `require('timers/promises')` (lua/timers/promises.lua),
+-- loaded on first use: most states never touch it.
+package.preload['timers/promises'] = function() return require('timers.promises') end
+setmetatable(M, { __index = function(t, k)
+  if k == 'promises' then
+    local p = require('timers.promises')
+    rawset(t, 'promises', p)
+    return p
+  end
+end })
 
 return M

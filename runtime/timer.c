@@ -8,6 +8,11 @@
  * alive).  now() is the loop's cached millisecond clock, which is what due
  * times are measured in.
  *
+ * It also owns whether pending immediates keep the loop alive
+ * (immediate_ref): state.c runs the setImmediate queue from a check handle
+ * (with an idle handle so the poll phase does not block), and an unref'd
+ * Immediate must not hold the loop open, as in Node.
+ *
  * The verbs are also exported for LuaJIT's FFI (lstr_timer_*): setTimeout
  * sits in hot loops, and the JIT compiles FFI calls into a trace where a
  * classic lua_CFunction call would abort it.
@@ -56,6 +61,7 @@ static int timer_init(lua_State *L) {
   luaL_checktype(L, 1, LUA_TFUNCTION);
   lstr_state *s = lstr_ctx(L);
   state_timer *t = calloc(1, sizeof *t);
+  if (!t) return luaL_error(L, "native.timer: out of memory");
   t->s = s;
   uv_timer_init(s->loop, &t->handle);
   t->handle.data = t;
@@ -121,6 +127,27 @@ static int timer_update_time(lua_State *L) {
   return 0;
 }
 
+/* immediate_ref(on): whether the immediates' check/idle handles keep the
+ * loop alive (timers.lua: while any pending Immediate is ref'd).  The ref
+ * flag outlives uv_check_stop/start, so it is set once per change. */
+static int timer_immediate_ref(lua_State *L) {
+  lstr_state *s = lstr_ctx(L);
+  if (lua_toboolean(L, 1)) {
+    uv_ref((uv_handle_t *)&s->immediate_check);
+    uv_ref((uv_handle_t *)&s->immediate_idle);
+  } else {
+    uv_unref((uv_handle_t *)&s->immediate_check);
+    uv_unref((uv_handle_t *)&s->immediate_idle);
+  }
+  return 0;
+}
+
+/* loop_alive(): whether anything but unref'd handles keeps the loop up */
+static int timer_loop_alive(lua_State *L) {
+  lua_pushboolean(L, uv_loop_alive(lstr_ctx(L)->loop));
+  return 1;
+}
+
 static const luaL_Reg timer_funcs[] = {
   {"init", timer_init},
   {"arm", timer_arm},
@@ -128,6 +155,8 @@ static const luaL_Reg timer_funcs[] = {
   {"ref", timer_ref},
   {"now", timer_now},
   {"update_time", timer_update_time},
+  {"immediate_ref", timer_immediate_ref},
+  {"loop_alive", timer_loop_alive},
   {NULL, NULL}
 };
 

@@ -288,6 +288,19 @@ function Promise.async(fn)
 end
 
 -- ---- unhandled rejections ----
+-- What 'uncaughtException' gets for a rejection nobody handled: the reason
+-- itself when it is an error value (a table or a string, Lua's two kinds),
+-- else Node's ERR_UNHANDLED_REJECTION error naming it.
+local function rejection_error(reason)
+  local t = type(reason)
+  if t == 'table' or t == 'string' then return reason end
+  local e = errors.new('ERR_UNHANDLED_REJECTION', 'This error originated either by throwing inside of an async '
+    .. 'function without a catch block, or by rejecting a promise which was not handled with :catch(). '
+    .. 'The promise rejected with the reason "' .. require('luster.inspect').inspect(reason) .. '".')
+  e.reason = reason
+  return e
+end
+
 sched.has_pending_rejections = function() return unhandled_n > 0 end
 sched.after_microtasks = function()
   local list, n = unhandled, unhandled_n
@@ -301,7 +314,7 @@ sched.after_microtasks = function()
         local ok, err = run(process.emit, process, 'unhandledRejection', p.value, p)
         if not ok then sched.uncaught(err) end
       else
-        sched.uncaught({ value = p.value, origin = 'unhandledRejection' })
+        sched.uncaught({ value = rejection_error(p.value), origin = 'unhandledRejection' })
       end
     end
   end

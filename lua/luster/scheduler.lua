@@ -147,6 +147,11 @@ end
 
 --- queueMicrotask(fn)
 function M.queue_microtask(fn)
+  if type(fn) ~= 'function' then
+    local errors = require('luster.errors')
+    error(errors.new('ERR_INVALID_ARG_TYPE',
+      'The "callback" argument must be of type function. Received ' .. (fn == nil and 'nil' or type(fn)), 2), 2)
+  end
   M.enqueue(run_user, fn)
 end
 
