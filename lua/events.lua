@@ -164,10 +164,14 @@ function proto:prependListener(name, fn)
 end
 
 -- The wrapper removes itself before calling fn, so an emit from inside fn
--- (or a second emit in progress) does not call it again.
+-- does not find it; `fired` stops an emit that started earlier and still
+-- holds it in its list.
 local function once_wrapper(self, name, fn)
   local w
+  local fired = false
   w = function(...)
+    if fired then return end
+    fired = true
     self:removeListener(name, w)
     return fn(...)
   end
@@ -389,9 +393,9 @@ end
 function EventEmitter.listenerCount(emitter, name) return proto.listenerCount(emitter, name) end
 
 --- `events.getEventListeners(emitter, name)`: a copy of its listeners.
-function EventEmitter.getEventListeners(emitter, name) return emitter:listeners(name) end
+function EventEmitter.getEventListeners(emitter, name) return proto.listeners(emitter, name) end
 
-function EventEmitter.getMaxListeners(emitter) return emitter:getMaxListeners() end
+function EventEmitter.getMaxListeners(emitter) return proto.getMaxListeners(emitter) end
 
 --- `events.setMaxListeners(n[, ...emitters])`: of those emitters, or the
 --- default for every emitter when none is given.
