@@ -177,7 +177,8 @@ local function new_timeout(fn, ms, interval, ...)
     handle = ffi.cast('void *', ptr)
   end
   local t = setmetatable({ fn = fn, n = select('#', ...), delay = delay_of(ms), interval = interval,
-                           refed = true, due = 0, list = false, prev = false, next = false, ... }, Timeout)
+                           refed = true, cleared = false, due = 0, list = false, prev = false, next = false,
+                           ... }, Timeout)
   t.list, t.prev, t.next = nil, nil, nil
   -- the loop clock is cached: refresh it so a timer never fires early
   schedule(t, C.lstr_timer_now(handle, 1))
@@ -197,7 +198,7 @@ function M.setInterval(fn, ms, ...) return new_timeout(fn, ms, true, ...) end
 
 function M.clearTimeout(t)
   if getmetatable(t) ~= Timeout then return end
-  t.interval = false
+  t.interval, t.cleared = false, true
   if t.list then
     unschedule(t)
     arm()
@@ -217,13 +218,13 @@ function Timeout:ref() set_ref(self, true) return self end
 --- Let the process exit even though this timer is pending.
 function Timeout:unref() set_ref(self, false) return self end
 function Timeout:hasRef() return self.refed end
---- Restart the timer's countdown from now.
+--- Restart the timer's countdown from now; a timeout that has fired (but
+--- was not cleared) is scheduled again, as in Node.
 function Timeout:refresh()
-  if self.list then
-    unschedule(self)
-    schedule(self, C.lstr_timer_now(handle, 1))
-    arm()
-  end
+  if self.cleared then return self end
+  if self.list then unschedule(self) end
+  schedule(self, C.lstr_timer_now(handle, 1))
+  arm()
   return self
 end
 function Timeout:close() M.clearTimeout(self) return self end
