@@ -1,7 +1,6 @@
 -- EventEmitter behaviours ported from Node's test/parallel/test-event-emitter-*
 -- and test-events-once (API.md "events").  Each describe names the Node
--- test it follows; what luster deliberately does differently is in
--- docs/API.md ("Deviations").
+-- test it follows.
 local EventEmitter = require('events')
 local child = require('helpers.child')
 

@@ -431,3 +431,47 @@ describe('queueMicrotask', function()
     assert.are.equal('sync\nmicrotask\ntimeout\n', r.out)
   end)
 end)
+
+describe('a rejection nobody handles', function()
+  it('reaches uncaughtException as ERR_UNHANDLED_REJECTION when its reason is no error', function()
+    local r = child.run([[
+      process:on('uncaughtException', function(e, origin)
+        console.log(e.code, origin)
+        console.log(e.message)
+      end)
+      Promise.reject(nil)
+      Promise.reject(42)
+    ]])
+    assert.are.equal(0, r.code, r.err)
+    local because = 'This error originated either by throwing inside of an async function without a catch block, '
+      .. 'or by rejecting a promise which was not handled with :catch(). The promise rejected with the reason '
+    assert.are.equal('ERR_UNHANDLED_REJECTION unhandledRejection\n' .. because .. '"nil".\n'
+      .. 'ERR_UNHANDLED_REJECTION unhandledRejection\n' .. because .. '"42".\n', r.out)
+  end)
+
+  it('reaches uncaughtException as it is when it is an error table or string', function()
+    local r = child.run([[
+      local err = { code = 'EMINE', message = 'mine' }
+      process:on('uncaughtException', function(e) console.log(e == err or e) end)
+      Promise.reject(err)
+      Promise.reject('a string')
+    ]])
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal('true\na string\n', r.out)
+  end)
+
+  it('still gives unhandledRejection listeners the reason itself', function()
+    local r = child.run([[
+      process:on('unhandledRejection', function(reason, p) console.log(reason, Promise.isPromise(p)) end)
+      Promise.reject(nil)
+    ]])
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal('nil true\n', r.out)
+  end)
+
+  it('ends the process naming ERR_UNHANDLED_REJECTION when nobody listens', function()
+    local r = child.run([[ Promise.reject(nil) ]])
+    assert.are.equal(1, r.code)
+    assert.matches('ERR_UNHANDLED_REJECTION: This error originated', r.err)
+  end)
+end)
