@@ -17,8 +17,7 @@
 --- is the one listener function, or a list of them in call order.  A list
 --- an emit may be walking is never changed in place except by appending,
 --- which a running emit does not see (its loop bound is fixed when it
---- starts); removing and prepending copy it.  `once` stores a wrapper
---- closure; `once_of[wrapper]` is the user's function.
+--- starts); removing and prepending copy it.
 local sched = require('luster.scheduler')
 local errors = require('luster.errors')
 
@@ -38,7 +37,10 @@ EventEmitter.__index = proto
 -- whose listener count already raised a MaxListenersExceededWarning.
 local ORDER, WARNED = {}, {}
 
-local once_of = setmetatable({}, { __mode = 'k' }) -- once wrapper -> user's function
+-- What is stored for a listener is the user's function, or a wrapper (for
+-- once, and for captureRejections); orig_of[wrapper] is the user's function.
+local orig_of = setmetatable({}, { __mode = 'k' })
+local is_once = setmetatable({}, { __mode = 'k' }) -- the once wrappers
 
 --- The event name `errorMonitor` listeners are called with every 'error'
 --- emit, before the 'error' listeners (and before an unhandled one raises).
@@ -148,19 +150,68 @@ local function add(self, name, fn, prepend, orig)
   return self
 end
 
+-- ---- captureRejections ----
+-- A listener that fails after it first suspends (or returns a promise that
+-- rejects) has nobody to raise to; with captureRejections the emitter
+-- hears of it: its [captureRejectionSymbol](self, err, name, ...) method,
+-- or else its 'error' event.  'error' listeners are never wrapped, so an
+-- error there cannot loop.
+local captureRejectionSymbol = setmetatable({}, { __tostring = function() return 'nodejs.rejection' end })
+EventEmitter.captureRejectionSymbol = captureRejectionSymbol
+
+local function deliver_rejection(self, err, name, ...)
+  sched.next_tick(function(...)
+    local handler = self[captureRejectionSymbol]
+    if type(handler) == 'function' then return handler(self, err, name, ...) end
+    self:emit('error', err)
+  end, ...)
+end
+
+local function capturing(self, name, fn)
+  local Promise = require('luster.promise')
+  local function body(suspended, ...)
+    local ok, r = pcall(fn, ...)
+    if not ok then
+      if not suspended.yes then error(r, 0) end -- raised before suspending: to emit's caller
+      return deliver_rejection(self, r, name, ...)
+    end
+    if Promise.isPromise(r) then
+      local n, args = select('#', ...), { ... }
+      r:catch(function(e) deliver_rejection(self, e, name, unpack(args, 1, n)) end)
+    end
+  end
+  local c = function(...)
+    local suspended = { yes = false }
+    local ok, err = run(body, suspended, ...)
+    suspended.yes = true
+    if not ok then error(err == sched.EXIT and err or err.value, 0) end
+  end
+  orig_of[c] = orig_of[fn] or fn
+  return c
+end
+
+-- What to store for fn: fn itself, or fn wrapped to capture its rejections.
+local function stored(self, name, fn)
+  if name == 'error' then return fn end
+  local capture = self.captureRejections
+  if capture == nil then capture = rawget(EventEmitter, 'captureRejections') end
+  if capture then return capturing(self, name, fn) end
+  return fn
+end
+
 ---@param name any
 ---@param fn function
 ---@return EventEmitter
 function proto:on(name, fn)
   check_listener(fn)
-  return add(self, name, fn, false, fn)
+  return add(self, name, stored(self, name, fn), false, fn)
 end
 proto.addListener = proto.on
 
 --- Add fn before the listeners already there.
 function proto:prependListener(name, fn)
   check_listener(fn)
-  return add(self, name, fn, true, fn)
+  return add(self, name, stored(self, name, fn), true, fn)
 end
 
 -- The wrapper removes itself before calling fn, so an emit from inside fn
@@ -169,13 +220,14 @@ end
 local function once_wrapper(self, name, fn)
   local w
   local fired = false
+  local call = stored(self, name, fn)
   w = function(...)
     if fired then return end
     fired = true
     self:removeListener(name, w)
-    return fn(...)
+    return call(...)
   end
-  once_of[w] = fn
+  orig_of[w], is_once[w] = fn, true
   return w
 end
 
@@ -197,7 +249,7 @@ RawOnce.__index = RawOnce
 RawOnce.__call = function(r, ...) return r.wrapper(...) end
 
 local function matches(l, fn)
-  return l == fn or once_of[l] == fn
+  return l == fn or orig_of[l] == fn
 end
 
 --- Remove the most recently added instance of fn (a once listener is
@@ -225,7 +277,7 @@ function proto:removeListener(name, fn)
     end
     if not removed then return self end
   end
-  if ev.removeListener ~= nil then self:emit('removeListener', name, once_of[removed] or removed) end
+  if ev.removeListener ~= nil then self:emit('removeListener', name, orig_of[removed] or removed) end
   local hook = self._listeners_changed
   if hook then hook(self, name) end
   return self
@@ -293,9 +345,9 @@ function proto:listeners(name)
   local ev = rawget(self, '_events')
   local l = ev and ev[name]
   if l == nil then return {} end
-  if type(l) == 'function' then return { once_of[l] or l } end
+  if type(l) == 'function' then return { orig_of[l] or l } end
   local list = {}
-  for i = 1, #l do list[i] = once_of[l[i]] or l[i] end
+  for i = 1, #l do list[i] = orig_of[l[i]] or l[i] end
   return list
 end
 
@@ -309,8 +361,8 @@ function proto:rawListeners(name)
   local list = {}
   for i = 1, #l do
     local f = l[i]
-    local orig = once_of[f]
-    list[i] = orig and setmetatable({ listener = orig, wrapper = f }, RawOnce) or f
+    if is_once[f] then list[i] = setmetatable({ listener = orig_of[f], wrapper = f }, RawOnce)
+    else list[i] = orig_of[f] or f end
   end
   return list
 end
@@ -447,6 +499,100 @@ function EventEmitter.once(emitter, name, options)
 end
 EventEmitter.once_promise = EventEmitter.once
 EventEmitter.once_event = EventEmitter.once
+
+-- ---- events.on: the events of an emitter as an iterator ----
+---@class EventIterator
+local EventIterator = {}
+EventIterator.__index = EventIterator
+
+local function iterator_finish(it)
+  if it.done then return end
+  it.done = true
+  local e = it.emitter
+  e:removeListener(it.name, it.on_event)
+  if it.on_error then e:removeListener('error', it.on_error) end
+  for _, n in ipairs(it.close_names) do e:removeListener(n, it.on_close) end
+  -- whoever still waits gets the end (or the error, the first of them)
+  local waiters = it.waiters
+  it.waiters = {}
+  for i = 1, #waiters do
+    local w = waiters[i]
+    if i == 1 and it.error ~= nil then
+      local err = it.error
+      it.error = nil
+      w.reject(err)
+    else
+      w.resolve({ done = true })
+    end
+  end
+end
+
+--- `events.on(emitter, name[, {close = {names...}}])`: every later `name`
+--- event, in order, as an iterator.  Events nobody has taken yet are kept.
+--- An 'error' event ends it: the error is raised after the kept events.
+--- A `close` event ends it quietly.
+---   for args, first in events.on(emitter, 'data') do ... end
+--- (args is the event's argument list `{n=, ...}`; call `:close()` after a
+--- break), or Node's shape: `await(it:next())` → `{value=args, done=}`.
+---@return EventIterator
+function EventEmitter.on(emitter, name, options)
+  if type(options) == 'function' then return proto.on(emitter, name, options) end -- see below
+  local bad = check_emitter(emitter)
+  if not bad and options ~= nil and type(options) ~= 'table' then
+    bad = errors.new('ERR_INVALID_ARG_TYPE', 'The "options" argument must be of type table. Received ' .. type(options), 2)
+  end
+  if bad then error(bad, 2) end
+  local it = setmetatable({ emitter = emitter, name = name, kept = {}, waiters = {}, done = false,
+                            close_names = options and options.close or {} }, EventIterator)
+  it.on_event = function(...)
+    local args = { n = select('#', ...), ... }
+    local w = table.remove(it.waiters, 1)
+    if w then w.resolve({ value = args, done = false }) else it.kept[#it.kept + 1] = args end
+  end
+  emitter:on(name, it.on_event)
+  if name ~= 'error' then
+    it.on_error = function(e)
+      it.error = e
+      iterator_finish(it)
+    end
+    emitter:on('error', it.on_error)
+  end
+  it.on_close = function() iterator_finish(it) end
+  for _, n in ipairs(it.close_names) do emitter:on(n, it.on_close) end
+  return it
+end
+
+--- A promise of the next event: `{value = args, done = false}`, or
+--- `{done = true}` once ended; it rejects with the error that ended it.
+---@return Promise
+function EventIterator:next()
+  local Promise = require('luster.promise')
+  local args = table.remove(self.kept, 1)
+  if args then return Promise.resolve({ value = args, done = false }) end
+  if self.error ~= nil then
+    local err = self.error
+    self.error = nil
+    return Promise.reject(err)
+  end
+  if self.done then return Promise.resolve({ done = true }) end
+  local waiters = self.waiters
+  return Promise.new(function(resolve, reject) waiters[#waiters + 1] = { resolve = resolve, reject = reject } end)
+end
+
+--- Stop listening (Node's `iterator.return()`); kept events are dropped.
+function EventIterator:close()
+  self.kept = {}
+  iterator_finish(self)
+  return require('luster.promise').resolve({ done = true })
+end
+EventIterator['return'] = EventIterator.close
+
+-- the generic-for form: each step awaits the next event
+EventIterator.__call = function(self)
+  local r = await(self:next())
+  if r.done then return nil end
+  return r.value, unpack(r.value, 1, r.value.n)
+end
 
 --- Let a module singleton be called with `.` or `:` (`cluster.on('exit', f)`
 --- and `cluster:on('exit', f)`): its methods drop a leading self argument.
