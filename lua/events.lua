@@ -122,7 +122,7 @@ local function warn_leak(self, ev, name, count, max)
   require('luster.warnings').emit(w)
 end
 
--- `fn` is what is stored (a once wrapper for once), `orig` the user's function.
+-- `fn` is what is stored (the function, or a wrapper), `orig` the user's function.
 local function add(self, name, fn, prepend, orig)
   local ev = events_of(self)
   if ev.newListener ~= nil then self:emit('newListener', name, orig) end

@@ -148,7 +148,7 @@ function Worker.new(filename, options)
   return self
 end
 setmetatable(Worker, {
-  __index = EventEmitter,
+  __index = EventEmitter.prototype,
   __call = function(_, ...) return Worker.new(...) end,
 })
 

@@ -160,7 +160,7 @@ function BroadcastChannel.new(name)
   return bc
 end
 setmetatable(BroadcastChannel, {
-  __index = EventEmitter,
+  __index = EventEmitter.prototype,
   __call = function(_, name) return BroadcastChannel.new(name) end,
 })
 
