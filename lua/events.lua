@@ -40,7 +40,7 @@ local ORDER, WARNED = {}, {}
 -- What is stored for a listener is the user's function, or a wrapper (for
 -- once, and for captureRejections); orig_of[wrapper] is the user's function.
 local orig_of = setmetatable({}, { __mode = 'k' })
-local is_once = setmetatable({}, { __mode = 'k' }) -- the once wrappers
+local is_capture = setmetatable({}, { __mode = 'k' }) -- the captureRejections ones
 
 --- The event name `errorMonitor` listeners are called with every 'error'
 --- emit, before the 'error' listeners (and before an unhandled one raises).
@@ -186,7 +186,7 @@ local function capturing(self, name, fn)
     suspended.yes = true
     if not ok then error(err == sched.EXIT and err or err.value, 0) end
   end
-  orig_of[c] = orig_of[fn] or fn
+  orig_of[c], is_capture[c] = fn, true
   return c
 end
 
@@ -227,7 +227,7 @@ local function once_wrapper(self, name, fn)
     self:removeListener(name, w)
     return call(...)
   end
-  orig_of[w], is_once[w] = fn, true
+  orig_of[w] = fn
   return w
 end
 
@@ -361,7 +361,7 @@ function proto:rawListeners(name)
   local list = {}
   for i = 1, #l do
     local f = l[i]
-    if is_once[f] then list[i] = setmetatable({ listener = orig_of[f], wrapper = f }, RawOnce)
+    if orig_of[f] and not is_capture[f] then list[i] = setmetatable({ listener = orig_of[f], wrapper = f }, RawOnce)
     else list[i] = orig_of[f] or f end
   end
   return list
@@ -426,11 +426,14 @@ end
 function proto:emit(name, ...)
   local ev = rawget(self, '_events')
   local l = ev and ev[name]
-  if name == 'error' then
-    if ev and ev[errorMonitor] ~= nil then self:emit(errorMonitor, ...) end
-    if l == nil then unhandled_error(...) end
+  if l == nil then
+    if name == 'error' then
+      if ev and ev[errorMonitor] ~= nil then self:emit(errorMonitor, ...) end
+      unhandled_error(...)
+    end
+    return false
   end
-  if l == nil then return false end
+  if name == 'error' and ev[errorMonitor] ~= nil then self:emit(errorMonitor, ...) end
   if type(l) == 'function' then
     call(l, ...)
   else
