@@ -428,6 +428,18 @@ describe('Immediate ref and unref (test-timers-immediate-unref, -immediate-unref
     ]]))
   end)
 
+  it('lets the process end when beforeExit sets unref\'d timers and immediates (test-timers-unrefed-in-beforeexit)', function()
+    assert.are.equal('beforeExit 1\n', output_of([[
+      local n = 0
+      process:on('beforeExit', function()
+        n = n + 1
+        setTimeout(function() console.log('timer fired') end, 1):unref()
+        setImmediate(function() console.log('immediate ran') end):unref()
+      end)
+      process:on('exit', function() console.log('beforeExit', n) end)
+    ]]))
+  end)
+
   it('keeps the process for an unref\'d immediate that is ref\'d again', function()
     assert.are.equal('ran\n', output_of([[ setImmediate(function() console.log('ran') end):unref():ref() ]]))
   end)
