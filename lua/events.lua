@@ -48,13 +48,26 @@ EventEmitter.errorMonitor = setmetatable({}, { __tostring = function() return 'e
 local errorMonitor = EventEmitter.errorMonitor
 
 local default_max = 10
+local capture_default = false -- EventEmitter.captureRejections
+
+local function check_capture(v, what, level)
+  if type(v) ~= 'boolean' then
+    error(errors.new('ERR_INVALID_ARG_TYPE', ('The "%s" property must be of type boolean. Received %s')
+      :format(what, v == nil and 'nil' or type(v)), level + 1), level + 1)
+  end
+end
 
 local function is_private(k) return k == ORDER or k == WARNED end
 
---- A new emitter, or `obj` turned into one.
+--- A new emitter, or `obj` turned into one.  `obj.captureRejections =
+--- true` (as Node's constructor option) sends the errors of listeners
+--- that fail after suspending to the emitter's 'error' event.
 ---@return EventEmitter
 function EventEmitter.new(obj)
-  return setmetatable(obj or {}, EventEmitter)
+  if obj == nil then return setmetatable({}, EventEmitter) end
+  local capture = rawget(obj, 'captureRejections')
+  if capture ~= nil then check_capture(capture, 'options.captureRejections', 2) end
+  return setmetatable(obj, EventEmitter)
 end
 
 --- Make `class` (a metatable with __index = class) inherit EventEmitter.
@@ -194,7 +207,7 @@ end
 local function stored(self, name, fn)
   if name == 'error' then return fn end
   local capture = self.captureRejections
-  if capture == nil then capture = rawget(EventEmitter, 'captureRejections') end
+  if capture == nil then capture = capture_default end
   if capture then return capturing(self, name, fn) end
   return fn
 end
@@ -633,14 +646,21 @@ EventEmitter.EventEmitter = EventEmitter
 for k, v in pairs(proto) do
   if rawget(EventEmitter, k) == nil then EventEmitter[k] = v end
 end
--- EventEmitter.defaultMaxListeners reads and (validated) sets default_max
+-- EventEmitter.defaultMaxListeners and .captureRejections read and (checked)
+-- set the defaults for every emitter
 return setmetatable(EventEmitter, {
   __call = function(_, obj) return EventEmitter.new(obj) end,
-  __index = function(_, k) if k == 'defaultMaxListeners' then return default_max end end,
+  __index = function(_, k)
+    if k == 'defaultMaxListeners' then return default_max end
+    if k == 'captureRejections' then return capture_default end
+  end,
   __newindex = function(t, k, v)
     if k == 'defaultMaxListeners' then
       check_max(v, 2)
       default_max = v
+    elseif k == 'captureRejections' then
+      check_capture(v, 'EventEmitter.captureRejections', 2)
+      capture_default = v
     else
       rawset(t, k, v)
     end

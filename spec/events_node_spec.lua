@@ -801,6 +801,30 @@ describe('captureRejections (test-event-capture-rejections)', function()
     assert.are.equal(0, e:listenerCount('x'))
   end)
 
+  it('can be the default for every emitter with EventEmitter.captureRejections', function()
+    local r = script([[
+      local EventEmitter = require('events')
+      console.log(EventEmitter.captureRejections)
+      EventEmitter.captureRejections = true
+      local e = EventEmitter()
+      e:on('error', function(err) console.log('error event', err) end)
+      e:on('x', function() await(Promise.resolve()) error('late', 0) end)
+      e:emit('x')
+    ]])
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal('false\nerror event late\n', r.out)
+  end)
+
+  it('must be a boolean', function()
+    for _, bad in ipairs({ 1, {}, 'meow', noop }) do
+      assert.are.equal('ERR_INVALID_ARG_TYPE', raised(EventEmitter, { captureRejections = bad }).code)
+      local err = raised(function() EventEmitter.captureRejections = bad end)
+      assert.are.equal('ERR_INVALID_ARG_TYPE', err.code)
+      assert.matches('The "EventEmitter.captureRejections" property must be of type boolean', err.message)
+    end
+    assert.is_false(EventEmitter.captureRejections)
+  end)
+
   it('is off by default: such an error is uncaught', function()
     local r = script([[
       local e = require('events')()
