@@ -131,7 +131,9 @@ function getters.hash(u)
   return (f and f ~= '') and '#' .. f or ''
 end
 function getters.searchParams(u)
-  local sp = search.for_url(u)
+  local sp = rawget(u, '_sp')
+  if sp then return sp end
+  sp = search.for_url(u)
   rawset(u, '_sp', sp)
   return sp
 end
@@ -229,7 +231,9 @@ function methods:toJSON() return getters.href(self) end
 
 ---@class URLConstructor
 ---@overload fun(input: string|URL, base?: string|URL): URL
-local URL = setmetatable({}, { __call = function(_, input, base) return new_url(input, base) end })
+local URL = setmetatable(search.constructor('URL'), {
+  __call = function(_, input, base) return new_url(input, base) end,
+})
 URL.new = new_url
 
 --- Whether input (against base) is a valid URL.

@@ -320,8 +320,18 @@ end
 
 ---@class URLSearchParamsConstructor
 ---@overload fun(init?: string|table|URLSearchParams): URLSearchParams
-M.URLSearchParams = setmetatable({ new = new_params }, {
+-- The constructor is the placeholder global bootstrap.lua made, when it is
+-- there (see there), else a new table.
+function M.constructor(name)
+  local g = rawget(_G, name)
+  local mt = g and getmetatable(g)
+  if mt and mt.luster_lazy_global == name then return g end
+  return {}
+end
+
+M.URLSearchParams = setmetatable(M.constructor('URLSearchParams'), {
   __call = function(_, init) return new_params(init) end,
 })
+M.URLSearchParams.new = new_params
 
 return M
