@@ -16,8 +16,9 @@
 --- Input is bytes (see url_percent.lua).  Where a state would consume a run
 --- of code points one at a time (path segments, query, fragment, the
 --- authority), this parser takes the whole run with one find and encodes it
---- with one gsub: the result is the same, and parsing a plain
---- "http://host:port/path?query" costs a handful of string operations.
+--- with one gsub: the result is the same, with far fewer steps.  Plain
+--- "http://host:port/path?query" input does not get here: url_fast.lua
+--- takes it in one pass.
 local pct = require('luster.url_percent')
 local hostp = require('luster.url_host')
 
@@ -91,19 +92,12 @@ end
 
 local function fail() return nil end
 
--- The state machine (M.parse below joins the path it leaves as a list).
-local run
-
---- Run the basic URL parser.  Without `url`, parses `input` (against
---- `base`, a URL record or nil) into a new record and returns it, or nil
---- on failure.  With `url` and `override` (a state), updates `url` in place
---- as the setters do and returns `url`, or nil when the input was refused.
----@param input string
----@param base table|nil
----@param url table|nil
----@param override integer|nil
----@return table|nil
-run = function(input, base, url, override)
+-- The state machine.  Without `url`, parses `input` (against `base`, a
+-- URL record or nil) into a new record and returns it, or nil on failure.
+-- With `url` and `override` (a state), updates `url` in place as the
+-- setters do and returns `url`, or nil when the input was refused.  It
+-- leaves a non-opaque path as a list; M.parse joins it.
+local function run(input, base, url, override)
   if not url then
     url = { scheme = '', username = '', password = '', path = {} }
     -- strip leading and trailing C0 controls and spaces
@@ -483,96 +477,20 @@ run = function(input, base, url, override)
   return url
 end
 
--- The fast path: an absolute http(s)/ws(s)/ftp URL with a plain domain
--- (or dotted-decimal IPv4) host, no credentials, and a path, query and
--- fragment that hold nothing to encode or resolve.  It returns what the
--- state machine would, after one pass over the bytes (loops of byte()
--- and table lookups, which LuaJIT compiles; pattern classes it does not);
--- nil means "not that simple" and the state machine takes the input.
-local HOST_BYTE, REST_BAD = {}, {}
-for b = 0, 255 do
-  local ch = string.char(b)
-  if find(ch, '[%l%d.-]') then HOST_BYTE[b] = 1 elseif find(ch, '%u') then HOST_BYTE[b] = 2 end
-  if b <= 32 or b >= 127 or find(ch, '["<>\\`{}]') then REST_BAD[b] = true end
-end
+local parse_fast = require('luster.url_fast')
 
-local function parse_fast(input)
-  local i, c = 1, byte(input, 1)
-  while c and c >= 97 and c <= 122 do
-    i = i + 1
-    c = byte(input, i)
-  end
-  if c ~= COLON or byte(input, i + 1) ~= SLASH or byte(input, i + 2) ~= SLASH then return nil end
-  local scheme = sub(input, 1, i - 1)
-  local default = SPECIAL[scheme]
-  if not default then return nil end
-  local hs = i + 3
-  i = hs
-  c = byte(input, i)
-  local upper, label = false, hs
-  while c do
-    local k = HOST_BYTE[c]
-    if not k then break end
-    if k == 2 then upper = true elseif c == 46 and HOST_BYTE[byte(input, i + 1)] then label = i + 1 end
-    i = i + 1
-    c = byte(input, i)
-  end
-  if i == hs then return nil end
-  local host = sub(input, hs, i - 1)
-  local href = input
-  if upper then host, href = lower(host), nil end
-  if find(host, 'xn--', 1, true) then return nil end
-  local lb = byte(input, label)
-  if lb >= 48 and lb <= 57 then -- the last label is a number: an IPv4 address
-    host, href = hostp.parse_ipv4(host), nil
-    if not host then return nil end
-  end
-  local port = nil
-  if c == COLON then
-    local ps = i + 1
-    i = ps
-    c = byte(input, i)
-    while c and c >= 48 and c <= 57 do
-      i = i + 1
-      c = byte(input, i)
-    end
-    href = nil
-    if i > ps then
-      port = tonumber(sub(input, ps, i - 1))
-      if port > 65535 then return nil end
-      if port == default then port = nil end
-    end
-  end
-  if c and c ~= SLASH and c ~= QMARK and c ~= HASH then return nil end
-  local rs, q, h = i, nil, nil
-  for j = rs, #input do
-    local b = byte(input, j)
-    if REST_BAD[b] then return nil end
-    if b == QMARK then
-      if not q and not h then q = j end
-    elseif b == HASH then
-      if not h then h = j end
-    elseif h then -- luacheck: ignore 542 (the fragment takes anything else)
-    elseif q then
-      if b == 39 then return nil end -- ' is in the special-query encode set
-    elseif b == 46 then
-      if byte(input, j - 1) == SLASH then return nil end -- a dot segment, maybe
-    elseif b == 37 then
-      local b2 = byte(input, j + 1)
-      if b2 == 50 then return nil end -- %2e, maybe
-    end
-  end
-  local path_end = (q or h or #input + 1) - 1
-  local path = sub(input, rs, path_end)
-  if path == '' then path, href = '/', nil end
-  local query = q and sub(input, q + 1, (h or 0) - 1) or nil
-  local fragment = h and sub(input, h + 1) or nil
-  return { scheme = scheme, username = '', password = '', host = host, port = port, path = path,
-    query = query, fragment = fragment }, href
-end
-
+--- Run the basic URL parser (see `run` above for what it does with which
+--- arguments).  Unless it updates a record, the fast path
+--- (luster/url_fast.lua) gets the first look (what it takes starts with a
+--- special scheme and //, which no base changes); its second result, when there
+--- is one, is the href (the fast path knows when that is the input).
+---@param input string
+---@param base table|nil
+---@param url table|nil
+---@param override integer|nil
+---@return table|nil record, string|nil href
 function M.parse(input, base, url, override, no_fast_path)
-  if not url and not base and not no_fast_path then
+  if not url and not no_fast_path then
     local r, href = parse_fast(input)
     if r then return r, href end
   end
