@@ -224,7 +224,6 @@ URL_mt.__newindex = function(u, k, v)
   end
 end
 URL_mt.__tostring = getters.href
-URL_mt.__eq = function(a, b) return getters.href(a) == getters.href(b) end
 
 function methods:toString() return getters.href(self) end
 function methods:toJSON() return getters.href(self) end

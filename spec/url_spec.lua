@@ -519,6 +519,16 @@ describe('url helpers', function()
     assert.are.equal(url.URLSearchParams, _G.URLSearchParams)
     assert.are.equal('http://h/', _G.URL('http://h').href)
   end)
+
+  it('has the URL globals in a worker thread too', function()
+    local Worker = require('worker_threads').Worker
+    local got = await(Promise.new(function(resolve)
+      local w = Worker([[require('worker_threads').parentPort:postMessage(
+        URL('http://h/?a=1').searchParams:get('a') .. URLSearchParams({ b = 2 }):toString())]], { eval = true })
+      w:on('message', resolve)
+    end))
+    assert.are.equal('1b=2', got)
+  end)
 end)
 
 describe('the parser fast path', function()
