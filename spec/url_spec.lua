@@ -15,7 +15,7 @@ local function refused(list)
   for _, c in ipairs(list) do
     local input, base = c, nil
     if type(c) == 'table' then input, base = c[1], c[2] end
-    assert.is_false(URL.canParse(input, base), 'for ' .. input)
+    assert.is_false(URL.canParse(input, base), 'for ' .. input:sub(1, 80))
   end
 end
 
@@ -96,6 +96,11 @@ describe('URL parsing: hosts', function()
       { 'http://ｇｏ。com/', false, 'http://go.com/' },
     })
     refused({ 'http://xn--/', 'http://xn--a.com/', 'http://\239\191\189.com/' })
+  end)
+
+  it('refuses a non-ASCII or xn-- label too long for Punycode to be cheap', function()
+    refused({ 'http://' .. ('ü'):rep(2000) .. '.com/', 'http://xn--' .. ('a'):rep(5000) .. '/' })
+    assert.are.equal(('a'):rep(5000) .. '.com', URL('http://' .. ('A'):rep(5000) .. '.com/').hostname)
   end)
 
   it('parses IPv4 in decimal, hex and octal parts and as fewer than four numbers', function()

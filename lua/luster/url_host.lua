@@ -11,6 +11,7 @@
 --- a small list of disallowed code points fails.  There is no NFC
 --- normalization, no Bidi or ContextJ rule (ZWJ/ZWNJ fail), no combining-mark
 --- check beyond U+0300..U+036F.  "xn--" labels are checked by decoding them.
+--- A non-ASCII or "xn--" label longer than 1024 code points is refused.
 local pct = require('luster.url_percent')
 local punycode = require('luster.url_punycode')
 
@@ -267,8 +268,19 @@ local function valid_label(cps)
   return true
 end
 
+-- Punycode takes time quadratic in a label's length; DNS allows 63 bytes,
+-- and a label past this is refused rather than let a URL from elsewhere
+-- (a redirect's Location) spend seconds here.
+local MAX_IDN_LABEL = 1024
+
 -- One label (code points, already mapped) to ASCII, or nil.
 local function label_to_ascii(cps)
+  if #cps > MAX_IDN_LABEL then
+    for i = 1, #cps do
+      if cps[i] >= 0x80 then return nil end
+    end
+    if cps[1] == 120 and cps[2] == 110 and cps[3] == 45 and cps[4] == 45 then return nil end
+  end
   local ascii = true
   for i = 1, #cps do
     if cps[i] >= 0x80 then ascii = false break end
@@ -328,14 +340,14 @@ end
 M.domain_to_ascii = domain_to_ascii
 
 --- The Unicode form of an ASCII domain ("xn--" labels decoded; a label
---- that does not decode stays as it is).
+--- that does not decode, or is too long to, stays as it is).
 ---@param domain string
 ---@return string
 function M.domain_to_unicode(domain)
   local labels = split_dots(domain)
   for i = 1, #labels do
     local l = labels[i]
-    if sub(lower(l), 1, 4) == 'xn--' then
+    if #l <= MAX_IDN_LABEL and sub(lower(l), 1, 4) == 'xn--' then
       local cps = punycode.decode(sub(l, 5))
       if cps then labels[i] = pct.from_codepoints(cps) end
     end
