@@ -48,6 +48,7 @@ local function invalid_url(input, base, level)
 end
 
 local function is_url(v) return getmetatable(v) == URL_mt end
+--- Whether v is a URL object (JavaScript's `v instanceof URL`; luster's own).
 M.isURL = is_url
 
 -- href: the serialization when the parser already knows it (the input)

@@ -109,7 +109,7 @@ function P:append(name, value)
   update(self)
 end
 
--- Remove the pairs for which keep(i) is false.
+-- Remove the pairs for which drop(name, value) is true.
 local function filter(self, drop)
   local k, v, n = self._k, self._v, 0
   for i = 1, self._n do
