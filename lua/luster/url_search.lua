@@ -25,17 +25,21 @@ local function decode_form(s)
 end
 M.decode_form = decode_form
 
---- Call fn(name, value) for each pair of an urlencoded string.
+local function same(s) return s end
+
+--- Call fn(state, name, value) for each pair of an urlencoded string.
 local function each_pair(s, fn, state)
+  -- most query strings have nothing to decode: one look says so for all
+  local dec = find(s, '[+%%\128-\255]') and decode_form or same
   local start, len = 1, #s
   while start <= len do
     local amp = find(s, '&', start, true) or len + 1
     if amp > start then
       local eq = find(s, '=', start, true)
       if eq and eq < amp then
-        fn(state, decode_form(sub(s, start, eq - 1)), decode_form(sub(s, eq + 1, amp - 1)))
+        fn(state, dec(sub(s, start, eq - 1)), dec(sub(s, eq + 1, amp - 1)))
       else
-        fn(state, decode_form(sub(s, start, amp - 1)), '')
+        fn(state, dec(sub(s, start, amp - 1)), '')
       end
     end
     start = amp + 1
