@@ -1,6 +1,7 @@
 --- require('url'): the WHATWG URL API (URL, URLSearchParams) and Node's
---- helpers around it (fileURLToPath, pathToFileURL, format,
---- urlToHttpOptions, domainToASCII, domainToUnicode).
+--- helpers around it (fileURLToPath, pathToFileURL, format, resolve,
+--- urlToHttpOptions, domainToASCII, domainToUnicode).  Node's legacy
+--- url.parse is not here: req.query and URL cover what it was used for.
 ---
 ---   local u = URL('https://user@example.com:8080/a/b?x=1#top')
 ---   u.pathname, u.searchParams:get('x'), tostring(u)
@@ -338,6 +339,25 @@ function M.urlToHttpOptions(u)
     o.auth = pct.decode(r.username) .. ':' .. pct.decode(r.password)
   end
   return o
+end
+
+--- Resolve a target reference against a base as a browser resolves a link
+--- (Node's legacy url.resolve, done the way its documentation shows with
+--- WHATWG URLs: a relative base stays relative).
+---@param from string
+---@param to string
+---@return string
+function M.resolve(from, to)
+  errors.check_type(from, 'from', 'string')
+  errors.check_type(to, 'to', 'string')
+  local base = parse(from, parse('resolve://'))
+  local r = base and parse(to, base)
+  if not r then invalid_url(to, from, 2) end
+  if r.scheme == 'resolve' then
+    return r.path .. (r.query and r.query ~= '' and '?' .. r.query or '')
+      .. (r.fragment and r.fragment ~= '' and '#' .. r.fragment or '')
+  end
+  return serialize(r)
 end
 
 --- The ASCII (Punycode) form of a domain, or '' when it is not valid.

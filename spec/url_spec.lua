@@ -507,6 +507,13 @@ describe('url helpers', function()
     assert.are.equal('http://u:p@münchen.de:81/p?q#f', url.format(u, { unicode = true }))
   end)
 
+  it('resolves a reference against a base, relative bases staying relative', function()
+    assert.are.equal('/one/two/four', url.resolve('/one/two/three', 'four'))
+    assert.are.equal('http://example.com/one', url.resolve('http://example.com/', '/one'))
+    assert.are.equal('http://example.com/two', url.resolve('http://example.com/one', '/two'))
+    assert.are.equal('http://a/d?x#y', url.resolve('http://a/b/c', '../d?x#y'))
+  end)
+
   it('converts domains and makes http.request options', function()
     assert.are.equal('xn--mnchen-3ya.de', url.domainToASCII('MÜNCHEN.de'))
     assert.are.equal('münchen.de', url.domainToUnicode('xn--mnchen-3ya.de'))
