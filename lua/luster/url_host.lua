@@ -371,7 +371,9 @@ function M.parse(input, is_opaque)
   end
   local domain = pct.to_valid_utf8(pct.decode(input))
   local ascii = domain_to_ascii(domain)
-  if not ascii or find(ascii, FORBIDDEN_DOMAIN) then return nil end
+  if not ascii then return nil end
+  -- (letters, digits, . and - are never forbidden: look for others first)
+  if find(ascii, '[^%w.-]') and find(ascii, FORBIDDEN_DOMAIN) then return nil end
   local last = byte(ascii, -1)
   if (last >= 48 and last <= 57) or last == 46 or last == 120 or last == 88 or (last >= 97 and last <= 102) then
     if ends_in_number(ascii) then return parse_ipv4(ascii) end

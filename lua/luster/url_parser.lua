@@ -61,6 +61,35 @@ local function starts_with_drive(input, p)
   return c == nil or c == SLASH or c == BACKSLASH or c == QMARK or c == HASH
 end
 
+-- Byte sets for the scans below: loops of byte() and table lookups, which
+-- LuaJIT compiles (a pattern class is tested item by item, per byte).
+local function byte_set(chars)
+  local t = {}
+  for i = 1, #chars do t[byte(chars, i)] = true end
+  return t
+end
+local SCHEME_BYTE = byte_set('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.')
+local ENDS_SEGMENT = { special = byte_set('/\\?#'), other = byte_set('/?#'),
+  special_override = byte_set('/\\'), other_override = byte_set('/') }
+local ENDS_AUTHORITY = { special = ENDS_SEGMENT.special, other = ENDS_SEGMENT.other }
+
+-- The first byte from p on that is in set, or len + 1.
+local function scan_to(input, p, set)
+  local len = #input
+  for i = p, len do
+    if set[byte(input, i)] then return i end
+  end
+  return len + 1
+end
+
+-- The first byte from p on that is not in set, or nil.
+local function scan_over(input, p, set)
+  for i = p, #input do
+    if not set[byte(input, i)] then return i end
+  end
+  return nil
+end
+
 local DOUBLE_DOT = { ['..'] = true, ['.%2e'] = true, ['%2e.'] = true, ['%2e%2e'] = true }
 local SINGLE_DOT = { ['.'] = true, ['%2e'] = true }
 
@@ -101,13 +130,16 @@ local function run(input, base, url, override)
   if not url then
     url = { scheme = '', username = '', password = '', path = {} }
     -- strip leading and trailing C0 controls and spaces
-    if find(input, '^[%z\1-\32]') or find(input, '[%z\1-\32]$') then
+    local first, last = byte(input, 1), byte(input, -1)
+    if (first and first <= 32) or (last and last <= 32) then
       input = gsub(gsub(input, '^[%z\1-\32]+', ''), '[%z\1-\32]+$', '')
     end
   elseif not url.opaque and type(url.path) == 'string' then
     url.path = split_path(url.path)
   end
-  if find(input, '[\t\n\r]') then input = gsub(input, '[\t\n\r]', '') end
+  if find(input, '\t', 1, true) or find(input, '\n', 1, true) or find(input, '\r', 1, true) then
+    input = gsub(input, '[\t\n\r]', '')
+  end
 
   local state = override or SCHEME_START
   local p, len = 1, #input
@@ -130,7 +162,7 @@ local function run(input, base, url, override)
       end
 
     elseif state == SCHEME then
-      local q = find(input, '[^%w+%-.]', p)
+      local q = scan_over(input, p, SCHEME_BYTE)
       c = q and byte(input, q)
       if c == COLON then
         buffer = lower(sub(input, p, q - 1))
@@ -249,7 +281,7 @@ local function run(input, base, url, override)
     elseif state == AUTHORITY then
       -- the authority runs to the first / ? # (or \ when special); its
       -- last @ ends the credentials, the first : in them starts the password
-      local stop = find(input, special and '[/?#\\]' or '[/?#]', p) or len + 1
+      local stop = scan_to(input, p, special and ENDS_AUTHORITY.special or ENDS_AUTHORITY.other)
       local auth = sub(input, p, stop - 1)
       local at = nil
       local k = find(auth, '@', 1, true)
@@ -408,8 +440,9 @@ local function run(input, base, url, override)
       end
 
     elseif state == PATH then
-      local delim = override and (special and '[/\\]' or '/') or (special and '[/\\?#]' or '[/?#]')
-      local q = find(input, delim, p) or len + 1
+      local ends = override and (special and ENDS_SEGMENT.special_override or ENDS_SEGMENT.other_override)
+        or (special and ENDS_SEGMENT.special or ENDS_SEGMENT.other)
+      local q = scan_to(input, p, ends)
       if q > p then buffer = buffer .. encode(sub(input, p, q - 1), pct.PATH) end
       p = q
       c = byte(input, p)
