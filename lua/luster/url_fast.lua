@@ -50,7 +50,7 @@ local function scan_rest(input, i)
       if not q and not h then q = j end
     elseif b == HASH then
       if not h then h = j end
-    elseif h then -- luacheck: ignore 542 (the fragment takes anything else)
+    elseif h then -- the fragment takes anything else
     elseif q then
       if b == 39 then return false end -- ' is in the special-query encode set
     elseif b == 46 then

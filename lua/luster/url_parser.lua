@@ -15,8 +15,8 @@
 ---
 --- Input is bytes (see url_percent.lua).  Where a state would consume a run
 --- of code points one at a time (path segments, query, fragment, the
---- authority), this parser takes the whole run with one find and encodes it
---- with one gsub: the result is the same, with far fewer steps.  Plain
+--- authority), this parser finds the end of the run with one scan and
+--- encodes the run at once: the result is the same, with far fewer steps.  Plain
 --- "http://host:port/path?query" input does not get here: url_fast.lua
 --- takes it in one pass.
 local pct = require('luster.url_percent')
@@ -42,7 +42,7 @@ M.states = {
   port = PORT, path_start = PATH_START, query = QUERY, fragment = FRAGMENT,
 }
 
-local SLASH, BACKSLASH, QMARK, HASH, COLON, AT = 47, 92, 63, 35, 58, 64
+local SLASH, BACKSLASH, QMARK, HASH, COLON = 47, 92, 63, 35, 58
 
 local function is_alpha(c) return c and ((c >= 65 and c <= 90) or (c >= 97 and c <= 122)) end
 
@@ -121,6 +121,15 @@ end
 
 local function fail() return nil end
 
+--- An opaque path without its trailing spaces (when its query and fragment
+--- go, the Standard drops them).  By index: an end-anchored pattern would
+--- backtrack over every inner run of spaces.
+function M.strip_trailing_spaces(s)
+  local j = #s
+  while j > 0 and byte(s, j) == 32 do j = j - 1 end
+  return j < #s and sub(s, 1, j) or s
+end
+
 -- The state machine.  Without `url`, parses `input` (against `base`, a
 -- URL record or nil) into a new record and returns it, or nil on failure.
 -- With `url` and `override` (a state), updates `url` in place as the
@@ -130,10 +139,11 @@ local function run(input, base, url, override)
   if not url then
     url = { scheme = '', username = '', password = '', path = {} }
     -- strip leading and trailing C0 controls and spaces
-    local first, last = byte(input, 1), byte(input, -1)
-    if (first and first <= 32) or (last and last <= 32) then
-      input = gsub(gsub(input, '^[%z\1-\32]+', ''), '[%z\1-\32]+$', '')
-    end
+    -- (by index: an end-anchored pattern backtracks over every inner run)
+    local i, j = 1, #input
+    while i <= j and byte(input, i) <= 32 do i = i + 1 end
+    while j >= i and byte(input, j) <= 32 do j = j - 1 end
+    if i > 1 or j < #input then input = sub(input, i, j) end
   elseif not url.opaque and type(url.path) == 'string' then
     url.path = split_path(url.path)
   end

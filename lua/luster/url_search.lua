@@ -6,6 +6,7 @@
 --- count; one that belongs to a URL writes itself back into that URL's
 --- query after every change, and the URL refills it when its search changes.
 local pct = require('luster.url_percent')
+local strip_trailing_spaces = require('luster.url_parser').strip_trailing_spaces
 local errors = require('luster.errors')
 
 local find, sub, gsub, byte, char = string.find, string.sub, string.gsub, string.byte, string.char
@@ -97,7 +98,7 @@ local function update(self)
   local r = url._r
   r.query = s ~= '' and s or nil
   url._href = nil
-  if s == '' and r.opaque and not r.fragment then r.path = gsub(r.path, ' +$', '') end
+  if s == '' and r.opaque and not r.fragment then r.path = strip_trailing_spaces(r.path) end
 end
 
 local function str(v, name)
