@@ -143,7 +143,7 @@ end
 -- ---- setters ----
 
 local function strip_opaque_spaces(r)
-  if r.opaque and not r.fragment and not r.query then r.path = parser.strip_trailing_spaces(r.path) end
+  if r.opaque and not r.fragment and not r.query then r.path = pct.strip_trailing_spaces(r.path) end
 end
 
 local function query_changed(u)

@@ -18,7 +18,7 @@ local native = require('native.http')
 
 local parse_headers = native.parse_headers
 local rawget, rawset, concat, floor = rawget, rawset, table.concat, math.floor
-local tonumber, char = tonumber, string.char
+local tonumber, char, type = tonumber, string.char, type
 
 local M = {}
 

@@ -121,15 +121,6 @@ end
 
 local function fail() return nil end
 
---- An opaque path without its trailing spaces (when its query and fragment
---- go, the Standard drops them).  By index: an end-anchored pattern would
---- backtrack over every inner run of spaces.
-function M.strip_trailing_spaces(s)
-  local j = #s
-  while j > 0 and byte(s, j) == 32 do j = j - 1 end
-  return j < #s and sub(s, 1, j) or s
-end
-
 -- The state machine.  Without `url`, parses `input` (against `base`, a
 -- URL record or nil) into a new record and returns it, or nil on failure.
 -- With `url` and `override` (a state), updates `url` in place as the

@@ -72,6 +72,15 @@ function M.decode(s)
   return (gsub(s, '%%(%x%x)', function(h) return char(tonumber(h, 16)) end))
 end
 
+--- An opaque path without its trailing spaces (when its query and fragment
+--- go, the Standard drops them).  By index: an end-anchored pattern would
+--- backtrack over every inner run of spaces.
+function M.strip_trailing_spaces(s)
+  local j = #s
+  while j > 0 and byte(s, j) == 32 do j = j - 1 end
+  return j < #s and string.sub(s, 1, j) or s
+end
+
 -- ---- UTF-8 ----
 
 --- The code point of the UTF-8 sequence at byte i of s and its length, or

@@ -6,13 +6,13 @@
 --- count; one that belongs to a URL writes itself back into that URL's
 --- query after every change, and the URL refills it when its search changes.
 local pct = require('luster.url_percent')
-local strip_trailing_spaces = require('luster.url_parser').strip_trailing_spaces
 local errors = require('luster.errors')
 
 local find, sub, gsub, byte, char = string.find, string.sub, string.gsub, string.byte, string.char
 local concat, sort, tostring, type = table.concat, table.sort, tostring, type
 local getmetatable, setmetatable = getmetatable, setmetatable
 local decode, to_valid_utf8, encode_form = pct.decode, pct.to_valid_utf8, pct.encode_form
+local strip_trailing_spaces = pct.strip_trailing_spaces
 
 local M = {}
 
