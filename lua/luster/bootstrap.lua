@@ -146,6 +146,22 @@ do
   _G.Atomics = Atomics
 end
 
+-- URL and URLSearchParams are globals, as in Node.  lua/url.lua loads on
+-- first use of either (most states never parse a URL) and makes these very
+-- tables the constructors, so _G.URL == require('url').URL.
+do
+  for _, name in ipairs({ 'URL', 'URLSearchParams' }) do
+    local placeholder = {}
+    local function real() require('url') return placeholder end
+    setmetatable(placeholder, {
+      luster_lazy_global = name,
+      __index = function(_, k) return rawget(real(), k) end,
+      __call = function(_, ...) return real()(...) end,
+    })
+    _G[name] = placeholder
+  end
+end
+
 local function dirname(p) return p:match('^(.*)/[^/]*$') or '.' end
 
 --- Run the entry chunk: kind 'file' (source is a path) or 'string'.

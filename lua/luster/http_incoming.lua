@@ -65,21 +65,10 @@ local function unescape(s)
 end
 M.unescape = unescape
 
---- Parse `a=1&b=2&b=3` into {a='1', b={'2','3'}} (repeats become arrays).
----@param qs string
----@return table<string, string|string[]>
-function M.parse_query(qs)
-  local q = {}
-  for pair in qs:gmatch('[^&]+') do
-    local k, v = pair:match('^([^=]*)=?(.*)$')
-    k, v = unescape(k), unescape(v)
-    local old = q[k]
-    if old == nil then q[k] = v
-    elseif type(old) == 'table' then old[#old + 1] = v
-    else q[k] = { old, v } end
-  end
-  return q
-end
+--- Parse `a=1&b=2&b=3` into {a='1', b={'2','3'}} (repeats become arrays),
+--- with the URL Standard's application/x-www-form-urlencoded rules (the
+--- url module's parser: '+' is a space, bad UTF-8 becomes U+FFFD).
+M.parse_query = require('luster.url_search').parse_query
 
 -- ---- IncomingMessage ----
 
