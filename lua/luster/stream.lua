@@ -497,7 +497,7 @@ function B:destroy(err)
   nextTick(function()
     if err then self:emit('error', err) end
     self.closed = true
-    self:emit('close')
+    self:emit('close', self._error ~= nil)   -- hadError, as net.Socket's
   end)
   return self
 end
