@@ -315,4 +315,11 @@ function Server:ref() self._h:ref(); return self end
 function Server:unref() self._h:unref(); return self end
 function Server:setTimeout() return self end
 
+-- The client side (lua/luster/http_client.lua) loads on first use.
+local CLIENT = { request = true, get = true, Agent = true, globalAgent = true,
+                 ClientRequest = true, IncomingMessage = true }
+setmetatable(M, { __index = function(_, k)
+  if CLIENT[k] then return require('luster.http_client')[k] end
+end })
+
 return M

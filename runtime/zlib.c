@@ -48,6 +48,11 @@ typedef struct {
   size_t dict_len;
   int brotli_params[16][2];
   int nbrotli_params;
+  /* a streaming push may stop early: at most `limit` output bytes (0 = no
+   * bound); then `consumed` says how much input was used and `more` that
+   * output is still pending (call again with the rest of the input) */
+  size_t limit, consumed;
+  int more;
   /* the last error: code ("Z_DATA_ERROR", "ERR_BUFFER_TOO_LARGE"...), errno, message */
   char code[64], msg[160];
   int errnum;
@@ -168,6 +173,11 @@ static int push_zlib(zengine *e, const unsigned char *in, size_t n, int flush, o
   e->z.next_in = (unsigned char *)in;
   e->z.avail_in = (uInt)n;
   for (;;) {
+    if (e->limit && o->len >= e->limit) {
+      e->consumed = n - e->z.avail_in;
+      e->more = 1;
+      return 0;
+    }
     if (obuf_room(e, o)) return -1;
     size_t r = room(e, o);
     e->z.next_out = o->p + o->len;
@@ -220,6 +230,7 @@ static int push_brotli(zengine *e, const unsigned char *in, size_t n, int flush,
     BrotliEncoderOperation op = flush == F_FINISH ? BROTLI_OPERATION_FINISH
                               : flush == F_NONE ? BROTLI_OPERATION_PROCESS : BROTLI_OPERATION_FLUSH;
     for (;;) {
+      if (e->limit && o->len >= e->limit) { e->consumed = n - avail_in; e->more = 1; return 0; }
       if (obuf_room(e, o)) return -1;
       size_t r = room(e, o), avail_out = r;
       uint8_t *next_out = o->p + o->len;
@@ -239,6 +250,7 @@ static int push_brotli(zengine *e, const unsigned char *in, size_t n, int flush,
     }
   }
   for (;;) {
+    if (e->limit && o->len >= e->limit) { e->consumed = n - avail_in; e->more = 1; return 0; }
     if (obuf_room(e, o)) return -1;
     size_t r = room(e, o), avail_out = r;
     uint8_t *next_out = o->p + o->len;
@@ -269,6 +281,8 @@ static int push_brotli(zengine *e, const unsigned char *in, size_t n, int flush,
 
 /* Feed n bytes with a flush mode; output is appended to o.  0 or -1 (e->code set). */
 static int engine_push(zengine *e, const unsigned char *in, size_t n, int flush, obuf *o) {
+  e->consumed = n;
+  e->more = 0;
   if (!e->ready) { set_error(e, "ERR_ZLIB_BINDING_CLOSED", -1, "zlib binding closed"); return -1; }
   if (e->ended && !is_deflater(e->kind)) return 0;  /* input after the end is ignored */
   return is_brotli(e->kind) ? push_brotli(e, in, n, flush, o) : push_zlib(e, in, n, flush, o);
@@ -344,19 +358,26 @@ static int zlib_new(lua_State *L) {
   return 1;
 }
 
-/* zs:push(data, flush) -> output bytes (maybe ''), ended */
+/* zs:push(data, flush[, limit]) -> output bytes (maybe ''), ended, consumed, more
+ * With a limit, output stops near `limit` bytes: `consumed` input bytes were
+ * used and, when `more`, the caller pushes the unused rest again (or ''
+ * with the same flush) for the output still pending. */
 static int zs_push(lua_State *L) {
   zengine *e = check_zs(L);
   size_t n;
   const char *in = luaL_optlstring(L, 2, "", &n);
   int flush = (int)luaL_optinteger(L, 3, F_NONE);
+  e->limit = (size_t)luaL_optinteger(L, 4, 0);
   obuf o = { 0 };
   int rc = engine_push(e, (const unsigned char *)in, n, flush, &o);
+  e->limit = 0;
   if (rc == 0) lua_pushlstring(L, o.p ? (const char *)o.p : "", o.len);
   free(o.p);
   if (rc) return raise_engine(L, e);
   lua_pushboolean(L, e->ended);
-  return 2;
+  lua_pushinteger(L, (lua_Integer)e->consumed);
+  lua_pushboolean(L, e->more);
+  return 4;
 }
 
 /* zs:reset() — start a new stream with the same options */

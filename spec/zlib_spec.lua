@@ -213,3 +213,63 @@ describe('interoperability with real decoders and encoders', function()
     end
   end)
 end)
+
+describe('streams', function()
+  local stream = require('luster.stream')
+
+  local function collect(s)
+    local parts = {}
+    s:on('data', function(c) parts[#parts + 1] = c end)
+    await(stream.finished(s))
+    return table.concat(parts)
+  end
+
+  it('compresses and decompresses chunk by chunk, through pipe', function()
+    local g, d = zlib.createGzip({ level = 6 }), zlib.createGunzip()
+    g:pipe(d)
+    local out = async(collect)(d)
+    for i = 1, #TEXT, 1000 do g:write(TEXT:sub(i, i + 999)) end
+    g:finish()
+    assert.are.equal(TEXT, await(out))
+    for _, pair in ipairs { { 'createDeflateRaw', 'inflateRawSync' }, { 'createBrotliCompress', 'brotliDecompressSync' },
+                            { 'createDeflate', 'inflateSync' } } do
+      local c = zlib[pair[1]]()
+      local p = async(collect)(c)
+      c:finish(TEXT)
+      assert.are.equal(TEXT, zlib[pair[2]](await(p)))
+    end
+  end)
+
+  it('holds a decompression bomb at the high-water mark while nobody reads', function()
+    local bomb = zlib.gzipSync(('\0'):rep(64 * 1024 * 1024), { level = 9 })
+    local d = zlib.createGunzip()
+    d:pause()
+    d:write(bomb)
+    d:finish()
+    await(Promise.new(function(r) setTimeout(r, 50) end))
+    assert.is_true(d._r.length <= 128 * 1024, 'buffered ' .. d._r.length)
+    local total = 0
+    d:on('data', function(c) total = total + #c end)
+    d:resume()
+    await(stream.finished(d))
+    assert.are.equal(64 * 1024 * 1024, total)
+  end)
+
+  it('flushes pending output on flush() and reports corrupt input as an error event', function()
+    local g = zlib.createDeflate()
+    local got = {}
+    g:on('data', function(c) got[#got + 1] = c end)
+    g:write('partial message')
+    await(Promise.new(function(r) g:flush(r) end))
+    -- a sync-flushed deflate stream decodes up to the flush point
+    local d0 = zlib.createInflate()
+    local back = {}
+    d0:on('data', function(c) back[#back + 1] = c end)
+    d0:write(table.concat(got))
+    await(Promise.new(function(r) setTimeout(r, 10) end))
+    assert.are.equal('partial message', table.concat(back))
+    local d = zlib.createInflate()
+    local e = await(Promise.new(function(resolve) d:on('error', resolve); d:finish('not deflate data') end))
+    assert.are.equal('Z_DATA_ERROR', e.code)
+  end)
+end)

@@ -530,11 +530,11 @@ local function ctor(cls, readable, writable)
     local self = setmetatable({}, cls)
     if readable then M.init_readable(self, opts) end
     if writable then M.init_writable(self, opts) end
-    if opts then
-      self._read = opts.read or self._read
-      self._write = opts.write or self._write
-      self._final = opts.final or self._final
-      self._destroy = opts.destroy or self._destroy
+    if opts then   -- only hooks given here become own fields (subclasses keep theirs)
+      if opts.read then self._read = opts.read end
+      if opts.write then self._write = opts.write end
+      if opts.final then self._final = opts.final end
+      if opts.destroy then self._destroy = opts.destroy end
     end
     return self
   end
@@ -583,10 +583,9 @@ M.Transform = class(R, W, B, T, { on = on, addListener = on })
 M.Transform.new = function(opts)
   local self = ctor(M.Transform, true, true)(opts)
   if opts then
-    self._transform = opts.transform or self._transform
-    self._flush = opts.flush or self._flush
+    if opts.transform then self._transform = opts.transform end
+    if opts.flush then self._flush = opts.flush end
   end
-  -- a transform's readable end decides when it is done, not its writable end
   return self
 end
 M.PassThrough = M.Transform
