@@ -58,6 +58,7 @@ struct http_conn {
   size_t field_off;             /* where the current header name starts */
   size_t header_bytes;
   int hstate;                   /* 0 none, 1 in a name, 2 in a value */
+  int host_headers;             /* Host lines seen (counted up to 2) */
   http_buf body;                /* body bytes not yet handed to Lua */
   uint64_t body_total;
   http_buf pend;                /* input kept while a response is pending */

@@ -161,6 +161,7 @@ static int on_message_begin(llhttp_t *p) {
   c->body.len = 0;
   c->body_total = 0;
   c->expect_continue = 0;
+  c->host_headers = 0;
   c->err_status = 0;
   return 0;
 }
@@ -182,6 +183,10 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n) {
 
 static int on_header_field_complete(llhttp_t *p) {
   http_conn *c = p->data;
+  if (c->hstate != 1 || c->req.len == c->field_off) { /* ": v": no name (llhttp lets it by) */
+    c->err_status = 400;
+    return HPE_USER;
+  }
   c->hstate = 2;
   return count_header_bytes(c, 4) ? HPE_USER : append(c, &c->req, "", 1);
 }
@@ -203,6 +208,7 @@ static int on_header_value_complete(llhttp_t *p) {
   if (name_len == 6 && strncasecmp(name, "expect", 6) == 0 && value_len == 12 &&
       strncasecmp(c->req.p + value_off, "100-continue", 12) == 0)
     c->expect_continue = 1;
+  if (name_len == 4 && strncasecmp(name, "host", 4) == 0 && c->host_headers < 2) c->host_headers++;
   c->hstate = 0;
   return append(c, &c->req, "", 1);
 }
@@ -212,6 +218,12 @@ static int on_headers_complete(llhttp_t *p) {
   http_server *srv = c->srv;
   c->phase = PHASE_BODY;
   c->keep_alive = llhttp_should_keep_alive(p) && !p->upgrade;
+  /* RFC 9112 3.2: an HTTP/1.1 request has exactly one Host (llhttp does
+   * not check); two could make a proxy and us disagree on the target */
+  if (p->http_major == 1 && p->http_minor >= 1 && c->host_headers != 1) {
+    c->err_status = 400;
+    return -1;
+  }
   if (srv->max_body_size && (p->flags & F_CONTENT_LENGTH) && p->content_length > srv->max_body_size) {
     c->err_status = 413;
     return -1;
