@@ -170,9 +170,14 @@ function Req:_push(chunk, ended)
   end
 end
 
+-- req:destroy([err]) closes the connection, as in Node.
+function Req:_destroy()
+  native.destroy(self.socket._h)
+end
+
 --- The request was cut short (client gone, timeout, body too large).
 function Req:_abort(err)
-  if self.complete then return end
+  if self.complete or rawget(self, 'destroyed') then return end
   self.aborted = true
   self._error = err
   local st = rawget(self, '_rs')

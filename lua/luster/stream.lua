@@ -515,7 +515,10 @@ end
 -- ---- both ----
 
 -- Tear down: waiting readers reject, 'error' (when err) and 'close' follow
--- on the next tick.
+-- on the next tick.  Unlike Node, an 'error' nobody listens for is not
+-- raised: it would end the process from a tick nobody can catch, and the
+-- stream's readers and writers see the error anyway (read() rejects,
+-- write() says false).
 local function destroy(self, err)
   local rs, ws = rawget(self, '_rs'), rawget(self, '_ws')
   if (rs and rs.destroyed) or (ws and ws.destroyed) or rawget(self, 'destroyed') then return self end
@@ -529,7 +532,7 @@ local function destroy(self, err)
   local hook = self._destroy
   if hook then hook(self, err) end
   next_tick(function()
-    if err then self:emit('error', err) end
+    if err and self:listenerCount('error') > 0 then self:emit('error', err) end
     self:emit('close')
   end)
   return self
