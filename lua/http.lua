@@ -131,6 +131,9 @@ local function make_on_event(server)
   return function(kind, sock, a, b)
     if kind == 'body' then
       sock._req:_push(a, b)
+    elseif kind == 'drain' then
+      local res = sock._res
+      if res then res:_drained() end
     elseif kind == 'abort' or kind == 'close' then
       local req, res = sock._req, sock._res
       if req then

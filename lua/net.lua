@@ -40,18 +40,39 @@ end
 -- ================================================================ Socket
 
 ---@class net.Socket : EventEmitter
-local Socket = stream.extend(stream.Duplex, {})
+local Socket = stream.Duplex.extend({})
+Socket.__index = stream.index(Socket)   -- readableLength, writableLength... as getters
 M.Socket = Socket
+
+-- Read from the kernel as soon as the connection is up, as Node's sockets
+-- do (read(0)): data is buffered up to the high-water mark for a consumer
+-- to come, and the peer's FIN is seen (and 'end' emitted when nothing is
+-- buffered) even if nobody reads.
+local function start_reading(self)
+  local st = stream.rstate(self)
+  st.eager = true
+  if st.need_read and not st.ended and st.flowing ~= false then
+    st.need_read = false
+    self:_read()
+  end
+end
+
+-- Both directions are over: release the descriptor (Node's autoDestroy).
+local function maybe_close(self)
+  local rs, ws = rawget(self, '_rs'), rawget(self, '_ws')
+  if rs and rs.end_emitted and ws and ws.finished and not self.destroyed then self:destroy() end
+end
 
 local function socket_init(self, opts)
   opts = opts or {}
-  stream.init_readable(self, opts)
-  stream.init_writable(self, opts)
+  if opts.highWaterMark then self:initReadable(opts); self:initWritable(opts) end
   self.bytesRead, self.bytesWritten = 0, 0
   self.connecting = false
   self.pending = true
   self.readyState = 'closed'
   self.allowHalfOpen = opts.allowHalfOpen == true
+  self:on('end', function() maybe_close(self) end)
+  self:on('finish', function() maybe_close(self) end)
   return self
 end
 
@@ -106,7 +127,7 @@ local function handler_for(self)
       self:emit('connect')
       self:emit('ready')
       if queued then for _, q in ipairs(queued) do q() end end
-      self:_kick()
+      start_reading(self)
     elseif event == 'error' then
       if self.connecting then
         a = with_address(a, 'connect', self._dest_address, self._dest_port)
@@ -128,7 +149,7 @@ end
 function Socket:_read()
   local h = self._h
   if h and not self.connecting then h:read_start()
-  else self._r.need_read = true end   -- asked before connect: start on connect
+  else stream.rstate(self).need_read = true end   -- asked before connect: start on connect
 end
 
 function Socket:_write(chunk, done)
@@ -319,7 +340,7 @@ local function serve(self, h, kind)
     if self._closing and self._conns == 0 and not self._h then self:_closed() end
   end)
   sock.server = self
-  if not self._opts.pauseOnConnect then sock:_kick() end
+  if self._opts.pauseOnConnect then sock:pause() else start_reading(sock) end
   self:emit('connection', sock)
 end
 

@@ -33,12 +33,12 @@ local function err(code, msg) return errors.new(code, msg) end
 -- ============================================================ response
 
 ---@class http.IncomingMessage : EventEmitter
-local Response = stream.extend(stream.Readable, {})
+local Response = stream.Readable.extend({})
+Response.__index = stream.index(Response)
 M.IncomingMessage = Response
 
 local function new_response(req, head)
   local res = setmetatable({}, Response)
-  stream.init_readable(res)
   res.statusCode = head.status
   res.statusMessage = head.statusMessage
   res.httpVersion = head.httpVersion
@@ -62,19 +62,11 @@ end
 
 function Response:_read()
   local sock = self.socket
-  if sock and sock._r.flowing == false and not self._done then sock:resume() end
+  if sock and stream.rstate(sock).flowing == false and not self._done then sock:resume() end
 end
 
---- A promise of the whole body as one string.
-function Response:body()
-  local parts = {}
-  return Promise.new(function(resolve, reject)
-    self:on('data', function(c) parts[#parts + 1] = c end)
-    self:once('end', function() resolve(concat(parts)) end)
-    self:once('error', reject)
-  end)
-end
-Response.text = Response.body
+--- A promise of the whole body (also `res:body()`, from the stream model).
+Response.text = stream.Readable.body
 
 function Response:setTimeout(ms, cb)
   if self.socket then self.socket:setTimeout(ms, cb) end
@@ -84,7 +76,8 @@ end
 -- ============================================================ request
 
 ---@class http.ClientRequest : EventEmitter
-local Request = stream.extend(stream.Writable, {})
+local Request = stream.Writable.extend({})
+Request.__index = stream.index(Request)
 M.ClientRequest = Request
 
 -- Parse 'http://user:pass@host:port/path?q' into request options.
@@ -145,8 +138,6 @@ end
 
 function Request.new(o, cb)
   local self = setmetatable({}, Request)
-  stream.init_writable(self)
-  self._auto_destroy = false
   local protocol = o.protocol or 'http:'
   if protocol ~= 'http:' and protocol ~= (o._tls and 'https:' or 'http:') then
     error(err('ERR_INVALID_PROTOCOL', ('Protocol "%s" not supported. Expected "%s"'):format(protocol, o._tls and 'https:' or 'http:')), 3)
@@ -332,7 +323,7 @@ end
 --- Node's end(): a body given whole and alone is sent with a Content-Length.
 function Request:finish(chunk, cb)
   if type(chunk) == 'function' then chunk, cb = nil, chunk end
-  if chunk ~= nil and not self.headersSent and self.writableLength == 0 and not self._wrote then
+  if chunk ~= nil and not self.headersSent and stream.wstate(self).length == 0 and not self._wrote then
     self._last_chunk = type(chunk) == 'string' and chunk or require('luster.bytes').of(chunk)
     return stream.Writable.finish(self, nil, cb)
   end
@@ -479,7 +470,7 @@ function Request:_assignSocket(sock)
   self._listeners = { data = ondata, ['end'] = onend, error = onerror, close = onclose, timeout = ontimeout }
   for k, f in pairs(self._listeners) do sock:on(k, f) end
   if self._timeout then sock:setTimeout(self._timeout) end
-  if sock._r.flowing == false then sock:resume() end
+  if stream.rstate(sock).flowing == false then sock:resume() end
   self:emit('socket', sock)
   local pw, pf = self._pending_write, self._pending_final
   self._pending_write, self._pending_final = nil, nil
@@ -563,7 +554,7 @@ function Request:_upgrade(h, rest)
   end
   sock:setTimeout(0)
   -- not flowing until the new owner listens, so no byte is lost meanwhile
-  sock._r.flowing, sock.readableFlowing = nil, nil
+  stream.rstate(sock).flowing = nil
   self:emit(event, res, sock, rest)
 end
 

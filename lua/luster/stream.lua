@@ -1,633 +1,730 @@
---- luster.stream — the one stream and backpressure model (API.md "Streams
---- and backpressure"), under every readable and writable: sockets, TLS,
---- the HTTP client, zlib streams, WebSocket.  Node's semantics, reduced to
---- what those need:
+--- luster.stream — the one stream and backpressure model of the runtime
+--- (API.md "Streams and backpressure").  The HTTP request and response use
+--- it; sockets, zlib streams, the HTTP client and WebSocket build on it.
 ---
---- Readable (implementations define `_read()` and call `push(chunk)`, and
---- `push(nil)` at the end):
----   * `push` returns false once `readableHighWaterMark` bytes are buffered:
----     the source must stop (e.g. read_stop) until `_read()` is called again.
----   * Flowing mode ('data' listener, `resume()`, `pipe`) hands chunks out as
----     they come; `pause()` buffers them.  'end' comes once, after the last
----     chunk was consumed.
----   * The coroutine form: `await(s:read())` the next chunk or nil at a clean
----     end; `await(s:read(n))` exactly n bytes; `await(s:readline())` a line
----     without its `\n`/`\r\n`.  The last two reject with
----     ERR_STREAM_PREMATURE_CLOSE if the stream ends first; all reject with
----     the stream's error.  When the value is already buffered it is
----     returned as is (await passes plain values through), so a driver
----     reading a buffered reply pays no promise.
---- Writable (implementations define `_write(chunk, done)`, and optionally
---- `_final(done)`):
----   * `write(chunk[, cb])` returns false once `writableHighWaterMark` bytes
----     are queued; 'drain' follows when the queue is empty.  One `_write` at a
----     time; the rest waits in order.
----   * `finish([chunk][, cb])` (Node's end()): 'finish' once everything was
----     written and `_final` is done; then the stream is destroyed ('close')
----     unless `autoDestroy = false`.
---- Both: `destroy([err])` (implementations may define `_destroy(err)`):
----   'error' (if err) then 'close', each once; pending reads reject.
---- Duplex = both on one object; Transform = a Duplex whose
---- `_transform(chunk, push, done)` / `_flush(push, done)` map input to output,
---- holding `done` while the readable side is full (that is its backpressure).
+--- Readable and Writable are classes over EventEmitter with Node's
+--- semantics written the Lua way.  A concrete stream inherits one (or
+--- Duplex, both) with `Readable.extend(class)` and supplies a few hooks;
+--- the model does the buffering, the events and the backpressure.
+---
+--- READABLE — for the source (the concrete stream):
+---   self:push(chunk) -> bool   hand over data; false means "stop
+---                              producing until _read() is called again"
+---                              (the buffer holds highWaterMark or more)
+---   self:push(nil)             the end of the data (EOF)
+---   self:destroy(err)          the source failed (or is torn down)
+---   hook self:_read()          the consumer wants data: start (or keep)
+---                              producing.  Called at the first consumption
+---                              and whenever the buffer falls below the
+---                              high-water mark after push() said false.
+---                              A push-driven source (a socket) just resumes
+---                              reading from the kernel here.
+---   hook self:_destroy(err)    release the source (optional)
+--- for the consumer (Node's names):
+---   'data'(chunk), 'end', 'error'(err), 'close'
+---   on('data') switches to flowing mode (on the next tick, unless
+---   pause() was called); pause() / resume() / isPaused()
+---   await(s:read())   -> the next chunk, or nil once ended cleanly; rejects
+---                        only on an error (ERR_STREAM_PREMATURE_CLOSE if
+---                        destroyed before its end without one)
+---   await(s:read(n))  -> exactly n bytes; await(s:readline()) -> the next
+---                        line without its \n or \r\n (byte protocols:
+---                        Redis, SMTP...); both reject with
+---                        ERR_STREAM_PREMATURE_CLOSE if the stream ends first
+---   for chunk in s:chunks() do ... end   (in a runtime coroutine)
+---   await(s:body())   -> everything left, as one string
+---   s:pipe(dest[, {['end'] = false}]) -> dest, with backpressure both ways
+---   s:unpipe([dest]), s:destroy([err])
+---   s:readableState() -> {length=, highWaterMark=, flowing=, ended=}
+--- Invariant: the buffer grows past highWaterMark only by what a source
+--- pushes after being told false (one read's worth for a socket), so an
+--- unread stream holds bounded memory whatever the peer sends.
+---
+--- WRITABLE — for the sink:
+---   hook self:_write(chunk, cb)   write one chunk; call cb([err]) once it
+---                                 is taken (synchronously is fine).  One
+---                                 at a time: the model queues the rest.
+---   hook self:_final(cb)          optional: flush before 'finish'
+---   hook self:_queued() -> bytes  optional: bytes the sink itself still
+---                                 holds after calling cb (a libuv write
+---                                 queue); they count in writableLength,
+---                                 and the sink calls self:_drained() when
+---                                 they are gone
+---   hook self:_destroy(err)       optional
+--- for the producer:
+---   s:write(chunk[, cb]) -> false once writableLength >= highWaterMark;
+---                           'drain' follows when everything is written
+---   s:finish([chunk][, cb])       Node's end(); 'finish' once all is written
+---   s:destroy([err]), s:cork(), s:uncork()
+---   s:writableState() -> {length=, highWaterMark=, needDrain=, ended=,
+---                         finished=}
+---   Getter names for classes with a function __index: stream.getters
+---   (writableLength, writableHighWaterMark, writableEnded,
+---   writableFinished, writableNeedDrain, readableLength, readableFlowing,
+---   readableEnded, readableHighWaterMark, destroyed).
+---
+--- State lives in `self._rs` / `self._ws`, made on first use, so a stream
+--- that is never streamed (a GET whose handler never reads) costs nothing.
+--- A class that already holds data when its state is made (an HTTP request
+--- whose body came with its head) overrides `_readable_state`.
 local EventEmitter = require('events')
-local errors = require('luster.errors')
 local Promise = require('luster.promise')
+local errors = require('luster.errors')
+local sched = require('luster.scheduler')
 
-local type, tostring, concat = type, tostring, table.concat
+local rawget, rawset, type, concat = rawget, rawset, type, table.concat
+local next_tick = sched.next_tick
 
 local M = {}
 M.DEFAULT_HIGH_WATER_MARK = 64 * 1024
 
-local nextTick = function(...) return process.nextTick(...) end
+-- ---- Readable ----
 
-local function stream_error(code, msg) return errors.new(code, msg) end
+local serve_waiters   -- defined below push's helpers
 
-local function bytes_of(chunk)
-  if type(chunk) == 'string' then return chunk end
-  return require('luster.bytes').of(chunk, 'chunk')
+---@class Readable: EventEmitter
+local Readable = EventEmitter.extend({})
+M.Readable = Readable
+
+--- Make `class` inherit Readable (its instances use `class` as metatable).
+function Readable.extend(class)
+  class.__index = class
+  return setmetatable(class, { __index = Readable })
 end
 
--- ============================================================== Readable
-
-local R = {}   -- Readable methods, mixed into Readable, Duplex, Transform
-
---- Set up the readable half of `self`.  opts: highWaterMark, objectMode.
-function M.init_readable(self, opts)
-  opts = opts or {}
-  self._r = {
-    hwm = opts.readableHighWaterMark or opts.highWaterMark or M.DEFAULT_HIGH_WATER_MARK,
-    object = opts.objectMode or opts.readableObjectMode or false,
+--- A fresh readable state; `opts.highWaterMark` in bytes.
+function Readable:_readable_state(opts)
+  local st = {
+    hwm = opts and opts.highWaterMark or rawget(self, 'readableHighWaterMark') or M.DEFAULT_HIGH_WATER_MARK,
     buf = {}, head = 1, tail = 0, length = 0,
-    flowing = nil,        -- nil: not yet decided; true; false (paused)
-    ended = false,        -- push(nil) was called
-    need_read = true,     -- _read must be called before more data comes
-    waiters = nil,        -- pending read()/read(n)/readline() promises
-    flow_scheduled = false,
+    flowing = nil,       -- nil: no consumer yet; true: flowing; false: paused
+    ended = false,       -- the source pushed nil
+    end_emitted = false,
+    need_read = true,    -- the source waits for _read()
+    waiters = nil,       -- pending read() calls: {resolve, reject} pairs
+    destroyed = false, errored = nil, pipes = nil,
   }
-  self.readable = true
-  self.readableEnded = false
-  self.destroyed = false
-  return self
+  rawset(self, '_rs', st)
+  return st
 end
 
-local function rlen(r, chunk) return r.object and 1 or #chunk end
+local function rstate(self) return rawget(self, '_rs') or self:_readable_state() end
+M.rstate = rstate
 
-local function shift(r)
-  local c = r.buf[r.head]
-  r.buf[r.head] = nil
-  r.head = r.head + 1
-  r.length = r.length - rlen(r, c)
-  return c
+--- Set up the readable side now (constructors may call it with options).
+function Readable:initReadable(opts) return self:_readable_state(opts) end
+
+local function shift(st)
+  local h = st.head
+  if h > st.tail then return nil end
+  local chunk = st.buf[h]
+  st.buf[h] = nil
+  st.head = h + 1
+  st.length = st.length - #chunk
+  if st.head > st.tail then st.head, st.tail = 1, 0 end
+  return chunk
 end
 
-local function emit_end(self)
-  local r = self._r
-  if r.end_emitted or r.length > 0 or not r.ended then return end
-  r.end_emitted = true
-  self.readableEnded = true
-  self.readable = false
-  nextTick(function()
-    self:emit('end')
-    local w = self._w
-    if self._auto_destroy ~= false and (not w or w.finished) then self:destroy() end
-  end)
+local function enqueue(st, chunk)
+  local t = st.tail + 1
+  st.buf[t] = chunk
+  st.tail = t
+  st.length = st.length + #chunk
 end
 
--- Ask the source for more when there is room and it was told to stop.
-local function kick(self)
-  local r = self._r
-  if r.need_read and not r.ended and not self.destroyed and r.length < r.hwm then
-    r.need_read = false
-    self:_read()
+-- Ask the source for more when a consumer is there and the buffer has room.
+local function maybe_read(self, st)
+  if st.need_read and not st.ended and not st.destroyed and st.length < st.hwm
+      and (st.flowing or st.waiters) then
+    st.need_read = false
+    local hook = self._read
+    if hook then hook(self) end
   end
 end
-R._kick = kick
 
--- Join the whole buffer into one string (for read(n) and readline).
-local function joined(r)
-  if r.tail - r.head >= 1 then
-    local s = concat(r.buf, '', r.head, r.tail)
-    for i = r.head, r.tail do r.buf[i] = nil end
-    r.head, r.tail = 1, 1
-    r.buf[1] = s
-  end
-  return r.buf[r.head] or ''
+local function emit_end(self, st)
+  if st.end_emitted then return end
+  st.end_emitted = true
+  self:emit('end')
 end
 
--- Take `n` bytes from the front of a byte buffer.
-local function take(r, n)
-  local s = joined(r)
-  local out = s:sub(1, n)
-  local rest = s:sub(n + 1)
-  r.buf[r.head] = rest ~= '' and rest or nil
-  if rest == '' then r.head, r.tail = 1, 0 end
-  r.length = r.length - #out
+-- Flowing mode: hand the buffer to the 'data' listeners until it is empty
+-- or a listener pauses.
+local function flow(self, st)
+  if st.in_flow then return end
+  st.in_flow = true
+  while st.flowing and st.head <= st.tail do
+    self:emit('data', shift(st))
+  end
+  st.in_flow = false
+  if st.flowing and st.ended and st.length == 0 then emit_end(self, st) end
+  maybe_read(self, st)
+end
+
+local function take_waiter(st)
+  local w = st.waiters
+  local first = w[w.head]
+  w[w.head] = nil
+  w.head = w.head + 1
+  if w.head > w.tail then st.waiters = nil end
+  return first
+end
+
+local function premature()
+  return errors.new('ERR_STREAM_PREMATURE_CLOSE', 'Premature close')
+end
+
+-- The whole buffer as one string (read(n) and readline() look across chunks).
+local function joined(st)
+  if st.tail > st.head then
+    local whole = concat(st.buf, '', st.head, st.tail)
+    for i = st.head, st.tail do st.buf[i] = nil end
+    st.head, st.tail = 1, 1
+    st.buf[1] = whole
+  end
+  return st.buf[st.head] or ''
+end
+
+-- Take n bytes from the front of the buffer.
+local function take(st, n)
+  local whole = joined(st)
+  local out, rest = whole:sub(1, n), whole:sub(n + 1)
+  if rest == '' then
+    st.buf[st.head] = nil
+    st.head, st.tail = 1, 0
+  else
+    st.buf[st.head] = rest
+  end
+  st.length = st.length - #out
   return out
 end
 
--- Try to answer a waiter from the buffer: returns true, value when it can.
-local function answer(self, kind, n)
-  local r = self._r
-  if kind == 'chunk' then
-    if r.length > 0 then return true, shift(r) end
-    if r.ended or (self.destroyed and not self._error) then return true, nil end
-  elseif kind == 'n' then
-    if r.length >= n then return true, take(r, n) end
-  else -- line
-    if r.length > 0 then
-      local s = joined(r)
-      local i = s:find('\n', 1, true)
-      if i then
-        local line = take(r, i)
-        return true, line:sub(-2) == '\r\n' and line:sub(1, -3) or line:sub(1, -2)
-      end
-    end
-  end
-  if r.ended or self.destroyed then
-    return false, self._error or stream_error('ERR_STREAM_PREMATURE_CLOSE', 'Premature close')
-  end
-  return nil
-end
-
--- Settle pending reads in order, as far as the buffer goes.
-local function serve_waiters(self)
-  local r = self._r
-  local ws = r.waiters
-  while ws and ws.first <= ws.last do
-    local w = ws[ws.first]
-    local ok, v = answer(self, w.kind, w.n)
-    if ok == nil then break end
-    ws[ws.first] = nil
-    ws.first = ws.first + 1
-    if ok then w.resolve(v) else w.reject(v) end
-  end
-  if r.ended then emit_end(self) end
-end
-
-local function flow(self)
-  local r = self._r
-  r.flow_scheduled = false
-  if r.in_flow then return end
-  r.in_flow = true
-  while r.flowing and r.length > 0 and not self.destroyed do
-    self:emit('data', shift(r))
-  end
-  r.in_flow = false
-  if r.ended then emit_end(self) end
-  if r.flowing then kick(self) end
-end
-
---- Hand a chunk to the consumer (nil: the end).  False means "stop".
-function R:push(chunk)
-  local r = self._r
-  if chunk == nil then
-    r.ended = true
-    if r.waiters then serve_waiters(self) end
-    if r.flowing and r.length > 0 and not r.in_flow then flow(self) end
-    emit_end(self)
-    return false
-  end
-  if r.ended or self.destroyed then return false end
-  if not r.object then
-    chunk = bytes_of(chunk)
-    if #chunk == 0 then return true end
-  end
-  if r.flowing and r.length == 0 and not r.in_flow and not r.waiters then
-    self:emit('data', chunk)   -- the common case: straight to the listener
-  else
-    r.tail = r.tail + 1
-    r.buf[r.tail] = chunk
-    r.length = r.length + rlen(r, chunk)
-    if r.waiters then serve_waiters(self) end
-    if r.flowing and not r.in_flow then flow(self) end
-  end
-  if r.length >= r.hwm then
-    r.need_read = true
-    return false
-  end
-  return true
-end
-
---- Put a chunk back at the front.
-function R:unshift(chunk)
-  local r = self._r
-  if r.head > 1 then r.head = r.head - 1 else table.insert(r.buf, 1, chunk); r.tail = r.tail + 1 end
-  r.buf[r.head] = chunk
-  r.length = r.length + rlen(r, chunk)
-end
-
-function R:_read() end
-
---- Switch to flowing mode: buffered chunks are emitted as 'data'.
-function R:resume()
-  local r = self._r
-  r.flowing = true
-  self.readableFlowing = true
-  if not r.flow_scheduled then
-    r.flow_scheduled = true
-    nextTick(flow, self)
-  end
-  return self
-end
-
---- Stop emitting 'data'; chunks are buffered up to the high-water mark.
-function R:pause()
-  self._r.flowing = false
-  self.readableFlowing = false
-  return self
-end
-
-function R:isPaused() return self._r.flowing == false end
-
-local function wait(self, kind, n)
-  local r = self._r
-  if r.flowing == nil then r.flowing = false end
-  if not (r.waiters and r.waiters.first <= r.waiters.last) then
-    local ok, v = answer(self, kind, n)
+-- Answer waiting reads in order, as far as the buffer goes; at the end,
+-- plain reads get nil and byte-counting reads fail (they cannot complete).
+serve_waiters = function(self, st)
+  while st.waiters do
+    local w = st.waiters[st.waiters.head]
+    local ok, v
+    if w[3] then ok, v = w[3](st)
+    elseif st.length > 0 then ok, v = true, shift(st) end
     if ok then
-      kick(self)
-      if r.ended then emit_end(self) end
-      return v
+      take_waiter(st)[1](v)
+    elseif st.ended then
+      take_waiter(st)
+      if w[3] then w[2](premature()) else w[1](nil) end
+    else
+      break
     end
-    if ok == false then return Promise.reject(v) end
   end
-  return Promise.new(function(resolve, reject)
-    r.waiters = r.waiters or { first = 1, last = 0 }
-    local ws = r.waiters
-    ws.last = ws.last + 1
-    ws[ws.last] = { kind = kind, n = n, resolve = resolve, reject = reject }
-    kick(self)
+end
+
+--- (source) Hand over a chunk, or nil at the end.  Returns false when the
+--- source should stop until _read() is called again.
+---@param chunk string|nil
+---@return boolean
+function Readable:push(chunk)
+  local st = rstate(self)
+  if st.ended or st.destroyed then return false end
+  if chunk == nil then
+    st.ended = true
+    if st.waiters then serve_waiters(self, st) end
+    -- `eager` sources (sockets, as after Node's read(0)) end at once when
+    -- nothing is buffered, consumer or not
+    if st.length == 0 and (st.flowing or st.read_called or st.eager) then emit_end(self, st) end
+    return false
+  end
+  if type(chunk) ~= 'string' then chunk = tostring(chunk) end
+  if #chunk > 0 then
+    if st.waiters then
+      if st.length == 0 and not st.waiters[st.waiters.head][3] then
+        take_waiter(st)[1](chunk)
+      else
+        enqueue(st, chunk)
+        serve_waiters(self, st)
+      end
+    elseif st.flowing and st.length == 0 and not st.in_flow then
+      self:emit('data', chunk)
+    else
+      enqueue(st, chunk)
+      if st.flowing then flow(self, st) end
+    end
+  end
+  local ok = st.length < st.hwm
+  if not ok then st.need_read = true end
+  return ok
+end
+
+--- Start or continue delivering 'data' (flowing mode).
+function Readable:resume()
+  local st = rstate(self)
+  st.flowing = true
+  flow(self, st)
+  return self
+end
+
+--- Stop delivering 'data'; what arrives is buffered up to the high-water
+--- mark, then the source is stopped.
+function Readable:pause()
+  rstate(self).flowing = false
+  return self
+end
+
+function Readable:isPaused() return rstate(self).flowing == false end
+
+-- A 'data' listener starts the flow on the next tick (so that 'end' and
+-- 'error' listeners can be added first), unless pause() was called.
+function Readable:_listeners_changed(name)
+  if name == 'data' then
+    local st = rstate(self)
+    if st.flowing == nil and not st.flow_scheduled and self:listenerCount('data') > 0 then
+      st.flow_scheduled = true
+      next_tick(function()
+        st.flow_scheduled = false
+        if st.flowing == nil then self:resume() end
+      end)
+    end
+  end
+end
+
+--- A promise of the next chunk, or of nil once the stream has ended
+--- cleanly; rejects with the stream's error.
+---@return Promise
+function Readable:read()
+  local st = rstate(self)
+  st.read_called = true
+  local chunk = shift(st)
+  if chunk then
+    maybe_read(self, st)
+    return Promise.resolve(chunk)
+  end
+  if st.errored then return Promise.reject(st.errored) end
+  if st.ended then
+    emit_end(self, st)
+    return Promise.resolve(nil)
+  end
+  if st.destroyed then return Promise.reject(premature()) end
+  local p = Promise.new(function(resolve, reject)
+    local w = st.waiters
+    if not w then w = { head = 1, tail = 0 }; st.waiters = w end
+    w.tail = w.tail + 1
+    w[w.tail] = { resolve, reject }
   end)
+  maybe_read(self, st)
+  return p
 end
 
---- The next chunk (or nil at the end), or exactly `n` bytes.
-function R:read(n)
-  if n == nil then return wait(self, 'chunk') end
-  if type(n) ~= 'number' or n < 0 or n ~= math.floor(n) then
-    error(stream_error('ERR_INVALID_ARG_VALUE', 'read(n): n must be a whole number of bytes'), 2)
+-- A read that needs more than "a chunk": want(st) answers true, value
+-- once the buffer can satisfy it.
+local function wait_for(self, want)
+  local st = rstate(self)
+  st.read_called = true
+  if not st.waiters then
+    local ok, v = want(st)
+    if ok then
+      maybe_read(self, st)
+      return Promise.resolve(v)
+    end
   end
-  if n == 0 then return '' end
-  return wait(self, 'n', n)
+  if st.errored then return Promise.reject(st.errored) end
+  if st.ended or st.destroyed then return Promise.reject(premature()) end
+  local p = Promise.new(function(resolve, reject)
+    local w = st.waiters
+    if not w then w = { head = 1, tail = 0 }; st.waiters = w end
+    w.tail = w.tail + 1
+    w[w.tail] = { resolve, reject, want }
+  end)
+  maybe_read(self, st)
+  return p
 end
 
---- The next line, without its line ending.
-function R:readline() return wait(self, 'line') end
+local function line(st)
+  if st.length == 0 then return false end
+  local i = joined(st):find('\n', 1, true)
+  if not i then return false end
+  local l = take(st, i)
+  return true, l:sub(-2) == '\r\n' and l:sub(1, -3) or l:sub(1, -2)
+end
 
---- `for chunk in s:chunks() do ... end` (inside a runtime coroutine).
-function R:chunks()
+--- A promise of exactly `n` bytes (n = nil: the next chunk, as read()).
+local plain_read = Readable.read
+function Readable:read(n)
+  if n == nil then return plain_read(self) end
+  if type(n) ~= 'number' or n < 0 or n % 1 ~= 0 then
+    errors.throw('ERR_INVALID_ARG_VALUE', 'read(n): n must be a whole number of bytes')
+  end
+  if n == 0 then return Promise.resolve('') end
+  return wait_for(self, function(st) if st.length >= n then return true, take(st, n) end return false end)
+end
+
+--- A promise of the next line, without its line ending.
+function Readable:readline() return wait_for(self, line) end
+
+--- Iterate the chunks in a runtime coroutine: `for c in s:chunks() do ... end`.
+function Readable:chunks()
   return function() return await(self:read()) end
 end
 
---- Pipe into `dest`, honouring both sides' backpressure; ends dest at the
---- end unless opts['end'] == false.  Returns dest.
-function R:pipe(dest, opts)
-  local src = self
+--- A promise of everything not yet consumed, as one string.
+---@return Promise
+function Readable:body()
+  local st = rstate(self)
+  st.read_called = true
+  return Promise.new(function(resolve, reject)
+    local parts, n = {}, 0
+    local step
+    local function got(chunk)
+      if chunk == nil then return resolve(concat(parts)) end
+      n = n + 1
+      parts[n] = chunk
+      step()
+    end
+    step = function()
+      while true do
+        local chunk = shift(st)
+        if not chunk then break end
+        n = n + 1
+        parts[n] = chunk
+      end
+      if st.errored then return reject(st.errored) end
+      if st.ended then
+        emit_end(self, st)
+        return resolve(concat(parts))
+      end
+      if st.destroyed then return reject(premature()) end
+      local w = st.waiters
+      if not w then w = { head = 1, tail = 0 }; st.waiters = w end
+      w.tail = w.tail + 1
+      w[w.tail] = { got, reject }
+      maybe_read(self, st)
+    end
+    step()
+  end)
+end
+
+--- Send everything to `dest` (a Writable), pausing while dest:write() says
+--- false and resuming on its 'drain'; dest:finish() at the end unless
+--- `opts['end'] == false`.  Returns dest.
+---@param dest table
+---@param opts? table
+---@return table
+function Readable:pipe(dest, opts)
+  local src, st = self, rstate(self)
+  local waiting = false
+  local p = {}
+  local function ondrain()
+    if not waiting then return end
+    waiting = false
+    src:resume()
+  end
   local function ondata(chunk)
-    if dest:write(chunk) == false then src:pause() end
+    if dest:write(chunk) == false and not waiting then
+      waiting = true
+      src:pause()
+    end
   end
-  local function ondrain() if src._r.flowing == false then src:resume() end end
+  local function onend()
+    p.cleanup()
+    if not opts or opts['end'] ~= false then dest:finish() end
+  end
+  local function onclose() p.cleanup(); src:pause() end
+  function p.cleanup()
+    src:removeListener('data', ondata)
+    src:removeListener('end', onend)
+    dest:removeListener('drain', ondrain)
+    dest:removeListener('close', onclose)
+    dest:removeListener('finish', onclose)
+    if st.pipes then st.pipes[dest] = nil end
+  end
+  st.pipes = st.pipes or {}
+  st.pipes[dest] = p
   dest:on('drain', ondrain)
+  dest:once('close', onclose)
+  dest:once('finish', onclose)
   src:on('data', ondata)
-  src._pipes = src._pipes or {}
-  src._pipes[dest] = { data = ondata, drain = ondrain }
-  if not (opts and opts['end'] == false) then
-    src:once('end', function() dest:finish() end)
-  end
+  src:once('end', onend)
   if dest.emit then dest:emit('pipe', src) end
-  src:resume()
   return dest
 end
 
-function R:unpipe(dest)
-  local p = self._pipes and self._pipes[dest]
-  if p then
-    self:removeListener('data', p.data)
-    dest:removeListener('drain', p.drain)
-    self._pipes[dest] = nil
+--- Stop piping into `dest` (or into every destination).
+function Readable:unpipe(dest)
+  local st = rstate(self)
+  local pipes = st.pipes
+  if not pipes then return self end
+  if dest then
+    if pipes[dest] then pipes[dest].cleanup() end
+  else
+    for _, p in pairs(pipes) do p.cleanup() end
   end
+  if next(pipes) == nil then self:pause() end
   return self
 end
 
-function R:setEncoding() return self end
+function Readable:readableState()
+  local st = rstate(self)
+  return { length = st.length, highWaterMark = st.hwm, flowing = st.flowing, ended = st.ended,
+    destroyed = st.destroyed }
+end
 
--- ============================================================== Writable
+-- ---- Writable ----
 
-local W = {}
+---@class Writable: EventEmitter
+local Writable = EventEmitter.extend({})
+M.Writable = Writable
 
---- Set up the writable half of `self`.  opts: highWaterMark, objectMode.
-function M.init_writable(self, opts)
-  opts = opts or {}
-  self._w = {
-    hwm = opts.writableHighWaterMark or opts.highWaterMark or M.DEFAULT_HIGH_WATER_MARK,
-    object = opts.objectMode or opts.writableObjectMode or false,
-    length = 0, queue = {}, qhead = 1, qtail = 0,
-    writing = false, ended = false, finished = false, need_drain = false,
-    corked = 0,
+--- Make `class` inherit Writable.
+function Writable.extend(class)
+  class.__index = class
+  return setmetatable(class, { __index = Writable })
+end
+
+function Writable:_writable_state(opts)
+  local st = {
+    hwm = opts and opts.highWaterMark or rawget(self, 'writableHighWaterMark') or M.DEFAULT_HIGH_WATER_MARK,
+    length = 0,          -- bytes accepted by write() and not yet taken by _write
+    queue = {}, head = 1, tail = 0,
+    writing = false, corked = 0,
+    need_drain = false, ending = false, finished = false, destroyed = false,
   }
-  self.writable = true
-  self.writableEnded = false
-  self.writableFinished = false
-  self.writableHighWaterMark = self._w.hwm
-  self.writableLength = 0
-  self.destroyed = false
-  if opts.autoDestroy == false then self._auto_destroy = false end
-  return self
+  rawset(self, '_ws', st)
+  return st
 end
 
-local function finish_maybe(self)
-  local w = self._w
-  if not w.ended or w.finished or w.finishing or w.writing or w.qhead <= w.qtail or self.destroyed then return end
-  w.finishing = true
+local function wstate(self) return rawget(self, '_ws') or self:_writable_state() end
+M.wstate = wstate
+
+function Writable:initWritable(opts) return self:_writable_state(opts) end
+
+local function writable_length(self, st)
+  local q = self._queued
+  return st.length + (q and q(self) or 0)
+end
+
+local function finish_maybe(self, st)
+  if not st.ending or st.finished or st.writing or st.head <= st.tail or st.destroyed then return end
+  if st.finishing then return end
+  st.finishing = true
   local function done(err)
     if err then return self:destroy(err) end
-    w.finished = true
-    self.writableFinished = true
-    nextTick(function()
-      self:emit('finish')
-      local r = self._r
-      if self._auto_destroy ~= false and (not r or r.end_emitted) then self:destroy() end
-    end)
+    st.finished = true
+    self:emit('finish')
   end
-  if self._final then self:_final(done) else done() end
+  local final = self._final
+  if final then final(self, done) else done() end
+end
+
+--- (sink) The sink's own queue (see _queued) is empty: 'drain' if a
+--- write() said false.
+function Writable:_drained()
+  local st = wstate(self)
+  if st.need_drain and not st.writing and st.head > st.tail and writable_length(self, st) == 0 then
+    st.need_drain = false
+    self:emit('drain')
+  end
 end
 
 local do_write
 
-local function after_write(self, len, cb, err, sync)
-  local w = self._w
-  w.length = w.length - len
-  self.writableLength = w.length
-  w.writing = false
+local function after_write(self, st, n, cb, err)
+  st.writing = false
+  st.length = st.length - n
   if err then
-    if cb then nextTick(cb, err) end
+    if cb then cb(err) end
     return self:destroy(err)
   end
-  if cb then if sync then nextTick(cb) else cb() end end
-  if not w.in_flush then
-    -- completed later: start the next queued write, then maybe drain
-    while not w.writing and w.qhead <= w.qtail and w.corked == 0 and not self.destroyed do
-      local item = w.queue[w.qhead]
-      w.queue[w.qhead] = nil
-      w.qhead = w.qhead + 1
-      do_write(self, item[1], item[2])
+  if cb then cb() end
+  if st.head <= st.tail and st.corked == 0 then
+    -- a sink that completed synchronously leaves the next write to the
+    -- loop in do_write (no recursion however long the queue is)
+    if st.in_write then return end
+    local e = st.queue[st.head]
+    st.queue[st.head] = nil
+    st.head = st.head + 1
+    return do_write(self, st, e[1], e[2])
+  end
+  if st.need_drain then
+    -- after the current emit returns, as Node does (never inside write())
+    if not st.drain_scheduled then
+      st.drain_scheduled = true
+      next_tick(function() st.drain_scheduled = false; Writable._drained(self) end)
     end
   end
-  if w.length == 0 and w.need_drain and not w.writing then
-    w.need_drain = false
-    if sync then nextTick(function() self:emit('drain') end) else self:emit('drain') end
-  end
-  if w.length == 0 then finish_maybe(self) end
+  finish_maybe(self, st)
 end
 
-do_write = function(self, chunk, cb)
-  local w = self._w
-  -- a loop, not recursion: while each _write completes synchronously, the
-  -- queue is emptied here (after_write leaves it to us, see in_flush)
+do_write = function(self, st, chunk, cb)
   while true do
-    local len = w.object and 1 or #chunk
-    w.writing = true
-    local sync, called = true, false
-    local item_cb = cb
-    w.in_flush = true
-    self:_write(chunk, function(err)
-      if called then return end
-      called = true
-      after_write(self, len, item_cb, err, sync)
-    end)
-    w.in_flush = false
-    sync = false
-    if not (called and not w.writing and w.qhead <= w.qtail and w.corked == 0 and not self.destroyed) then
-      return
-    end
-    local item = w.queue[w.qhead]
-    w.queue[w.qhead] = nil
-    w.qhead = w.qhead + 1
-    chunk, cb = item[1], item[2]
+    st.writing = true
+    local n = #chunk
+    st.in_write = true
+    self:_write(chunk, function(err) after_write(self, st, n, cb, err) end)
+    st.in_write = false
+    if st.writing or st.head > st.tail or st.corked > 0 or st.destroyed then return end
+    local e = st.queue[st.head]
+    st.queue[st.head] = nil
+    st.head = st.head + 1
+    chunk, cb = e[1], e[2]
   end
 end
 
---- Queue a chunk; false once the queue holds the high-water mark or more.
-function W:write(chunk, cb)
-  local w = self._w
-  if type(cb) ~= 'function' then cb = nil end
-  if w.ended then
-    local err = stream_error('ERR_STREAM_WRITE_AFTER_END', 'write after end')
-    nextTick(function()
-      if cb then cb(err) end
-      self:emit('error', err)
-    end)
+local function write_after_end()
+  return errors.new('ERR_STREAM_WRITE_AFTER_END', 'write after end')
+end
+
+--- Write a chunk; false once writableLength reaches the high-water mark
+--- (keep the chunk, wait for 'drain').
+---@param chunk string
+---@param cb? fun(err?: table)
+---@return boolean
+function Writable:write(chunk, cb)
+  local st = wstate(self)
+  if st.ending then errors.throw('ERR_STREAM_WRITE_AFTER_END', 'write after end') end
+  if st.destroyed then
+    if cb then next_tick(cb, errors.new('ERR_STREAM_DESTROYED', 'Cannot call write after a stream was destroyed')) end
     return false
   end
-  if self.destroyed then
-    local err = stream_error('ERR_STREAM_DESTROYED', 'Cannot call write after a stream was destroyed')
-    if cb then nextTick(cb, err) end
-    return false
+  if type(chunk) ~= 'string' then
+    if type(chunk) == 'number' then chunk = tostring(chunk)
+    else errors.throw('ERR_INVALID_ARG_TYPE', 'The "chunk" argument must be of type string. Received %s', type(chunk)) end
   end
-  if not w.object then chunk = bytes_of(chunk) end
-  local len = w.object and 1 or #chunk
-  w.length = w.length + len
-  self.writableLength = w.length
-  local ret = w.length < w.hwm
-  if not ret then w.need_drain = true end
-  if w.writing or w.corked > 0 or w.qhead <= w.qtail then
-    w.qtail = w.qtail + 1
-    w.queue[w.qtail] = { chunk, cb }
+  st.length = st.length + #chunk
+  if st.writing or st.corked > 0 then
+    st.tail = st.tail + 1
+    st.queue[st.tail] = { chunk, cb }
   else
-    do_write(self, chunk, cb)
+    do_write(self, st, chunk, cb)
   end
-  return ret
+  local ok = writable_length(self, st) < st.hwm
+  if not ok then st.need_drain = true end
+  return ok
 end
 
-function W:cork() self._w.corked = self._w.corked + 1 end
-
-function W:uncork()
-  local w = self._w
-  if w.corked > 0 then w.corked = w.corked - 1 end
-  if w.corked == 0 and not w.writing and w.qhead <= w.qtail then
-    local item = w.queue[w.qhead]
-    w.queue[w.qhead] = nil
-    w.qhead = w.qhead + 1
-    do_write(self, item[1], item[2])
-  end
-end
-
---- Node's end(): write the last chunk (if any), then 'finish'.
-function W:finish(chunk, cb)
+--- Write the last chunk (optional) and end; 'finish' once all is written.
+---@param chunk? string
+---@param cb? function
+function Writable:finish(chunk, cb)
   if type(chunk) == 'function' then chunk, cb = nil, chunk end
-  local w = self._w
+  local st = wstate(self)
   if chunk ~= nil then self:write(chunk) end
-  if cb then
-    if w.finished then nextTick(cb) else self:once('finish', cb) end
-  end
-  if w.ended then return self end
-  w.ended = true
-  self.writableEnded = true
-  self.writable = false
-  w.corked = 0
-  if not w.writing and w.qhead <= w.qtail then self:uncork() end
-  finish_maybe(self)
+  if cb then self:once('finish', cb) end
+  if st.ending then return self end
+  st.ending = true
+  finish_maybe(self, st)
   return self
 end
-W['end'] = W.finish
+Writable['end'] = Writable.finish
 
-function W:_write(chunk, done) done() end
-
--- ============================================================== both
-
-local B = {}
-
---- Tear the stream down; 'error' (when err) and 'close' follow, each once.
-function B:destroy(err)
-  if self.destroyed then return self end
-  self.destroyed = true
-  self.readable, self.writable = false, false
-  if err then self._error = err end
-  local r = self._r
-  if r and r.waiters then
-    local ws = r.waiters
-    r.waiters = nil
-    for i = ws.first, ws.last do
-      local w = ws[i]
-      local ok, v = answer(self, w.kind, w.n)
-      if ok then w.resolve(v) else w.reject(err or v) end
-    end
+function Writable:cork() local st = wstate(self); st.corked = st.corked + 1 end
+function Writable:uncork()
+  local st = wstate(self)
+  if st.corked == 0 then return end
+  st.corked = st.corked - 1
+  if st.corked == 0 and not st.writing and st.head <= st.tail then
+    local e = st.queue[st.head]
+    st.queue[st.head] = nil
+    st.head = st.head + 1
+    do_write(self, st, e[1], e[2])
   end
-  if self._destroy then self:_destroy(err) end
-  nextTick(function()
-    if err then self:emit('error', err) end
-    self.closed = true
-    self:emit('close', self._error ~= nil)   -- hadError, as net.Socket's
+end
+
+function Writable:writableState()
+  local st = wstate(self)
+  return { length = writable_length(self, st), highWaterMark = st.hwm, needDrain = st.need_drain,
+    ended = st.ending, finished = st.finished, destroyed = st.destroyed }
+end
+
+-- ---- both ----
+
+-- Tear down: waiting readers reject, 'error' (when err) and 'close' follow
+-- on the next tick.  Unlike Node, an 'error' nobody listens for is not
+-- raised: it would end the process from a tick nobody can catch, and the
+-- stream's readers and writers see the error anyway (read() rejects,
+-- write() says false).
+local function destroy(self, err)
+  local rs, ws = rawget(self, '_rs'), rawget(self, '_ws')
+  if (rs and rs.destroyed) or (ws and ws.destroyed) or rawget(self, 'destroyed') then return self end
+  rawset(self, 'destroyed', true)
+  if rs then
+    rs.destroyed = true
+    if err then rs.errored = err end
+    while rs.waiters do take_waiter(rs)[2](err or premature()) end
+  end
+  if ws then ws.destroyed = true end
+  local hook = self._destroy
+  if hook then hook(self, err) end
+  next_tick(function()
+    if err and self:listenerCount('error') > 0 then self:emit('error', err) end
+    self:emit('close', err ~= nil)   -- hadError, as net.Socket's 'close' has
   end)
   return self
 end
+Readable.destroy = destroy
+Writable.destroy = destroy
 
--- ============================================================== classes
-
-local function class(...)
-  local c = EventEmitter.extend({})
-  for i = 1, select('#', ...) do
-    for k, v in pairs((select(i, ...))) do c[k] = v end
-  end
-  return c
+--- Duplex: both sides (a socket).  Methods that exist on both (destroy) are
+--- shared; the readable's `_listeners_changed` is kept.
+---@class Duplex: Readable, Writable
+local Duplex = Readable.extend({})
+for k, v in pairs(Writable) do
+  if k ~= '__index' and Duplex[k] == nil and rawget(Readable, k) == nil then Duplex[k] = v end
+end
+M.Duplex = Duplex
+function Duplex.extend(class)
+  class.__index = class
+  return setmetatable(class, { __index = Duplex })
 end
 
---- Listening for 'data' starts the flow, as in Node.
-local function on(self, name, fn)
-  EventEmitter.on(self, name, fn)
-  if name == 'data' and self._r and self._r.flowing ~= false then self:resume() end
-  return self
-end
+-- ---- constructors from hooks: Readable.new{read = fn}, Writable.new{write = fn} ----
 
-M.Readable = class(R, B, { on = on, addListener = on })
-M.Writable = class(W, B)
-M.Duplex = class(R, W, B, { on = on, addListener = on })
-
---- A readable, writable or duplex with the given hooks:
---- M.Readable.new{ read = fn } etc. (the hooks are methods on the object).
-local function ctor(cls, readable, writable)
-  return function(opts)
-    local self = setmetatable({}, cls)
-    if readable then M.init_readable(self, opts) end
-    if writable then M.init_writable(self, opts) end
-    if opts then   -- only hooks given here become own fields (subclasses keep theirs)
-      if opts.read then self._read = opts.read end
-      if opts.write then self._write = opts.write end
-      if opts.final then self._final = opts.final end
-      if opts.destroy then self._destroy = opts.destroy end
-    end
-    return self
-  end
-end
-M.Readable.new = ctor(M.Readable, true, false)
-M.Writable.new = ctor(M.Writable, false, true)
-M.Duplex.new = ctor(M.Duplex, true, true)
-
--- ---------------------------------------------------------------- Transform
-
-local T = {}
-
-function T:_write(chunk, done)
-  local function push(out)
-    if out ~= nil and R.push(self, out) == false then self._t_full = true end
-  end
-  self:_transform(chunk, push, function(err, out)
-    if err then return done(err) end
-    push(out)
-    if self._t_full then self._t_pending = done else done() end
-  end)
-end
-
-function T:_read()
-  self._t_full = false
-  local d = self._t_pending
-  if d then self._t_pending = nil; d() end
-end
-
-function T:_final(done)
-  local function finish_read(err)
-    if err then return done(err) end
-    R.push(self, nil)
-    done()
-  end
-  if self._flush then
-    self:_flush(function(out) if out ~= nil then R.push(self, out) end end, finish_read)
-  else
-    finish_read()
-  end
-end
-
-function T:_transform(chunk, push, done) done(nil, chunk) end
-
-M.Transform = class(R, W, B, T, { on = on, addListener = on })
-M.Transform.new = function(opts)
-  local self = ctor(M.Transform, true, true)(opts)
+local function from_hooks(class, opts)
+  local self = setmetatable({}, class)
   if opts then
-    if opts.transform then self._transform = opts.transform end
-    if opts.flush then self._flush = opts.flush end
+    for _, k in ipairs { 'read', 'write', 'final', 'destroy' } do
+      if opts[k] then self['_' .. k] = opts[k] end
+    end
+    if opts.highWaterMark then
+      if self.initReadable then self:initReadable(opts) end
+      if self.initWritable then self:initWritable(opts) end
+    end
   end
   return self
 end
-M.PassThrough = M.Transform
+function Readable.new(opts) return from_hooks(Readable, opts) end
+function Writable.new(opts) return from_hooks(Writable, opts) end
+function Duplex.new(opts) return from_hooks(Duplex, opts) end
 
---- Make a class inherit one of the stream classes (like EventEmitter.extend).
-function M.extend(base, cls)
-  for k, v in pairs(base) do if cls[k] == nil and k ~= '__index' then cls[k] = v end end
-  cls.__index = cls
-  return setmetatable(cls, getmetatable(base))
-end
+-- ---- getters, for classes whose __index is a function ----
 
---- Resolves when `s` has finished or ended (or closed); rejects on error.
-function M.finished(s)
-  return Promise.new(function(resolve, reject)
-    local done = false
-    local function ok() if not done then done = true; resolve() end end
-    s:once('error', function(e) if not done then done = true; reject(e) end end)
-    if s._w then s:once('finish', ok) else s:once('end', ok) end
-    s:once('close', function()
-      if not done then
-        done = true
-        local finished = (s._w and s._w.finished) or (s._r and s._r.end_emitted)
-        if finished then resolve() else reject(stream_error('ERR_STREAM_PREMATURE_CLOSE', 'Premature close')) end
-      end
-    end)
-  end)
-end
+M.getters = {
+  readableLength = function(s) return rstate(s).length end,
+  readableHighWaterMark = function(s) return rstate(s).hwm end,
+  readableFlowing = function(s) return rstate(s).flowing end,
+  readableEnded = function(s) return rstate(s).end_emitted end,
+  writableLength = function(s) return writable_length(s, wstate(s)) end,
+  writableHighWaterMark = function(s) return wstate(s).hwm end,
+  writableEnded = function(s) return wstate(s).ending end,
+  writableFinished = function(s) return wstate(s).finished end,
+  writableNeedDrain = function(s) return wstate(s).need_drain end,
+}
 
---- pipeline(src, ..., dest): pipe each into the next; the promise resolves
---- when dest has finished, and any error destroys every stream.
-function M.pipeline(...)
-  local list = { ... }
-  for i = 1, #list - 1 do list[i]:pipe(list[i + 1]) end
-  local failed = false
-  for _, s in ipairs(list) do
-    s:on('error', function(e)
-      if failed then return end
-      failed = true
-      for _, o in ipairs(list) do if o ~= s then o:destroy(e) end end
-    end)
+--- An __index function for `class` that also answers the getters above.
+function M.index(class)
+  local getters = M.getters
+  return function(t, k)
+    local v = class[k]
+    if v ~= nil then return v end
+    local g = getters[k]
+    if g then return g(t) end
+    return nil
   end
-  return M.finished(list[#list])
 end
+
+-- Transform, PassThrough, finished and pipeline build on the above
+-- (lua/luster/stream_transform.lua), loaded on first use.
+setmetatable(M, { __index = function(_, k)
+  if k == 'Transform' or k == 'PassThrough' or k == 'finished' or k == 'pipeline' then
+    return require('luster.stream_transform')[k]
+  end
+end })
 
 return M

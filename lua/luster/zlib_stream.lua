@@ -8,12 +8,14 @@
 --- `reset()`, `bytesWritten` as Node's.
 local native = require('native.zlib')
 local stream = require('luster.stream')
+local Transform = require('luster.stream_transform').Transform
 
 local M = {}
 
 local Z_NO_FLUSH, Z_SYNC_FLUSH, Z_FINISH = 0, 2, 4
 
-local ZStream = stream.extend(stream.Transform, {})
+local ZStream = Transform.extend({})
+ZStream.__index = stream.index(ZStream)
 M.ZStream = ZStream
 
 -- Feed `input` (with `flush`) in bounded steps; call done() when consumed.
@@ -43,7 +45,7 @@ function ZStream:_flush(_, done) feed(self, '', Z_FINISH, done) end
 function ZStream:_read()
   local s = self._resume_step
   if s then self._resume_step = nil; return s() end
-  return stream.Transform._read(self)
+  return Transform._read(self)
 end
 
 --- Flush what the compressor holds (Z_SYNC_FLUSH), then cb().
@@ -65,8 +67,7 @@ function ZStream:_destroy() self._engine:close() end
 --- A new stream of `kind` ('gzip', 'inflate', 'brotliCompress'...) with
 --- checked options (lua/zlib.lua validates them).
 function M.new(kind, opts)
-  local self = stream.Transform.new(opts)
-  setmetatable(self, ZStream)
+  local self = setmetatable({}, ZStream)
   self._engine = native.new(kind, opts)
   self._step = (opts.chunkSize or 16384) * 4
   self.bytesWritten = 0
