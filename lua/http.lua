@@ -131,6 +131,9 @@ local function make_on_event(server)
   return function(kind, sock, a, b)
     if kind == 'body' then
       sock._req:_push(a, b)
+    elseif kind == 'drain' then
+      local res = sock._res
+      if res then res:_drained() end
     elseif kind == 'abort' or kind == 'close' then
       local req, res = sock._req, sock._res
       if req then
@@ -314,5 +317,12 @@ end
 function Server:ref() self._h:ref(); return self end
 function Server:unref() self._h:unref(); return self end
 function Server:setTimeout() return self end
+
+-- The client side (lua/luster/http_client.lua) loads on first use.
+local CLIENT = { request = true, get = true, Agent = true, globalAgent = true,
+                 ClientRequest = true, IncomingMessage = true }
+setmetatable(M, { __index = function(_, k)
+  if CLIENT[k] then return require('luster.http_client')[k] end
+end })
 
 return M

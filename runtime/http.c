@@ -22,6 +22,9 @@
  *     server:close_idle()
  *   respond(h, seq, body, status, reason, hv, hn, final) -> bool
  *   destroy(h)   peer(h) -> address table   parse_headers(raw[, raw_list])
+ *   read_body(h, on)   the request's body: read on (a consumer wants it) or
+ *                      stop (its unread part reached the high-water mark)
+ *   queued(h) -> bytes of output not yet taken by the kernel
  */
 #include "http.h"
 #include "tcp.h"
@@ -256,6 +259,18 @@ static int conn_destroy(lua_State *L) {
   return 0;
 }
 
+static int conn_read_body(lua_State *L) {
+  http_conn **cell = luaL_checkudata(L, 1, HTTP_CONN_MT);
+  if (*cell) http_conn_read_body(*cell, lua_toboolean(L, 2));
+  return 0;
+}
+
+static int conn_queued(lua_State *L) {
+  http_conn **cell = luaL_checkudata(L, 1, HTTP_CONN_MT);
+  lua_pushinteger(L, *cell ? (lua_Integer)(*cell)->tcp.write_queue_size : 0);
+  return 1;
+}
+
 static int conn_peer(lua_State *L) {
   http_conn **cell = luaL_checkudata(L, 1, HTTP_CONN_MT);
   uv_os_fd_t fd;
@@ -372,6 +387,8 @@ static const luaL_Reg http_funcs[] = {
   {"new_server", new_server},
   {"destroy", conn_destroy},
   {"peer", conn_peer},
+  {"read_body", conn_read_body},
+  {"queued", conn_queued},
   {"parse_headers", parse_headers},
   {NULL, NULL}
 };

@@ -58,6 +58,7 @@ struct http_conn {
   size_t field_off;             /* where the current header name starts */
   size_t header_bytes;
   int hstate;                   /* 0 none, 1 in a name, 2 in a value */
+  int host_headers;             /* Host lines seen (counted up to 2) */
   http_buf body;                /* body bytes not yet handed to Lua */
   uint64_t body_total;
   http_buf pend;                /* input kept while a response is pending */
@@ -83,7 +84,17 @@ struct http_conn {
   unsigned resume_queued : 1;
   unsigned served : 1;          /* at least one request answered */
   unsigned shut : 1;            /* shutdown requested */
+  /* backpressure (see "Backpressure" at the top of http_conn.c) */
+  unsigned body_paused : 1;     /* Lua holds a high-water mark of unread body */
+  unsigned body_consumer : 1;   /* Lua reads the body: keep it after the response */
+  unsigned dump_body : 1;       /* answered before the body was read: drop the rest */
+  unsigned out_blocked : 1;     /* unsent output above the mark: next request waits */
+  unsigned want_drain : 1;      /* a write() said false: tell Lua when the queue empties */
 };
+
+/* How much unsent output a connection may hold before res:write() says
+ * false and pipelined requests wait (Node's writableHighWaterMark). */
+#define HTTP_WRITE_HWM (64 * 1024)
 
 struct http_server {
   lstr_state *s;
@@ -121,6 +132,8 @@ void http_conn_accept(http_server *srv);               /* accept on the listener
 void http_conn_feed(http_conn *c, const char *p, size_t n);
 void http_conn_close(http_conn *c);
 void http_conn_response_done(http_conn *c);            /* respond() finished one */
+void http_conn_drained(http_conn *c);                  /* the write queue emptied */
+void http_conn_read_body(http_conn *c, int on);        /* Lua wants (more) body, or no more for now */
 void http_conn_shutdown(http_conn *c);                 /* flush, then close */
 /* how long server:close() leaves idle keep-alive connections for requests
  * already on their way (answered with Connection: close) */

@@ -17,6 +17,20 @@
  * connection's buffers.  Lua is called after llhttp_execute returns — once
  * per request when the whole request arrived in one read (the common case),
  * plus one call per later read of a streamed body.
+ *
+ * Backpressure: a connection holds bounded memory whatever the client does.
+ * Reading from the kernel stops (update_reading) while any of these holds:
+ *   - the request's unread body in Lua reached its high-water mark
+ *     (lua/luster/stream.lua says so through read_body(h, false), and
+ *     read_body(h, true) when the handler reads again);
+ *   - unsent output is above HTTP_WRITE_HWM: the next pipelined request is
+ *     not parsed (its bytes wait in `pend`) until the write queue drains,
+ *     so a client that sends requests and never reads answers cannot make
+ *     us queue answers without end;
+ *   - more than PEND_MAX of pipelined input waits.
+ * So per connection: one read buffer's worth past each mark.  A response
+ * finished before its body was read (and nobody reads it) drops the rest of
+ * the body instead of stopping, so the connection can go on.
  */
 #include "http.h"
 #include <stdlib.h>
@@ -161,6 +175,7 @@ static int on_message_begin(llhttp_t *p) {
   c->body.len = 0;
   c->body_total = 0;
   c->expect_continue = 0;
+  c->host_headers = 0;
   c->err_status = 0;
   return 0;
 }
@@ -182,6 +197,10 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n) {
 
 static int on_header_field_complete(llhttp_t *p) {
   http_conn *c = p->data;
+  if (c->hstate != 1 || c->req.len == c->field_off) { /* ": v": no name (llhttp lets it by) */
+    c->err_status = 400;
+    return HPE_USER;
+  }
   c->hstate = 2;
   return count_header_bytes(c, 4) ? HPE_USER : append(c, &c->req, "", 1);
 }
@@ -203,6 +222,7 @@ static int on_header_value_complete(llhttp_t *p) {
   if (name_len == 6 && strncasecmp(name, "expect", 6) == 0 && value_len == 12 &&
       strncasecmp(c->req.p + value_off, "100-continue", 12) == 0)
     c->expect_continue = 1;
+  if (name_len == 4 && strncasecmp(name, "host", 4) == 0 && c->host_headers < 2) c->host_headers++;
   c->hstate = 0;
   return append(c, &c->req, "", 1);
 }
@@ -212,6 +232,12 @@ static int on_headers_complete(llhttp_t *p) {
   http_server *srv = c->srv;
   c->phase = PHASE_BODY;
   c->keep_alive = llhttp_should_keep_alive(p) && !p->upgrade;
+  /* RFC 9112 3.2: an HTTP/1.1 request has exactly one Host (llhttp does
+   * not check); two could make a proxy and us disagree on the target */
+  if (p->http_major == 1 && p->http_minor >= 1 && c->host_headers != 1) {
+    c->err_status = 400;
+    return -1;
+  }
   if (srv->max_body_size && (p->flags & F_CONTENT_LENGTH) && p->content_length > srv->max_body_size) {
     c->err_status = 413;
     return -1;
@@ -231,6 +257,7 @@ static int on_body(llhttp_t *p, const char *at, size_t n) {
     c->err_status = 413;
     return HPE_USER;
   }
+  if (c->dump_body) return 0;
   return append(c, &c->body, at, n);
 }
 
@@ -258,9 +285,29 @@ void http_settings_init(llhttp_settings_t *st) {
 
 static void start_reading(http_conn *c);
 
+/* Read from the kernel unless one of the backpressure marks (top of the
+ * file) holds.  A lingering connection always reads: it drops the input. */
+static void update_reading(http_conn *c) {
+  if (c->closing || c->eof) return;
+  int want = c->phase == PHASE_LINGER ||
+             (!c->body_paused && !c->out_blocked && c->pend.len <= PEND_MAX);
+  if (want && c->read_stopped) {
+    c->read_stopped = 0;
+    start_reading(c);
+  } else if (!want && !c->read_stopped) {
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->read_stopped = 1;
+  }
+}
+
+static int output_full(http_conn *c) {
+  return c->tcp.write_queue_size > HTTP_WRITE_HWM;
+}
+
 static void next_request(http_conn *c) {
   c->dispatched = c->msg_complete = c->res_started = c->res_done = 0;
   c->res_chunked = c->res_no_body = 0;
+  c->body_paused = c->body_consumer = c->dump_body = c->want_drain = 0;
   c->phase = PHASE_IDLE;
   c->t_start = now_ms(c);
   buf_trim(&c->req);
@@ -271,10 +318,7 @@ static void stash(http_conn *c, const char *p, size_t n) {
     http_conn_close(c);
     return;
   }
-  if (c->pend.len > PEND_MAX && !c->read_stopped) {
-    uv_read_stop((uv_stream_t *)&c->tcp);
-    c->read_stopped = 1;
-  }
+  update_reading(c);
 }
 
 /* The peer has half-closed: finish what was asked, then close. */
@@ -290,6 +334,12 @@ void http_conn_feed(http_conn *c, const char *p, size_t n) {
   c->in_feed = 1;
   while (n > 0 && !c->closing && c->phase != PHASE_LINGER) {
     if (c->msg_complete) { /* a response is pending: parse the rest later */
+      stash(c, p, n);
+      break;
+    }
+    if (c->phase == PHASE_IDLE && output_full(c)) {
+      /* the client is not reading our answers: parse no more for now */
+      c->out_blocked = 1;
       stash(c, p, n);
       break;
     }
@@ -317,20 +367,18 @@ void http_conn_feed(http_conn *c, const char *p, size_t n) {
   check_eof(c);
 }
 
-/* A response finished while its request was complete: parse what waits. */
+/* A response finished while its request was complete, or the write queue
+ * drained: parse what waits. */
 static void resume_conn(http_conn *c) {
-  next_request(c);
-  if (c->pend.len) {
+  if (c->msg_complete && c->res_done) next_request(c);
+  if (c->pend.len && !c->msg_complete && !c->out_blocked) {
     http_buf pend = c->pend;
     memset(&c->pend, 0, sizeof c->pend);
     http_conn_feed(c, pend.p, pend.len);
     http_buf_free(&pend);
   }
   if (c->closing) return;
-  if (c->read_stopped && !c->eof && c->pend.len <= PEND_MAX) {
-    c->read_stopped = 0;
-    start_reading(c);
-  }
+  update_reading(c);
   check_eof(c);
 }
 
@@ -346,22 +394,64 @@ static void resume_idle_cb(uv_idle_t *h) {
   }
 }
 
-void http_conn_response_done(http_conn *c) {
+/* Resume from the loop, not from inside the Lua call (or write callback)
+ * that made it possible. */
+static void queue_resume(http_conn *c) {
   http_server *srv = c->srv;
-  c->res_done = 1;
-  c->served = 1;
-  if (!c->keep_alive || srv->closing) {
-    http_conn_shutdown(c);
-    return;
-  }
-  if (!c->msg_complete || c->in_feed || c->resume_queued) return;
-  /* answered later (after an await): resume from the loop, not from
-   * inside the Lua call that finished the response */
+  if (c->resume_queued || c->closing) return;
   c->resume_queued = 1;
   c->resume_next = srv->resume_head;
   srv->resume_head = c;
   srv->resume_idle.data = srv;
   uv_idle_start(&srv->resume_idle, resume_idle_cb);
+}
+
+void http_conn_response_done(http_conn *c) {
+  http_server *srv = c->srv;
+  c->res_done = 1;
+  c->served = 1;
+  c->want_drain = 0;
+  if (!c->keep_alive || srv->closing) {
+    http_conn_shutdown(c);
+    return;
+  }
+  if (!c->msg_complete) {
+    /* answered before the whole body came: unless the handler reads it,
+     * drop the rest rather than hold the connection still */
+    if (!c->body_consumer) {
+      c->dump_body = 1;
+      c->body.len = 0;
+      c->body_paused = 0;
+      update_reading(c);
+    }
+    return;
+  }
+  if (c->in_feed) return;
+  queue_resume(c); /* answered later (after an await) */
+}
+
+void http_conn_drained(http_conn *c) {
+  if (c->closing) return;
+  if (c->want_drain) {
+    c->want_drain = 0;
+    if (c->dispatched && !c->res_done && c->sock_ref != LUA_NOREF && !lua_gone(c)) notify(c, "drain", 0);
+    if (c->closing) return;
+  }
+  if (c->out_blocked) {
+    c->out_blocked = 0;
+    queue_resume(c);
+  }
+}
+
+void http_conn_read_body(http_conn *c, int on) {
+  if (c->closing) return;
+  if (on) {
+    c->body_consumer = 1;
+    c->body_paused = 0;
+  } else if (!c->msg_complete) {
+    c->body_paused = 1;
+  }
+  update_reading(c);
 }
 
 /* ---- reading ---- */
@@ -523,6 +613,7 @@ void http_conn_sweep(http_server *srv) {
     uint64_t age = now - c->t_start;
     switch (c->phase) {
     case PHASE_IDLE:
+      if (c->out_blocked) break; /* not idle: answers wait for the client to read them */
       if (srv->closing && now - srv->close_started >= CLOSE_GRACE_MS) {
         http_conn_close(c); /* server:close(): the grace period is over */
       } else if (c->served) {

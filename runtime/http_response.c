@@ -91,6 +91,7 @@ static void write_cb(uv_write_t *req, int status) {
   free(w);
   c->writes--;
   if (status < 0) http_conn_close(c); /* the peer is gone (EPIPE, ECONNRESET) */
+  else if (c->tcp.write_queue_size == 0) http_conn_drained(c);
 }
 
 int http_conn_write(http_conn *c, uv_buf_t *bufs, int nbufs) {
@@ -390,6 +391,8 @@ int http_respond(lua_State *L) {
     return 1;
   }
   if (final) http_conn_response_done(c);
-  lua_pushboolean(L, !c->closing && c->tcp.write_queue_size < 64 * 1024);
+  int more = !c->closing && c->tcp.write_queue_size < HTTP_WRITE_HWM;
+  if (!more && !final && !c->closing) c->want_drain = 1; /* 'drain' when the queue empties */
+  lua_pushboolean(L, more);
   return 1;
 }

@@ -23,6 +23,13 @@ int luaopen_native_timer(lua_State *L);
 int luaopen_native_process(lua_State *L);
 int luaopen_native_os(lua_State *L);
 int luaopen_native_fs(lua_State *L);
+int luaopen_native_crypto(lua_State *L);
+int luaopen_native_crypto_kdf(lua_State *L);
+int luaopen_native_crypto_pkey(lua_State *L);
+int luaopen_native_zlib(lua_State *L);
+int luaopen_native_dns(lua_State *L);
+int luaopen_native_socket(lua_State *L);
+int luaopen_native_http_parser(lua_State *L);
 /* cjson comes from Debian's lua-cjson package: its module is loaded by the
  * path found at build time (its static archive is not PIC). */
 static int open_cjson(lua_State *L) {
@@ -47,6 +54,13 @@ static const struct { const char *name; lua_CFunction fn; } natives[] = {
   {"native.process", luaopen_native_process},
   {"native.os", luaopen_native_os},
   {"native.fs", luaopen_native_fs},
+  {"native.crypto", luaopen_native_crypto},
+  {"native.crypto_kdf", luaopen_native_crypto_kdf},
+  {"native.crypto_pkey", luaopen_native_crypto_pkey},
+  {"native.zlib", luaopen_native_zlib},
+  {"native.dns", luaopen_native_dns},
+  {"native.socket", luaopen_native_socket},
+  {"native.http_parser", luaopen_native_http_parser},
   {"cjson", open_cjson},
   {"native.clone", luaopen_native_clone},
   {"native.atomics", luaopen_native_atomics},

@@ -109,11 +109,12 @@ describe('http server', function()
 
   it('joins repeated request headers as Node does', function()
     local reply = H.raw(srv.port, 'GET /echo HTTP/1.1\r\nHost: x\r\nX-A: 1\r\nX-A: 2\r\n' ..
-      'Cookie: a=1\r\nCookie: b=2\r\nHost: y\r\nConnection: close\r\n\r\n')
+      'Cookie: a=1\r\nCookie: b=2\r\nUser-Agent: one\r\nUser-Agent: two\r\nConnection: close\r\n\r\n')
     local e = json.decode(reply:match('\r\n\r\n(.*)<EOF>$'))
     assert.are.equal('1, 2', e.headers['x-a'])
     assert.are.equal('a=1; b=2', e.headers.cookie)
     assert.are.equal('x', e.headers.host)
+    assert.are.equal('one', e.headers['user-agent'])
   end)
 
   it('streams a chunked request body through data and end events', function()
@@ -348,7 +349,7 @@ end)
     assert.are.equal('both listening true', srv:line())
     local seen = {}
     for _ = 1, 30 do
-      local r = H.raw(srv.port, 'GET / HTTP/1.1\r\nConnection: close\r\n\r\n')
+      local r = H.raw(srv.port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
       seen[r:match('\r\n\r\n(%a)')] = true
     end
     assert.is_true(seen.a and seen.b)
@@ -371,9 +372,9 @@ console.log('port', port)
 console.log('port2', shared:address().port)
 ]])
     local port2 = tonumber(srv:line():match('(%d+)$'))
-    local a = H.raw(srv.port, 'GET / HTTP/1.1\r\nConnection: close\r\n\r\n')
+    local a = H.raw(srv.port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
     assert.truthy(a:find('adopted connection<EOF>', 1, true))
-    local b = H.raw(port2, 'GET / HTTP/1.1\r\nConnection: close\r\n\r\n')
+    local b = H.raw(port2, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
     assert.truthy(b:find('adopted listener<EOF>', 1, true))
     srv:stop()
   end)

@@ -7,14 +7,17 @@
 --- at the headers never pays for a headers table.
 ---
 --- The body arrives with the request when it fit in the same read (most
---- requests), else in pieces through `_push`.  It is kept until read, as
---- a paused Node stream keeps it: `await(req:body())` gets it whole;
---- listening for 'data' switches the request to flowing mode, after which
---- pieces go to the listeners and are no longer kept.
-local EventEmitter = require('events')
+--- requests), else in pieces through `_push`.  `req` is a Readable
+--- (lua/luster/stream.lua): 'data' listeners (flowing mode), pause/resume,
+--- `await(req:read())`, `await(req:body())`, pipe.  An unread body is
+--- buffered up to the high-water mark (64 KiB), then the connection stops
+--- reading from the kernel until the handler reads.
 local Promise = require('luster.promise')
-local sched = require('luster.scheduler')
+local stream = require('luster.stream')
 local native = require('native.http')
+
+local Readable = stream.Readable
+local read_body = native.read_body
 
 local parse_headers = native.parse_headers
 local rawget, rawset, concat, floor = rawget, rawset, table.concat, math.floor
@@ -82,7 +85,7 @@ M.parse_query = require('luster.url_search').parse_query
 ---@field httpVersion string
 ---@field socket HttpSocket
 ---@field complete boolean the whole body has arrived
-local Req = EventEmitter.extend({})
+local Req = Readable.extend({})
 M.IncomingMessage = Req
 
 local lazy = {}
@@ -103,112 +106,111 @@ function lazy.query(r)
   return q and M.parse_query(u:sub(q + 1)) or {}
 end
 
+local getters = stream.getters
 M.req_mt = {
   __index = function(t, k)
     local m = Req[k]
     if m ~= nil then return m end
     local f = lazy[k]
-    if f == nil then return nil end
+    if f == nil then
+      local g = getters[k] -- readableLength, readableFlowing, ...
+      return g and g(t)
+    end
     local v = f(t)
     rawset(t, k, v)
     return v
   end,
 }
 
--- Everything received and not yet read, as one string (kept as such).
-local function take(self)
-  local buf = rawget(self, '_buf')
-  if buf then
-    local b = rawget(self, '_body')
-    if b then table.insert(buf, 1, b) end
-    self._body = concat(buf)
-    self._buf = nil
+-- ---- the body: a Readable (lua/luster/stream.lua) ----
+-- The state is made on first use only: a request whose handler never
+-- touches the body costs no stream state.  The part of the body that came
+-- with the head (`_body`) is its first chunk.  The source is C: push()
+-- saying false stops reading from the kernel (read_body(h, false)), and
+-- _read() starts it again.
+
+function Req:_readable_state()
+  local st = Readable._readable_state(self)
+  local b = rawget(self, '_body')
+  if b then
+    self._body = false
+    Readable.push(self, b)
   end
-  return rawget(self, '_body') or ''
+  if self.complete then Readable.push(self, nil) end
+  return st
 end
 
-local function start_flowing(self)
-  if self._flowing then return end
-  self._flowing = true
-  local s = take(self)
-  self._body = nil
-  if s ~= '' then self:emit('data', s) end
-  if self.complete and not self._ended then
-    self._ended = true
-    self:emit('end')
-  end
+function Req:_read()
+  if not self.complete and not self.aborted then read_body(self.socket._h, true) end
 end
 
--- Adding a 'data' or 'end' listener starts the flow (on the next tick, so
--- that both listeners can be added first, as in Node).
-function Req:_listeners_changed(name)
-  if (name == 'data' or name == 'end') and not self._flow_scheduled then
-    self._flow_scheduled = true
-    sched.next_tick(start_flowing, self)
-  end
-end
-
---- Start delivering 'data' / 'end' (also happens on adding a listener).
-function Req:resume()
-  start_flowing(self)
-  return self
-end
-
-function Req:setEncoding() return self end
-function Req:setTimeout() return self end
-
-local function settle_waiters(self, ok, value)
-  local ws = self._waiters
-  if not ws then return end
-  self._waiters = nil
-  for i = 1, #ws do
-    if ok then ws[i][1](value) else ws[i][2](value) end
-  end
-end
-
---- A piece of the body (chunk may be nil) and whether it was the last.
+--- A piece of the body from C (chunk may be nil) and whether it was the last.
 function Req:_push(chunk, ended)
-  if chunk then
-    if self._flowing then
-      self:emit('data', chunk)
-    else
-      local buf = rawget(self, '_buf')
-      if buf then buf[#buf + 1] = chunk else self._buf = { chunk } end
-    end
+  if not rawget(self, '_rs') then
+    self:_readable_state()
+    -- a piece arrived before anyone read: the first consumer calls _read
+  end
+  if chunk and not self:push(chunk) and not ended then
+    read_body(self.socket._h, false)
   end
   if ended then
     self.complete = true
-    if self._flowing and not self._ended then
-      self._ended = true
-      self:emit('end')
-    end
-    settle_waiters(self, true, take(self))
+    self:push(nil)
   end
+end
+
+-- req:destroy([err]) closes the connection, as in Node.
+function Req:_destroy()
+  native.destroy(self.socket._h)
 end
 
 --- The request was cut short (client gone, timeout, body too large).
 function Req:_abort(err)
-  if self.complete then return end
+  if self.complete or rawget(self, 'destroyed') then return end
   self.aborted = true
   self._error = err
-  settle_waiters(self, false, err)
+  local st = rawget(self, '_rs')
+  if st then
+    st.errored = err
+    st.destroyed = true
+    while st.waiters do
+      local w = st.waiters
+      local first = w[w.head]
+      w[w.head] = nil
+      w.head = w.head + 1
+      if w.head > w.tail then st.waiters = nil end
+      first[2](err)
+    end
+  end
   if rawget(self, '_events') then
     self:emit('aborted')
     self:emit('close')
   end
 end
 
---- A promise of the whole body as a string (what 'data' listeners took
---- is not included).
+--- A promise of the whole body as a string (what 'data' listeners or
+--- read() took is not included).  Asked again, the same promise.
 ---@return Promise
 function Req:body()
-  if self.complete then return Promise.resolve(take(self)) end
-  if self.aborted then return Promise.reject(self._error) end
-  return Promise.new(function(resolve, reject)
-    local ws = self._waiters
-    if not ws then ws = {}; self._waiters = ws end
-    ws[#ws + 1] = { resolve, reject }
-  end)
+  local p = rawget(self, '_body_p')
+  if p then return p end
+  if not rawget(self, '_rs') then
+    -- the common case: the whole body came with the head
+    if self.complete then
+      p = Promise.resolve(rawget(self, '_body') or '')
+      self._body = false
+      self._rs = false -- consumed: a later stream state starts ended and empty
+      self._body_p = p
+      return p
+    end
+    if self.aborted then return Promise.reject(self._error) end
+  end
+  p = Readable.body(self)
+  self._body_p = p
+  return p
 end
+
+function Req:setEncoding() return self end
+function Req:setTimeout() return self end
 
 return M

@@ -6,11 +6,12 @@
 --- one write when the response is finished, or the head plus the first
 --- chunk on the first write().  So `res:writeHead(200); res:finish(s)` is
 --- one call into C and one syscall.
-local EventEmitter = require('events')
 local errors = require('luster.errors')
+local stream = require('luster.stream')
 local native = require('native.http')
 
-local respond = native.respond
+local respond, queued = native.respond, native.queued
+local Writable, wstate = stream.Writable, stream.wstate
 local lower, type, tostring, rawget, pairs = string.lower, type, tostring, rawget, pairs
 
 local M = {}
@@ -22,9 +23,33 @@ local M = {}
 ---@field finished boolean
 ---@field req IncomingMessage
 ---@field socket HttpSocket
-local Res = EventEmitter.extend({})
+local Res = Writable.extend({})
 M.ServerResponse = Res
-M.res_mt = { __index = Res }
+
+-- ---- the Writable side (lua/luster/stream.lua) ----
+-- res writes straight into C (one call per write, no Lua-side queue); its
+-- queue is the connection's libuv write queue, which C reports through
+-- `queued` and whose emptying C reports as a 'drain' event (lua/http.lua
+-- calls _drained).  write() says false at 64 KiB queued, as Node's does.
+local HWM = stream.DEFAULT_HIGH_WATER_MARK
+
+function Res:_queued() return queued(self._h) end
+
+local getters = {
+  writableLength = function(r) return queued(r._h) end,
+  writableHighWaterMark = function() return HWM end,
+  writableEnded = function(r) return r.finished end,
+  writableFinished = function(r) return r.finished and not r.destroyed and queued(r._h) == 0 end,
+  writableNeedDrain = function(r) local st = rawget(r, '_ws'); return st and st.need_drain or false end,
+}
+M.res_mt = {
+  __index = function(t, k)
+    local v = Res[k]
+    if v ~= nil then return v end
+    local g = getters[k]
+    return g and g(t)
+  end,
+}
 
 local function headers_sent()
   errors.throw('ERR_HTTP_HEADERS_SENT', 'Cannot set headers after they are sent to the client')
@@ -155,17 +180,21 @@ local function write_after_end()
 end
 
 --- Send a piece of the body (chunked unless a Content-Length was set).
---- Returns false when the connection is gone or its queue is long.
+--- Returns false when the connection is gone or 64 KiB or more wait in
+--- its queue; 'drain' follows once the queue is empty.
 ---@param chunk string
 ---@return boolean
 function Res:write(chunk)
   if self.finished then write_after_end() end
   chunk = as_chunk(chunk)
+  local ok
   if self._started then
-    return respond(self._h, self._seq, chunk, nil, nil, nil, nil, false)
+    ok = respond(self._h, self._seq, chunk, nil, nil, nil, nil, false)
+  else
+    ok = respond(self._h, self._seq, chunk, self.statusCode, self.statusMessage, self._hv, self._hn, false)
+    self._started, self.headersSent = true, true
   end
-  local ok = respond(self._h, self._seq, chunk, self.statusCode, self.statusMessage, self._hv, self._hn, false)
-  self._started, self.headersSent = true, true
+  if not ok then wstate(self).need_drain = true end
   return ok
 end
 

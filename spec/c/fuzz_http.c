@@ -5,7 +5,7 @@
  * One luster state runs a server whose handler reads everything a handler
  * can read (headers, rawHeaders, query, body), sometimes awaits, and
  * answers in the different ways a response can be made (json, chunked
- * writes, a raised error).  Each input becomes one connection: one end of
+ * writes, a raised error), and streams (read(), pause/resume, pipe).  Each input becomes one connection: one end of
  * a socketpair is adopted as the connection, the input is fed to the
  * parser in pieces (sizes taken from the first byte, so that splits land
  * everywhere), the loop runs until the handlers are done, and the peer
@@ -44,7 +44,15 @@ static const char *SERVER_SRC =
   "  local _ = req.path, req.httpVersion, req.socket.remoteAddress, h['content-type'], #raw\n"
   "  if n % 3 == 0 then await(Promise.resolve()) end\n"
   "  local body = ''\n"
-  "  if not req.complete or n % 2 == 0 then body = await(req:body()) end\n"
+  "  if n % 11 == 0 then\n"              /* the stream forms: read(), pause/resume, pipe */
+  "    req:pause()\n"
+  "    local parts = {}\n"
+  "    while true do local c = await(req:read()); if not c then break end; parts[#parts + 1] = c end\n"
+  "    body = table.concat(parts)\n"
+  "  elseif n % 13 == 0 then\n"
+  "    req:on('data', function(c) req:pause(); setImmediate(function() req:resume() end) end)\n"
+  "    return req:pipe(res)\n"
+  "  elseif not req.complete or n % 2 == 0 then body = await(req:body()) end\n"
   "  if req.url:find('err', 1, true) then error('fuzz handler error') end\n"
   "  if n % 5 == 0 then\n"
   "    res:setHeader('X-Len', #body)\n"

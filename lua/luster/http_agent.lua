@@ -1,0 +1,181 @@
+--- luster.http_agent — Node's http.Agent: a pool of keep-alive client
+--- connections per origin (API.md "HTTP client and fetch").
+---
+--- A request asks `agent:addRequest(req, opts)`; it gets a free socket of
+--- its origin (the most recently used first), a new connection while the
+--- origin has fewer than `maxSockets`, or waits in the origin's queue.
+--- When its response is over, `agent:release(req, socket)` keeps the
+--- socket (up to `maxFreeSockets` per origin, closed after `timeout` ms
+--- idle) or closes it.  A free socket that the server closes is dropped at
+--- once ('end'/'close' while free), so it is never handed to a request; the
+--- race where the server closes just as a request is written is covered by
+--- the client's retry of idempotent requests (http_client.lua).
+--- Free sockets are unref'd: an idle pool does not keep the process alive.
+local EventEmitter = require('events')
+local net = require('net')
+
+local Agent = EventEmitter.extend({})
+
+local INF = math.huge
+
+--- http.Agent{keepAlive=, keepAliveMsecs=, maxSockets=, maxTotalSockets=,
+--- maxFreeSockets=, timeout=, scheduling='lifo'|'fifo'}
+function Agent.new(opts)
+  opts = opts or {}
+  local self = setmetatable({}, Agent)
+  self.keepAlive = opts.keepAlive == true
+  self.keepAliveMsecs = opts.keepAliveMsecs or 1000
+  self.maxSockets = opts.maxSockets or INF
+  self.maxTotalSockets = opts.maxTotalSockets or INF
+  self.maxFreeSockets = opts.maxFreeSockets or 256
+  self.timeout = opts.timeout
+  self.scheduling = opts.scheduling or 'lifo'
+  self.options = opts
+  self.defaultPort = opts.defaultPort or 80
+  self.protocol = opts.protocol or 'http:'
+  self.sockets, self.freeSockets, self.requests = {}, {}, {}
+  self.totalSocketCount = 0
+  return self
+end
+setmetatable(Agent, { __index = EventEmitter, __call = function(_, opts) return Agent.new(opts) end })
+
+--- The pool key of a request's origin.
+function Agent:getName(o)
+  return ('%s:%s:%s:%s'):format(o.host or 'localhost', o.port or '', o.localAddress or '', o.socketPath or '')
+end
+
+local function list(t, name)
+  local l = t[name]
+  if not l then l = {}; t[name] = l end
+  return l
+end
+
+local function remove(l, x)
+  if not l then return false end
+  for i = #l, 1, -1 do
+    if l[i] == x then table.remove(l, i) return true end
+  end
+  return false
+end
+
+--- Make a connection for an origin (https overrides this with TLS).
+function Agent:createConnection(o)
+  if o.socketPath then return net.connect { path = o.socketPath } end
+  return net.connect { host = o.host, port = o.port, family = o.family, localAddress = o.localAddress }
+end
+
+local function drop(self, name, sock)
+  if remove(self.freeSockets[name], sock) or remove(self.sockets[name], sock) then
+    self.totalSocketCount = self.totalSocketCount - 1
+  end
+  if self.freeSockets[name] and #self.freeSockets[name] == 0 then self.freeSockets[name] = nil end
+  if self.sockets[name] and #self.sockets[name] == 0 then self.sockets[name] = nil end
+end
+
+local function new_socket(self, name, o)
+  local sock = self:createConnection(o)
+  sock._agent_name = name
+  sock._agent_fresh = true
+  self.totalSocketCount = self.totalSocketCount + 1
+  local l = list(self.sockets, name)
+  l[#l + 1] = sock
+  sock:on('close', function()
+    drop(self, name, sock)
+    self:_next(name)  -- a slot opened: serve whoever waits
+  end)
+  -- a pooled socket the server closes leaves the pool at once
+  local function gone() if sock._agent_free then sock:destroy() end end
+  sock:on('end', gone)
+  sock:on('error', function() end)  -- the request in flight reports its own errors
+  if self.keepAlive then sock:setKeepAlive(true, self.keepAliveMsecs) end
+  return sock
+end
+
+local function busy_count(self, name)
+  local l = self.sockets[name]
+  return l and #l or 0
+end
+
+--- A new connection for the origin of `o`, counted in the pool (a retry).
+function Agent:_fresh_socket(o)
+  return new_socket(self, self:getName(o), o)
+end
+
+--- Hand `req` a socket now or when one frees up.
+function Agent:addRequest(req, o)
+  local name = self:getName(o)
+  req._agent_name = name
+  local free = self.freeSockets[name]
+  if free and #free > 0 then
+    local sock = self.scheduling == 'fifo' and table.remove(free, 1) or table.remove(free)
+    if #free == 0 then self.freeSockets[name] = nil end
+    sock._agent_free = false
+    sock._agent_fresh = false
+    sock:ref()
+    sock:setTimeout(0)
+    local l = list(self.sockets, name)
+    l[#l + 1] = sock
+    return req:_assignSocket(sock)
+  end
+  if busy_count(self, name) < self.maxSockets and self.totalSocketCount < self.maxTotalSockets then
+    return req:_assignSocket(new_socket(self, name, o))
+  end
+  local q = list(self.requests, name)
+  q[#q + 1] = { req = req, o = o }
+end
+
+--- Give the next waiting request of `name` a socket, if one can be had.
+function Agent:_next(name)
+  local q = self.requests[name]
+  while q and #q > 0 do
+    local item = table.remove(q, 1)
+    if #q == 0 then self.requests[name] = nil end
+    if not item.req.destroyed then
+      self:addRequest(item.req, item.o)
+      return
+    end
+  end
+end
+
+--- The request on `sock` is over: keep the socket for another, or close it.
+function Agent:release(sock, reusable)
+  local name = sock._agent_name
+  remove(self.sockets[name], sock)
+  if self.sockets[name] and #self.sockets[name] == 0 then self.sockets[name] = nil end
+  local q = self.requests[name]
+  if reusable and self.keepAlive and not sock.destroyed then
+    if q and #q > 0 then
+      -- someone waits: reuse the socket directly
+      local l = list(self.sockets, name)
+      l[#l + 1] = sock
+      local item = table.remove(q, 1)
+      if #q == 0 then self.requests[name] = nil end
+      sock._agent_fresh = false
+      return item.req:_assignSocket(sock)
+    end
+    local free = list(self.freeSockets, name)
+    if #free < self.maxFreeSockets then
+      free[#free + 1] = sock
+      sock._agent_free = true
+      sock:unref()
+      local idle = self.timeout or 5000   -- Node 19+'s free socket timeout
+      sock:setTimeout(idle, function() if sock._agent_free then sock:destroy() end end)
+      return
+    end
+  end
+  self.totalSocketCount = self.totalSocketCount - 1
+  sock._agent_name = nil
+  sock:destroy()
+  self:_next(name)
+end
+
+--- Close every socket of the pool.
+function Agent:destroy()
+  for _, t in ipairs { self.freeSockets, self.sockets } do
+    for _, l in pairs(t) do
+      for i = #l, 1, -1 do l[i]:destroy() end
+    end
+  end
+end
+
+return Agent

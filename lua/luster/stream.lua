@@ -1,0 +1,730 @@
+--- luster.stream — the one stream and backpressure model of the runtime
+--- (API.md "Streams and backpressure").  The HTTP request and response use
+--- it; sockets, zlib streams, the HTTP client and WebSocket build on it.
+---
+--- Readable and Writable are classes over EventEmitter with Node's
+--- semantics written the Lua way.  A concrete stream inherits one (or
+--- Duplex, both) with `Readable.extend(class)` and supplies a few hooks;
+--- the model does the buffering, the events and the backpressure.
+---
+--- READABLE — for the source (the concrete stream):
+---   self:push(chunk) -> bool   hand over data; false means "stop
+---                              producing until _read() is called again"
+---                              (the buffer holds highWaterMark or more)
+---   self:push(nil)             the end of the data (EOF)
+---   self:destroy(err)          the source failed (or is torn down)
+---   hook self:_read()          the consumer wants data: start (or keep)
+---                              producing.  Called at the first consumption
+---                              and whenever the buffer falls below the
+---                              high-water mark after push() said false.
+---                              A push-driven source (a socket) just resumes
+---                              reading from the kernel here.
+---   hook self:_destroy(err)    release the source (optional)
+--- for the consumer (Node's names):
+---   'data'(chunk), 'end', 'error'(err), 'close'
+---   on('data') switches to flowing mode (on the next tick, unless
+---   pause() was called); pause() / resume() / isPaused()
+---   await(s:read())   -> the next chunk, or nil once ended cleanly; rejects
+---                        only on an error (ERR_STREAM_PREMATURE_CLOSE if
+---                        destroyed before its end without one)
+---   await(s:read(n))  -> exactly n bytes; await(s:readline()) -> the next
+---                        line without its \n or \r\n (byte protocols:
+---                        Redis, SMTP...); both reject with
+---                        ERR_STREAM_PREMATURE_CLOSE if the stream ends first
+---   for chunk in s:chunks() do ... end   (in a runtime coroutine)
+---   await(s:body())   -> everything left, as one string
+---   s:pipe(dest[, {['end'] = false}]) -> dest, with backpressure both ways
+---   s:unpipe([dest]), s:destroy([err])
+---   s:readableState() -> {length=, highWaterMark=, flowing=, ended=}
+--- Invariant: the buffer grows past highWaterMark only by what a source
+--- pushes after being told false (one read's worth for a socket), so an
+--- unread stream holds bounded memory whatever the peer sends.
+---
+--- WRITABLE — for the sink:
+---   hook self:_write(chunk, cb)   write one chunk; call cb([err]) once it
+---                                 is taken (synchronously is fine).  One
+---                                 at a time: the model queues the rest.
+---   hook self:_final(cb)          optional: flush before 'finish'
+---   hook self:_queued() -> bytes  optional: bytes the sink itself still
+---                                 holds after calling cb (a libuv write
+---                                 queue); they count in writableLength,
+---                                 and the sink calls self:_drained() when
+---                                 they are gone
+---   hook self:_destroy(err)       optional
+--- for the producer:
+---   s:write(chunk[, cb]) -> false once writableLength >= highWaterMark;
+---                           'drain' follows when everything is written
+---   s:finish([chunk][, cb])       Node's end(); 'finish' once all is written
+---   s:destroy([err]), s:cork(), s:uncork()
+---   s:writableState() -> {length=, highWaterMark=, needDrain=, ended=,
+---                         finished=}
+---   Getter names for classes with a function __index: stream.getters
+---   (writableLength, writableHighWaterMark, writableEnded,
+---   writableFinished, writableNeedDrain, readableLength, readableFlowing,
+---   readableEnded, readableHighWaterMark, destroyed).
+---
+--- State lives in `self._rs` / `self._ws`, made on first use, so a stream
+--- that is never streamed (a GET whose handler never reads) costs nothing.
+--- A class that already holds data when its state is made (an HTTP request
+--- whose body came with its head) overrides `_readable_state`.
+local EventEmitter = require('events')
+local Promise = require('luster.promise')
+local errors = require('luster.errors')
+local sched = require('luster.scheduler')
+
+local rawget, rawset, type, concat = rawget, rawset, type, table.concat
+local next_tick = sched.next_tick
+
+local M = {}
+M.DEFAULT_HIGH_WATER_MARK = 64 * 1024
+
+-- ---- Readable ----
+
+local serve_waiters   -- defined below push's helpers
+
+---@class Readable: EventEmitter
+local Readable = EventEmitter.extend({})
+M.Readable = Readable
+
+--- Make `class` inherit Readable (its instances use `class` as metatable).
+function Readable.extend(class)
+  class.__index = class
+  return setmetatable(class, { __index = Readable })
+end
+
+--- A fresh readable state; `opts.highWaterMark` in bytes.
+function Readable:_readable_state(opts)
+  local st = {
+    hwm = opts and opts.highWaterMark or rawget(self, 'readableHighWaterMark') or M.DEFAULT_HIGH_WATER_MARK,
+    buf = {}, head = 1, tail = 0, length = 0,
+    flowing = nil,       -- nil: no consumer yet; true: flowing; false: paused
+    ended = false,       -- the source pushed nil
+    end_emitted = false,
+    need_read = true,    -- the source waits for _read()
+    waiters = nil,       -- pending read() calls: {resolve, reject} pairs
+    destroyed = false, errored = nil, pipes = nil,
+  }
+  rawset(self, '_rs', st)
+  return st
+end
+
+local function rstate(self) return rawget(self, '_rs') or self:_readable_state() end
+M.rstate = rstate
+
+--- Set up the readable side now (constructors may call it with options).
+function Readable:initReadable(opts) return self:_readable_state(opts) end
+
+local function shift(st)
+  local h = st.head
+  if h > st.tail then return nil end
+  local chunk = st.buf[h]
+  st.buf[h] = nil
+  st.head = h + 1
+  st.length = st.length - #chunk
+  if st.head > st.tail then st.head, st.tail = 1, 0 end
+  return chunk
+end
+
+local function enqueue(st, chunk)
+  local t = st.tail + 1
+  st.buf[t] = chunk
+  st.tail = t
+  st.length = st.length + #chunk
+end
+
+-- Ask the source for more when a consumer is there and the buffer has room.
+local function maybe_read(self, st)
+  if st.need_read and not st.ended and not st.destroyed and st.length < st.hwm
+      and (st.flowing or st.waiters) then
+    st.need_read = false
+    local hook = self._read
+    if hook then hook(self) end
+  end
+end
+
+local function emit_end(self, st)
+  if st.end_emitted then return end
+  st.end_emitted = true
+  self:emit('end')
+end
+
+-- Flowing mode: hand the buffer to the 'data' listeners until it is empty
+-- or a listener pauses.
+local function flow(self, st)
+  if st.in_flow then return end
+  st.in_flow = true
+  while st.flowing and st.head <= st.tail do
+    self:emit('data', shift(st))
+  end
+  st.in_flow = false
+  if st.flowing and st.ended and st.length == 0 then emit_end(self, st) end
+  maybe_read(self, st)
+end
+
+local function take_waiter(st)
+  local w = st.waiters
+  local first = w[w.head]
+  w[w.head] = nil
+  w.head = w.head + 1
+  if w.head > w.tail then st.waiters = nil end
+  return first
+end
+
+local function premature()
+  return errors.new('ERR_STREAM_PREMATURE_CLOSE', 'Premature close')
+end
+
+-- The whole buffer as one string (read(n) and readline() look across chunks).
+local function joined(st)
+  if st.tail > st.head then
+    local whole = concat(st.buf, '', st.head, st.tail)
+    for i = st.head, st.tail do st.buf[i] = nil end
+    st.head, st.tail = 1, 1
+    st.buf[1] = whole
+  end
+  return st.buf[st.head] or ''
+end
+
+-- Take n bytes from the front of the buffer.
+local function take(st, n)
+  local whole = joined(st)
+  local out, rest = whole:sub(1, n), whole:sub(n + 1)
+  if rest == '' then
+    st.buf[st.head] = nil
+    st.head, st.tail = 1, 0
+  else
+    st.buf[st.head] = rest
+  end
+  st.length = st.length - #out
+  return out
+end
+
+-- Answer waiting reads in order, as far as the buffer goes; at the end,
+-- plain reads get nil and byte-counting reads fail (they cannot complete).
+serve_waiters = function(self, st)
+  while st.waiters do
+    local w = st.waiters[st.waiters.head]
+    local ok, v
+    if w[3] then ok, v = w[3](st)
+    elseif st.length > 0 then ok, v = true, shift(st) end
+    if ok then
+      take_waiter(st)[1](v)
+    elseif st.ended then
+      take_waiter(st)
+      if w[3] then w[2](premature()) else w[1](nil) end
+    else
+      break
+    end
+  end
+end
+
+--- (source) Hand over a chunk, or nil at the end.  Returns false when the
+--- source should stop until _read() is called again.
+---@param chunk string|nil
+---@return boolean
+function Readable:push(chunk)
+  local st = rstate(self)
+  if st.ended or st.destroyed then return false end
+  if chunk == nil then
+    st.ended = true
+    if st.waiters then serve_waiters(self, st) end
+    -- `eager` sources (sockets, as after Node's read(0)) end at once when
+    -- nothing is buffered, consumer or not
+    if st.length == 0 and (st.flowing or st.read_called or st.eager) then emit_end(self, st) end
+    return false
+  end
+  if type(chunk) ~= 'string' then chunk = tostring(chunk) end
+  if #chunk > 0 then
+    if st.waiters then
+      if st.length == 0 and not st.waiters[st.waiters.head][3] then
+        take_waiter(st)[1](chunk)
+      else
+        enqueue(st, chunk)
+        serve_waiters(self, st)
+      end
+    elseif st.flowing and st.length == 0 and not st.in_flow then
+      self:emit('data', chunk)
+    else
+      enqueue(st, chunk)
+      if st.flowing then flow(self, st) end
+    end
+  end
+  local ok = st.length < st.hwm
+  if not ok then st.need_read = true end
+  return ok
+end
+
+--- Start or continue delivering 'data' (flowing mode).
+function Readable:resume()
+  local st = rstate(self)
+  st.flowing = true
+  flow(self, st)
+  return self
+end
+
+--- Stop delivering 'data'; what arrives is buffered up to the high-water
+--- mark, then the source is stopped.
+function Readable:pause()
+  rstate(self).flowing = false
+  return self
+end
+
+function Readable:isPaused() return rstate(self).flowing == false end
+
+-- A 'data' listener starts the flow on the next tick (so that 'end' and
+-- 'error' listeners can be added first), unless pause() was called.
+function Readable:_listeners_changed(name)
+  if name == 'data' then
+    local st = rstate(self)
+    if st.flowing == nil and not st.flow_scheduled and self:listenerCount('data') > 0 then
+      st.flow_scheduled = true
+      next_tick(function()
+        st.flow_scheduled = false
+        if st.flowing == nil then self:resume() end
+      end)
+    end
+  end
+end
+
+--- A promise of the next chunk, or of nil once the stream has ended
+--- cleanly; rejects with the stream's error.
+---@return Promise
+function Readable:read()
+  local st = rstate(self)
+  st.read_called = true
+  local chunk = shift(st)
+  if chunk then
+    maybe_read(self, st)
+    return Promise.resolve(chunk)
+  end
+  if st.errored then return Promise.reject(st.errored) end
+  if st.ended then
+    emit_end(self, st)
+    return Promise.resolve(nil)
+  end
+  if st.destroyed then return Promise.reject(premature()) end
+  local p = Promise.new(function(resolve, reject)
+    local w = st.waiters
+    if not w then w = { head = 1, tail = 0 }; st.waiters = w end
+    w.tail = w.tail + 1
+    w[w.tail] = { resolve, reject }
+  end)
+  maybe_read(self, st)
+  return p
+end
+
+-- A read that needs more than "a chunk": want(st) answers true, value
+-- once the buffer can satisfy it.
+local function wait_for(self, want)
+  local st = rstate(self)
+  st.read_called = true
+  if not st.waiters then
+    local ok, v = want(st)
+    if ok then
+      maybe_read(self, st)
+      return Promise.resolve(v)
+    end
+  end
+  if st.errored then return Promise.reject(st.errored) end
+  if st.ended or st.destroyed then return Promise.reject(premature()) end
+  local p = Promise.new(function(resolve, reject)
+    local w = st.waiters
+    if not w then w = { head = 1, tail = 0 }; st.waiters = w end
+    w.tail = w.tail + 1
+    w[w.tail] = { resolve, reject, want }
+  end)
+  maybe_read(self, st)
+  return p
+end
+
+local function line(st)
+  if st.length == 0 then return false end
+  local i = joined(st):find('\n', 1, true)
+  if not i then return false end
+  local l = take(st, i)
+  return true, l:sub(-2) == '\r\n' and l:sub(1, -3) or l:sub(1, -2)
+end
+
+--- A promise of exactly `n` bytes (n = nil: the next chunk, as read()).
+local plain_read = Readable.read
+function Readable:read(n)
+  if n == nil then return plain_read(self) end
+  if type(n) ~= 'number' or n < 0 or n % 1 ~= 0 then
+    errors.throw('ERR_INVALID_ARG_VALUE', 'read(n): n must be a whole number of bytes')
+  end
+  if n == 0 then return Promise.resolve('') end
+  return wait_for(self, function(st) if st.length >= n then return true, take(st, n) end return false end)
+end
+
+--- A promise of the next line, without its line ending.
+function Readable:readline() return wait_for(self, line) end
+
+--- Iterate the chunks in a runtime coroutine: `for c in s:chunks() do ... end`.
+function Readable:chunks()
+  return function() return await(self:read()) end
+end
+
+--- A promise of everything not yet consumed, as one string.
+---@return Promise
+function Readable:body()
+  local st = rstate(self)
+  st.read_called = true
+  return Promise.new(function(resolve, reject)
+    local parts, n = {}, 0
+    local step
+    local function got(chunk)
+      if chunk == nil then return resolve(concat(parts)) end
+      n = n + 1
+      parts[n] = chunk
+      step()
+    end
+    step = function()
+      while true do
+        local chunk = shift(st)
+        if not chunk then break end
+        n = n + 1
+        parts[n] = chunk
+      end
+      if st.errored then return reject(st.errored) end
+      if st.ended then
+        emit_end(self, st)
+        return resolve(concat(parts))
+      end
+      if st.destroyed then return reject(premature()) end
+      local w = st.waiters
+      if not w then w = { head = 1, tail = 0 }; st.waiters = w end
+      w.tail = w.tail + 1
+      w[w.tail] = { got, reject }
+      maybe_read(self, st)
+    end
+    step()
+  end)
+end
+
+--- Send everything to `dest` (a Writable), pausing while dest:write() says
+--- false and resuming on its 'drain'; dest:finish() at the end unless
+--- `opts['end'] == false`.  Returns dest.
+---@param dest table
+---@param opts? table
+---@return table
+function Readable:pipe(dest, opts)
+  local src, st = self, rstate(self)
+  local waiting = false
+  local p = {}
+  local function ondrain()
+    if not waiting then return end
+    waiting = false
+    src:resume()
+  end
+  local function ondata(chunk)
+    if dest:write(chunk) == false and not waiting then
+      waiting = true
+      src:pause()
+    end
+  end
+  local function onend()
+    p.cleanup()
+    if not opts or opts['end'] ~= false then dest:finish() end
+  end
+  local function onclose() p.cleanup(); src:pause() end
+  function p.cleanup()
+    src:removeListener('data', ondata)
+    src:removeListener('end', onend)
+    dest:removeListener('drain', ondrain)
+    dest:removeListener('close', onclose)
+    dest:removeListener('finish', onclose)
+    if st.pipes then st.pipes[dest] = nil end
+  end
+  st.pipes = st.pipes or {}
+  st.pipes[dest] = p
+  dest:on('drain', ondrain)
+  dest:once('close', onclose)
+  dest:once('finish', onclose)
+  src:on('data', ondata)
+  src:once('end', onend)
+  if dest.emit then dest:emit('pipe', src) end
+  return dest
+end
+
+--- Stop piping into `dest` (or into every destination).
+function Readable:unpipe(dest)
+  local st = rstate(self)
+  local pipes = st.pipes
+  if not pipes then return self end
+  if dest then
+    if pipes[dest] then pipes[dest].cleanup() end
+  else
+    for _, p in pairs(pipes) do p.cleanup() end
+  end
+  if next(pipes) == nil then self:pause() end
+  return self
+end
+
+function Readable:readableState()
+  local st = rstate(self)
+  return { length = st.length, highWaterMark = st.hwm, flowing = st.flowing, ended = st.ended,
+    destroyed = st.destroyed }
+end
+
+-- ---- Writable ----
+
+---@class Writable: EventEmitter
+local Writable = EventEmitter.extend({})
+M.Writable = Writable
+
+--- Make `class` inherit Writable.
+function Writable.extend(class)
+  class.__index = class
+  return setmetatable(class, { __index = Writable })
+end
+
+function Writable:_writable_state(opts)
+  local st = {
+    hwm = opts and opts.highWaterMark or rawget(self, 'writableHighWaterMark') or M.DEFAULT_HIGH_WATER_MARK,
+    length = 0,          -- bytes accepted by write() and not yet taken by _write
+    queue = {}, head = 1, tail = 0,
+    writing = false, corked = 0,
+    need_drain = false, ending = false, finished = false, destroyed = false,
+  }
+  rawset(self, '_ws', st)
+  return st
+end
+
+local function wstate(self) return rawget(self, '_ws') or self:_writable_state() end
+M.wstate = wstate
+
+function Writable:initWritable(opts) return self:_writable_state(opts) end
+
+local function writable_length(self, st)
+  local q = self._queued
+  return st.length + (q and q(self) or 0)
+end
+
+local function finish_maybe(self, st)
+  if not st.ending or st.finished or st.writing or st.head <= st.tail or st.destroyed then return end
+  if st.finishing then return end
+  st.finishing = true
+  local function done(err)
+    if err then return self:destroy(err) end
+    st.finished = true
+    self:emit('finish')
+  end
+  local final = self._final
+  if final then final(self, done) else done() end
+end
+
+--- (sink) The sink's own queue (see _queued) is empty: 'drain' if a
+--- write() said false.
+function Writable:_drained()
+  local st = wstate(self)
+  if st.need_drain and not st.writing and st.head > st.tail and writable_length(self, st) == 0 then
+    st.need_drain = false
+    self:emit('drain')
+  end
+end
+
+local do_write
+
+local function after_write(self, st, n, cb, err)
+  st.writing = false
+  st.length = st.length - n
+  if err then
+    if cb then cb(err) end
+    return self:destroy(err)
+  end
+  if cb then cb() end
+  if st.head <= st.tail and st.corked == 0 then
+    -- a sink that completed synchronously leaves the next write to the
+    -- loop in do_write (no recursion however long the queue is)
+    if st.in_write then return end
+    local e = st.queue[st.head]
+    st.queue[st.head] = nil
+    st.head = st.head + 1
+    return do_write(self, st, e[1], e[2])
+  end
+  if st.need_drain then
+    -- after the current emit returns, as Node does (never inside write())
+    if not st.drain_scheduled then
+      st.drain_scheduled = true
+      next_tick(function() st.drain_scheduled = false; Writable._drained(self) end)
+    end
+  end
+  finish_maybe(self, st)
+end
+
+do_write = function(self, st, chunk, cb)
+  while true do
+    st.writing = true
+    local n = #chunk
+    st.in_write = true
+    self:_write(chunk, function(err) after_write(self, st, n, cb, err) end)
+    st.in_write = false
+    if st.writing or st.head > st.tail or st.corked > 0 or st.destroyed then return end
+    local e = st.queue[st.head]
+    st.queue[st.head] = nil
+    st.head = st.head + 1
+    chunk, cb = e[1], e[2]
+  end
+end
+
+local function write_after_end()
+  return errors.new('ERR_STREAM_WRITE_AFTER_END', 'write after end')
+end
+
+--- Write a chunk; false once writableLength reaches the high-water mark
+--- (keep the chunk, wait for 'drain').
+---@param chunk string
+---@param cb? fun(err?: table)
+---@return boolean
+function Writable:write(chunk, cb)
+  local st = wstate(self)
+  if st.ending then errors.throw('ERR_STREAM_WRITE_AFTER_END', 'write after end') end
+  if st.destroyed then
+    if cb then next_tick(cb, errors.new('ERR_STREAM_DESTROYED', 'Cannot call write after a stream was destroyed')) end
+    return false
+  end
+  if type(chunk) ~= 'string' then
+    if type(chunk) == 'number' then chunk = tostring(chunk)
+    else errors.throw('ERR_INVALID_ARG_TYPE', 'The "chunk" argument must be of type string. Received %s', type(chunk)) end
+  end
+  st.length = st.length + #chunk
+  if st.writing or st.corked > 0 then
+    st.tail = st.tail + 1
+    st.queue[st.tail] = { chunk, cb }
+  else
+    do_write(self, st, chunk, cb)
+  end
+  local ok = writable_length(self, st) < st.hwm
+  if not ok then st.need_drain = true end
+  return ok
+end
+
+--- Write the last chunk (optional) and end; 'finish' once all is written.
+---@param chunk? string
+---@param cb? function
+function Writable:finish(chunk, cb)
+  if type(chunk) == 'function' then chunk, cb = nil, chunk end
+  local st = wstate(self)
+  if chunk ~= nil then self:write(chunk) end
+  if cb then self:once('finish', cb) end
+  if st.ending then return self end
+  st.ending = true
+  finish_maybe(self, st)
+  return self
+end
+Writable['end'] = Writable.finish
+
+function Writable:cork() local st = wstate(self); st.corked = st.corked + 1 end
+function Writable:uncork()
+  local st = wstate(self)
+  if st.corked == 0 then return end
+  st.corked = st.corked - 1
+  if st.corked == 0 and not st.writing and st.head <= st.tail then
+    local e = st.queue[st.head]
+    st.queue[st.head] = nil
+    st.head = st.head + 1
+    do_write(self, st, e[1], e[2])
+  end
+end
+
+function Writable:writableState()
+  local st = wstate(self)
+  return { length = writable_length(self, st), highWaterMark = st.hwm, needDrain = st.need_drain,
+    ended = st.ending, finished = st.finished, destroyed = st.destroyed }
+end
+
+-- ---- both ----
+
+-- Tear down: waiting readers reject, 'error' (when err) and 'close' follow
+-- on the next tick.  Unlike Node, an 'error' nobody listens for is not
+-- raised: it would end the process from a tick nobody can catch, and the
+-- stream's readers and writers see the error anyway (read() rejects,
+-- write() says false).
+local function destroy(self, err)
+  local rs, ws = rawget(self, '_rs'), rawget(self, '_ws')
+  if (rs and rs.destroyed) or (ws and ws.destroyed) or rawget(self, 'destroyed') then return self end
+  rawset(self, 'destroyed', true)
+  if rs then
+    rs.destroyed = true
+    if err then rs.errored = err end
+    while rs.waiters do take_waiter(rs)[2](err or premature()) end
+  end
+  if ws then ws.destroyed = true end
+  local hook = self._destroy
+  if hook then hook(self, err) end
+  next_tick(function()
+    if err and self:listenerCount('error') > 0 then self:emit('error', err) end
+    self:emit('close', err ~= nil)   -- hadError, as net.Socket's 'close' has
+  end)
+  return self
+end
+Readable.destroy = destroy
+Writable.destroy = destroy
+
+--- Duplex: both sides (a socket).  Methods that exist on both (destroy) are
+--- shared; the readable's `_listeners_changed` is kept.
+---@class Duplex: Readable, Writable
+local Duplex = Readable.extend({})
+for k, v in pairs(Writable) do
+  if k ~= '__index' and Duplex[k] == nil and rawget(Readable, k) == nil then Duplex[k] = v end
+end
+M.Duplex = Duplex
+function Duplex.extend(class)
+  class.__index = class
+  return setmetatable(class, { __index = Duplex })
+end
+
+-- ---- constructors from hooks: Readable.new{read = fn}, Writable.new{write = fn} ----
+
+local function from_hooks(class, opts)
+  local self = setmetatable({}, class)
+  if opts then
+    for _, k in ipairs { 'read', 'write', 'final', 'destroy' } do
+      if opts[k] then self['_' .. k] = opts[k] end
+    end
+    if opts.highWaterMark then
+      if self.initReadable then self:initReadable(opts) end
+      if self.initWritable then self:initWritable(opts) end
+    end
+  end
+  return self
+end
+function Readable.new(opts) return from_hooks(Readable, opts) end
+function Writable.new(opts) return from_hooks(Writable, opts) end
+function Duplex.new(opts) return from_hooks(Duplex, opts) end
+
+-- ---- getters, for classes whose __index is a function ----
+
+M.getters = {
+  readableLength = function(s) return rstate(s).length end,
+  readableHighWaterMark = function(s) return rstate(s).hwm end,
+  readableFlowing = function(s) return rstate(s).flowing end,
+  readableEnded = function(s) return rstate(s).end_emitted end,
+  writableLength = function(s) return writable_length(s, wstate(s)) end,
+  writableHighWaterMark = function(s) return wstate(s).hwm end,
+  writableEnded = function(s) return wstate(s).ending end,
+  writableFinished = function(s) return wstate(s).finished end,
+  writableNeedDrain = function(s) return wstate(s).need_drain end,
+}
+
+--- An __index function for `class` that also answers the getters above.
+function M.index(class)
+  local getters = M.getters
+  return function(t, k)
+    local v = class[k]
+    if v ~= nil then return v end
+    local g = getters[k]
+    if g then return g(t) end
+    return nil
+  end
+end
+
+-- Transform, PassThrough, finished and pipeline build on the above
+-- (lua/luster/stream_transform.lua), loaded on first use.
+setmetatable(M, { __index = function(_, k)
+  if k == 'Transform' or k == 'PassThrough' or k == 'finished' or k == 'pipeline' then
+    return require('luster.stream_transform')[k]
+  end
+end })
+
+return M

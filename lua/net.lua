@@ -1,0 +1,494 @@
+--- `net` — TCP and Unix-socket servers and clients (API.md "net"), over
+--- runtime/socket.c and the one stream model (lua/luster/stream.lua).
+---
+--- A Socket is a Duplex stream: 'data'/'end'/pause/resume/pipe and the
+--- coroutine forms `await(sock:read())`, `read(n)`, `readline()` on the
+--- readable side; write/finish/'drain' on the writable side.  Reading from
+--- the kernel stops while the readable buffer holds its high-water mark
+--- (push returned false) and starts again when it is consumed; a write
+--- goes straight to the kernel when it can (uv_try_write), and `write`
+--- returns false once 64 KiB wait.  In a cluster worker a server's port
+--- is shared through the cluster seam (lua/luster/net.lua), as http's.
+local native = require('native.socket')
+local stream = require('luster.stream')
+local errors = require('luster.errors')
+local Promise = require('luster.promise')
+local seam = require('luster.net')
+local dns = require('dns')
+
+local type, tostring, tonumber = type, tostring, tonumber
+
+local M = {}
+
+M.isIP = dns.isIP
+function M.isIPv4(s) return dns.isIP(s) == 4 end
+function M.isIPv6(s) return dns.isIP(s) == 6 end
+
+local function throw(code, fmt, ...) errors.throw(code, fmt, ...) end
+
+-- Node's message for a connect/listen error: 'connect ECONNREFUSED 127.0.0.1:1'
+local function with_address(err, syscall, address, port)
+  if type(err) ~= 'table' then return err end
+  err.address, err.port = address, port
+  local where = port and (address .. ':' .. tostring(port)) or address
+  if where and not tostring(err.message):find(where, 1, true) then
+    err.message = ('%s %s %s'):format(syscall or err.syscall or '', err.code, where)
+  end
+  return err
+end
+
+-- ================================================================ Socket
+
+---@class net.Socket : EventEmitter
+local Socket = stream.Duplex.extend({})
+Socket.__index = stream.index(Socket)   -- readableLength, writableLength... as getters
+M.Socket = Socket
+
+-- Read from the kernel as soon as the connection is up, as Node's sockets
+-- do (read(0)): data is buffered up to the high-water mark for a consumer
+-- to come, and the peer's FIN is seen (and 'end' emitted when nothing is
+-- buffered) even if nobody reads.
+local function start_reading(self)
+  local st = stream.rstate(self)
+  st.eager = true
+  if st.need_read and not st.ended and st.flowing ~= false then
+    st.need_read = false
+    self:_read()
+  end
+end
+
+-- Both directions are over: release the descriptor (Node's autoDestroy).
+local function maybe_close(self)
+  local rs, ws = rawget(self, '_rs'), rawget(self, '_ws')
+  if rs and rs.end_emitted and ws and ws.finished and not self.destroyed then self:destroy() end
+end
+
+local function socket_init(self, opts)
+  opts = opts or {}
+  if opts.highWaterMark then self:initReadable(opts); self:initWritable(opts) end
+  self.bytesRead, self.bytesWritten = 0, 0
+  self.connecting = false
+  self.pending = true
+  self.readyState = 'closed'
+  self.allowHalfOpen = opts.allowHalfOpen == true
+  self:on('end', function() maybe_close(self) end)
+  self:on('finish', function() maybe_close(self) end)
+  return self
+end
+
+--- A new, unconnected socket (`net.Socket(opts)`); see connect.
+function Socket.new(opts)
+  return socket_init(setmetatable({}, Socket), opts)
+end
+setmetatable(Socket, { __index = stream.Duplex, __call = function(_, opts) return Socket.new(opts) end })
+
+local function refresh_timer(self)
+  local t = self._timer
+  if t then t:refresh() end
+end
+
+local function fill_addresses(self)
+  local h = self._h
+  if not h then return end
+  local here, there = h:address(false), h:address(true)
+  if type(here) == 'table' then
+    self.localAddress, self.localPort, self.localFamily = here.address, here.port, here.family
+  end
+  if type(there) == 'table' then
+    self.remoteAddress, self.remotePort, self.remoteFamily = there.address, there.port, there.family
+  elseif type(there) == 'string' then
+    self.remoteAddress = there
+  end
+end
+
+-- Every event of the native socket, as one function (runtime/socket.c).
+local function handler_for(self)
+  return function(event, a)
+    if event == 'data' then
+      self.bytesRead = self.bytesRead + #a
+      refresh_timer(self)
+      if not self:push(a) then self._h:read_stop() end
+    elseif event == 'drain' then
+      local done = self._wdone
+      if done then self._wdone = nil; done() end
+    elseif event == 'end' then
+      self:push(nil)
+      if not self.allowHalfOpen then self:finish() end
+    elseif event == 'shutdown' then
+      local done = self._fdone
+      if done then self._fdone = nil; done() end
+    elseif event == 'connect' then
+      self.connecting, self.pending = false, false
+      self.readyState = 'open'
+      fill_addresses(self)
+      if self._nodelay ~= false and self._kind == 'tcp' then self._h:nodelay(true) end
+      local queued = self._connect_queue
+      self._connect_queue = nil
+      self:emit('connect')
+      self:emit('ready')
+      if queued then for _, q in ipairs(queued) do q() end end
+      start_reading(self)
+    elseif event == 'error' then
+      if self.connecting then
+        a = with_address(a, 'connect', self._dest_address, self._dest_port)
+      end
+      self:destroy(a)
+    elseif event == 'close' then
+      self._h = nil
+    end
+  end
+end
+
+-- Take over a connected native socket (accepted, adopted, or connected).
+local function attach(self, h, kind)
+  self._h = h
+  self._kind = kind
+  h:set_handler(handler_for(self))
+end
+
+function Socket:_read()
+  local h = self._h
+  if h and not self.connecting then h:read_start()
+  else stream.rstate(self).need_read = true end   -- asked before connect: start on connect
+end
+
+function Socket:_write(chunk, done)
+  if self.connecting or not self._h then
+    if not self.connecting then return done(errors.new('ERR_SOCKET_CLOSED', 'Socket is closed')) end
+    self._connect_queue = self._connect_queue or {}
+    self._connect_queue[#self._connect_queue + 1] = function() self:_write(chunk, done) end
+    return
+  end
+  self.bytesWritten = self.bytesWritten + #chunk
+  refresh_timer(self)
+  local ok, queued = pcall(self._h.write, self._h, chunk)
+  if not ok then return done(queued) end
+  if queued == 0 then done() else self._wdone = done end
+end
+
+function Socket:_final(done)
+  if self.connecting then
+    self._connect_queue = self._connect_queue or {}
+    self._connect_queue[#self._connect_queue + 1] = function() self:_final(done) end
+    return
+  end
+  local h = self._h
+  if not h then return done() end
+  self._fdone = done
+  local ok, err = pcall(h.shutdown, h)
+  if not ok then self._fdone = nil; done(err) end
+end
+
+function Socket:_destroy()
+  if self._timer then clearTimeout(self._timer); self._timer = nil end
+  self.readyState = 'closed'
+  local h = self._h
+  if h then h:close() end
+end
+
+local function connect_args(...)
+  local a, b, c = ...
+  local opts
+  if type(a) == 'table' then opts, c = a, b
+  elseif type(a) == 'string' and not tonumber(a) then opts, c = { path = a }, b
+  else
+    opts = { port = a }
+    if type(b) == 'function' then c = b else opts.host = b end
+  end
+  if type(c) ~= 'function' then c = nil end
+  return opts, c
+end
+
+local function check_port(port)
+  local p = tonumber(port)
+  if not p or p < 0 or p > 65535 or p % 1 ~= 0 then
+    throw('ERR_SOCKET_BAD_PORT', 'Port should be >= 0 and < 65536. Received %s.', tostring(port))
+  end
+  return p
+end
+
+--- Connect: `sock:connect(port[, host][, cb])`, `sock:connect(path[, cb])` or
+--- `sock:connect{port=, host=, path=, family=, timeout=, noDelay=}`.
+function Socket:connect(...)
+  local opts, cb = connect_args(...)
+  if cb then self:once('connect', cb) end
+  self.connecting = true
+  self.readyState = 'opening'
+  if opts.noDelay == false then self._nodelay = false end
+  if opts.timeout then self:setTimeout(opts.timeout) end
+  local handler = handler_for(self)
+  if opts.path then
+    self._dest_address = opts.path
+    self._kind = 'pipe'
+    self._h = native.pipe_connect(opts.path, handler)
+    return self
+  end
+  local port = check_port(opts.port)
+  local host = opts.host or 'localhost'
+  self._dest_port = port
+  self._kind = 'tcp'
+  dns.lookup(host, { family = opts.family }, function(err, address)
+    if self.destroyed then return end
+    if err then
+      self.connecting = false
+      return self:destroy(err)
+    end
+    self._dest_address = address
+    local ok, h = pcall(native.tcp_connect, address, port, handler)
+    if not ok then
+      self.connecting = false
+      return self:destroy(with_address(h, 'connect', address, port))
+    end
+    self._h = h
+  end)
+  return self
+end
+
+--- A promise that resolves with the socket once it is connected (rejects
+--- with its error): `await(sock:connected())`.
+function Socket:connected()
+  if not self.connecting and self._h then return self end
+  if self.destroyed then return Promise.reject(self._error or errors.new('ERR_SOCKET_CLOSED', 'Socket is closed')) end
+  return Promise.new(function(resolve, reject)
+    local on_connect
+    -- the rejection is how this caller hears of the error, so it counts as
+    -- an 'error' listener (an unheard 'error' would end the process)
+    local function on_error(e)
+      self:removeListener('connect', on_connect)
+      reject(e)
+    end
+    on_connect = function()
+      self:removeListener('error', on_error)
+      resolve(self)
+    end
+    self:once('error', on_error)
+    self:once('connect', on_connect)
+  end)
+end
+
+function Socket:setNoDelay(on)
+  if on == nil then on = true end
+  self._nodelay = on
+  if self._h and self._kind == 'tcp' then self._h:nodelay(on) end
+  return self
+end
+
+function Socket:setKeepAlive(on, delay)
+  if self._h then self._h:keepalive(on and true or false, delay or 0) end
+  return self
+end
+
+--- Idle timeout: 'timeout' after `ms` without reads or writes (0 = off).
+function Socket:setTimeout(ms, cb)
+  if self._timer then clearTimeout(self._timer); self._timer = nil end
+  if cb then self:once('timeout', cb) end
+  self.timeout = ms
+  if ms and ms > 0 then
+    self._timer = setTimeout(function()
+      self._timer = nil
+      self:emit('timeout')
+      -- like Node, the socket stays open; the user decides
+    end, ms)
+    self._timer:unref()
+  end
+  return self
+end
+
+function Socket:address()
+  local h = self._h
+  if not h then return {} end
+  local a = h:address(false)
+  return a or {}
+end
+
+function Socket:ref() if self._h then self._h:ref(true) end return self end
+function Socket:unref() if self._h then self._h:ref(false) end return self end
+function Socket:destroySoon() self:finish() end
+function Socket:resetAndDestroy() return self:destroy() end
+
+-- ================================================================ Server
+
+---@class net.Server : EventEmitter
+local Server = require('events').extend({})
+M.Server = Server
+
+--- net.createServer([opts,] [connectionListener])
+function M.createServer(opts, listener)
+  if type(opts) == 'function' then opts, listener = nil, opts end
+  local self = setmetatable({ _opts = opts or {}, _conns = 0 }, Server)
+  self.listening = false
+  if listener then self:on('connection', listener) end
+  return self
+end
+setmetatable(Server, { __index = require('events'), __call = function(_, ...) return M.createServer(...) end })
+Server.new = M.createServer
+
+-- A connection arrived (ours, or handed over by the cluster primary).
+local function serve(self, h, kind)
+  if self._closing then h:close() return end
+  local max = self.maxConnections
+  if max and self._conns >= max then h:close() return end
+  local sock = socket_init(setmetatable({}, Socket), self._opts)
+  attach(sock, h, kind)
+  sock.pending = false
+  sock.readyState = 'open'
+  fill_addresses(sock)
+  if kind == 'tcp' and self._opts.noDelay ~= false then h:nodelay(true) end
+  self._conns = self._conns + 1
+  sock:once('close', function()
+    self._conns = self._conns - 1
+    if self._closing and self._conns == 0 and not self._h then self:_closed() end
+  end)
+  sock.server = self
+  if self._opts.pauseOnConnect then sock:pause() else start_reading(sock) end
+  self:emit('connection', sock)
+end
+
+local function server_handler(self, kind)
+  return function(event, a)
+    if event == 'connection' then serve(self, a, kind)
+    elseif event == 'error' then self:emit('error', a)
+    elseif event == 'close' then
+      self._h = nil
+      if self._closing and self._conns == 0 then self:_closed() end
+    end
+  end
+end
+
+local function listen_args(...)
+  local opts, cb = {}, nil
+  local first = ...
+  local rest_from = 1
+  if type(first) == 'table' then
+    for k, v in pairs(first) do opts[k] = v end
+    rest_from = 2
+  elseif type(first) == 'string' and not tonumber(first) then
+    opts.path = first
+    rest_from = 2
+  end
+  for i = rest_from, select('#', ...) do
+    local v = select(i, ...)
+    if type(v) == 'function' then cb = v
+    elseif i == 1 then opts.port = v
+    elseif type(v) == 'string' then opts.host = v
+    elseif type(v) == 'number' then opts.backlog = v end
+  end
+  if not opts.path then opts.port = check_port(opts.port == nil and 0 or opts.port) end
+  return opts, cb
+end
+
+--- listen(port[, host][, backlog][, cb]) | listen(path[, cb]) |
+--- listen{port=, host=, path=, backlog=, reusePort=, exclusive=}
+function Server:listen(...)
+  local opts, cb = listen_args(...)
+  if cb then self:once('listening', cb) end
+  if self._h or self._rr then throw('ERR_SERVER_ALREADY_LISTEN', 'Listen method has been called more than once without closing.') end
+  self._closing = nil
+  self._close_emitted = nil
+  if opts.path then
+    local h, err = native.pipe_listen(opts.path, opts.backlog, server_handler(self, 'pipe'))
+    process.nextTick(function()
+      if not h then return self:_listen_failed(with_address(err, 'listen', opts.path)) end
+      self._h = h
+      self:_listening(opts.path)
+    end)
+    return self
+  end
+  if seam.cluster_listen and not opts.exclusive then
+    seam.cluster_listen(self, opts)
+    return self
+  end
+  local ok, err = self:_bind_local(opts)
+  process.nextTick(function()
+    if ok then self:_listening() else self:_listen_failed(err) end
+  end)
+  return self
+end
+
+-- ---- the cluster seam (lua/luster/net.lua) ----
+
+function Server:_bind_local(opts)
+  local h, err = native.tcp_listen(opts.host, opts.port, opts.backlog, opts.reusePort, server_handler(self, 'tcp'))
+  if not h then
+    local host = opts.host or '::'
+    err.message = ('listen %s: address %s %s:%s'):format(err.code, err.code == 'EADDRINUSE' and 'already in use' or 'unavailable', host, opts.port)
+    err.address, err.port = host, opts.port
+    return nil, err
+  end
+  self._h = h
+  return true
+end
+
+function Server:_adopt_listen_fd(fd)
+  local h, err = native.adopt(fd, server_handler(self, 'tcp'), true)
+  if not h then return nil, err end
+  self._h = h
+  return true
+end
+
+function Server:_adopt_connection_fd(fd)
+  self._rr = true
+  local h = native.adopt(fd, function() end)
+  if h then serve(self, h, 'tcp') end
+  return h ~= nil
+end
+
+function Server:_listening(address)
+  self.listening = true
+  self._address = address
+  self:emit('listening')
+end
+
+function Server:_listen_failed(err)
+  self.listening = false
+  self._h = nil
+  self:emit('error', err)
+end
+
+--- {port=, address=, family=}, or the path of a Unix socket; nil when not listening.
+function Server:address()
+  if not self.listening then return nil end
+  if self._h then return self._h:address(false) or self._address end
+  return self._address
+end
+
+--- Stop accepting; 'close' once every connection has ended.
+function Server:close(cb)
+  if not self.listening and not self._h then
+    if cb then process.nextTick(cb, errors.new('ERR_SERVER_NOT_RUNNING', 'Server is not running.')) end
+    return self
+  end
+  if cb then self:once('close', cb) end
+  self._closing = true
+  self.listening = false
+  if seam.cluster_close then seam.cluster_close(self) end
+  self._rr = nil
+  if self._h then self._h:close()
+  elseif self._conns == 0 then process.nextTick(function() self:_closed() end) end
+  return self
+end
+
+function Server:_closed()
+  if self._close_emitted then return end
+  self._close_emitted = true
+  self:emit('close')
+end
+
+function Server:getConnections(cb)
+  if cb then process.nextTick(cb, nil, self._conns) end
+  return self._conns
+end
+function Server:ref() if self._h then self._h:ref(true) end return self end
+function Server:unref() if self._h then self._h:ref(false) end return self end
+
+-- ================================================================ module
+
+--- net.connect(port[, host][, cb]) | net.connect{...}: a connecting Socket.
+function M.connect(...)
+  local opts = connect_args(...)
+  local sock = Socket.new(type(opts) == 'table' and opts or nil)
+  return sock:connect(...)
+end
+M.createConnection = M.connect
+
+return M

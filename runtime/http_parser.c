@@ -1,0 +1,313 @@
+/*
+ * http_parser.c — `native.http_parser`: llhttp's response parser for the
+ * HTTP client (lua/luster/http_client.lua) and the WebSocket handshake.
+ *
+ * One parser per client connection.  `p:execute(bytes)` runs llhttp over the
+ * bytes and returns what happened as a flat list — 'head', head-table,
+ * 'body', bytes, 'done' — plus the bytes it did not consume and an error.
+ * The parser pauses after each complete response (and after an upgrade's
+ * head), so bytes of a next response, or of the upgraded protocol, are
+ * handed back untouched; `p:resume()` continues with the next response.
+ * Consecutive body pieces of one read are joined into one 'body' event.
+ *
+ * Building the result tables inside llhttp's callbacks is plain C API work
+ * on a stack the caller prepared; no user code runs there.  Limits: a head
+ * larger than `max_header_size` (Node's 16 KiB) is HPE_HEADER_OVERFLOW.
+ */
+#include "lstr.h"
+#include <llhttp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PARSER_MT "luster.http_parser"
+
+typedef struct {
+  llhttp_t p;
+  lua_State *L;         /* set during execute */
+  int ev;               /* stack index of the event list */
+  int nev;
+  int head;             /* stack index of the head being built, 0 = none */
+  char *body;           /* pending body bytes of this execute (not a luaL_Buffer:
+                           events are pushed in between, and those use the stack) */
+  size_t blen, bcap;
+  char *field, *value;  /* the header being parsed */
+  size_t flen, fcap, vlen, vcap;
+  int in_value;
+  size_t head_bytes, max_head;
+  int skip_body;        /* the request was HEAD: no body whatever the headers say */
+  int status_len;
+  char status[128];
+  int overflow;
+} rparser;
+
+static void push_event(rparser *r, const char *kind) {
+  lua_pushstring(r->L, kind);
+  lua_rawseti(r->L, r->ev, ++r->nev);
+}
+
+/* flush joined body bytes as one 'body' event */
+static void flush_body(rparser *r) {
+  if (!r->blen) return;
+  push_event(r, "body");
+  lua_pushlstring(r->L, r->body, r->blen);
+  lua_rawseti(r->L, r->ev, ++r->nev);
+  r->blen = 0;
+  if (r->bcap > 256 * 1024) { free(r->body); r->body = NULL; r->bcap = 0; }
+}
+
+static int grow(char **p, size_t *cap, size_t need) {
+  if (need <= *cap) return 0;
+  size_t c = *cap ? *cap : 64;
+  while (c < need) c *= 2;
+  char *np = realloc(*p, c);
+  if (!np) return -1;
+  *p = np;
+  *cap = c;
+  return 0;
+}
+
+static int count_head(rparser *r, size_t n) {
+  r->head_bytes += n;
+  if (r->head_bytes > r->max_head) { r->overflow = 1; return -1; }
+  return 0;
+}
+
+static int on_message_begin(llhttp_t *p) {
+  rparser *r = p->data;
+  r->head_bytes = 0;
+  r->status_len = 0;
+  r->flen = r->vlen = 0;
+  r->in_value = 0;
+  return 0;
+}
+
+static int on_status(llhttp_t *p, const char *at, size_t n) {
+  rparser *r = p->data;
+  if (count_head(r, n)) return -1;
+  size_t room = sizeof r->status - 1 - (size_t)r->status_len;
+  if (n > room) n = room;
+  memcpy(r->status + r->status_len, at, n);
+  r->status_len += (int)n;
+  return 0;
+}
+
+/* the head table: {status=, statusMessage=, httpVersion=, rawHeaders={}} */
+static void start_head(rparser *r) {
+  if (r->head) return;
+  lua_State *L = r->L;
+  lua_createtable(L, 0, 8);
+  r->head = lua_gettop(L);
+  lua_createtable(L, 16, 0);
+  lua_setfield(L, r->head, "rawHeaders");
+}
+
+static void end_header(rparser *r) {
+  if (!r->flen && !r->in_value) return;
+  lua_State *L = r->L;
+  start_head(r);
+  lua_getfield(L, r->head, "rawHeaders");
+  int n = (int)lua_objlen(L, -1);
+  lua_pushlstring(L, r->field ? r->field : "", r->flen);
+  lua_rawseti(L, -2, n + 1);
+  lua_pushlstring(L, r->value ? r->value : "", r->vlen);
+  lua_rawseti(L, -2, n + 2);
+  lua_pop(L, 1);
+  r->flen = r->vlen = 0;
+  r->in_value = 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t n) {
+  rparser *r = p->data;
+  if (count_head(r, n)) return -1;
+  if (r->in_value) end_header(r);
+  if (grow(&r->field, &r->fcap, r->flen + n)) return -1;
+  memcpy(r->field + r->flen, at, n);
+  r->flen += n;
+  return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t n) {
+  rparser *r = p->data;
+  if (count_head(r, n)) return -1;
+  r->in_value = 1;
+  if (grow(&r->value, &r->vcap, r->vlen + n)) return -1;
+  memcpy(r->value + r->vlen, at, n);
+  r->vlen += n;
+  return 0;
+}
+
+static int on_headers_complete(llhttp_t *p) {
+  rparser *r = p->data;
+  lua_State *L = r->L;
+  end_header(r);
+  start_head(r);
+  lua_pushinteger(L, p->status_code);
+  lua_setfield(L, r->head, "status");
+  lua_pushlstring(L, r->status, (size_t)r->status_len);
+  lua_setfield(L, r->head, "statusMessage");
+  lua_pushfstring(L, "%d.%d", p->http_major, p->http_minor);
+  lua_setfield(L, r->head, "httpVersion");
+  lua_pushboolean(L, llhttp_should_keep_alive(p));
+  lua_setfield(L, r->head, "keepAlive");
+  int upgrade = p->upgrade && (p->status_code == 101 || (p->status_code >= 200 && p->status_code < 300));
+  lua_pushboolean(L, upgrade);
+  lua_setfield(L, r->head, "upgrade");
+  flush_body(r);
+  push_event(r, "head");
+  lua_pushvalue(L, r->head);
+  lua_rawseti(L, r->ev, ++r->nev);
+  lua_remove(L, r->head);
+  r->head = 0;
+  if (upgrade) return 2;          /* no body; the rest is the new protocol */
+  if (r->skip_body) return 1;     /* a response to HEAD */
+  return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t n) {
+  rparser *r = p->data;
+  if (grow(&r->body, &r->bcap, r->blen + n)) return -1;
+  memcpy(r->body + r->blen, at, n);
+  r->blen += n;
+  return 0;
+}
+
+static int on_message_complete(llhttp_t *p) {
+  rparser *r = p->data;
+  flush_body(r);
+  push_event(r, "done");
+  return HPE_PAUSED;   /* one response at a time: the caller resumes */
+}
+
+static llhttp_settings_t settings;
+static uv_once_t settings_once = UV_ONCE_INIT;
+static void settings_init(void) {
+  llhttp_settings_init(&settings);
+  settings.on_message_begin = on_message_begin;
+  settings.on_status = on_status;
+  settings.on_header_field = on_header_field;
+  settings.on_header_value = on_header_value;
+  settings.on_headers_complete = on_headers_complete;
+  settings.on_body = on_body;
+  settings.on_message_complete = on_message_complete;
+}
+
+static rparser *check_parser(lua_State *L) { return luaL_checkudata(L, 1, PARSER_MT); }
+
+/* new([max_header_size]) -> parser */
+static int parser_new(lua_State *L) {
+  uv_once(&settings_once, settings_init);
+  rparser *r = lua_newuserdata(L, sizeof *r);
+  memset(r, 0, sizeof *r);
+  r->max_head = (size_t)luaL_optinteger(L, 1, 16 * 1024);
+  llhttp_init(&r->p, HTTP_RESPONSE, &settings);
+  r->p.data = r;
+  luaL_getmetatable(L, PARSER_MT);
+  lua_setmetatable(L, -2);
+  return 1;
+}
+
+/* Push events, rest, err for a finished llhttp call. */
+static int results(lua_State *L, rparser *r, llhttp_errno_t rc, const char *data, size_t n) {
+  flush_body(r);
+  if (r->head) { lua_remove(L, r->head); r->head = 0; }
+  lua_pushvalue(L, r->ev);
+  if (rc == HPE_OK) { lua_pushnil(L); lua_pushnil(L); return 3; }
+  if (rc == HPE_PAUSED || rc == HPE_PAUSED_UPGRADE) {
+    const char *pos = llhttp_get_error_pos(&r->p);
+    size_t used = pos && data ? (size_t)(pos - data) : n;
+    if (used < n) lua_pushlstring(L, data + used, n - used);
+    else lua_pushnil(L);
+    lua_pushnil(L);
+    return 3;
+  }
+  lua_pushnil(L);
+  const char *code = r->overflow ? "HPE_HEADER_OVERFLOW" : llhttp_errno_name(rc);
+  const char *reason = r->overflow ? "Header overflow" : llhttp_get_error_reason(&r->p);
+  lstr_push_error(L, code, "Parse Error: %s", reason ? reason : code);
+  return 3;
+}
+
+/* p:execute(bytes) -> events, rest|nil, err|nil */
+static int parser_execute(lua_State *L) {
+  rparser *r = check_parser(L);
+  size_t n;
+  const char *data = luaL_checklstring(L, 2, &n);
+  lua_settop(L, 2);
+  lua_newtable(L);
+  r->L = L;
+  r->ev = lua_gettop(L);
+  r->nev = 0;
+  r->blen = 0;
+  llhttp_errno_t rc = llhttp_execute(&r->p, data, n);
+  int nret = results(L, r, rc, data, n);
+  r->L = NULL;
+  return nret;
+}
+
+/* p:finish() -> events, nil, err|nil  (the peer closed: ends a body read to EOF) */
+static int parser_finish(lua_State *L) {
+  rparser *r = check_parser(L);
+  lua_settop(L, 1);
+  lua_newtable(L);
+  r->L = L;
+  r->ev = lua_gettop(L);
+  r->nev = 0;
+  r->blen = 0;
+  llhttp_errno_t rc = llhttp_finish(&r->p);
+  int nret = results(L, r, rc, NULL, 0);
+  r->L = NULL;
+  return nret;
+}
+
+/* p:resume() — continue after a paused response */
+static int parser_resume(lua_State *L) {
+  rparser *r = check_parser(L);
+  if (llhttp_get_errno(&r->p) == HPE_PAUSED) llhttp_resume(&r->p);
+  return 0;
+}
+
+/* p:expect(method) — the method of the request the next response answers */
+static int parser_expect(lua_State *L) {
+  rparser *r = check_parser(L);
+  const char *m = luaL_checkstring(L, 2);
+  r->skip_body = strcmp(m, "HEAD") == 0;
+  return 0;
+}
+
+/* p:reset() — a fresh parser state (a new connection) */
+static int parser_reset(lua_State *L) {
+  rparser *r = check_parser(L);
+  llhttp_init(&r->p, HTTP_RESPONSE, &settings);
+  r->p.data = r;
+  r->overflow = 0;
+  return 0;
+}
+
+static int parser_gc(lua_State *L) {
+  rparser *r = check_parser(L);
+  free(r->field);
+  free(r->value);
+  free(r->body);
+  r->field = r->value = r->body = NULL;
+  return 0;
+}
+
+static const luaL_Reg parser_methods[] = {
+  {"execute", parser_execute},
+  {"finish", parser_finish},
+  {"resume", parser_resume},
+  {"expect", parser_expect},
+  {"reset", parser_reset},
+  {NULL, NULL}
+};
+
+static const luaL_Reg parser_funcs[] = {
+  {"new", parser_new},
+  {NULL, NULL}
+};
+
+int luaopen_native_http_parser(lua_State *L) {
+  lstr_new_class(L, PARSER_MT, parser_methods, parser_gc);
+  luaL_register(L, "native.http_parser", parser_funcs);
+  return 1;
+}
