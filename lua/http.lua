@@ -127,13 +127,30 @@ local function make_on_request(server)
   end
 end
 
+-- Stream events run the handler's listeners ('data', 'end', 'drain'): one
+-- that raises is the handler's error (500 or a closed connection), not the
+-- server's.
+local function push_body(req, chunk, ended) req:_push(chunk, ended) end
+local function drained(res) res:_drained() end
+local function guarded_event(fn, sock, obj, a, b)
+  local ok, rec = xpcall(fn, trap, obj, a, b)
+  if not ok then
+    handler_failed(sock._res, rec)
+    if obj == sock._req then -- the rest of the body goes nowhere, once
+      obj:removeAllListeners('data')
+      obj:resume()
+    end
+  end
+end
+incoming.guard = function(req, fn) guarded_event(fn, req.socket, req) end
+
 local function make_on_event(server)
   return function(kind, sock, a, b)
     if kind == 'body' then
-      sock._req:_push(a, b)
+      guarded_event(push_body, sock, sock._req, a, b)
     elseif kind == 'drain' then
       local res = sock._res
-      if res then res:_drained() end
+      if res then guarded_event(drained, sock, res) end
     elseif kind == 'abort' or kind == 'close' then
       local req, res = sock._req, sock._res
       if req then

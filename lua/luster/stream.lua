@@ -20,6 +20,9 @@
 ---                              A push-driven source (a socket) just resumes
 ---                              reading from the kernel here.
 ---   hook self:_destroy(err)    release the source (optional)
+---   hook self:_tick_guard(fn)  optional: run fn(self) for the flow started
+---                              on the tick after a 'data' listener was
+---                              added, to catch what its listeners raise
 --- for the consumer (Node's names):
 ---   'data'(chunk), 'end', 'error'(err), 'close'
 ---   on('data') switches to flowing mode (on the next tick, unless
@@ -143,13 +146,19 @@ end
 
 -- Flowing mode: hand the buffer to the 'data' listeners until it is empty
 -- or a listener pauses.
-local function flow(self, st)
-  if st.in_flow then return end
-  st.in_flow = true
+local function flow_loop(self, st)
   while st.flowing and st.head <= st.tail do
     self:emit('data', shift(st))
   end
+end
+
+local function flow(self, st)
+  if st.in_flow then return end
+  st.in_flow = true
+  -- a listener that raises must not leave the stream stuck "in flow"
+  local ok, err = pcall(flow_loop, self, st)
   st.in_flow = false
+  if not ok then error(err, 0) end
   if st.flowing and st.ended and st.length == 0 then emit_end(self, st) end
   maybe_read(self, st)
 end
@@ -218,7 +227,9 @@ function Readable:_listeners_changed(name)
       st.flow_scheduled = true
       next_tick(function()
         st.flow_scheduled = false
-        if st.flowing == nil then self:resume() end
+        if st.flowing ~= nil then return end
+        local guard = self._tick_guard -- a class may catch its listeners' errors here
+        if guard then guard(self, Readable.resume) else self:resume() end
       end)
     end
   end
