@@ -164,6 +164,25 @@ describe('Writable', function()
   end)
 end)
 
+describe('Writable over a sink that calls back at once', function()
+  local Sync = Writable.extend({})
+  function Sync:_write(chunk, cb) self.n = self.n + #chunk; cb() end
+
+  it('writes a long corked queue without growing the stack, then finishes', function()
+    local w = setmetatable({ n = 0 }, Sync)
+    w:cork()
+    for _ = 1, 100000 do w:write('ab') end
+    assert.are.equal(0, w.n)
+    assert.are.equal(200000, w:writableState().length)
+    local finished = false
+    w:on('finish', function() finished = true end)
+    w:uncork()
+    w:finish()
+    assert.are.equal(200000, w.n)
+    assert.is_true(finished)
+  end)
+end)
+
 describe('pipe', function()
   it('moves everything with bounded buffers on both sides and ends the destination', function()
     local s = source(pieces(200, 100), 500)

@@ -425,40 +425,54 @@ function Writable:_drained()
   end
 end
 
-local do_write
-
-local function after_write(self, st, n, cb, err)
-  st.writing = false
-  st.length = st.length - n
-  if err then
-    if cb then cb(err) end
-    return self:destroy(err)
-  end
-  if cb then cb() end
-  if st.head <= st.tail and st.corked == 0 then
-    local e = st.queue[st.head]
-    st.queue[st.head] = nil
-    st.head = st.head + 1
-    return do_write(self, st, e[1], e[2])
-  end
-  if st.need_drain then
-    -- after the current emit returns, as Node does (never inside write())
-    if not st.drain_scheduled then
-      st.drain_scheduled = true
-      next_tick(function() st.drain_scheduled = false; Writable._drained(self) end)
-    end
+-- The queue is empty (or corked): 'drain' if write() said false, 'finish'
+-- if ending.
+local function queue_idle(self, st)
+  if st.need_drain and not st.drain_scheduled then
+    -- after the current call returns, as Node does (never inside write())
+    st.drain_scheduled = true
+    next_tick(function() st.drain_scheduled = false; Writable._drained(self) end)
   end
   finish_maybe(self, st)
 end
 
-do_write = function(self, st, chunk, cb)
-  st.writing = true
-  local n = #chunk
-  self:_write(chunk, function(err) after_write(self, st, n, cb, err) end)
+local function pop(st)
+  if st.head > st.tail or st.corked > 0 then return nil end
+  local e = st.queue[st.head]
+  st.queue[st.head] = nil
+  st.head = st.head + 1
+  return e[1], e[2]
 end
 
-local function write_after_end()
-  return errors.new('ERR_STREAM_WRITE_AFTER_END', 'write after end')
+-- Write chunk, then what queues behind it.  A sink that calls back at once
+-- is driven by this loop (no recursion however long the queue); one that
+-- calls back later continues the queue from its callback.
+local function do_write(self, st, chunk, cb)
+  while chunk do
+    st.writing = true
+    st.in_write = true
+    local n, sync_done = #chunk, false
+    local this_cb = cb
+    self:_write(chunk, function(err)
+      st.writing = false
+      st.length = st.length - n
+      if err then
+        if this_cb then this_cb(err) end
+        return self:destroy(err)
+      end
+      if this_cb then this_cb() end
+      if st.in_write then
+        sync_done = true -- the loop below goes on
+      elseif not st.destroyed then
+        local c2, cb2 = pop(st)
+        if c2 then do_write(self, st, c2, cb2) else queue_idle(self, st) end
+      end
+    end)
+    st.in_write = false
+    if not sync_done or st.destroyed then return end
+    chunk, cb = pop(st)
+  end
+  queue_idle(self, st)
 end
 
 --- Write a chunk; false once writableLength reaches the high-water mark
