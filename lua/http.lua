@@ -16,6 +16,7 @@
 ---   requestTimeout    300000  ms to receive the whole request, else 408
 ---   keepAliveTimeout  5000    ms an idle keep-alive connection stays open
 ---   maxConnections    0       open connections (0 = no limit); more are dropped
+---   highWaterMark     65536   bytes: req's readable and res's writable mark
 --- (0 disables a timeout.)
 local EventEmitter = require('events')
 local errors = require('luster.errors')
@@ -107,6 +108,10 @@ local function serve(server, sock, seq, method, url, raw, ver, flags, body)
     statusMessage = false }, res_mt)
   res._h, res._seq, res.req, res.socket = sock._h, seq, req, sock
   sock._req, sock._res = req, res
+  local hwm = server._hwm
+  if hwm then -- only then: the usual request keeps its fixed set of keys
+    req.readableHighWaterMark, res._hwm = hwm, hwm
+  end
   local handler = server._handler
   if handler then
     local ok, err = xpcall(call_handler, trap, handler, req, res)
@@ -173,7 +178,7 @@ end
 -- ---- the server ----
 
 local LIMITS = { 'maxHeaderSize', 'maxBodySize', 'headersTimeout', 'requestTimeout',
-  'keepAliveTimeout', 'maxConnections' }
+  'keepAliveTimeout', 'maxConnections', 'highWaterMark' }
 
 --- Make a server; `handler(req, res)` becomes a 'request' listener.
 ---@param opts? table|fun(req: IncomingMessage, res: ServerResponse)
@@ -194,6 +199,7 @@ function M.createServer(opts, handler)
   end
   local self = setmetatable({ listening = false, _opts = opts }, Server)
   for _, k in ipairs(LIMITS) do self[k] = opts[k] end
+  self._hwm = opts.highWaterMark or false
   self._h = native.new_server(limits, make_on_request(self), make_on_event(self), incoming.socket_mt)
   if handler then self:on('request', handler) end
   return self

@@ -297,6 +297,29 @@ print(json.dumps({'bytes': n, 'length': length, 'growth': sampler.max - base}))
     assert.is_true(log.finished)
   end)
 
+  it('takes both high-water marks from createServer{highWaterMark=}', function()
+    local small = H.serve([[
+local http = require('http')
+local server = http.createServer({ highWaterMark = 16384 }, function(req, res)
+  local unread = 0
+  await(Promise.new(function(r) setTimeout(r, 300) end)) -- let the body pile up
+  unread = req.readableLength
+  local n = #await(req:body())
+  res:finish(('%d %d %d %d'):format(req.readableHighWaterMark, res.writableHighWaterMark, unread, n))
+end)
+server:listen(0, '127.0.0.1', function() console.log('port', server:address().port) end)
+]])
+    local body = ('b'):rep(4 * 1024 * 1024)
+    local reply = H.raw(small.port, 'POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: ' ..
+      #body .. '\r\n\r\n' .. body, { timeout = 10 })
+    small:stop()
+    local rhwm, whwm, unread, n = reply:match('\r\n\r\n(%d+) (%d+) (%d+) (%d+)<EOF>$')
+    assert.are.equal('16384', rhwm)
+    assert.are.equal('16384', whwm)
+    assert.is_true(tonumber(unread) >= 16384 and tonumber(unread) <= 16384 + 2 * 65536, unread)
+    assert.are.equal(#body, tonumber(n))
+  end)
+
   it('pipes a request into its response with both sides bounded', function()
     local r = py(srv, [[
 MIB, DEADLINE = 64, time.time() + 120
