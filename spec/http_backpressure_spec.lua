@@ -24,7 +24,8 @@ local http = require('http')
 local json = require('json')
 local function sleep(ms) return Promise.new(function(r) setTimeout(r, ms) end) end
 local big = ('z'):rep(64 * 1024)
-local server = http.createServer(function(req, res)
+local server
+server = http.createServer(function(req, res)
   local p, q = req.path, req.query
   if p == '/upload-read' then
     -- not read for a while: the client must be held back, not buffered
@@ -52,6 +53,8 @@ local server = http.createServer(function(req, res)
     await(sleep(50))
     local b = await(req:body())
     res:json({ bytes = #b, ok = b == ('q'):rep(#b) })
+  elseif p == '/conns' then
+    res:finish(tostring(server:getConnections()))
   elseif p == '/ignore-body' then
     res:finish('ignored')
   elseif p == '/echo-pipe' then
@@ -247,6 +250,41 @@ print(json.dumps({'held': held, 'got': got, 'in_order': in_order, 'growth_held':
     assert.are.equal(200000, r.got)
     assert.is_true(r.in_order)
     assert_bounded(r.growth, 24 * 1024)
+  end)
+
+  it('frees a connection whose client leaves with its pipelined answers unread', function()
+    local r = py(srv, [[
+N, DEADLINE = 100000, time.time() + 60
+PAD = b'X-Pad: ' + b'p' * 150 + b'\r\n'
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+s.connect(('127.0.0.1', PORT))
+s.settimeout(1.0)
+sent = 0
+try:
+    for i in range(0, N, 500):
+        s.sendall(b''.join(b'GET /p?i=%d HTTP/1.1\r\nHost: x\r\n%s\r\n' % (j, PAD) for j in range(i, i + 500)))
+        sent = i + 500
+except socket.timeout:
+    pass
+s.close()  # unread answers: the kernel resets the connection
+conns = None
+while time.time() < DEADLINE:
+    c = socket.create_connection(('127.0.0.1', PORT))
+    c.sendall(b'GET /conns HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+    out = b''
+    while True:
+        b = c.recv(4096)
+        if not b: break
+        out += b
+    c.close()
+    conns = int(out.split(b'\r\n\r\n', 1)[1])
+    if conns == 1: break
+    time.sleep(0.05)
+print(json.dumps({'sent': sent, 'conns': conns}))
+]])
+    assert.is_true(r.sent < 100000, 'the server read every request without being answered')
+    assert.are.equal(1, r.conns)
   end)
 
   it('streams 256 MiB to a slow reader with write() false and drain, in bounded memory', function()
