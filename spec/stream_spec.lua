@@ -204,3 +204,28 @@ describe('pipe', function()
     assert.is_true(max_w <= 400, 'writable queued ' .. max_w)
   end)
 end)
+
+describe('Duplex', function()
+  -- an echo socket: what is written comes back to be read
+  local Echo = stream.Duplex.extend({})
+  Echo.__index = stream.index(Echo)
+  function Echo:_read() end
+  function Echo:_write(chunk, cb) self:push(chunk:upper()); cb() end
+  function Echo:_final(cb) self:push(nil); cb() end
+
+  it('is readable and writable at once, with the getters', function()
+    local e = setmetatable({}, Echo)
+    e:initReadable({ highWaterMark = 4 })
+    assert.is_true(e:write('ab'))
+    assert.is_true(e:write('cd'))
+    assert.are.equal(4, e.readableLength)
+    assert.are.equal(4, e.readableHighWaterMark)
+    assert.are.equal(0, e.writableLength)
+    assert.is_false(e.writableEnded)
+    e:finish()
+    assert.is_true(e.writableEnded)
+    assert.is_true(e.writableFinished)
+    assert.are.equal('ABCD', await(e:body()))
+    assert.is_true(e.readableEnded)
+  end)
+end)
