@@ -16,6 +16,7 @@
 ---   requestTimeout    300000  ms to receive the whole request, else 408
 ---   keepAliveTimeout  5000    ms an idle keep-alive connection stays open
 ---   maxConnections    0       open connections (0 = no limit); more are dropped
+---   highWaterMark     65536   bytes: req's readable and res's writable mark
 --- (0 disables a timeout.)
 local EventEmitter = require('events')
 local errors = require('luster.errors')
@@ -107,6 +108,10 @@ local function serve(server, sock, seq, method, url, raw, ver, flags, body)
     statusMessage = false }, res_mt)
   res._h, res._seq, res.req, res.socket = sock._h, seq, req, sock
   sock._req, sock._res = req, res
+  local hwm = server._hwm
+  if hwm then -- only then: the usual request keeps its fixed set of keys
+    req.readableHighWaterMark, res._hwm = hwm, hwm
+  end
   local handler = server._handler
   if handler then
     local ok, err = xpcall(call_handler, trap, handler, req, res)
@@ -127,13 +132,30 @@ local function make_on_request(server)
   end
 end
 
+-- Stream events run the handler's listeners ('data', 'end', 'drain'): one
+-- that raises is the handler's error (500 or a closed connection), not the
+-- server's.
+local function push_body(req, chunk, ended) req:_push(chunk, ended) end
+local function drained(res) res:_drained() end
+local function guarded_event(fn, sock, obj, a, b)
+  local ok, rec = xpcall(fn, trap, obj, a, b)
+  if not ok then
+    handler_failed(sock._res, rec)
+    if obj == sock._req then -- the rest of the body goes nowhere, once
+      obj:removeAllListeners('data')
+      obj:resume()
+    end
+  end
+end
+incoming.guard = function(req, fn) guarded_event(fn, req.socket, req) end
+
 local function make_on_event(server)
   return function(kind, sock, a, b)
     if kind == 'body' then
-      sock._req:_push(a, b)
+      guarded_event(push_body, sock, sock._req, a, b)
     elseif kind == 'drain' then
       local res = sock._res
-      if res then res:_drained() end
+      if res then guarded_event(drained, sock, res) end
     elseif kind == 'abort' or kind == 'close' then
       local req, res = sock._req, sock._res
       if req then
@@ -156,7 +178,7 @@ end
 -- ---- the server ----
 
 local LIMITS = { 'maxHeaderSize', 'maxBodySize', 'headersTimeout', 'requestTimeout',
-  'keepAliveTimeout', 'maxConnections' }
+  'keepAliveTimeout', 'maxConnections', 'highWaterMark' }
 
 --- Make a server; `handler(req, res)` becomes a 'request' listener.
 ---@param opts? table|fun(req: IncomingMessage, res: ServerResponse)
@@ -177,6 +199,7 @@ function M.createServer(opts, handler)
   end
   local self = setmetatable({ listening = false, _opts = opts }, Server)
   for _, k in ipairs(LIMITS) do self[k] = opts[k] end
+  self._hwm = opts.highWaterMark or false
   self._h = native.new_server(limits, make_on_request(self), make_on_event(self), incoming.socket_mt)
   if handler then self:on('request', handler) end
   return self

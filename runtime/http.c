@@ -134,6 +134,7 @@ static int new_server(lua_State *L) {
   srv->headers_timeout = opt_ms(L, 1, "headersTimeout", 60000);
   srv->keep_alive_timeout = opt_ms(L, 1, "keepAliveTimeout", 5000);
   srv->max_connections = (int)opt_ms(L, 1, "maxConnections", 0);
+  srv->write_hwm = (size_t)opt_ms(L, 1, "highWaterMark", HTTP_WRITE_HWM);
   http_settings_init(&srv->settings);
   lua_pushvalue(L, 2);
   srv->on_request_ref = lstr_ref(L);

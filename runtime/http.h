@@ -92,8 +92,9 @@ struct http_conn {
   unsigned want_drain : 1;      /* a write() said false: tell Lua when the queue empties */
 };
 
-/* How much unsent output a connection may hold before res:write() says
- * false and pipelined requests wait (Node's writableHighWaterMark). */
+/* The default of how much unsent output a connection may hold before
+ * res:write() says false and pipelined requests wait (Node's
+ * writableHighWaterMark; createServer's highWaterMark option). */
 #define HTTP_WRITE_HWM (64 * 1024)
 
 struct http_server {
@@ -119,6 +120,7 @@ struct http_server {
   uint64_t request_timeout;     /* ms, 0 = none -> 408 */
   uint64_t keep_alive_timeout;  /* ms, 0 = close after each response */
   int max_connections;          /* 0 = unlimited */
+  size_t write_hwm;             /* highWaterMark: unsent bytes before write() says false */
 
   time_t date_sec;              /* the second `date` was formatted for */
   char date[64];                /* "Date: ...\r\n" */

@@ -23,7 +23,8 @@
  *   - the request's unread body in Lua reached its high-water mark
  *     (lua/luster/stream.lua says so through read_body(h, false), and
  *     read_body(h, true) when the handler reads again);
- *   - unsent output is above HTTP_WRITE_HWM: the next pipelined request is
+ *   - unsent output is above the server's highWaterMark (64 KiB by
+ *     default, HTTP_WRITE_HWM): the next pipelined request is
  *     not parsed (its bytes wait in `pend`) until the write queue drains,
  *     so a client that sends requests and never reads answers cannot make
  *     us queue answers without end;
@@ -301,7 +302,7 @@ static void update_reading(http_conn *c) {
 }
 
 static int output_full(http_conn *c) {
-  return c->tcp.write_queue_size > HTTP_WRITE_HWM;
+  return c->tcp.write_queue_size > c->srv->write_hwm;
 }
 
 static void next_request(http_conn *c) {

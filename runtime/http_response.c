@@ -391,7 +391,7 @@ int http_respond(lua_State *L) {
     return 1;
   }
   if (final) http_conn_response_done(c);
-  int more = !c->closing && c->tcp.write_queue_size < HTTP_WRITE_HWM;
+  int more = !c->closing && c->tcp.write_queue_size < c->srv->write_hwm;
   if (!more && !final && !c->closing) c->want_drain = 1; /* 'drain' when the queue empties */
   lua_pushboolean(L, more);
   return 1;

@@ -6,6 +6,11 @@ local H = require('helpers.http')
 local SERVER = [==[
 local http = require('http')
 local server = http.createServer(function(req, res)
+  if req.url == '/data-raises' then
+    req:on('data', function() error('data listener exploded') end)
+    req:on('end', function() res:finish('ended') end)
+    return
+  end
   local body = await(req:body())
   res:finish('served ' .. req.url .. ' body=' .. body)
 end)
@@ -52,5 +57,24 @@ describe('http server against smuggling shapes', function()
     assert.truthy(ok:find('served /ok body=abc<EOF>$'))
     local old = H.raw(srv.port, 'GET /old HTTP/1.0\r\n\r\n')
     assert.truthy(old:find('served /old body=<EOF>$'))
+  end)
+end)
+
+describe('http server against handlers whose stream listeners raise', function()
+  local srv
+  setup(function() srv = H.serve(SERVER) end)
+  teardown(function() if srv then srv:stop() end end)
+
+  it('answers 500 and keeps serving when a data listener raises, early or late in the body', function()
+    local head = 'POST /data-raises HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n'
+    -- the first piece comes with the head (delivered on a later tick), or after it
+    for _, cut in ipairs({ #head + 3, #head }) do
+      local reply = H.raw(srv.port, head .. 'abcdefghij' .. 'GET /next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+        { cuts = { cut } })
+      assert.are.same({ 500, 200 }, H.statuses(reply))
+      assert.truthy(reply:find('served /next body=<EOF>$'))
+    end
+    assert.is_true(srv:alive())
+    assert.truthy(srv:stderr():find('data listener exploded', 1, true))
   end)
 end)

@@ -164,6 +164,25 @@ describe('Writable', function()
   end)
 end)
 
+describe('Writable over a sink that calls back at once', function()
+  local Sync = Writable.extend({})
+  function Sync:_write(chunk, cb) self.n = self.n + #chunk; cb() end
+
+  it('writes a long corked queue without growing the stack, then finishes', function()
+    local w = setmetatable({ n = 0 }, Sync)
+    w:cork()
+    for _ = 1, 100000 do w:write('ab') end
+    assert.are.equal(0, w.n)
+    assert.are.equal(200000, w:writableState().length)
+    local finished = false
+    w:on('finish', function() finished = true end)
+    w:uncork()
+    w:finish()
+    assert.are.equal(200000, w.n)
+    assert.is_true(finished)
+  end)
+end)
+
 describe('pipe', function()
   it('moves everything with bounded buffers on both sides and ends the destination', function()
     local s = source(pieces(200, 100), 500)
@@ -183,5 +202,30 @@ describe('pipe', function()
     assert.are.equal(table.concat(pieces(200, 100)), table.concat(w.got))
     assert.is_true(max_r <= 600, 'readable buffered ' .. max_r)
     assert.is_true(max_w <= 400, 'writable queued ' .. max_w)
+  end)
+end)
+
+describe('Duplex', function()
+  -- an echo socket: what is written comes back to be read
+  local Echo = stream.Duplex.extend({})
+  Echo.__index = stream.index(Echo)
+  function Echo:_read() end
+  function Echo:_write(chunk, cb) self:push(chunk:upper()); cb() end
+  function Echo:_final(cb) self:push(nil); cb() end
+
+  it('is readable and writable at once, with the getters', function()
+    local e = setmetatable({}, Echo)
+    e:initReadable({ highWaterMark = 4 })
+    assert.is_true(e:write('ab'))
+    assert.is_true(e:write('cd'))
+    assert.are.equal(4, e.readableLength)
+    assert.are.equal(4, e.readableHighWaterMark)
+    assert.are.equal(0, e.writableLength)
+    assert.is_false(e.writableEnded)
+    e:finish()
+    assert.is_true(e.writableEnded)
+    assert.is_true(e.writableFinished)
+    assert.are.equal('ABCD', await(e:body()))
+    assert.is_true(e.readableEnded)
   end)
 end)

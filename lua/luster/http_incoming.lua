@@ -159,6 +159,13 @@ function Req:_push(chunk, ended)
   end
 end
 
+-- The flow a 'data' listener starts runs on a later tick: what the
+-- listeners raise there is the handler's error (lua/http.lua sets M.guard).
+function Req:_tick_guard(fn)
+  local guard = M.guard
+  if guard then guard(self, fn) else fn(self) end
+end
+
 -- req:destroy([err]) closes the connection, as in Node.
 function Req:_destroy()
   native.destroy(self.socket._h)

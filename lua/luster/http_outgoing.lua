@@ -37,7 +37,7 @@ function Res:_queued() return queued(self._h) end
 
 local getters = {
   writableLength = function(r) return queued(r._h) end,
-  writableHighWaterMark = function() return HWM end,
+  writableHighWaterMark = function(r) return rawget(r, '_hwm') or HWM end,
   writableEnded = function(r) return r.finished end,
   writableFinished = function(r) return r.finished and not r.destroyed and queued(r._h) == 0 end,
   writableNeedDrain = function(r) local st = rawget(r, '_ws'); return st and st.need_drain or false end,

@@ -20,6 +20,9 @@
 ---                              A push-driven source (a socket) just resumes
 ---                              reading from the kernel here.
 ---   hook self:_destroy(err)    release the source (optional)
+---   hook self:_tick_guard(fn)  optional: run fn(self) for the flow started
+---                              on the tick after a 'data' listener was
+---                              added, to catch what its listeners raise
 --- for the consumer (Node's names):
 ---   'data'(chunk), 'end', 'error'(err), 'close'
 ---   on('data') switches to flowing mode (on the next tick, unless
@@ -150,13 +153,19 @@ end
 
 -- Flowing mode: hand the buffer to the 'data' listeners until it is empty
 -- or a listener pauses.
-local function flow(self, st)
-  if st.in_flow then return end
-  st.in_flow = true
+local function flow_loop(self, st)
   while st.flowing and st.head <= st.tail do
     self:emit('data', shift(st))
   end
+end
+
+local function flow(self, st)
+  if st.in_flow then return end
+  st.in_flow = true
+  -- a listener that raises must not leave the stream stuck "in flow"
+  local ok, err = pcall(flow_loop, self, st)
   st.in_flow = false
+  if not ok then error(err, 0) end
   if st.flowing and st.ended and st.length == 0 then emit_end(self, st) end
   maybe_read(self, st)
 end
@@ -280,7 +289,9 @@ function Readable:_listeners_changed(name)
       st.flow_scheduled = true
       next_tick(function()
         st.flow_scheduled = false
-        if st.flowing == nil then self:resume() end
+        if st.flowing ~= nil then return end
+        local guard = self._tick_guard -- a class may catch its listeners' errors here
+        if guard then guard(self, Readable.resume) else self:resume() end
       end)
     end
   end
@@ -523,52 +534,54 @@ function Writable:_drained()
   end
 end
 
-local do_write
-
-local function after_write(self, st, n, cb, err)
-  st.writing = false
-  st.length = st.length - n
-  if err then
-    if cb then cb(err) end
-    return self:destroy(err)
-  end
-  if cb then cb() end
-  if st.head <= st.tail and st.corked == 0 then
-    -- a sink that completed synchronously leaves the next write to the
-    -- loop in do_write (no recursion however long the queue is)
-    if st.in_write then return end
-    local e = st.queue[st.head]
-    st.queue[st.head] = nil
-    st.head = st.head + 1
-    return do_write(self, st, e[1], e[2])
-  end
-  if st.need_drain then
-    -- after the current emit returns, as Node does (never inside write())
-    if not st.drain_scheduled then
-      st.drain_scheduled = true
-      next_tick(function() st.drain_scheduled = false; Writable._drained(self) end)
-    end
+-- The queue is empty (or corked): 'drain' if write() said false, 'finish'
+-- if ending.
+local function queue_idle(self, st)
+  if st.need_drain and not st.drain_scheduled then
+    -- after the current call returns, as Node does (never inside write())
+    st.drain_scheduled = true
+    next_tick(function() st.drain_scheduled = false; Writable._drained(self) end)
   end
   finish_maybe(self, st)
 end
 
-do_write = function(self, st, chunk, cb)
-  while true do
-    st.writing = true
-    local n = #chunk
-    st.in_write = true
-    self:_write(chunk, function(err) after_write(self, st, n, cb, err) end)
-    st.in_write = false
-    if st.writing or st.head > st.tail or st.corked > 0 or st.destroyed then return end
-    local e = st.queue[st.head]
-    st.queue[st.head] = nil
-    st.head = st.head + 1
-    chunk, cb = e[1], e[2]
-  end
+local function pop(st)
+  if st.head > st.tail or st.corked > 0 then return nil end
+  local e = st.queue[st.head]
+  st.queue[st.head] = nil
+  st.head = st.head + 1
+  return e[1], e[2]
 end
 
-local function write_after_end()
-  return errors.new('ERR_STREAM_WRITE_AFTER_END', 'write after end')
+-- Write chunk, then what queues behind it.  A sink that calls back at once
+-- is driven by this loop (no recursion however long the queue); one that
+-- calls back later continues the queue from its callback.
+local function do_write(self, st, chunk, cb)
+  while chunk do
+    st.writing = true
+    st.in_write = true
+    local n, sync_done = #chunk, false
+    local this_cb = cb
+    self:_write(chunk, function(err)
+      st.writing = false
+      st.length = st.length - n
+      if err then
+        if this_cb then this_cb(err) end
+        return self:destroy(err)
+      end
+      if this_cb then this_cb() end
+      if st.in_write then
+        sync_done = true -- the loop below goes on
+      elseif not st.destroyed then
+        local c2, cb2 = pop(st)
+        if c2 then do_write(self, st, c2, cb2) else queue_idle(self, st) end
+      end
+    end)
+    st.in_write = false
+    if not sync_done or st.destroyed then return end
+    chunk, cb = pop(st)
+  end
+  queue_idle(self, st)
 end
 
 --- Write a chunk; false once writableLength reaches the high-water mark
