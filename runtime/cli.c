@@ -16,9 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
-/* cluster mode (instances.c); weak so the CLI builds before it exists */
+/* cluster mode (instances.c) */
 int lstr_instances_main(int argc, char **argv, int first_script_arg, const char *count,
-                        long kill_timeout_ms, long max_memory_mb) __attribute__((weak));
+                        long kill_timeout_ms, long max_memory_mb);
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -91,7 +91,6 @@ LUSTER_API int luster_main(int argc, char **argv) {
 
   if (instances) {
     if (eval || i >= argc) { fprintf(stderr, "luster: -i needs a script\n"); return 9; }
-    if (!lstr_instances_main) { fprintf(stderr, "luster: cluster mode is not built in\n"); return 9; }
     return lstr_instances_main(argc, argv, i, instances, kill_timeout, max_memory);
   }
 
