@@ -3,6 +3,7 @@
  *
  *   luster script.lua [args]     luster -e CODE [args]     luster -v | -h
  *   luster -i N|max [--kill-timeout MS] [--max-memory MB] script.lua
+ *   luster test [busted options] [paths]     (also --test; lua/luster/test.lua)
  *
  * Exit codes follow Node: 1 for a script that failed (missing, syntax error,
  * uncaught error), 9 for a bad option.  Scripts read from standard input
@@ -23,6 +24,7 @@ int lstr_instances_main(int argc, char **argv, int first_script_arg, const char 
 static void usage(FILE *f) {
   fprintf(f,
     "Usage: luster [options] [script.lua | -e code] [arguments]\n"
+    "       luster test [busted options] [paths]   (default path: spec/)\n"
     "\n"
     "Options:\n"
     "  -e, --eval CODE         run CODE as the entry chunk\n"
@@ -55,12 +57,20 @@ static int bad_option(const char *msg, const char *arg) {
 }
 
 LUSTER_API int luster_main(int argc, char **argv) {
-  const char *eval = NULL, *instances = NULL;
+  const char *eval = NULL, *instances = NULL, *eval_name = "=(command line)";
   long kill_timeout = 5000, max_memory = 0;
   int i = 1;
   signal(SIGPIPE, SIG_IGN); /* a closed socket is an EPIPE error, not death */
 
-  for (; i < argc; i++) {
+  /* `luster test` runs the builtin busted runner; a script named `test` is
+   * still `luster ./test` or `luster -- test`. */
+  if (argc > 1 && (!strcmp(argv[1], "test") || !strcmp(argv[1], "--test"))) {
+    eval = "require('luster.test').run()";
+    eval_name = "=luster test";
+    i = 2;
+  }
+
+  for (; i < argc && !eval; i++) {
     const char *a = argv[i];
     if (a[0] != '-' || strcmp(a, "-") == 0) break;
     if (strcmp(a, "--") == 0) { i++; break; }
@@ -104,7 +114,7 @@ LUSTER_API int luster_main(int argc, char **argv) {
     char **args = calloc((size_t)(argc - i) + 2, sizeof *args);
     args[0] = argv[0];
     for (int k = i; k < argc; k++) args[k - i + 1] = argv[k];
-    rc = lstr_run_string(s, eval, "=(command line)", argc - i + 1, args);
+    rc = lstr_run_string(s, eval, eval_name, argc - i + 1, args);
     free(args);
   } else if (i < argc && strcmp(argv[i], "-") != 0) {
     /* process.argv = {exe, script, args...} */
