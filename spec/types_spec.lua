@@ -30,7 +30,7 @@ local function read_types(path, module)
   for line in io.lines(path) do
     local cname, parents = line:match('^%-%-%-@class%s+([%w_.]+)%s*:?%s*(.*)$')
     local tname = line:match('^%-%-%-@type%s+([%w_.]+)')
-    local fname, ftype = line:match('^%-%-%-@field%s+([%w_]+)%??%s+([%w_.]+)')
+    local fname, ftype = line:match('^%-%-%-@field%s+([%w_]+)%??%s+([^%s|]+)')
     if cname then
       local c = class(cname)
       for p in parents:gmatch('[%w_.]+') do c.parents[#c.parents + 1] = p end
@@ -56,10 +56,12 @@ local function read_types(path, module)
       if not owner then owner, member = line:match("^([%w_]+)%[['\"]([%w_]+)['\"]%]%s*=") end
       if owner and vars[owner] then
         class(vars[owner]).members[member] = true
+        -- the member's class: `---@type T` above it, or the variable assigned
         local rhs = line:match('=%s*([%w_]+)%s*$')
-        if rhs and vars[rhs] then
+        local mtype = pending or (rhs and vars[rhs])
+        if mtype then
           field_types[vars[owner]] = field_types[vars[owner]] or {}
-          field_types[vars[owner]][member] = vars[rhs]
+          field_types[vars[owner]][member] = mtype
         end
       end
       local ret = line:match('^return%s+([%w_]+)%s*$')
@@ -234,6 +236,58 @@ describe('types/ (LuaCATS definitions)', function()
     assert.is_true(#list > 20, r.out)
     assert.are.same({}, undefined(list, function(g) return globals[g] end),
                     'globals with no definition in types/')
+  end)
+
+  it('define what a worker thread and a cluster worker see in their modules', function()
+    -- parentPort, workerData, cluster.worker, process.send ... exist only there
+    local r = child.run(ENUMERATE .. [[
+      local wt, cluster = require('worker_threads'), require('cluster')
+      local function names()
+        local out = {}
+        enumerate('worker_threads', wt, out, 1)
+        enumerate('cluster', cluster, out, 1)
+        enumerate('process', process, out, 1)
+        return table.concat(out, '\n')
+      end
+      if not wt.isMainThread then
+        wt.parentPort.postMessage(names())
+      elseif cluster.isWorker then
+        process.send(names(), nil, nil, function() process.disconnect() end)
+      elseif process.argv[3] == 'thread' then
+        local w = wt.Worker(__filename, { argv = { 'thread' } })
+        w:on('message', function(m) console.log(m) end)
+      else
+        local w = cluster.fork()
+        w:on('message', function(m) console.log(m) end)
+      end
+    ]], { args = { 'thread' } })
+    assert.are.equal(0, r.code, r.err)
+    local r2 = child.run(ENUMERATE .. [[
+      local cluster = require('cluster')
+      local function names()
+        local out = {}
+        enumerate('cluster', cluster, out, 1)
+        enumerate('process', process, out, 1)
+        return table.concat(out, '\n')
+      end
+      if cluster.isWorker then
+        process.send(names())
+        process.disconnect()
+      else
+        cluster.fork():on('message', function(m) console.log(m) end)
+      end
+    ]])
+    assert.are.equal(0, r2.code, r2.err)
+    local list = child.lines(r.out .. r2.out)
+    local function has(name)
+      for _, l in ipairs(list) do if l == name then return true end end
+      return false
+    end
+    assert.is_true(has('worker_threads.parentPort.postMessage'), r.out)
+    assert.is_true(has('cluster.worker.send'), r2.out)
+    assert.is_true(has('process.send'), r2.out)
+    assert.are.same({}, undefined(list, function(m) return modules[m] end),
+                    'names with no definition in types/')
   end)
 
   it('notice a name that has no definition', function()

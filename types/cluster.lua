@@ -18,6 +18,7 @@
 ---@field id integer
 ---@field process {pid: integer}
 ---@field exitedAfterDisconnect boolean|nil
+---@field state 'none'|'online'|'listening'|'disconnected'|'dead'
 local ClusterWorker = {}
 ---@param message any
 ---@param handle? any

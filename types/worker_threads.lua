@@ -116,6 +116,9 @@ worker_threads.isMainThread = true
 ---0 on the main thread.
 ---@type integer
 worker_threads.threadId = 0
+---In a worker: options.name ('' when none was given).
+---@type string|nil
+worker_threads.threadName = nil
 ---In a worker: the port to the thread that started it (nil on the main thread).
 ---@type MessagePort|nil
 worker_threads.parentPort = nil
