@@ -39,16 +39,38 @@ static void usage(FILE *f) {
     "Documentation: README.md and docs/API.md in the source tree.\n");
 }
 
+/* The whole of standard input as a string, or NULL when out of memory. */
 static char *read_stdin(void) {
   size_t cap = 4096, n = 0;
   char *buf = malloc(cap);
+  if (!buf) return NULL;
   size_t r;
   while ((r = fread(buf + n, 1, cap - n - 1, stdin)) > 0) {
     n += r;
-    if (cap - n <= 1) { cap *= 2; buf = realloc(buf, cap); }
+    if (cap - n <= 1) {
+      char *bigger = realloc(buf, cap * 2);
+      if (!bigger) { free(buf); return NULL; }
+      buf = bigger;
+      cap *= 2;
+    }
   }
   buf[n] = 0;
   return buf;
+}
+
+/* {exe, argv[first..argc-1]}: what process.argv is made from (the entry
+ * fills in the script's path); NULL when out of memory. */
+static char **entry_args(int argc, char **argv, int first) {
+  char **args = calloc((size_t)(argc - first) + 2, sizeof *args);
+  if (!args) return NULL;
+  args[0] = argv[0];
+  for (int k = first; k < argc; k++) args[k - first + 1] = argv[k];
+  return args;
+}
+
+static int out_of_memory(void) {
+  fprintf(stderr, "luster: out of memory\n");
+  return 1;
 }
 
 static int bad_option(const char *msg, const char *arg) {
@@ -111,16 +133,14 @@ LUSTER_API int luster_main(int argc, char **argv) {
   int rc;
   if (eval) {
     /* process.argv = {exe, args...} as in `node -e` */
-    char **args = calloc((size_t)(argc - i) + 2, sizeof *args);
-    args[0] = argv[0];
-    for (int k = i; k < argc; k++) args[k - i + 1] = argv[k];
+    char **args = entry_args(argc, argv, i);
+    if (!args) return out_of_memory();
     rc = lstr_run_string(s, eval, eval_name, argc - i + 1, args);
     free(args);
   } else if (i < argc && strcmp(argv[i], "-") != 0) {
     /* process.argv = {exe, script, args...} */
-    char **args = calloc((size_t)(argc - i) + 2, sizeof *args);
-    args[0] = argv[0];
-    for (int k = i; k < argc; k++) args[k - i + 1] = argv[k];
+    char **args = entry_args(argc, argv, i);
+    if (!args) return out_of_memory();
     rc = lstr_run_file(s, argv[i], argc - i + 1, args);
     free(args);
   } else if (i >= argc && isatty(0)) {
@@ -130,9 +150,8 @@ LUSTER_API int luster_main(int argc, char **argv) {
     /* `luster - args...` or a pipe: the script comes from stdin */
     char *code = read_stdin();
     int first = i < argc ? i + 1 : argc; /* skip the "-" */
-    char **args = calloc((size_t)(argc - first) + 2, sizeof *args);
-    args[0] = argv[0];
-    for (int k = first; k < argc; k++) args[k - first + 1] = argv[k];
+    char **args = code ? entry_args(argc, argv, first) : NULL;
+    if (!args) { free(code); return out_of_memory(); }
     rc = lstr_run_string(s, code, "=[stdin]", argc - first + 1, args);
     free(args);
     free(code);

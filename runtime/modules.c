@@ -3,7 +3,8 @@
  *
  * Three kinds of module, looked up in this order by one package.loaders
  * searcher installed in every state (right after package.preload):
- *   1. native.*   the C side of a concept (timer.c, fs.c, ...), listed below;
+ *   1. native.*   the C side of a concept (timer.c, fs.c, ...), listed below,
+ *                 and cjson (Debian's lua-cjson, found on package.cpath);
  *   2. embedder modules registered with luster_register_module() — a
  *      process-wide list behind a mutex, so worker threads see them too;
  *   3. builtins   the Lua side (lua/ *.lua), compiled to bytecode at build
@@ -102,12 +103,18 @@ static int open_native(lua_State *L) {
   const char *name = luaL_checkstring(L, 1);
   lua_CFunction open = lua_tocfunction(L, lua_upvalueindex(1));
   lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");
+  int loaded = lua_gettop(L);
   lua_newtable(L);
-  lua_setfield(L, -2, name);
-  lua_pop(L, 1);
+  lua_setfield(L, loaded, name);
   lua_pushcfunction(L, open);
   lua_pushstring(L, name);
-  lua_call(L, 1, 1);
+  if (lua_pcall(L, 1, 1, 0) != 0) {
+    /* a module that failed to open is not loaded: the next require tries
+     * again (and fails again with its message) instead of getting {} */
+    lua_pushnil(L);
+    lua_setfield(L, loaded, name);
+    return lua_error(L);
+  }
   return 1;
 }
 
@@ -123,6 +130,7 @@ LUSTER_API int luster_register_module(const char *name, lua_CFunction open) {
   registered *r = malloc(sizeof *r);
   if (!r) return -1;
   r->name = strdup(name);
+  if (!r->name) { free(r); return -1; }
   r->open = open;
   uv_mutex_lock(&registry_lock);
   r->next = registry_head;

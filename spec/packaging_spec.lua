@@ -57,7 +57,10 @@ describe('lua-cjson', function()
       package.cpath = '/nonexistent/?.so'
       local ok, err = pcall(require, 'cjson')
       console.log(ok, (tostring(err):match('lua%-cjson')))
+      -- still not loaded: a second require fails the same way
+      ok, err = pcall(require, 'cjson')
+      console.log(ok, (tostring(err):match('lua%-cjson')))
     ]])
-    assert.are.equal('false lua-cjson\n', r.out)
+    assert.are.equal('false lua-cjson\nfalse lua-cjson\n', r.out)
   end)
 end)
