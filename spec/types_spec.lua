@@ -214,7 +214,7 @@ describe('types/ (LuaCATS definitions)', function()
       if modules[name] then enumerate(name, require(name), list, 1) end
     end
     assert.are.same({}, undefined(list, function(m) return modules[m] end),
-                    'names with no definition in types/')
+                    'names with no definition: add them to types/<module>.lua')
   end)
 
   it('define every global luster adds, and their members', function()
@@ -235,7 +235,7 @@ describe('types/ (LuaCATS definitions)', function()
     local list = child.lines(r.out)
     assert.is_true(#list > 20, r.out)
     assert.are.same({}, undefined(list, function(g) return globals[g] end),
-                    'globals with no definition in types/')
+                    'globals with no definition: add them to types/globals.lua')
   end)
 
   it('define what a worker thread and a cluster worker see in their modules', function()

@@ -9,6 +9,8 @@
 local HttpSocket = {}
 ---Close the connection now.
 function HttpSocket:destroy() end
+---Alias of destroy (Node's `socket.end`).
+HttpSocket['end'] = function(self) end
 ---@return self
 function HttpSocket:setTimeout() end
 ---@return self
@@ -53,8 +55,11 @@ function IncomingMessage:setTimeout(ms, cb) end
 ---@field finished boolean
 ---@field req IncomingMessage
 ---@field socket HttpSocket
----@field end fun(self: ServerResponse, data?: string): ServerResponse Node's `res.end` (`res['end']`)
 local ServerResponse = {}
+---Node's `res.end` (Lua's `end` is a keyword): the same as `finish`.
+---@param data? string
+---@return ServerResponse
+ServerResponse['end'] = function(self, data) end
 ---@param name string
 ---@param value string|number|string[]
 ---@return ServerResponse

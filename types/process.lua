@@ -9,8 +9,10 @@
 ---@field fd integer
 ---@field isTTY boolean
 ---@field writable boolean
----@field end fun(self: process.Stream, data?: string) Node's `stream.end`
 local Stream = {}
+---Node's `stream.end` (Lua's `end` is a keyword): the same as `finish`.
+---@param data? string
+Stream['end'] = function(self, data) end
 ---Write a string (whole, in one write).
 ---@param s string
 ---@return boolean
