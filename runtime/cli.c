@@ -3,6 +3,7 @@
  *
  *   luster script.lua [args]     luster -e CODE [args]     luster -v | -h
  *   luster -i N|max [--kill-timeout MS] [--max-memory MB] script.lua
+ *   luster test [busted options] [paths]     (also --test; lua/luster/test.lua)
  *
  * Exit codes follow Node: 1 for a script that failed (missing, syntax error,
  * uncaught error), 9 for a bad option.  Scripts read from standard input
@@ -16,13 +17,14 @@
 #include <string.h>
 #include <unistd.h>
 
-/* cluster mode (instances.c); weak so the CLI builds before it exists */
+/* cluster mode (instances.c) */
 int lstr_instances_main(int argc, char **argv, int first_script_arg, const char *count,
-                        long kill_timeout_ms, long max_memory_mb) __attribute__((weak));
+                        long kill_timeout_ms, long max_memory_mb);
 
 static void usage(FILE *f) {
   fprintf(f,
     "Usage: luster [options] [script.lua | -e code] [arguments]\n"
+    "       luster test [busted options] [paths]   (default path: spec/)\n"
     "\n"
     "Options:\n"
     "  -e, --eval CODE         run CODE as the entry chunk\n"
@@ -37,16 +39,38 @@ static void usage(FILE *f) {
     "Documentation: README.md and docs/API.md in the source tree.\n");
 }
 
+/* The whole of standard input as a string, or NULL when out of memory. */
 static char *read_stdin(void) {
   size_t cap = 4096, n = 0;
   char *buf = malloc(cap);
+  if (!buf) return NULL;
   size_t r;
   while ((r = fread(buf + n, 1, cap - n - 1, stdin)) > 0) {
     n += r;
-    if (cap - n <= 1) { cap *= 2; buf = realloc(buf, cap); }
+    if (cap - n <= 1) {
+      char *bigger = realloc(buf, cap * 2);
+      if (!bigger) { free(buf); return NULL; }
+      buf = bigger;
+      cap *= 2;
+    }
   }
   buf[n] = 0;
   return buf;
+}
+
+/* {exe, argv[first..argc-1]}: what process.argv is made from (the entry
+ * fills in the script's path); NULL when out of memory. */
+static char **entry_args(int argc, char **argv, int first) {
+  char **args = calloc((size_t)(argc - first) + 2, sizeof *args);
+  if (!args) return NULL;
+  args[0] = argv[0];
+  for (int k = first; k < argc; k++) args[k - first + 1] = argv[k];
+  return args;
+}
+
+static int out_of_memory(void) {
+  fprintf(stderr, "luster: out of memory\n");
+  return 1;
 }
 
 static int bad_option(const char *msg, const char *arg) {
@@ -55,12 +79,20 @@ static int bad_option(const char *msg, const char *arg) {
 }
 
 LUSTER_API int luster_main(int argc, char **argv) {
-  const char *eval = NULL, *instances = NULL;
+  const char *eval = NULL, *instances = NULL, *eval_name = "=(command line)";
   long kill_timeout = 5000, max_memory = 0;
   int i = 1;
   signal(SIGPIPE, SIG_IGN); /* a closed socket is an EPIPE error, not death */
 
-  for (; i < argc; i++) {
+  /* `luster test` runs the builtin busted runner; a script named `test` is
+   * still `luster ./test` or `luster -- test`. */
+  if (argc > 1 && (!strcmp(argv[1], "test") || !strcmp(argv[1], "--test"))) {
+    eval = "require('luster.test').run()";
+    eval_name = "=luster test";
+    i = 2;
+  }
+
+  for (; i < argc && !eval; i++) {
     const char *a = argv[i];
     if (a[0] != '-' || strcmp(a, "-") == 0) break;
     if (strcmp(a, "--") == 0) { i++; break; }
@@ -91,7 +123,6 @@ LUSTER_API int luster_main(int argc, char **argv) {
 
   if (instances) {
     if (eval || i >= argc) { fprintf(stderr, "luster: -i needs a script\n"); return 9; }
-    if (!lstr_instances_main) { fprintf(stderr, "luster: cluster mode is not built in\n"); return 9; }
     return lstr_instances_main(argc, argv, i, instances, kill_timeout, max_memory);
   }
 
@@ -102,16 +133,14 @@ LUSTER_API int luster_main(int argc, char **argv) {
   int rc;
   if (eval) {
     /* process.argv = {exe, args...} as in `node -e` */
-    char **args = calloc((size_t)(argc - i) + 2, sizeof *args);
-    args[0] = argv[0];
-    for (int k = i; k < argc; k++) args[k - i + 1] = argv[k];
-    rc = lstr_run_string(s, eval, "=(command line)", argc - i + 1, args);
+    char **args = entry_args(argc, argv, i);
+    if (!args) return out_of_memory();
+    rc = lstr_run_string(s, eval, eval_name, argc - i + 1, args);
     free(args);
   } else if (i < argc && strcmp(argv[i], "-") != 0) {
     /* process.argv = {exe, script, args...} */
-    char **args = calloc((size_t)(argc - i) + 2, sizeof *args);
-    args[0] = argv[0];
-    for (int k = i; k < argc; k++) args[k - i + 1] = argv[k];
+    char **args = entry_args(argc, argv, i);
+    if (!args) return out_of_memory();
     rc = lstr_run_file(s, argv[i], argc - i + 1, args);
     free(args);
   } else if (i >= argc && isatty(0)) {
@@ -121,9 +150,8 @@ LUSTER_API int luster_main(int argc, char **argv) {
     /* `luster - args...` or a pipe: the script comes from stdin */
     char *code = read_stdin();
     int first = i < argc ? i + 1 : argc; /* skip the "-" */
-    char **args = calloc((size_t)(argc - first) + 2, sizeof *args);
-    args[0] = argv[0];
-    for (int k = first; k < argc; k++) args[k - first + 1] = argv[k];
+    char **args = code ? entry_args(argc, argv, first) : NULL;
+    if (!args) { free(code); return out_of_memory(); }
     rc = lstr_run_string(s, code, "=[stdin]", argc - first + 1, args);
     free(args);
     free(code);

@@ -3,7 +3,8 @@
  *
  * Three kinds of module, looked up in this order by one package.loaders
  * searcher installed in every state (right after package.preload):
- *   1. native.*   the C side of a concept (timer.c, fs.c, ...), listed below;
+ *   1. native.*   the C side of a concept (timer.c, fs.c, ...), listed below,
+ *                 and cjson (Debian's lua-cjson, found on package.cpath);
  *   2. embedder modules registered with luster_register_module() — a
  *      process-wide list behind a mutex, so worker threads see them too;
  *   3. builtins   the Lua side (lua/ *.lua), compiled to bytecode at build
@@ -11,6 +12,7 @@
  */
 #include "lstr.h"
 #include "luster.h"
+#include "shared_memory.h"
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,57 +20,103 @@
 typedef struct { const char *name; const unsigned char *code; size_t size; } lstr_builtin;
 extern const lstr_builtin lstr_builtins[];
 
-int luaopen_native_core(lua_State *L);
-int luaopen_native_timer(lua_State *L);
-int luaopen_native_process(lua_State *L);
-int luaopen_native_os(lua_State *L);
-int luaopen_native_fs(lua_State *L);
-int luaopen_native_crypto(lua_State *L);
-int luaopen_native_crypto_kdf(lua_State *L);
-int luaopen_native_crypto_pkey(lua_State *L);
-int luaopen_native_zlib(lua_State *L);
-int luaopen_native_dns(lua_State *L);
-int luaopen_native_socket(lua_State *L);
-int luaopen_native_http_parser(lua_State *L);
-/* cjson comes from Debian's lua-cjson package: its module is loaded by the
- * path found at build time (its static archive is not PIC). */
+/* ---- native modules ----
+ * Every concept's C side, by the <x> of its luaopen_native_<x>() (and
+ * `require('native.<x>')`).  Adding a native module is one edit: add X(<x>)
+ * here.  The references are strong on purpose: they are what pulls each
+ * concept's object out of libluster.a into a static embed (a weak reference
+ * pulls nothing, and the module would be missing at run time). */
+#define LSTR_NATIVES(X) \
+  X(core) X(modules) X(timer) X(process) X(os) X(fs) X(clone) X(atomics) X(worker) X(tcp) X(http) \
+  X(cluster) X(crypto) X(crypto_kdf) X(crypto_pkey) X(zlib) X(dns) X(socket) X(http_parser)
+
+#define DECLARE_NATIVE(x) int luaopen_native_##x(lua_State *L);
+LSTR_NATIVES(DECLARE_NATIVE)
+
+static int open_cjson(lua_State *L);
+
+static const struct { const char *name; lua_CFunction fn; } natives[] = {
+#define LIST_NATIVE(x) {"native." #x, luaopen_native_##x},
+  LSTR_NATIVES(LIST_NATIVE)
+  {"cjson", open_cjson},
+};
+
+/* ---- functions Lua reaches only through LuaJIT's FFI (ffi.C.<name>) ----
+ * Nothing in C calls them, so a static link would leave out an object that
+ * holds only such functions, and the FFI would fail at run time.  Taking
+ * their addresses here makes the linker keep them wherever modules.c goes,
+ * without --whole-archive (which would also drag in everything else, and
+ * every embedder's link line would need it).  They must also be visible to
+ * dlsym(): libluster.so exports them (LSTR_EXPORT); a static embed links
+ * with -Wl,--export-dynamic-symbol=lstr_* (luster.pc's Libs.private).
+ * A new FFI function gets a line here. */
+void lstr_timer_arm(void *t, double ms);
+void lstr_timer_disarm(void *t);
+void lstr_timer_ref(void *t, int on);
+double lstr_timer_now(void *t, int update);
+#define ATOMIC_ADDRESSES(N)                                                   \
+  (void *)lstr_atomic_load_##N, (void *)lstr_atomic_store_##N,                \
+  (void *)lstr_atomic_add_##N, (void *)lstr_atomic_sub_##N,                   \
+  (void *)lstr_atomic_and_##N, (void *)lstr_atomic_or_##N,                    \
+  (void *)lstr_atomic_xor_##N, (void *)lstr_atomic_exchange_##N,              \
+  (void *)lstr_atomic_cas_##N,
+void *const lstr_ffi_functions[] = {
+  (void *)lstr_timer_arm, (void *)lstr_timer_disarm, (void *)lstr_timer_ref,
+  (void *)lstr_timer_now,
+  (void *)lstr_block_new, (void *)lstr_block_retain, (void *)lstr_block_release,
+  (void *)lstr_block_mark_untransferable, (void *)lstr_block_move,
+  ATOMIC_ADDRESSES(i8) ATOMIC_ADDRESSES(u8) ATOMIC_ADDRESSES(i16)
+  ATOMIC_ADDRESSES(u16) ATOMIC_ADDRESSES(i32) ATOMIC_ADDRESSES(u32)
+  ATOMIC_ADDRESSES(i64) ATOMIC_ADDRESSES(u64)
+  (void *)lstr_atomic_wait, (void *)lstr_atomic_notify,
+  (void *)uv_hrtime, /* process.hrtime.bigint(), in case libuv is static too */
+};
+
+/* cjson is Debian's lua-cjson, found at run time the way Lua's own C
+ * searcher finds a module: package.cpath (LUA_CPATH), whose defaults
+ * include /usr/lib/x86_64-linux-gnu/lua/5.1/?.so (see lstr_install_modules).
+ * Its static archive is not position-independent, so it cannot be linked
+ * in.  RTLD_LOCAL: its symbols stay out of every other module's way. */
 static int open_cjson(lua_State *L) {
-  void *lib = dlopen(LUSTER_CJSON_MODULE, RTLD_NOW | RTLD_LOCAL);
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "searchpath");
+  lua_pushliteral(L, "cjson");
+  lua_getfield(L, -3, "cpath");
+  lua_call(L, 2, 2);
+  const char *path = lua_tostring(L, -2);
+  if (!path)
+    return luaL_error(L, "cannot find lua-cjson (install Debian's lua-cjson, or put cjson.so on "
+                         "package.cpath / LUA_CPATH):%s", lua_tostring(L, -1));
+  void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   lua_CFunction open = lib ? (lua_CFunction)dlsym(lib, "luaopen_cjson") : NULL;
-  if (!open) return luaL_error(L, "cannot load lua-cjson (%s): %s", LUSTER_CJSON_MODULE, dlerror());
+  if (!open) return luaL_error(L, "cannot load lua-cjson (%s): %s", path, dlerror());
+  lua_settop(L, 1);
   return open(L);
 }
 
-/* Concepts still being built are linked weakly: absent, they are skipped. */
-#define WEAK_NATIVE(n) int luaopen_native_##n(lua_State *L) __attribute__((weak));
-WEAK_NATIVE(clone)
-WEAK_NATIVE(worker)
-WEAK_NATIVE(tcp)
-WEAK_NATIVE(http)
-WEAK_NATIVE(cluster)
-WEAK_NATIVE(atomics)
-
-static const struct { const char *name; lua_CFunction fn; } natives[] = {
-  {"native.core", luaopen_native_core},
-  {"native.timer", luaopen_native_timer},
-  {"native.process", luaopen_native_process},
-  {"native.os", luaopen_native_os},
-  {"native.fs", luaopen_native_fs},
-  {"native.crypto", luaopen_native_crypto},
-  {"native.crypto_kdf", luaopen_native_crypto_kdf},
-  {"native.crypto_pkey", luaopen_native_crypto_pkey},
-  {"native.zlib", luaopen_native_zlib},
-  {"native.dns", luaopen_native_dns},
-  {"native.socket", luaopen_native_socket},
-  {"native.http_parser", luaopen_native_http_parser},
-  {"cjson", open_cjson},
-  {"native.clone", luaopen_native_clone},
-  {"native.atomics", luaopen_native_atomics},
-  {"native.worker", luaopen_native_worker},
-  {"native.tcp", luaopen_native_tcp},
-  {"native.http", luaopen_native_http},
-  {"native.cluster", luaopen_native_cluster},
-};
+/* The loader require() gets for a native module.  luaL_register(L,
+ * "native.x", ...) fills package.loaded["native.x"] when that is already a
+ * table and otherwise creates the global table `native` (and native.x):
+ * seeding the table first keeps native modules reachable only through
+ * require, with no `native` global for scripts to see or change. */
+static int open_native(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  lua_CFunction open = lua_tocfunction(L, lua_upvalueindex(1));
+  lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");
+  int loaded = lua_gettop(L);
+  lua_newtable(L);
+  lua_setfield(L, loaded, name);
+  lua_pushcfunction(L, open);
+  lua_pushstring(L, name);
+  if (lua_pcall(L, 1, 1, 0) != 0) {
+    /* a module that failed to open is not loaded: the next require tries
+     * again (and fails again with its message) instead of getting {} */
+    lua_pushnil(L);
+    lua_setfield(L, loaded, name);
+    return lua_error(L);
+  }
+  return 1;
+}
 
 /* ---- embedder-registered modules ---- */
 typedef struct registered { char *name; lua_CFunction open; struct registered *next; } registered;
@@ -82,6 +130,7 @@ LUSTER_API int luster_register_module(const char *name, lua_CFunction open) {
   registered *r = malloc(sizeof *r);
   if (!r) return -1;
   r->name = strdup(name);
+  if (!r->name) { free(r); return -1; }
   r->open = open;
   uv_mutex_lock(&registry_lock);
   r->next = registry_head;
@@ -109,7 +158,7 @@ int lstr_load_builtin(lua_State *L, const char *name) {
 
 int lstr_has_builtin(const char *name) {
   for (size_t i = 0; i < sizeof natives / sizeof natives[0]; i++)
-    if (natives[i].fn && strcmp(natives[i].name, name) == 0) return 1;
+    if (strcmp(natives[i].name, name) == 0) return 1;
   if (find_registered(name)) return 1;
   for (const lstr_builtin *b = lstr_builtins; b->name; b++)
     if (strcmp(b->name, name) == 0) return 1;
@@ -120,8 +169,9 @@ int lstr_has_builtin(const char *name) {
 static int builtin_searcher(lua_State *L) {
   const char *name = luaL_checkstring(L, 1);
   for (size_t i = 0; i < sizeof natives / sizeof natives[0]; i++) {
-    if (natives[i].fn && strcmp(natives[i].name, name) == 0) {
+    if (strcmp(natives[i].name, name) == 0) {
       lua_pushcfunction(L, natives[i].fn);
+      lua_pushcclosure(L, open_native, 1);
       return 1;
     }
   }
@@ -131,6 +181,29 @@ static int builtin_searcher(lua_State *L) {
   if (rc == 0) return 1;
   if (rc > 0) return lua_error(L); /* a corrupt builtin: say so */
   lua_pushfstring(L, "\n\tno builtin module '%s'", name);
+  return 1;
+}
+
+/* native.modules.names(): every module name the builtin searcher answers
+ * (natives, cjson, lua/ builtins; not embedder ones), for tools and specs
+ * that check the whole surface (spec/types_spec.lua). */
+static int modules_names(lua_State *L) {
+  lua_newtable(L);
+  int n = 0;
+  for (size_t i = 0; i < sizeof natives / sizeof natives[0]; i++) {
+    lua_pushstring(L, natives[i].name);
+    lua_rawseti(L, -2, ++n);
+  }
+  for (const lstr_builtin *b = lstr_builtins; b->name; b++) {
+    lua_pushstring(L, b->name);
+    lua_rawseti(L, -2, ++n);
+  }
+  return 1;
+}
+
+int luaopen_native_modules(lua_State *L) {
+  static const luaL_Reg funcs[] = { {"names", modules_names}, {NULL, NULL} };
+  luaL_register(L, "native.modules", funcs);
   return 1;
 }
 

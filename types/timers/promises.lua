@@ -1,0 +1,3 @@
+---@meta timers/promises
+-- require('timers/promises') is timers.promises (types/timers.lua).
+return require('timers').promises
