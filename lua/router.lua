@@ -1,70 +1,112 @@
 --- A small Express-style router over `http`:
 ---
----   local app = require('router')()
+---   local router = require('router')
+---   local app = router()
 ---   app:use(function(req, res, nxt) ... nxt() end)
 ---   app:get('/users/:id', function(req, res) res:json({id = req.params.id}) end)
 ---   app:post('/items', function(req, res) res:status(201):json(req.body) end)
+---   local api = router.Router()
+---   api:get('/health', function(req, res) res:send('ok') end)
+---   app:use('/api', api)
+---   app:use('/assets', router.static('public'))
 ---   app:listen(3000)
 ---
---- Routes and middleware run in the order they were added.  A handler that
---- takes a third argument gets `nxt` (Lua's `next` is a builtin) and may
---- pass on with `nxt()` or fail with `nxt(err)`; handlers may `await`.
---- Before the routes run, a JSON body (Content-Type */json) is read and
---- parsed into `req.body` (a body that does not parse gives 400, one over
---- `limit` bytes 413; an empty one gives {}); other bodies are left to the
---- handler, for which `req:body()` (the method) still reads them.
---- Nothing matching gives 404; an error gives 500 (or `err.status`).
+--- Layers (middleware, routes, mounted routers) run in the order they were
+--- added, as in Express.  Every handler gets `nxt` (Lua's `next` is a
+--- builtin): `nxt()` passes on, `nxt(err)` fails, `nxt('route')` skips the
+--- rest of the current route's handlers, `nxt('router')` leaves the router.
+--- A handler taking four parameters, `function(err, req, res, nxt)`, is an
+--- error handler: it runs only while an error is pending (found with
+--- debug.getinfo(fn).nparams, Lua's `fn.length`).  Handlers may `await`; an
+--- error they raise, before or after an await, goes to the error handlers.
+--- Nothing matching gives 404 `Cannot GET /path`; an error nobody handles
+--- gives its `status` (4xx: JSON {error = message}) or 500.
+---
+--- Body parsing is a layer too (router.json{}, router.urlencoded{},
+--- router.text{}, router.raw{}; lua/luster/router_body.lua).  An app that
+--- never adds router.json gets one with the app's `limit` just before its
+--- first route or mounted router, so earlier middleware (a logger, an error
+--- handler) runs first and sees the 400/413 it produces.
+---
+--- `app:use(path, ...)` matches path prefixes at a '/' boundary and strips
+--- the prefix while its handlers run: inside, req.url and req.path are
+--- relative, req.baseUrl holds what was stripped and req.originalUrl the
+--- url as it arrived (Express's names).  Paths are matched as sent
+--- (percent-encoded); params are percent-decoded ('+' stays '+'), and a
+--- param that is not valid percent-encoding gives 400.
 local http = require('http')
-local json = require('json')
 local errors = require('luster.errors')
-local outgoing = require('luster.http_outgoing')
-local incoming = require('luster.http_incoming')
+local sched = require('luster.scheduler')
+local body = require('luster.router_body')
+local static = require('luster.router_static')
+require('luster.router_response') -- req/res helpers (res:send, res:redirect, req:get, ...)
 
-local Res = outgoing.ServerResponse
-local type, await, unescape = type, _G.await, incoming.unescape
+local type, xpcall, setmetatable, rawget, tostring = type, xpcall, setmetatable, rawget, tostring
+local char, tonumber, find, sub = string.char, tonumber, string.find, string.sub
+local traceback, EXIT = debug.traceback, sched.EXIT
 
---- `res:status(code)` — set the status code; chainable.
----@param code integer
----@return ServerResponse
-function Res:status(code)
-  self.statusCode = code
-  return self
-end
+-- ---- running one handler ----
 
---- `res:send(body)` — finish with a string (text/html unless a type was
---- set), a table (as JSON) or a number (as a status code with its name).
----@param body? string|table|number
----@return ServerResponse
-function Res:send(body)
-  local t = type(body)
-  if t == 'table' then return self:json(body) end
-  if t == 'number' then
-    self.statusCode = body
-    body = http.STATUS_CODES[body] or tostring(body)
+-- Tracebacks of the table errors handlers raised, for the final 500 log.
+local traces = setmetatable({}, { __mode = 'k' })
+
+local function trap(e)
+  if e == EXIT then return e end
+  if e == nil then e = errors.new('ERR_UNHANDLED_ERROR', 'a handler raised nil') end
+  if type(e) == 'table' and traces[e] == nil and rawget(e, 'stack') == nil then
+    traces[e] = traceback('', 2):sub(2):gsub("\n\t%[C%]: in function 'xpcall'.*$", '')
   end
-  if not self.headersSent and not self:getHeader('content-type') then
-    self:setHeader('Content-Type', 'text/html; charset=utf-8')
+  return e
+end
+
+-- Runs a layer's handler, as an error handler when err is not nil; returns
+-- the error it raised, or nil.
+local function run(fn, err, req, res, nxt)
+  local ok, e
+  if err == nil then ok, e = xpcall(fn, trap, req, res, nxt)
+  else ok, e = xpcall(fn, trap, err, req, res, nxt) end
+  if ok then return nil end
+  if e == EXIT then error(EXIT, 0) end
+  return e
+end
+
+-- An app:param callback: fn(req, res, nxt, value, name).
+local function run_param(fn, req, res, nxt, value, name)
+  local ok, e = xpcall(fn, trap, req, res, nxt, value, name)
+  if ok then return nil end
+  if e == EXIT then error(EXIT, 0) end
+  return e
+end
+
+local function arity(fn)
+  return debug.getinfo(fn, 'u').nparams
+end
+
+-- Handlers as given: functions, routers, and (nested) arrays of them.
+local function flatten(list, out)
+  out = out or {}
+  for i = 1, #list do
+    local fn = list[i]
+    if type(fn) == 'table' and getmetatable(fn) == nil then
+      flatten(fn, out)
+    else
+      out[#out + 1] = fn
+    end
   end
-  return self:finish(body)
+  return out
 end
 
---- `res:set(name, value)` — setHeader, chainable.
-function Res:set(name, value)
-  self:setHeader(name, value)
-  return self
+-- ---- paths ----
+
+-- decodeURIComponent for a path param: nil when the text is not valid
+-- percent-encoding ('+' is a plus sign in a path).
+local function decode_param(s)
+  if not find(s, '%', 1, true) then return s end
+  if find(s, '%%%X') or find(s, '%%%x%X') or find(s, '%%.?$') then return nil end
+  return (s:gsub('%%(%x%x)', function(h) return char(tonumber(h, 16)) end))
 end
 
---- `res:type(mime)` — the Content-Type, chainable.
-function Res:type(mime)
-  return self:set('Content-Type', mime)
-end
-
----@class Router
----@field stack table[] layers: {method=, pattern=, keys=, prefix=, fn=}
-local Router = {}
-Router.__index = Router
-
--- '/users/:id/files/*' -> Lua pattern and the parameter names
+-- '/users/:id/files/*' -> a Lua pattern and the param names ('*' are 0, 1...)
 local function compile(path)
   local keys = {}
   local pat = path:gsub('[%-%.%+%[%]%(%)%$%^%%%?]', '%%%0')
@@ -72,121 +114,379 @@ local function compile(path)
     keys[#keys + 1] = k
     return '([^/]+)'
   end)
+  local stars = 0
   pat = pat:gsub('%*', function()
-    keys[#keys + 1] = #keys
+    keys[#keys + 1] = stars
+    stars = stars + 1
     return '(.*)'
   end)
-  return '^' .. pat .. '/?$', keys
+  return pat, keys
 end
 
-local function add(self, method, path, fns)
-  if type(path) == 'function' then
-    table.insert(fns, 1, path)
+local function bad_param()
+  local e = errors.new('ERR_INVALID_URI', 'Failed to decode param: not valid percent-encoding')
+  e.status = 400
+  return e
+end
+
+-- Fills params from the captures of a match; nil, err for a bad param.
+local function fill(params, keys, ...)
+  for i = 1, #keys do
+    local v = decode_param(select(i, ...) or '')
+    if v == nil then return nil, bad_param() end
+    params[keys[i]] = v
+  end
+  return params
+end
+
+-- The layer's params when it matches path (NO_PARAMS, never given to a
+-- handler, for a layer without params), or nil; and for a prefix layer
+-- the part matched.
+local NO_PARAMS = {}
+local function match_route(layer, path)
+  local plain = layer.plain
+  if plain then
+    if path == plain or (path == plain .. '/' and plain ~= '/') then return NO_PARAMS end
+    return nil
+  end
+  if not find(path, layer.pattern) then return nil end
+  return fill({}, layer.keys, path:match(layer.pattern))
+end
+
+local function match_prefix(layer, path)
+  local prefix = layer.prefix
+  if prefix == nil then return NO_PARAMS, '' end
+  if layer.plain then
+    local n = #prefix
+    if sub(path, 1, n) ~= prefix then return nil end
+    local c = sub(path, n + 1, n + 1)
+    if c ~= '' and c ~= '/' then return nil end
+    return NO_PARAMS, prefix
+  end
+  local caps = { find(path, layer.pattern) }
+  if caps[1] == nil then return nil end
+  local e = caps[2]
+  local c = sub(path, e + 1, e + 1)
+  if c ~= '' and c ~= '/' then return nil end
+  local params, err = fill({}, layer.keys, unpack(caps, 3))
+  if not params then return nil, nil, err end
+  return params, sub(path, 1, e)
+end
+
+-- ---- Route: one path, handlers by method (app:route(path)) ----
+
+---@class Route
+---@field path string
+local Route = {}
+Route.__index = Route
+
+local METHODS = { 'get', 'post', 'put', 'patch', 'delete', 'head', 'options', 'all' }
+
+for _, m in ipairs(METHODS) do
+  local method = m:upper()
+  --- Add handlers for this method to the route: `route:get(fn...)`.
+  Route[m] = function(self, ...)
+    local fns = flatten({ ... })
+    if #fns == 0 then errors.throw('ERR_INVALID_ARG_TYPE', 'Route.%s() requires a handler', m) end
+    for _, fn in ipairs(fns) do
+      errors.check_type(fn, 'handler', 'function')
+      self.stack[#self.stack + 1] = { method = method, fn = fn, arity = arity(fn) }
+    end
+    self.methods[method] = true
+    return self
+  end
+end
+
+function Route:_handles(method)
+  local m = self.methods
+  return m.ALL or m[method] or (method == 'HEAD' and m.GET) or false
+end
+
+-- Runs the route's handlers for req.method; done(err) leaves the route.
+function Route:dispatch(req, res, done)
+  local stack, i = self.stack, 0
+  local method = req.method
+  if method == 'HEAD' and not self.methods.HEAD then method = 'GET' end
+  local function nxt(err)
+    if err == 'route' then return done() end
+    if err == 'router' then return done('router') end
+    while true do
+      i = i + 1
+      local h = stack[i]
+      if not h then return done(err) end
+      if h.method == method or h.method == 'ALL' then
+        if (err ~= nil) == (h.arity == 4) then
+          local e = run(h.fn, err, req, res, nxt)
+          if e == nil then return end
+          err = e
+        end
+      end
+    end
+  end
+  nxt()
+end
+
+-- ---- Router ----
+
+---@class Router
+---@field stack table[] layers: {prefix=|pattern=, keys=, plain=, fn=, arity=, route=}
+---@field locals table app.locals (an app), shared by its requests as req.app.locals
+local Router = {}
+Router.__index = Router
+
+local function check_path(path, what)
+  if type(path) ~= 'string' then
+    errors.throw('ERR_INVALID_ARG_TYPE', 'The "path" argument of %s must be of type string. Received %s',
+      what, type(path))
+  end
+end
+
+-- The app's own JSON parser goes in before its first route or mounted
+-- router, unless the app already has one or was made with {json = false}.
+local function default_body(self)
+  if self._body_ready then return end
+  self._body_ready = true
+  self.stack[#self.stack + 1] = { fn = body.json({ limit = self.limit }), arity = 3 }
+end
+
+--- A Route for `path`, to which handlers are added by method:
+--- `app:route('/book'):get(f):post(g)`.
+---@param path string
+---@return Route
+function Router:route(path)
+  check_path(path, 'route()')
+  if self.is_app then default_body(self) end
+  local route = setmetatable({ path = path, stack = {}, methods = {} }, Route)
+  local layer = { route = route }
+  if find(path, '[:*]') then
+    local pat, keys = compile(path)
+    layer.pattern, layer.keys = '^' .. pat .. '/?$', keys
+  else
+    layer.plain = path
+  end
+  self.stack[#self.stack + 1] = layer
+  return route
+end
+
+for _, m in ipairs(METHODS) do
+  --- Add a route for this method: `app:get(path, fn...)`.
+  Router[m] = function(self, path, ...)
+    if type(path) == 'function' then
+      errors.throw('ERR_INVALID_ARG_TYPE', 'app:%s() requires a path as its first argument', m)
+    end
+    local route = self:route(path)
+    route[m](route, ...)
+    return self
+  end
+end
+
+-- A router (or anything with :handle) used as middleware.
+local function as_handler(x)
+  if type(x) == 'function' then return x, arity(x), false end
+  if type(x) == 'table' and type(x.handle) == 'function' then
+    return function(req, res, nxt) return x:handle(req, res, nxt) end, 3, true
+  end
+  errors.throw('ERR_INVALID_ARG_TYPE',
+    'The "handler" argument must be a function or a router. Received %s', type(x))
+end
+
+--- Add middleware or mount routers, optionally under a path prefix:
+--- `app:use([path,] fn_or_router...)`.
+---@return Router
+function Router:use(path, ...)
+  local fns
+  if type(path) == 'string' then
+    fns = flatten({ ... })
+  else
+    fns = flatten({ path, ... })
     path = nil
   end
-  for _, fn in ipairs(fns) do
-    errors.check_type(fn, 'handler', 'function')
-    local layer = { method = method, fn = fn, arity = debug.getinfo(fn, 'u').nparams }
-    if method == 'USE' then
-      layer.prefix = path and path ~= '/' and path:gsub('/$', '') or nil
-    else
-      layer.pattern, layer.keys = compile(path or '*')
+  if #fns == 0 then errors.throw('ERR_INVALID_ARG_TYPE', 'app:use() requires a middleware function') end
+  local prefix, pattern, keys
+  if path and path ~= '/' then
+    prefix = path:gsub('/$', '')
+    if find(prefix, '[:*]') then
+      pattern, keys = compile(prefix)
+      pattern = '^' .. pattern
     end
-    self.stack[#self.stack + 1] = layer
+  end
+  for _, x in ipairs(fns) do
+    local fn, n, is_router = as_handler(x)
+    if body.is_json_parser(fn) then self._body_ready = true
+    elseif is_router and self.is_app then default_body(self) end
+    self.stack[#self.stack + 1] = {
+      prefix = prefix, plain = prefix and not pattern, pattern = pattern, keys = keys, fn = fn, arity = n,
+    }
   end
   return self
 end
 
-for _, m in ipairs({ 'get', 'post', 'put', 'patch', 'delete', 'head', 'options', 'all' }) do
-  local method = m:upper()
-  --- Add a route for this method: `app:get(path, fn...)`.
-  Router[m] = function(self, path, ...) return add(self, method, path, { ... }) end
-end
-
---- Add middleware (optionally only under a path prefix).
+--- `app:param(name, fn)`: fn(req, res, nxt, value, name) runs before the
+--- handlers of a route whose path has :name, once per request and value.
+---@param name string
+---@param fn function
 ---@return Router
-function Router:use(path, ...)
-  return add(self, 'USE', path, { ... })
+function Router:param(name, fn)
+  errors.check_type(name, 'name', 'string')
+  errors.check_type(fn, 'fn', 'function')
+  local list = self.params[name]
+  if not list then list = {}; self.params[name] = list end
+  list[#list + 1] = fn
+  return self
 end
 
-local function match(layer, req, path)
-  local method = layer.method
-  if method == 'USE' then
-    local prefix = layer.prefix
-    if not prefix then return true end
-    return path == prefix or path:sub(1, #prefix + 1) == prefix .. '/'
+-- Runs the app:param callbacks for the params of a matched route, then cont(err).
+local function run_params(self, layer, req, res, cont)
+  local keys = layer.keys
+  if not keys or next(self.params) == nil then return cont() end
+  local called = rawget(req, '_params_called')
+  if not called then called = {}; req._params_called = called end
+  local ki, ci, list, name, value = 0, 0, nil, nil, nil
+  local function step(err)
+    if err ~= nil then return cont(err) end
+    while true do
+      if list and ci < #list then
+        ci = ci + 1
+        local e = run_param(list[ci], req, res, step, value, name)
+        if e ~= nil then return cont(e) end
+        return
+      end
+      if list then called[name] = value end
+      ki = ki + 1
+      name = keys[ki]
+      if name == nil then return cont() end
+      value = req.params[name]
+      list = self.params[name]
+      if list and called[name] == value then list = nil end
+      ci = 0
+    end
   end
-  if method ~= 'ALL' and method ~= req.method and not (method == 'GET' and req.method == 'HEAD') then
-    return false
-  end
-  local caps = { path:match(layer.pattern) }
-  if caps[1] == nil then return false end
-  local params = {}
-  for i, k in ipairs(layer.keys) do params[k] = unescape(caps[i] or '') end
-  req.params = params
-  return true
+  step()
 end
 
+local function describe(err)
+  local ok, s = pcall(errors.describe, err, type(err) == 'table' and traces[err] or nil)
+  return ok and s or '(an error that cannot be described)'
+end
+
+-- What the app answers for an error nobody handled (Express's finalhandler).
 local function send_error(res, err)
-  local status = type(err) == 'table' and tonumber(err.status or err.statusCode) or 500
-  if status < 400 or status > 599 then status = 500 end
-  if status >= 500 then
-    io.stderr:write('router: ', errors.describe(err), '\n')
-  end
+  local status = type(err) == 'table' and tonumber(rawget(err, 'status') or rawget(err, 'statusCode')) or 500
+  if not status or status < 400 or status > 599 then status = 500 end
+  if status >= 500 then io.stderr:write('router: ', describe(err), '\n') end
   if res.finished then return end
   if res._started then return res:destroy() end
   res:_reset_headers()
   res.statusCode = status
-  res:setHeader('Content-Type', 'text/plain')
-  res:finish(http.STATUS_CODES[status] or 'Error')
+  local msg = status < 500 and type(err) == 'table' and rawget(err, 'expose') ~= false
+    and type(rawget(err, 'message')) == 'string' and rawget(err, 'message') or nil
+  if msg then
+    res:setHeader('Content-Type', 'application/json')
+    res:finish(require('json').encode({ error = msg }))
+  else
+    res:setHeader('Content-Type', 'text/plain; charset=utf-8')
+    res:finish(http.STATUS_CODES[status] or 'Error')
+  end
 end
 
--- Read and parse a JSON body into req.body; false when it answered 4xx.
-local function parse_body(self, req, res)
-  local ctype = req.headers['content-type']
-  if not ctype or not ctype:lower():find('json', 1, true) then return true end
-  local ok, raw = pcall(await, req:body())
-  if not ok then return false end -- the client went away or a limit answered
-  if #raw > self.limit then
-    send_error(res, { status = 413 })
-    return false
+local function final(req, res, err)
+  if err ~= nil and err ~= 'router' then return send_error(res, err) end
+  if not res.finished then
+    res.statusCode = 404
+    res:setHeader('Content-Type', 'text/plain; charset=utf-8')
+    res:finish('Cannot ' .. req.method .. ' ' .. (rawget(req, 'originalUrl') or req.url):gsub('%?.*', ''))
   end
-  if raw == '' then
-    req.body = {}
-    return true
-  end
-  local value, err = json.decode(raw, { safe = true })
-  if value == nil and err then
-    res:status(400):json({ error = 'invalid JSON body: ' .. err })
-    return false
-  end
-  req.body = value
-  return true
 end
 
---- Handle one request (also usable as a plain `http` handler).
+--- Handle one request (also usable as a plain `http` handler, or as
+--- middleware: `out(err)` is called when nothing here answered).
 ---@param req IncomingMessage
 ---@param res ServerResponse
-function Router:handle(req, res)
-  -- req.body: the parsed JSON (rawget: otherwise `body` is req:body())
-  if rawget(req, 'body') == nil and not parse_body(self, req, res) then return end
-  local stack, path, i = self.stack, req.path, 0
-  local function nxt(err)
+---@param out? fun(err?: any)
+function Router:handle(req, res, out)
+  local url, path = req.url, req.path
+  local base = rawget(req, 'baseUrl')
+  if base == nil then
+    base = ''
+    req.baseUrl, req.originalUrl = '', url
+  end
+  if self.is_app then
+    req.app, req.res = self, res
+  end
+  local parent_params = rawget(req, 'params')
+  local own_params = self.mergeParams and parent_params or {}
+  local stack, i, stripped = self.stack, 0, false
+  local method = req.method
+
+  local function done(err)
+    req.url, req.path, req.baseUrl, req.params = url, path, base, parent_params
+    if out then return out(err ~= 'router' and err or nil) end
+    return final(req, res, err)
+  end
+
+  local nxt
+  local function after_params(layer)
+    return function(err)
+      if err ~= nil then return nxt(err) end
+      return layer.route:dispatch(req, res, nxt)
+    end
+  end
+
+  nxt = function(err)
+    if stripped then
+      req.url, req.path, req.baseUrl = url, path, base
+      stripped = false
+    end
+    if err == 'route' then err = nil end
+    if err == 'router' then return done(nil) end
     while true do
       i = i + 1
       local layer = stack[i]
-      if not layer then
-        if err ~= nil then return send_error(res, err) end
-        if not res.finished then res:status(404):send('Cannot ' .. req.method .. ' ' .. path) end
-        return
-      end
-      if match(layer, req, path) then
-        local wants_err = layer.method == 'USE' and layer.arity == 4
-        if (err ~= nil) == wants_err then
-          local ok, e
-          if wants_err then ok, e = pcall(layer.fn, err, req, res, nxt)
-          else ok, e = pcall(layer.fn, req, res, nxt) end
-          if not ok then err = e else return end
+      if not layer then return done(err) end
+      local route = layer.route
+      if route then
+        -- a route runs only with no error pending, for a method it has
+        if err == nil and route:_handles(method) then
+          local params, perr = match_route(layer, path)
+          if perr then
+            err = perr
+          elseif params then
+            if self.mergeParams and parent_params and params ~= NO_PARAMS then
+              for k, v in pairs(parent_params) do if params[k] == nil then params[k] = v end end
+            end
+            req.params = params == NO_PARAMS and own_params or params
+            return run_params(self, layer, req, res, after_params(layer))
+          end
+        end
+      elseif (err ~= nil) == (layer.arity == 4) then
+        local params, removed, perr = match_prefix(layer, path)
+        if perr then
+          err = perr
+        elseif params then
+          if params ~= NO_PARAMS then
+            if self.mergeParams and parent_params then
+              for k, v in pairs(parent_params) do if params[k] == nil then params[k] = v end end
+            end
+            req.params = params
+          else
+            req.params = own_params
+          end
+          if removed ~= '' then
+            stripped = true
+            local rest = sub(url, #removed + 1)
+            if sub(rest, 1, 1) ~= '/' then rest = '/' .. rest end
+            req.url = rest
+            req.path = sub(path, #removed + 1)
+            if req.path == '' then req.path = '/' end
+            req.baseUrl = base .. removed
+          end
+          local e = run(layer.fn, err, req, res, nxt)
+          if e == nil then return end
+          if stripped then
+            req.url, req.path, req.baseUrl = url, path, base
+            stripped = false
+          end
+          err = e
         end
       end
     end
@@ -202,14 +502,41 @@ function Router:listen(...)
   return server:listen(...)
 end
 
---- A new app.  Options: `limit` (largest JSON body, default 1 MiB) and any
---- option of http.createServer.
+-- A router is callable as middleware: router(req, res, nxt).
+Router.__call = function(self, req, res, nxt) return self:handle(req, res, nxt) end
+
+--- A router to mount with app:use(path, router).  Options: mergeParams
+--- (see the parent's params, as Express).
+---@param options? {mergeParams?: boolean}
+---@return Router
+local function new_router(options)
+  options = options or {}
+  return setmetatable({ stack = {}, params = {}, options = options, mergeParams = options.mergeParams or false },
+    Router)
+end
+
+--- A new app.  Options: `limit` (largest JSON body for the default parser,
+--- default 1 MiB; a number of bytes or '100kb'), `json = false` (no default
+--- parser) and any option of http.createServer.
 ---@param options? table
 ---@return Router
-local function new(options)
+local function new_app(options)
   options = options or {}
-  local self = setmetatable({ stack = {}, options = options, limit = options.limit or 1024 * 1024 }, Router)
+  local self = new_router(options)
+  self.is_app = true
+  self.locals = {}
+  self.limit = options.limit or 1024 * 1024
+  self._body_ready = options.json == false
   return self
 end
 
-return setmetatable({ new = new, Router = Router }, { __call = function(_, opts) return new(opts) end })
+return setmetatable({
+  new = new_app,
+  Router = new_router,
+  Route = Route,
+  json = body.json,
+  urlencoded = body.urlencoded,
+  text = body.text,
+  raw = body.raw,
+  static = static.serve,
+}, { __call = function(_, opts) return new_app(opts) end })
