@@ -23,10 +23,12 @@
 --- gives its `status` (4xx: JSON {error = message}) or 500.
 ---
 --- Body parsing is a layer too (router.json{}, router.urlencoded{},
---- router.text{}, router.raw{}; lua/luster/router_body.lua).  An app that
---- never adds router.json gets one with the app's `limit` just before its
---- first route or mounted router, so earlier middleware (a logger, an error
---- handler) runs first and sees the 400/413 it produces.
+--- router.text{}, router.raw{}; lua/luster/router_body.lua), run where it
+--- was added.  For a request that met no router.json on its way, the app
+--- parses JSON with its `limit` just before the first route handler that
+--- matches it (in the app or any router mounted in it), so middleware
+--- before it (a logger, an error handler) sees the 400/413 it produces;
+--- router({json = false}) turns that off.
 ---
 --- `app:use(path, ...)` matches path prefixes at a '/' boundary and strips
 --- the prefix while its handlers run: inside, req.url and req.path are
@@ -241,21 +243,12 @@ local function check_path(path, what)
   end
 end
 
--- The app's own JSON parser goes in before its first route or mounted
--- router, unless the app already has one or was made with {json = false}.
-local function default_body(self)
-  if self._body_ready then return end
-  self._body_ready = true
-  self.stack[#self.stack + 1] = { fn = body.json({ limit = self.limit }), arity = 3 }
-end
-
 --- A Route for `path`, to which handlers are added by method:
 --- `app:route('/book'):get(f):post(g)`.
 ---@param path string
 ---@return Route
 function Router:route(path)
   check_path(path, 'route()')
-  if self.is_app then default_body(self) end
   local route = setmetatable({ path = path, stack = {}, methods = {} }, Route)
   local layer = { route = route }
   if find(path, '[:*]') then
@@ -282,9 +275,9 @@ end
 
 -- A router (or anything with :handle) used as middleware.
 local function as_handler(x)
-  if type(x) == 'function' then return x, arity(x), false end
+  if type(x) == 'function' then return x, arity(x) end
   if type(x) == 'table' and type(x.handle) == 'function' then
-    return function(req, res, nxt) return x:handle(req, res, nxt) end, 3, true
+    return function(req, res, nxt) return x:handle(req, res, nxt) end, 3
   end
   errors.throw('ERR_INVALID_ARG_TYPE',
     'The "handler" argument must be a function or a router. Received %s', type(x))
@@ -311,9 +304,7 @@ function Router:use(path, ...)
     end
   end
   for _, x in ipairs(fns) do
-    local fn, n, is_router = as_handler(x)
-    if body.is_json_parser(fn) then self._body_ready = true
-    elseif is_router and self.is_app then default_body(self) end
+    local fn, n = as_handler(x)
     self.stack[#self.stack + 1] = {
       prefix = prefix, plain = prefix and not pattern, pattern = pattern, keys = keys, fn = fn, arity = n,
     }
@@ -412,6 +403,7 @@ function Router:handle(req, res, out)
   end
   if self.is_app then
     req.app, req.res = self, res
+    if rawget(req, '_default_json') == nil then req._default_json = self._default_json end
   end
   local parent_params = rawget(req, 'params')
   local own_params = self.mergeParams and parent_params or {}
@@ -430,6 +422,18 @@ function Router:handle(req, res, out)
       if err ~= nil then return nxt(err) end
       return layer.route:dispatch(req, res, nxt)
     end
+  end
+  -- the app's JSON parser, for a request no router.json has seen
+  local function parse_then(layer)
+    local parse = rawget(req, '_default_json')
+    if not parse or rawget(req, '_json_seen') then
+      return run_params(self, layer, req, res, after_params(layer))
+    end
+    local e = run(parse, nil, req, res, function(err)
+      if err ~= nil then return nxt(err) end
+      return run_params(self, layer, req, res, after_params(layer))
+    end)
+    if e ~= nil then return nxt(e) end
   end
 
   nxt = function(err)
@@ -455,7 +459,7 @@ function Router:handle(req, res, out)
               for k, v in pairs(parent_params) do if params[k] == nil then params[k] = v end end
             end
             req.params = params == NO_PARAMS and own_params or params
-            return run_params(self, layer, req, res, after_params(layer))
+            return parse_then(layer)
           end
         end
       elseif (err ~= nil) == (layer.arity == 4) then
@@ -526,7 +530,7 @@ local function new_app(options)
   self.is_app = true
   self.locals = {}
   self.limit = options.limit or 1024 * 1024
-  self._body_ready = options.json == false
+  self._default_json = options.json ~= false and body.json({ limit = self.limit, type = { 'application/json', '*/*+json', '*/json' } }) or false
   return self
 end
 

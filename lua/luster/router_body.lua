@@ -150,13 +150,14 @@ end
 
 -- A parser middleware: takes(req) says whether it is its type, parse(raw)
 -- returns the value or nil and an error.
-local parsers = setmetatable({}, { __mode = 'k' })
 local function parser(kind, opts, default_type, parse)
   if opts ~= nil and type(opts) ~= 'table' then errors.check_type(opts, 'options', 'table') end
   opts = opts or {}
   local limit = parse_limit(opts.limit)
   local takes = matcher(opts.type, default_type)
+  local is_json = kind == 'json'
   local fn = function(req, res, nxt)
+    if is_json then req._json_seen = true end
     if rawget(req, 'body') ~= nil or not takes(req) then return nxt() end
     local enc = req.headers['content-encoding']
     if enc and lower(enc) ~= 'identity' then
@@ -170,12 +171,8 @@ local function parser(kind, opts, default_type, parse)
     req.body = value
     return nxt()
   end
-  parsers[fn] = kind
   return fn
 end
-
---- Whether fn is a JSON parser made by router.json (the app then adds none).
-function M.is_json_parser(fn) return parsers[fn] == 'json' end
 
 local function parse_failed(message)
   return http_error(400, 'entity.parse.failed', message)
