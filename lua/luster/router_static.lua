@@ -137,7 +137,7 @@ local function parse_range(header, size)
       if n == 0 then s = nil end
     else
       s, e = tonumber(a), b ~= '' and tonumber(b) or size - 1
-      if e < s then return nil end -- not a valid range at all: ignore the header
+      if b ~= '' and e < s then return nil end -- not a valid range at all: ignore the header
       if e > size - 1 then e = size - 1 end
     end
     if s and s < size then
