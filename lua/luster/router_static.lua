@@ -188,6 +188,33 @@ local function bare(res, status, headers)
   res:finish()
 end
 
+-- write() returns false once the connection's queue is long (64 KiB).
+-- With the server's 'drain' (Node's res.writableNeedDrain is then not
+-- nil), wait for it.  Without it, ask again every few ms: an empty
+-- write() sends nothing and answers whether the queue is short again.
+-- Either way a slow client holds at most about one queue of the file in
+-- memory, however large the file.
+local setTimeout = require('timers').setTimeout
+local function wait_writable(res)
+  if res.writableNeedDrain ~= nil then
+    if not res.writableNeedDrain or res.finished then return end
+    return await(Promise.new(function(resolve)
+      local function go()
+        res:removeListener('drain', go)
+        res:removeListener('close', go)
+        resolve()
+      end
+      res:on('drain', go)
+      res:on('close', go)
+    end))
+  end
+  local delay = 1
+  while not res.finished and not res.destroyed and not res:write('') do
+    await(Promise.new(function(resolve) setTimeout(resolve, delay) end))
+    if delay < 4 then delay = delay * 2 end
+  end
+end
+
 -- Writes [from, to] of the file to res piece by piece.
 local function stream(res, file, from, to)
   local pos = from
@@ -204,17 +231,7 @@ local function stream(res, file, from, to)
     end
     pos = pos + n
     if pos > to then return res:finish(data) end
-    -- write() returns false once the connection's queue is long.  With
-    -- server-side 'drain' (Node's writableNeedDrain), wait for it; without
-    -- it, the next piece is read first, so at most one read is in flight,
-    -- but a client that reads slowly lets the queue grow.
-    if not res:write(data) and res.writableNeedDrain and not res.finished then
-      await(Promise.new(function(resolve)
-        local function go() res:removeListener('drain', go); res:removeListener('close', go); resolve() end
-        res:on('drain', go)
-        res:on('close', go)
-      end))
-    end
+    if not res:write(data) then wait_writable(res) end
   end
 end
 
