@@ -44,7 +44,7 @@ local static = require('luster.router_static')
 require('luster.router_response') -- req/res helpers (res:send, res:redirect, req:get, ...)
 
 local type, xpcall, setmetatable, rawget, tostring = type, xpcall, setmetatable, rawget, tostring
-local char, tonumber, find, sub = string.char, tonumber, string.find, string.sub
+local char, tonumber, find, sub, match = string.char, tonumber, string.find, string.sub, string.match
 local traceback, EXIT = debug.traceback, sched.EXIT
 
 -- ---- running one handler ----
@@ -145,14 +145,18 @@ end
 -- handler, for a layer without params), or nil; and for a prefix layer
 -- the part matched.
 local NO_PARAMS = {}
+local function fill_match(keys, first, ...)
+  if first == nil then return nil end
+  return fill({}, keys, first, ...)
+end
+
 local function match_route(layer, path)
   local plain = layer.plain
   if plain then
-    if path == plain or (path == plain .. '/' and plain ~= '/') then return NO_PARAMS end
+    if path == plain or path == layer.plain_slash then return NO_PARAMS end
     return nil
   end
-  if not find(path, layer.pattern) then return nil end
-  return fill({}, layer.keys, path:match(layer.pattern))
+  return fill_match(layer.keys, match(path, layer.pattern))
 end
 
 local function match_prefix(layer, path)
@@ -209,6 +213,17 @@ function Route:dispatch(req, res, done)
   local stack, i = self.stack, 0
   local method = req.method
   if method == 'HEAD' and not self.methods.HEAD then method = 'GET' end
+  if #stack == 1 then
+    -- one handler: the router's own nxt means the same ('route' and no
+    -- more handlers both pass on), so no closure is made per request
+    local h = stack[1]
+    if h.arity ~= 4 and (h.method == method or h.method == 'ALL') then
+      local e = run(h.fn, nil, req, res, done)
+      if e ~= nil then return done(e) end
+      return
+    end
+    return done()
+  end
   local function nxt(err)
     if err == 'route' then return done() end
     if err == 'router' then return done('router') end
@@ -256,6 +271,7 @@ function Router:route(path)
     layer.pattern, layer.keys = '^' .. pat .. '/?$', keys
   else
     layer.plain = path
+    layer.plain_slash = path ~= '/' and path .. '/' or nil
   end
   self.stack[#self.stack + 1] = layer
   return route
@@ -389,6 +405,36 @@ local function final(req, res, err)
   end
 end
 
+-- A matched route: its app:param callbacks, then its handlers.
+local function start_route(self, layer, req, res, nxt)
+  if not layer.keys or next(self.params) == nil then return layer.route:dispatch(req, res, nxt) end
+  return run_params(self, layer, req, res, function(err)
+    if err ~= nil then return nxt(err) end
+    return layer.route:dispatch(req, res, nxt)
+  end)
+end
+
+-- Whether the request surely has no body: complete with nothing received
+-- (http_incoming's fields), for a method that does not carry one.
+local function bodiless(req)
+  local m = req.method
+  return (m == 'GET' or m == 'HEAD') and req.complete and not rawget(req, '_body') and not rawget(req, '_buf')
+end
+
+-- The app's JSON parser first, for a request no router.json has seen.
+local function parse_then_route(self, layer, req, res, nxt)
+  local app = rawget(req, 'app')
+  local parse = app and app._default_json
+  if not parse or rawget(req, '_json_seen') or bodiless(req) then
+    return start_route(self, layer, req, res, nxt)
+  end
+  local e = run(parse, nil, req, res, function(err)
+    if err ~= nil then return nxt(err) end
+    return start_route(self, layer, req, res, nxt)
+  end)
+  if e ~= nil then return nxt(e) end
+end
+
 --- Handle one request (also usable as a plain `http` handler, or as
 --- middleware: `out(err)` is called when nothing here answered).
 ---@param req IncomingMessage
@@ -401,52 +447,29 @@ function Router:handle(req, res, out)
     base = ''
     req.baseUrl, req.originalUrl = '', url
   end
-  if self.is_app then
-    req.app, req.res = self, res
-    if rawget(req, '_default_json') == nil then req._default_json = self._default_json end
-  end
+  if self.is_app and rawget(req, 'app') == nil then req.app = self end
   local parent_params = rawget(req, 'params')
-  local own_params = self.mergeParams and parent_params or {}
+  local own_params
+  if self.mergeParams then own_params = parent_params or {} end
   local stack, i, stripped = self.stack, 0, false
   local method = req.method
 
-  local function done(err)
-    req.url, req.path, req.baseUrl, req.params = url, path, base, parent_params
-    if out then return out(err ~= 'router' and err or nil) end
-    return final(req, res, err)
-  end
-
   local nxt
-  local function after_params(layer)
-    return function(err)
-      if err ~= nil then return nxt(err) end
-      return layer.route:dispatch(req, res, nxt)
-    end
-  end
-  -- the app's JSON parser, for a request no router.json has seen
-  local function parse_then(layer)
-    local parse = rawget(req, '_default_json')
-    if not parse or rawget(req, '_json_seen') then
-      return run_params(self, layer, req, res, after_params(layer))
-    end
-    local e = run(parse, nil, req, res, function(err)
-      if err ~= nil then return nxt(err) end
-      return run_params(self, layer, req, res, after_params(layer))
-    end)
-    if e ~= nil then return nxt(e) end
-  end
-
   nxt = function(err)
     if stripped then
       req.url, req.path, req.baseUrl = url, path, base
       stripped = false
     end
     if err == 'route' then err = nil end
-    if err == 'router' then return done(nil) end
     while true do
       i = i + 1
       local layer = stack[i]
-      if not layer then return done(err) end
+      if not layer or err == 'router' then
+        -- leaving this router: the request as it came in
+        req.url, req.path, req.baseUrl, req.params = url, path, base, parent_params
+        if out then return out(err ~= 'router' and err or nil) end
+        return final(req, res, err)
+      end
       local route = layer.route
       if route then
         -- a route runs only with no error pending, for a method it has
@@ -455,11 +478,14 @@ function Router:handle(req, res, out)
           if perr then
             err = perr
           elseif params then
-            if self.mergeParams and parent_params and params ~= NO_PARAMS then
+            if params == NO_PARAMS then
+              if not own_params then own_params = {} end
+              params = own_params
+            elseif self.mergeParams and parent_params then
               for k, v in pairs(parent_params) do if params[k] == nil then params[k] = v end end
             end
-            req.params = params == NO_PARAMS and own_params or params
-            return parse_then(layer)
+            req.params = params
+            return parse_then_route(self, layer, req, res, nxt)
           end
         end
       elseif (err ~= nil) == (layer.arity == 4) then
@@ -473,7 +499,8 @@ function Router:handle(req, res, out)
             end
             req.params = params
           else
-            req.params = own_params
+            if not own_params then own_params = {} end
+            if rawget(req, 'params') ~= own_params then req.params = own_params end
           end
           if removed ~= '' then
             stripped = true
