@@ -396,6 +396,18 @@ local function send_error(res, err)
   end
 end
 
+-- Express answers OPTIONS itself when routes have the path but none has OPTIONS.
+local function send_options(res, allow)
+  local list = {}
+  for m in pairs(allow) do if m ~= 'ALL' then list[#list + 1] = m end end
+  table.sort(list)
+  local text = table.concat(list, ',')
+  res.statusCode = 200
+  res:setHeader('Allow', text)
+  res:setHeader('Content-Type', 'text/plain; charset=utf-8')
+  res:finish(text)
+end
+
 local function final(req, res, err)
   if err ~= nil and err ~= 'router' then return send_error(res, err) end
   if not res.finished then
@@ -453,6 +465,7 @@ function Router:handle(req, res, out)
   if self.mergeParams then own_params = parent_params or {} end
   local stack, i, stripped = self.stack, 0, false
   local method = req.method
+  local allow -- OPTIONS with no route for it: the methods the path has
 
   local nxt
   nxt = function(err)
@@ -467,13 +480,18 @@ function Router:handle(req, res, out)
       if not layer or err == 'router' then
         -- leaving this router: the request as it came in
         req.url, req.path, req.baseUrl, req.params = url, path, base, parent_params
+        if allow and err == nil and not res.finished then return send_options(res, allow) end
         if out then return out(err ~= 'router' and err or nil) end
         return final(req, res, err)
       end
       local route = layer.route
       if route then
         -- a route runs only with no error pending, for a method it has
-        if err == nil and route:_handles(method) then
+        if err == nil and method == 'OPTIONS' and not route:_handles(method) and match_route(layer, path) then
+          allow = allow or {}
+          for m in pairs(route.methods) do allow[m] = true end
+          if route.methods.GET then allow.HEAD = true end
+        elseif err == nil and route:_handles(method) then
           local params, perr = match_route(layer, path)
           if perr then
             err = perr

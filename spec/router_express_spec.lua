@@ -101,6 +101,7 @@ describe('router, as Express does it', function()
       { 'GET', '/sync-error' }, { 'GET', '/async-error' }, { 'GET', '/string-error' }, -- 23-25
       { 'GET', '/route-error' }, { 'GET', '/locals' }, { 'DELETE', '/status-json' },  -- 26-28
       { 'GET', '/skip-error-handler' },                                              -- 29
+      { 'OPTIONS', '/book' }, { 'OPTIONS', '/chain' }, { 'OPTIONS', '/nowhere' },    -- 30-32
     })
   end)
   teardown(function() if srv then srv:stop() end end)
@@ -190,6 +191,14 @@ describe('router, as Express does it', function()
   it('answers 404 to a method no route has, as Express does', function()
     assert.are.equal(404, r[28].status)
     assert.are.equal('Cannot DELETE /status-json', r[28].body)
+  end)
+
+  it('answers OPTIONS with the methods the path has, when no route takes OPTIONS', function()
+    assert.are.equal('any book OPTIONS', r[30].body) -- all() takes it
+    assert.are.equal(200, r[31].status)
+    assert.are.equal('GET,HEAD', r[31].headers['allow'])
+    assert.are.equal('GET,HEAD', r[31].body)
+    assert.are.equal(404, r[32].status)
   end)
 
   it('skips error handlers when no error is pending', function()
