@@ -52,6 +52,9 @@ app:get('/static/fallback', function(req, res) res:send('fell through') end)
 app:use('/strict', router.static(root, { fallthrough = false, dotfiles = 'deny' }))
 app:use('/plain', router.static(root, { index = false, redirect = false, maxAge = '1h', etag = false }))
 app:use(router.static(root .. '/sub'))
+app:get('/file/:name', function(req, res) res:sendFile(req.params.name, { root = root }) end)
+app:get('/abs', function(req, res) res:sendFile(root .. '/a.txt') end)
+app:get('/relative', function(req, res) res:sendFile('a.txt') end)
 app:get('/rss', function(req, res)
   local f = io.open('/proc/self/status')
   local s = f:read('*a')
@@ -221,6 +224,21 @@ app:listen(0, '127.0.0.1', function() console.log('port', app.server:address().p
     assert.are.equal('error 400', s[7].body) -- NUL
     assert.are.equal('error 404', s[9].body) -- a link out of the directory
     assert.are.equal('error 403', s[15].body) -- dotfiles = 'deny'
+  end)
+
+  it('sends one file with res:sendFile, refusing what would leave its root', function()
+    local r = batch(srv.port, {
+      { 'GET', '/file/a.txt' }, { 'GET', '/abs', headers = { Range = 'bytes=0-4' } }, { 'GET', '/file/nope.txt' },
+      { 'GET', '/file/..%2fpublic-other.txt' }, { 'GET', '/file/.secret' }, { 'GET', '/relative' },
+    })
+    assert.are.equal('hello text', r[1].body)
+    assert.are.equal('text/plain; charset=utf-8', r[1].headers['content-type'])
+    assert.are.equal(206, r[2].status)
+    assert.are.equal('hello', r[2].body)
+    assert.are.equal('error 404', r[3].body)
+    assert.are.equal('error 403', r[4].body)
+    assert.are.equal('error 404', r[5].body)
+    assert.are.equal(500, r[6].status) -- a relative path without root is the handler's mistake
   end)
 
   it('follows a symbolic link that stays inside, and serves a name that only looks encoded', function()

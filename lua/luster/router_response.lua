@@ -2,7 +2,8 @@
 --- IncomingMessage and ServerResponse when the router is loaded:
 ---   res:status(code)  res:send(body)  res:sendStatus(code)  res:set(name, v)
 ---   res:get(name)  res:type(t)  res:append(name, v)  res:location(url)
----   res:redirect([status,] url)      req:get(name) (= req:header)  req:is(type)
+---   res:redirect([status,] url)  res:sendFile(path[, opts])
+---   req:get(name) (= req:header)  req:is(type)
 --- (res:json is http's own.)  Chainable ones return res.
 local http = require('http')
 local errors = require('luster.errors')
@@ -130,6 +131,14 @@ function Res:redirect(status, url)
   self.statusCode = status
   self:setHeader('Content-Type', 'text/plain; charset=utf-8')
   return self:finish((http.STATUS_CODES[status] or 'Redirect') .. '. Redirecting to ' .. where)
+end
+
+--- `res:sendFile(path[, opts])` — send a file (absolute, or relative to
+--- opts.root) as router.static does; raises with status 404 when missing.
+---@param path string
+---@param opts? {root?: string, maxAge?: number|string, etag?: boolean, lastModified?: boolean, dotfiles?: string}
+function Res:sendFile(path, opts)
+  return require('luster.router_static').send_path(self.req, self, path, opts)
 end
 
 --- `req:get(name)` (also `req:header(name)`) — a request header by any

@@ -314,6 +314,42 @@ local function inside(real, root_real)
   return real == root_real or sub(real, 1, #root_real + 1) == (root_real == '/' and '/' or root_real .. '/')
 end
 
+--- res:sendFile(path[, opts]): one file, with the headers, validators and
+--- ranges of router.static.  path is absolute, or relative to opts.root
+--- (then a '..' segment is refused with 403 and a dotfile as
+--- opts.dotfiles says).  Waits for the file to be found; a file that is
+--- not there raises an error with status 404 (the router's error
+--- handlers get it), as Express passes it to next(err).
+---@param req IncomingMessage
+---@param res ServerResponse
+---@param file string
+---@param opts? table
+function M.send_path(req, res, file, opts)
+  errors.check_type(file, 'path', 'string')
+  if opts ~= nil then errors.check_type(opts, 'options', 'table') end
+  opts = opts or {}
+  if opts.root then
+    if find(file, '%z') then error(refused(400), 2) end
+    local segs = {}
+    for seg in file:gmatch('[^/]+') do
+      if seg == '..' then error(refused(403), 2) end
+      if seg ~= '.' then
+        if sub(seg, 1, 1) == '.' and opts.dotfiles ~= 'allow' then
+          error(refused(opts.dotfiles == 'deny' and 403 or 404), 2)
+        end
+        segs[#segs + 1] = seg
+      end
+    end
+    file = opts.root:gsub('/$', '') .. '/' .. table.concat(segs, '/')
+  elseif sub(file, 1, 1) ~= '/' then
+    errors.throw('ERR_INVALID_ARG_VALUE', 'res:sendFile() needs an absolute path or a root option. Received %s', file)
+  end
+  local st = fsop('stat', file)
+  if not st or not st.isFile then error(refused(404), 2) end
+  return M.send_file(req, res, file, st, { etag = opts.etag, lastModified = opts.lastModified,
+    max_age = max_age_seconds(opts.maxAge), immutable = opts.immutable, setHeaders = opts.setHeaders })
+end
+
 ---@param root string the directory to serve
 ---@param opts? table
 ---@return function middleware
