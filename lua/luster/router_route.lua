@@ -1,0 +1,214 @@
+--- The pieces of the router that do not depend on a Router: running a
+--- handler (errors raised before or after an await come back as values,
+--- process.exit passes through), path patterns and their params, and
+--- Route (one path, handlers by method: app:route(path)).
+local errors = require('luster.errors')
+local sched = require('luster.scheduler')
+
+local type, xpcall, setmetatable, rawget = type, xpcall, setmetatable, rawget
+local char, tonumber, find, sub, match = string.char, tonumber, string.find, string.sub, string.match
+local traceback, EXIT = debug.traceback, sched.EXIT
+
+local M = {}
+
+-- ---- running one handler ----
+
+-- Tracebacks of the table errors handlers raised, for the final 500 log.
+local traces = setmetatable({}, { __mode = 'k' })
+
+local function trap(e)
+  if e == EXIT then return e end
+  if e == nil then e = errors.new('ERR_UNHANDLED_ERROR', 'a handler raised nil') end
+  if type(e) == 'table' and traces[e] == nil and rawget(e, 'stack') == nil then
+    traces[e] = traceback('', 2):sub(2):gsub("\n\t%[C%]: in function 'xpcall'.*$", '')
+  end
+  return e
+end
+
+-- Runs a layer's handler, as an error handler when err is not nil; returns
+-- the error it raised, or nil.
+local function run(fn, err, req, res, nxt)
+  local ok, e
+  if err == nil then ok, e = xpcall(fn, trap, req, res, nxt)
+  else ok, e = xpcall(fn, trap, err, req, res, nxt) end
+  if ok then return nil end
+  if e == EXIT then error(EXIT, 0) end
+  return e
+end
+
+-- An app:param callback: fn(req, res, nxt, value, name).
+local function run_param(fn, req, res, nxt, value, name)
+  local ok, e = xpcall(fn, trap, req, res, nxt, value, name)
+  if ok then return nil end
+  if e == EXIT then error(EXIT, 0) end
+  return e
+end
+
+local function arity(fn)
+  return debug.getinfo(fn, 'u').nparams
+end
+
+-- Handlers as given: functions, routers, and (nested) arrays of them.
+local function flatten(list, out)
+  out = out or {}
+  for i = 1, #list do
+    local fn = list[i]
+    if type(fn) == 'table' and getmetatable(fn) == nil then
+      flatten(fn, out)
+    else
+      out[#out + 1] = fn
+    end
+  end
+  return out
+end
+
+-- ---- paths ----
+
+-- decodeURIComponent for a path param: nil when the text is not valid
+-- percent-encoding ('+' is a plus sign in a path).
+local function decode_param(s)
+  if not find(s, '%', 1, true) then return s end
+  if find(s, '%%%X') or find(s, '%%%x%X') or find(s, '%%.?$') then return nil end
+  return (s:gsub('%%(%x%x)', function(h) return char(tonumber(h, 16)) end))
+end
+
+-- '/users/:id/files/*' -> a Lua pattern and the param names ('*' are 0, 1...)
+local function compile(path)
+  local keys = {}
+  local pat = path:gsub('[%-%.%+%[%]%(%)%$%^%%%?]', '%%%0')
+  pat = pat:gsub(':([%w_]+)', function(k)
+    keys[#keys + 1] = k
+    return '([^/]+)'
+  end)
+  local stars = 0
+  pat = pat:gsub('%*', function()
+    keys[#keys + 1] = stars
+    stars = stars + 1
+    return '(.*)'
+  end)
+  return pat, keys
+end
+
+local function bad_param()
+  local e = errors.new('ERR_INVALID_URI', 'Failed to decode param: not valid percent-encoding')
+  e.status = 400
+  return e
+end
+
+-- Fills params from the captures of a match; nil, err for a bad param.
+local function fill(params, keys, ...)
+  for i = 1, #keys do
+    local v = decode_param(select(i, ...) or '')
+    if v == nil then return nil, bad_param() end
+    params[keys[i]] = v
+  end
+  return params
+end
+
+-- The layer's params when it matches path (NO_PARAMS, never given to a
+-- handler, for a layer without params), or nil; and for a prefix layer
+-- the part matched.
+local NO_PARAMS = {}
+local function fill_match(keys, first, ...)
+  if first == nil then return nil end
+  return fill({}, keys, first, ...)
+end
+
+local function match_route(layer, path)
+  local plain = layer.plain
+  if plain then
+    if path == plain or path == layer.plain_slash then return NO_PARAMS end
+    return nil
+  end
+  return fill_match(layer.keys, match(path, layer.pattern))
+end
+
+local function match_prefix(layer, path)
+  local prefix = layer.prefix
+  if prefix == nil then return NO_PARAMS, '' end
+  if layer.plain then
+    local n = #prefix
+    if sub(path, 1, n) ~= prefix then return nil end
+    local c = sub(path, n + 1, n + 1)
+    if c ~= '' and c ~= '/' then return nil end
+    return NO_PARAMS, prefix
+  end
+  local caps = { find(path, layer.pattern) }
+  if caps[1] == nil then return nil end
+  local e = caps[2]
+  local c = sub(path, e + 1, e + 1)
+  if c ~= '' and c ~= '/' then return nil end
+  local params, err = fill({}, layer.keys, unpack(caps, 3))
+  if not params then return nil, nil, err end
+  return params, sub(path, 1, e)
+end
+
+-- ---- Route: one path, handlers by method (app:route(path)) ----
+
+---@class Route
+---@field path string
+local Route = {}
+Route.__index = Route
+
+local METHODS = { 'get', 'post', 'put', 'patch', 'delete', 'head', 'options', 'all' }
+
+for _, m in ipairs(METHODS) do
+  local method = m:upper()
+  --- Add handlers for this method to the route: `route:get(fn...)`.
+  Route[m] = function(self, ...)
+    local fns = flatten({ ... })
+    if #fns == 0 then errors.throw('ERR_INVALID_ARG_TYPE', 'Route.%s() requires a handler', m) end
+    for _, fn in ipairs(fns) do
+      errors.check_type(fn, 'handler', 'function')
+      self.stack[#self.stack + 1] = { method = method, fn = fn, arity = arity(fn) }
+    end
+    self.methods[method] = true
+    return self
+  end
+end
+
+function Route:_handles(method)
+  local m = self.methods
+  return m.ALL or m[method] or (method == 'HEAD' and m.GET) or false
+end
+
+-- Runs the route's handlers for req.method; done(err) leaves the route.
+function Route:dispatch(req, res, done)
+  local stack, i = self.stack, 0
+  local method = req.method
+  if method == 'HEAD' and not self.methods.HEAD then method = 'GET' end
+  if #stack == 1 then
+    -- one handler: the router's own nxt means the same ('route' and no
+    -- more handlers both pass on), so no closure is made per request
+    local h = stack[1]
+    if h.arity ~= 4 and (h.method == method or h.method == 'ALL') then
+      local e = run(h.fn, nil, req, res, done)
+      if e ~= nil then return done(e) end
+      return
+    end
+    return done()
+  end
+  local function nxt(err)
+    if err == 'route' then return done() end
+    if err == 'router' then return done('router') end
+    while true do
+      i = i + 1
+      local h = stack[i]
+      if not h then return done(err) end
+      if h.method == method or h.method == 'ALL' then
+        if (err ~= nil) == (h.arity == 4) then
+          local e = run(h.fn, err, req, res, nxt)
+          if e == nil then return end
+          err = e
+        end
+      end
+    end
+  end
+  nxt()
+end
+
+
+M.traces, M.run, M.run_param, M.arity, M.flatten = traces, run, run_param, arity, flatten
+M.compile, M.match_route, M.match_prefix, M.NO_PARAMS = compile, match_route, match_prefix, NO_PARAMS
+M.Route, M.METHODS = Route, METHODS
+return M
