@@ -153,3 +153,22 @@ describe('router body parser options', function()
     assert.are.equal('ERR_INVALID_ARG_TYPE', e.code)
   end)
 end)
+
+describe('router({ json = false })', function()
+  local srv
+  setup(function()
+    srv = H.serve([==[
+local app = require('router')({ json = false })
+app:post('/echo', function(req, res)
+  res:json({ parsed = rawget(req, 'body') ~= nil, raw = await(req:body()) })
+end)
+app:listen(0, '127.0.0.1', function() console.log('port', app.server:address().port) end)
+]==])
+  end)
+  teardown(function() if srv then srv:stop() end end)
+
+  it('leaves JSON bodies to the handler', function()
+    local r = batch(srv.port, { { 'POST', '/echo', body = '{"a":1}', headers = JSON } })
+    assert.are.same({ parsed = false, raw = '{"a":1}' }, json.decode(r[1].body))
+  end)
+end)
