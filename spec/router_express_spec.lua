@@ -67,6 +67,10 @@ end)
 app:get('/string-error', function() error('plain string') end)
 app:get('/route-error', function(req, res, nxt) nxt({ status = 400, message = 'bad' }) end,
   function(err, req, res, nxt) res:status(200):json({ recovered = err.message }) end)
+app:get('/strict-error', function()
+  error(setmetatable({}, { __index = function(_, k) error('no field ' .. tostring(k)) end,
+    __tostring = function() error('cannot print me') end }))
+end)
 app:get('/locals', function(req, res) res:json({ title = req.app.locals.title }) end)
 app:get('/skip-error-handler', function(req, res, nxt) nxt() end)
 app:use(function(err, req, res, nxt)
@@ -102,6 +106,7 @@ describe('router, as Express does it', function()
       { 'GET', '/route-error' }, { 'GET', '/locals' }, { 'DELETE', '/status-json' },  -- 26-28
       { 'GET', '/skip-error-handler' },                                              -- 29
       { 'OPTIONS', '/book' }, { 'OPTIONS', '/chain' }, { 'OPTIONS', '/nowhere' },    -- 30-32
+      { 'GET', '/strict-error' }, { 'GET', '/locals' },                             -- 33-34
     })
   end)
   teardown(function() if srv then srv:stop() end end)
@@ -178,6 +183,11 @@ describe('router, as Express does it', function()
     assert.are.equal(500, r[25].status)
     assert.are.equal('Internal Server Error', r[25].body)
     assert.matches('plain string', srv:stderr())
+  end)
+
+  it('answers 500 to an error object that raises when read or printed, and keeps serving', function()
+    assert.are.equal(500, r[33].status)
+    assert.are.equal(200, r[34].status)
   end)
 
   it('runs error handlers inside a route', function()
