@@ -45,6 +45,7 @@ require('luster.router_response') -- req/res helpers (res:send, res:redirect, re
 local route_lib = require('luster.router_route')
 
 local type, setmetatable, rawget, tonumber, find, sub = type, setmetatable, rawget, tonumber, string.find, string.sub
+local lower = string.lower
 local run, run_param, arity, flatten = route_lib.run, route_lib.run_param, route_lib.arity, route_lib.flatten
 local compile, match_route, match_prefix = route_lib.compile, route_lib.match_route, route_lib.match_prefix
 local NO_PARAMS, Route, METHODS, traces = route_lib.NO_PARAMS, route_lib.Route, route_lib.METHODS, route_lib.traces
@@ -72,10 +73,12 @@ function Router:route(path)
   check_path(path, 'route()')
   local route = setmetatable({ path = path, stack = {}, methods = {} }, Route)
   local layer = { route = route }
+  local fold = not self.caseSensitive
   if find(path, '[:*]') then
-    local pat, keys = compile(path)
+    local pat, keys = compile(path, fold)
     layer.pattern, layer.keys = '^' .. pat .. '/?$', keys
   else
+    if fold then path = path:lower() end
     layer.plain = path
     layer.plain_slash = path ~= '/' and path .. '/' or nil
   end
@@ -121,8 +124,10 @@ function Router:use(path, ...)
   if path and path ~= '/' then
     prefix = path:gsub('/$', '')
     if find(prefix, '[:*]') then
-      pattern, keys = compile(prefix)
+      pattern, keys = compile(prefix, not self.caseSensitive)
       pattern = '^' .. pattern
+    elseif not self.caseSensitive then
+      prefix = prefix:lower()
     end
   end
   for _, x in ipairs(fns) do
@@ -260,6 +265,7 @@ end
 ---@param out? fun(err?: any)
 function Router:handle(req, res, out)
   local url, path = req.url, req.path
+  local lpath = self.caseSensitive and path or lower(path)
   local base = rawget(req, 'baseUrl')
   if base == nil then
     base = ''
@@ -293,12 +299,12 @@ function Router:handle(req, res, out)
       local route = layer.route
       if route then
         -- a route runs only with no error pending, for a method it has
-        if err == nil and method == 'OPTIONS' and not route:_handles(method) and match_route(layer, path) then
+        if err == nil and method == 'OPTIONS' and not route:_handles(method) and match_route(layer, path, lpath) then
           allow = allow or {}
           for m in pairs(route.methods) do allow[m] = true end
           if route.methods.GET then allow.HEAD = true end
         elseif err == nil and route:_handles(method) then
-          local params, perr = match_route(layer, path)
+          local params, perr = match_route(layer, path, lpath)
           if perr then
             err = perr
           elseif params then
@@ -313,7 +319,7 @@ function Router:handle(req, res, out)
           end
         end
       elseif (err ~= nil) == (layer.arity == 4) then
-        local params, removed, perr = match_prefix(layer, path)
+        local params, removed, perr = match_prefix(layer, path, lpath)
         if perr then
           err = perr
         elseif params then
@@ -360,19 +366,21 @@ end
 -- A router is callable as middleware: router(req, res, nxt).
 Router.__call = function(self, req, res, nxt) return self:handle(req, res, nxt) end
 
---- A router to mount with app:use(path, router).  Options: mergeParams
---- (see the parent's params, as Express).
----@param options? {mergeParams?: boolean}
+--- A router to mount with app:use(path, router).  Options (Express's):
+--- mergeParams (see the parent's params), caseSensitive (default false:
+--- '/Users' and '/users' are the same route).
+---@param options? {mergeParams?: boolean, caseSensitive?: boolean}
 ---@return Router
 local function new_router(options)
   options = options or {}
-  return setmetatable({ stack = {}, params = {}, options = options, mergeParams = options.mergeParams or false },
-    Router)
+  return setmetatable({ stack = {}, params = {}, options = options, mergeParams = options.mergeParams or false,
+    caseSensitive = options.caseSensitive or false }, Router)
 end
 
 --- A new app.  Options: `limit` (largest JSON body for the default parser,
 --- default 1 MiB; a number of bytes or '100kb'), `json = false` (no default
---- parser) and any option of http.createServer.
+--- parser), `caseSensitive` (as router.Router's) and any option of
+--- http.createServer.
 ---@param options? table
 ---@return Router
 local function new_app(options)

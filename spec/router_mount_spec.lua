@@ -52,6 +52,15 @@ leave:get('/x', function(req, res) res:send('not here') end)
 app:use('/leave', leave)
 app:get('/leave/x', function(req, res) res:send('left') end)
 
+-- case: insensitive by default, as Express; params keep their case
+local cased = router.Router({ caseSensitive = true })
+cased:get('/Exact', function(req, res) res:send('exact') end)
+app:use('/Cased', cased)
+app:get('/Shout/:Name', function(req, res) res:json({ name = req.params.Name, baseUrl = req.baseUrl }) end)
+local mixed = router.Router()
+mixed:get('/inner', where)
+app:use('/MiXeD', mixed)
+
 -- errors raised in a sub-router reach the app's error handler
 local failing = router.Router()
 failing:get('/boom', function() error({ status = 422, message = 'nope' }) end)
@@ -84,6 +93,9 @@ describe('router mounting', function()
       { 'GET', '/api/deep/x' },           -- 15
       { 'GET', '/users/a%2Fb/posts/x%20y' }, -- 16
       { 'GET', '/users/%zz/posts/1' },    -- 17
+      { 'GET', '/shout/Ann' }, { 'GET', '/SHOUT/Bob/' },        -- 18-19
+      { 'GET', '/cased/Exact' }, { 'GET', '/cased/exact' },     -- 20-21
+      { 'GET', '/mixed/INNER' },          -- 22
     })
   end)
   teardown(function() if srv then srv:stop() end end)
@@ -128,6 +140,15 @@ describe('router mounting', function()
     assert.are.equal('/on', r[11].headers['x-seen'])
     assert.are.same({ url = '/pass/on', baseUrl = '' }, body(11))
     assert.are.equal('/api/deep|/x', r[15].headers['x-deep'])
+  end)
+
+  it('matches paths case-insensitively unless caseSensitive, keeping the case of params and urls', function()
+    assert.are.same({ name = 'Ann', baseUrl = '' }, body(18))
+    assert.are.same({ name = 'Bob', baseUrl = '' }, body(19))
+    assert.are.equal('exact', r[20].body)
+    assert.are.equal(404, r[21].status)
+    assert.are.same({ url = '/INNER', path = '/INNER', baseUrl = '/mixed', originalUrl = '/mixed/INNER', params = {} },
+      body(22))
   end)
 
   it('leaves a router with nxt("router")', function()

@@ -7,6 +7,7 @@ local sched = require('luster.scheduler')
 
 local type, xpcall, setmetatable, rawget = type, xpcall, setmetatable, rawget
 local char, tonumber, find, sub, match = string.char, tonumber, string.find, string.sub, string.match
+local lower, concat = string.lower, table.concat
 local traceback, EXIT = debug.traceback, sched.EXIT
 
 local M = {}
@@ -72,21 +73,33 @@ local function decode_param(s)
   return (s:gsub('%%(%x%x)', function(h) return char(tonumber(h, 16)) end))
 end
 
--- '/users/:id/files/*' -> a Lua pattern and the param names ('*' are 0, 1...)
-local function compile(path)
-  local keys = {}
-  local pat = path:gsub('[%-%.%+%[%]%(%)%$%^%%%?]', '%%%0')
-  pat = pat:gsub(':([%w_]+)', function(k)
-    keys[#keys + 1] = k
-    return '([^/]+)'
-  end)
-  local stars = 0
-  pat = pat:gsub('%*', function()
-    keys[#keys + 1] = stars
-    stars = stars + 1
-    return '(.*)'
-  end)
-  return pat, keys
+-- '/users/:id/files/*' -> a Lua pattern and the param names ('*' are 0,
+-- 1...).  Params are position captures, so that a pattern can be matched
+-- against the case-folded path while params are cut from the path itself
+-- (fold: the literal text is lower-cased, Express's default).
+local MAGIC = '[%-%.%+%[%]%(%)%$%^%%%?]'
+local function compile(path, fold)
+  local keys, out, i, stars = {}, {}, 1, 0
+  while i <= #path do
+    local _, e, name = find(path, '^:([%w_]+)', i)
+    if name then
+      keys[#keys + 1] = name
+      out[#out + 1] = '()[^/]+()'
+      i = e + 1
+    else
+      local c = sub(path, i, i)
+      if c == '*' then
+        keys[#keys + 1] = stars
+        stars = stars + 1
+        out[#out + 1] = '().*()'
+      else
+        if fold then c = lower(c) end
+        out[#out + 1] = find(c, MAGIC) and '%' .. c or c
+      end
+      i = i + 1
+    end
+  end
+  return concat(out), keys
 end
 
 local function bad_param()
@@ -95,50 +108,53 @@ local function bad_param()
   return e
 end
 
--- Fills params from the captures of a match; nil, err for a bad param.
-local function fill(params, keys, ...)
+-- Fills params from the position captures of a match; nil, err for a bad param.
+local function fill(params, keys, path, ...)
   for i = 1, #keys do
-    local v = decode_param(select(i, ...) or '')
+    local from, to = select(2 * i - 1, ...)
+    local v = decode_param(sub(path, from, to - 1))
     if v == nil then return nil, bad_param() end
     params[keys[i]] = v
   end
   return params
 end
 
--- The layer's params when it matches path (NO_PARAMS, never given to a
+-- The layer's params when it matches (NO_PARAMS, never given to a
 -- handler, for a layer without params), or nil; and for a prefix layer
--- the part matched.
+-- the part of path matched.  lpath is path case-folded (or path itself
+-- for a case-sensitive router); the layer's plain text and pattern were
+-- folded the same way.
 local NO_PARAMS = {}
-local function fill_match(keys, first, ...)
+local function fill_match(keys, path, first, ...)
   if first == nil then return nil end
-  return fill({}, keys, first, ...)
+  return fill({}, keys, path, first, ...)
 end
 
-local function match_route(layer, path)
+local function match_route(layer, path, lpath)
   local plain = layer.plain
   if plain then
-    if path == plain or path == layer.plain_slash then return NO_PARAMS end
+    if lpath == plain or lpath == layer.plain_slash then return NO_PARAMS end
     return nil
   end
-  return fill_match(layer.keys, match(path, layer.pattern))
+  return fill_match(layer.keys, path, match(lpath, layer.pattern))
 end
 
-local function match_prefix(layer, path)
+local function match_prefix(layer, path, lpath)
   local prefix = layer.prefix
   if prefix == nil then return NO_PARAMS, '' end
   if layer.plain then
     local n = #prefix
-    if sub(path, 1, n) ~= prefix then return nil end
-    local c = sub(path, n + 1, n + 1)
+    if sub(lpath, 1, n) ~= prefix then return nil end
+    local c = sub(lpath, n + 1, n + 1)
     if c ~= '' and c ~= '/' then return nil end
-    return NO_PARAMS, prefix
+    return NO_PARAMS, sub(path, 1, n)
   end
-  local caps = { find(path, layer.pattern) }
+  local caps = { find(lpath, layer.pattern) }
   if caps[1] == nil then return nil end
   local e = caps[2]
-  local c = sub(path, e + 1, e + 1)
+  local c = sub(lpath, e + 1, e + 1)
   if c ~= '' and c ~= '/' then return nil end
-  local params, err = fill({}, layer.keys, unpack(caps, 3))
+  local params, err = fill({}, layer.keys, path, unpack(caps, 3))
   if not params then return nil, nil, err end
   return params, sub(path, 1, e)
 end
