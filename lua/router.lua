@@ -271,7 +271,10 @@ function Router:handle(req, res, out)
     base = ''
     req.baseUrl, req.originalUrl = '', url
   end
-  if self.is_app and rawget(req, 'app') == nil then req.app = self end
+  if self.is_app and rawget(req, 'app') == nil then
+    req.app = self
+    res.locals = {} -- Express's res.locals: this request's, for the handlers after
+  end
   local parent_params = rawget(req, 'params')
   local own_params
   if self.mergeParams then own_params = parent_params or {} end

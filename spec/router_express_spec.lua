@@ -71,7 +71,8 @@ app:get('/strict-error', function()
   error(setmetatable({}, { __index = function(_, k) error('no field ' .. tostring(k)) end,
     __tostring = function() error('cannot print me') end }))
 end)
-app:get('/locals', function(req, res) res:json({ title = req.app.locals.title }) end)
+app:get('/locals', function(req, res, nxt) res.locals.seen = (res.locals.seen or 0) + 1 nxt() end,
+  function(req, res) res:json({ title = req.app.locals.title, seen = res.locals.seen }) end)
 app:get('/skip-error-handler', function(req, res, nxt) nxt() end)
 app:use(function(err, req, res, nxt)
   if req.path == '/skip-error-handler' then error('error handlers are skipped without an error') end
@@ -194,8 +195,9 @@ describe('router, as Express does it', function()
     assert.are.same({ recovered = 'bad' }, json.decode(r[26].body))
   end)
 
-  it('shares app.locals as req.app.locals', function()
-    assert.are.same({ title = 'luster' }, json.decode(r[27].body))
+  it('shares app.locals as req.app.locals, and gives each request its res.locals', function()
+    assert.are.same({ title = 'luster', seen = 1 }, json.decode(r[27].body))
+    assert.are.same({ title = 'luster', seen = 1 }, json.decode(r[34].body)) -- res.locals is per request
   end)
 
   it('answers 404 to a method no route has, as Express does', function()
