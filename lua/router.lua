@@ -48,7 +48,7 @@ local type, setmetatable, rawget, tonumber, find, sub = type, setmetatable, rawg
 local lower = string.lower
 local run, run_param, arity, flatten = route_lib.run, route_lib.run_param, route_lib.arity, route_lib.flatten
 local compile, match_route, match_prefix = route_lib.compile, route_lib.match_route, route_lib.match_prefix
-local NO_PARAMS, Route, METHODS, traces = route_lib.NO_PARAMS, route_lib.Route, route_lib.METHODS, route_lib.traces
+local NO_PARAMS, Route, METHODS, trace_of = route_lib.NO_PARAMS, route_lib.Route, route_lib.METHODS, route_lib.trace_of
 
 -- ---- Router ----
 
@@ -183,7 +183,7 @@ local function run_params(self, layer, req, res, cont)
 end
 
 local function describe(err)
-  local ok, s = pcall(errors.describe, err, type(err) == 'table' and traces[err] or nil)
+  local ok, s = pcall(errors.describe, err, trace_of(err))
   return ok and s or '(an error that cannot be described)'
 end
 
@@ -380,6 +380,8 @@ local function new_router(options)
     caseSensitive = options.caseSensitive or false }, Router)
 end
 
+setmetatable(Router, { __call = function(_, options) return new_router(options) end })
+
 --- A new app.  Options: `limit` (largest JSON body for the default parser,
 --- default 1 MiB; a number of bytes or '100kb'), `json = false` (no default
 --- parser), `caseSensitive` (as router.Router's) and any option of
@@ -398,7 +400,7 @@ end
 
 return setmetatable({
   new = new_app,
-  Router = new_router,
+  Router = Router, -- the class; callable: router.Router(opts) makes one
   Route = Route,
   json = body.json,
   urlencoded = body.urlencoded,

@@ -17,13 +17,29 @@ local M = {}
 -- Tracebacks of the table errors handlers raised, for the final 500 log.
 local traces = setmetatable({}, { __mode = 'k' })
 
+-- A string cannot be a weak key: the last one raised keeps its trace.
+local last_string, last_string_trace
+
+local function trace_here()
+  return (traceback('', 3):sub(2):gsub("\n\t%[C%]: in function 'xpcall'.*$", ''))
+end
+
 local function trap(e)
   if e == EXIT then return e end
   if e == nil then e = errors.new('ERR_UNHANDLED_ERROR', 'a handler raised nil') end
-  if type(e) == 'table' and traces[e] == nil and rawget(e, 'stack') == nil then
-    traces[e] = traceback('', 2):sub(2):gsub("\n\t%[C%]: in function 'xpcall'.*$", '')
+  local t = type(e)
+  if t == 'table' then
+    if traces[e] == nil and rawget(e, 'stack') == nil then traces[e] = trace_here() end
+  elseif t == 'string' then
+    last_string, last_string_trace = e, trace_here()
   end
   return e
+end
+
+--- The traceback of where err was raised in a handler, if known.
+function M.trace_of(err)
+  if type(err) == 'table' then return traces[err] end
+  if err == last_string then return last_string_trace end
 end
 
 -- Runs a layer's handler, as an error handler when err is not nil; returns
@@ -224,7 +240,7 @@ function Route:dispatch(req, res, done)
 end
 
 
-M.traces, M.run, M.run_param, M.arity, M.flatten = traces, run, run_param, arity, flatten
+M.run, M.run_param, M.arity, M.flatten = run, run_param, arity, flatten
 M.compile, M.match_route, M.match_prefix, M.NO_PARAMS = compile, match_route, match_prefix, NO_PARAMS
 M.Route, M.METHODS = Route, METHODS
 return M
