@@ -64,7 +64,8 @@ app:get('/async-error', function()
   await(Promise.new(function(resolve) setTimeout(resolve, 5) end))
   error('raised after an await')
 end)
-app:get('/string-error', function() error('plain string') end)
+local function raise_deep() error('plain string') end
+app:get('/string-error', function() raise_deep() end)
 app:get('/route-error', function(req, res, nxt) nxt({ status = 400, message = 'bad' }) end,
   function(err, req, res, nxt) res:status(200):json({ recovered = err.message }) end)
 app:get('/strict-error', function()
@@ -184,6 +185,7 @@ describe('router, as Express does it', function()
     assert.are.equal(500, r[25].status)
     assert.are.equal('Internal Server Error', r[25].body)
     assert.matches('plain string', srv:stderr())
+    assert.matches("in function 'raise_deep'", srv:stderr()) -- the log has where it was raised
   end)
 
   it('answers 500 to an error object that raises when read or printed, and keeps serving', function()
