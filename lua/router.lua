@@ -75,8 +75,8 @@ function Router:route(path)
   local layer = { route = route }
   local fold = not self.caseSensitive
   if find(path, '[:*]') then
-    local pat, keys = compile(path, fold)
-    layer.pattern, layer.keys = '^' .. pat .. '/?$', keys
+    local pat, keys, risky = compile(path, fold)
+    layer.pattern, layer.keys, layer.risky = '^' .. pat .. '/?$', keys, risky
   else
     if fold then path = path:lower() end
     layer.plain = path
@@ -120,11 +120,11 @@ function Router:use(path, ...)
     path = nil
   end
   if #fns == 0 then errors.throw('ERR_INVALID_ARG_TYPE', 'app:use() requires a middleware function') end
-  local prefix, pattern, keys
+  local prefix, pattern, keys, risky
   if path and path ~= '/' then
     prefix = path:gsub('/$', '')
     if find(prefix, '[:*]') then
-      pattern, keys = compile(prefix, not self.caseSensitive)
+      pattern, keys, risky = compile(prefix, not self.caseSensitive)
       pattern = '^' .. pattern
     elseif not self.caseSensitive then
       prefix = prefix:lower()
@@ -133,7 +133,8 @@ function Router:use(path, ...)
   for _, x in ipairs(fns) do
     local fn, n = as_handler(x)
     self.stack[#self.stack + 1] = {
-      prefix = prefix, plain = prefix and not pattern, pattern = pattern, keys = keys, fn = fn, arity = n,
+      prefix = prefix, plain = prefix and not pattern, pattern = pattern, keys = keys, risky = risky, fn = fn,
+      arity = n,
     }
   end
   return self

@@ -89,34 +89,55 @@ local function decode_param(s)
   return (s:gsub('%%(%x%x)', function(h) return char(tonumber(h, 16)) end))
 end
 
--- '/users/:id/files/*' -> a Lua pattern and the param names ('*' are 0,
--- 1...).  Params are position captures, so that a pattern can be matched
--- against the case-folded path while params are cut from the path itself
--- (fold: the literal text is lower-cased, Express's default).
+-- '/users/:id/files/*' -> a Lua pattern, the param names ('*' are 0,
+-- 1...) and whether the pattern can take quadratic time.  Params are
+-- position captures, so that a pattern can be matched against the
+-- case-folded path while params are cut from the path itself (fold: the
+-- literal text is lower-cased, Express's default).
+--
+-- Backtracking: a param followed by a literal character stops before that
+-- character (':from-:to' is ([^/-]+)-([^/]+), as path-to-regexp does since
+-- CVE-2024-45296), which keeps the match linear.  What stays quadratic (two
+-- '*', a '*' before a param, two params side by side) is flagged: such a
+-- route is matched only against paths up to RISKY_PATH bytes.
 local MAGIC = '[%-%.%+%[%]%(%)%$%^%%%?]'
 local function compile(path, fold)
-  local keys, out, i, stars = {}, {}, 1, 0
+  local keys, out, i, stars, risky = {}, {}, 1, 0, false
+  local last -- 'param', 'star' or nil: the token before this one
   while i <= #path do
     local _, e, name = find(path, '^:([%w_]+)', i)
     if name then
+      if last then risky = true end
       keys[#keys + 1] = name
-      out[#out + 1] = '()[^/]+()'
-      i = e + 1
+      local after = sub(path, e + 1, e + 1)
+      if after ~= '' and after ~= '/' and after ~= ':' and after ~= '*' then
+        if fold then after = lower(after) end
+        out[#out + 1] = '()[^/' .. (find(after, MAGIC) and '%' .. after or after) .. ']+()'
+      else
+        out[#out + 1] = '()[^/]+()'
+      end
+      i, last = e + 1, 'param'
     else
       local c = sub(path, i, i)
       if c == '*' then
+        if stars > 0 or last then risky = true end
         keys[#keys + 1] = stars
         stars = stars + 1
         out[#out + 1] = '().*()'
+        last = 'star'
       else
         if fold then c = lower(c) end
         out[#out + 1] = find(c, MAGIC) and '%' .. c or c
+        if last == 'param' then last = nil end
       end
       i = i + 1
     end
   end
-  return concat(out), keys
+  return concat(out), keys, risky
 end
+
+-- Longest path a quadratic route pattern is tried on (~1 ms of matching).
+local RISKY_PATH = 1024
 
 local function bad_param()
   local e = errors.new('ERR_INVALID_URI', 'Failed to decode param: not valid percent-encoding')
@@ -152,6 +173,7 @@ local function match_route(layer, path, lpath)
     if lpath == plain or lpath == layer.plain_slash then return NO_PARAMS end
     return nil
   end
+  if layer.risky and #lpath > RISKY_PATH then return nil end
   return fill_match(layer.keys, path, match(lpath, layer.pattern))
 end
 
@@ -165,6 +187,7 @@ local function match_prefix(layer, path, lpath)
     if c ~= '' and c ~= '/' then return nil end
     return NO_PARAMS, sub(path, 1, n)
   end
+  if layer.risky and #lpath > RISKY_PATH then return nil end
   local caps = { find(lpath, layer.pattern) }
   if caps[1] == nil then return nil end
   local e = caps[2]
