@@ -31,7 +31,8 @@ M.empty_array = setmetatable({}, {
   __newindex = function() error('json.empty_array is read-only', 2) end,
 })
 
---- Mark `t` (default a new table) as a JSON array; returns it.
+--- Mark `t` (default a new table) as a JSON array; returns it.  The mark
+--- is t's metatable (any metatable t had is replaced).
 ---@param t? table
 ---@return table
 function M.array(t)

@@ -241,6 +241,23 @@ app:listen(0, '127.0.0.1', function() console.log('port', app.server:address().p
     assert.are.equal(500, r[6].status) -- a relative path without root is the handler's mistake
   end)
 
+  it('serves nothing from outside for any mix of dots, slashes, escapes and NULs', function()
+    local tokens = { '..', '.', '/', '//', '%2e', '%2E', '%2f', '%2F', '%5c', '\\', '%00', '%252e', 'outside',
+      'secret.txt', 'public-other.txt', 'escape.txt', 'outdir', 'sub', '%', '%e', '.%2e', '%2e.', 'a.txt' }
+    math.randomseed(8)
+    local reqs = {}
+    for i = 1, 300 do
+      local parts = {}
+      for j = 1, math.random(1, 8) do parts[j] = tokens[math.random(#tokens)] end
+      reqs[i] = { 'GET', (i % 2 == 0 and '/strict/' or '/static/') .. table.concat(parts) }
+    end
+    local r = batch(srv.port, reqs)
+    for i, q in ipairs(r) do
+      assert.is_nil(q.body:find(SECRET, 1, true), reqs[i][2])
+      assert.is_true(q.status == 200 or q.status == 301 or (q.status >= 400 and q.status < 500), reqs[i][2])
+    end
+  end)
+
   it('follows a symbolic link that stays inside, and serves a name that only looks encoded', function()
     local r = batch(srv.port, { { 'GET', '/static/inlink.txt' }, { 'GET', '/static/%252e%252e' } })
     assert.are.equal('hello text', r[1].body)
