@@ -61,6 +61,12 @@ local mixed = router.Router()
 mixed:get('/inner', where)
 app:use('/MiXeD', mixed)
 
+-- a router as a route handler: its own params, the route's restored after
+local inner = router.Router()
+inner:use(function(req, res, nxt) res:set('X-Router', tostring(req.params.id)) nxt() end)
+app:get('/member/:id', function(req, res, nxt) res:set('X-User-Id', req.params.id) nxt() end, inner,
+  function(req, res) res:send(req.params.id) end)
+
 -- errors raised in a sub-router reach the app's error handler
 local failing = router.Router()
 failing:get('/boom', function() error({ status = 422, message = 'nope' }) end)
@@ -96,6 +102,7 @@ describe('router mounting', function()
       { 'GET', '/shout/Ann' }, { 'GET', '/SHOUT/Bob/' },        -- 18-19
       { 'GET', '/cased/Exact' }, { 'GET', '/cased/exact' },     -- 20-21
       { 'GET', '/mixed/INNER' },          -- 22
+      { 'GET', '/member/1' },             -- 23
     })
   end)
   teardown(function() if srv then srv:stop() end end)
@@ -149,6 +156,12 @@ describe('router mounting', function()
     assert.are.equal(404, r[21].status)
     assert.are.same({ url = '/INNER', path = '/INNER', baseUrl = '/mixed', originalUrl = '/mixed/INNER', params = {} },
       body(22))
+  end)
+
+  it('takes a router as a route handler and restores req.params after it', function()
+    assert.are.equal('nil', r[23].headers['x-router'])
+    assert.are.equal('1', r[23].headers['x-user-id'])
+    assert.are.equal('1', r[23].body)
   end)
 
   it('leaves a router with nxt("router")', function()

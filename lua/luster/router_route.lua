@@ -214,8 +214,16 @@ for _, m in ipairs(METHODS) do
     local fns = flatten({ ... })
     if #fns == 0 then errors.throw('ERR_INVALID_ARG_TYPE', 'Route.%s() requires a handler', m) end
     for _, fn in ipairs(fns) do
-      errors.check_type(fn, 'handler', 'function')
-      self.stack[#self.stack + 1] = { method = method, fn = fn, arity = arity(fn) }
+      local n
+      if type(fn) == 'table' and type(fn.handle) == 'function' then
+        -- a router as one of a route's handlers (Express allows it)
+        local r = fn
+        fn, n = function(req, res, nxt) return r:handle(req, res, nxt) end, 3
+      else
+        errors.check_type(fn, 'handler', 'function')
+        n = arity(fn)
+      end
+      self.stack[#self.stack + 1] = { method = method, fn = fn, arity = n }
     end
     self.methods[method] = true
     return self
