@@ -188,6 +188,9 @@ local function describe(err)
   return ok and s or '(an error that cannot be described)'
 end
 
+local BODY_HEADERS = { 'Content-Encoding', 'Content-Language', 'Content-Range', 'Content-Length',
+  'Content-Disposition', 'ETag', 'Last-Modified' }
+
 -- What the app answers for an error nobody handled (Express's finalhandler).
 local function send_error(res, err)
   local status = type(err) == 'table' and tonumber(rawget(err, 'status') or rawget(err, 'statusCode')) or 500
@@ -195,7 +198,13 @@ local function send_error(res, err)
   if status >= 500 then io.stderr:write('router: ', describe(err), '\n') end
   if res.finished then return end
   if res._started then return res:destroy() end
-  res:_reset_headers()
+  if res.headersSent then
+    res:_reset_headers() -- writeHead without a body yet: start over
+  else
+    -- as Express's finalhandler: headers set so far (CORS, cookies) stay,
+    -- those that described the body that will not be sent go
+    for _, h in ipairs(BODY_HEADERS) do res:removeHeader(h) end
+  end
   res.statusCode = status
   local msg = status < 500 and type(err) == 'table' and rawget(err, 'expose') ~= false
     and type(rawget(err, 'message')) == 'string' and rawget(err, 'message') or nil
