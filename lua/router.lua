@@ -34,8 +34,11 @@
 --- the prefix while its handlers run: inside, req.url and req.path are
 --- relative, req.baseUrl holds what was stripped and req.originalUrl the
 --- url as it arrived (Express's names).  Paths are matched as sent
---- (percent-encoded); params are percent-decoded ('+' stays '+'), and a
---- param that is not valid percent-encoding gives 400.
+--- (percent-encoded) and, as Express, case-insensitively unless the
+--- router has {caseSensitive = true}; params are percent-decoded ('+'
+--- stays '+'), and a param that is not valid percent-encoding gives 400.
+--- A trailing '/' is optional.  Middleware that reads req.body must come
+--- after an explicit router.json() (the app's own parser runs later).
 local http = require('http')
 local errors = require('luster.errors')
 local body = require('luster.router_body')
