@@ -4,9 +4,12 @@
 --   curl -s -XPOST localhost:3000/todos -H 'Content-Type: application/json' -d '{"title":"milk"}'
 --   curl -s -XPATCH localhost:3000/todos/1 -H 'Content-Type: application/json' -d '{"done":true}'
 --   curl -s -XDELETE localhost:3000/todos/1
+local json = require('json')
 local app = require('router')()
 
-local todos, next_id = {}, 1
+-- json.array: an empty list must still be written as [] (a Lua table alone
+-- does not say whether it is a list or a record)
+local todos, next_id = json.array(), 1
 
 local function find(id)
   for i, t in ipairs(todos) do
@@ -29,7 +32,7 @@ end)
 app:get('/todos', function(req, res)
   local list = todos
   if req.query.done then
-    list = {}
+    list = json.array()
     for _, t in ipairs(todos) do
       if tostring(t.done) == req.query.done then list[#list + 1] = t end
     end
@@ -57,7 +60,9 @@ end)
 app:patch('/todos/:id', function(req, res)
   local t = find(req.params.id)
   if not t then return res:status(404):json({ error = 'no todo ' .. req.params.id }) end
-  local body = req.body or {}
+  -- req.body is the parsed JSON; without a JSON body it is left unset
+  -- (req.body is then IncomingMessage's body() method)
+  local body = type(req.body) == 'table' and req.body or {}
   if body.title ~= nil then t.title = tostring(body.title) end
   if body.done ~= nil then t.done = body.done == true end
   res:json(t)

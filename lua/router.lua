@@ -1,192 +1,369 @@
 --- A small Express-style router over `http`:
 ---
----   local app = require('router')()
+---   local router = require('router')
+---   local app = router()
 ---   app:use(function(req, res, nxt) ... nxt() end)
 ---   app:get('/users/:id', function(req, res) res:json({id = req.params.id}) end)
 ---   app:post('/items', function(req, res) res:status(201):json(req.body) end)
+---   local api = router.Router()
+---   api:get('/health', function(req, res) res:send('ok') end)
+---   app:use('/api', api)
+---   app:use('/assets', router.static('public'))
 ---   app:listen(3000)
 ---
---- Routes and middleware run in the order they were added.  A handler that
---- takes a third argument gets `nxt` (Lua's `next` is a builtin) and may
---- pass on with `nxt()` or fail with `nxt(err)`; handlers may `await`.
---- Before the routes run, a JSON body (Content-Type */json) is read and
---- parsed into `req.body` (a body that does not parse gives 400, one over
---- `limit` bytes 413; an empty one gives {}); other bodies are left to the
---- handler, for which `req:body()` (the method) still reads them.
---- Nothing matching gives 404; an error gives 500 (or `err.status`).
+--- Layers (middleware, routes, mounted routers) run in the order they were
+--- added, as in Express.  Every handler gets `nxt` (Lua's `next` is a
+--- builtin): `nxt()` passes on, `nxt(err)` fails, `nxt('route')` skips the
+--- rest of the current route's handlers, `nxt('router')` leaves the router.
+--- A handler taking four parameters, `function(err, req, res, nxt)`, is an
+--- error handler: it runs only while an error is pending (found with
+--- debug.getinfo(fn).nparams, Lua's `fn.length`).  Handlers may `await`; an
+--- error they raise, before or after an await, goes to the error handlers.
+--- Nothing matching gives 404 `Cannot GET /path`; an error nobody handles
+--- gives its `status` (4xx: JSON {error = message}) or 500.
+---
+--- Body parsing is a layer too (router.json{}, router.urlencoded{},
+--- router.text{}, router.raw{}; lua/luster/router_body.lua), run where it
+--- was added.  For a request that met no router.json on its way, the app
+--- parses JSON with its `limit` just before the first route handler that
+--- matches it (in the app or any router mounted in it), so middleware
+--- before it (a logger, an error handler) sees the 400/413 it produces;
+--- router({json = false}) turns that off.
+---
+--- `app:use(path, ...)` matches path prefixes at a '/' boundary and strips
+--- the prefix while its handlers run: inside, req.url and req.path are
+--- relative, req.baseUrl holds what was stripped and req.originalUrl the
+--- url as it arrived (Express's names).  Paths are matched as sent
+--- (percent-encoded) and, as Express, case-insensitively unless the
+--- router has {caseSensitive = true}; params are percent-decoded ('+'
+--- stays '+'), and a param that is not valid percent-encoding gives 400.
+--- A trailing '/' is optional.  Middleware that reads req.body must come
+--- after an explicit router.json() (the app's own parser runs later).
 local http = require('http')
-local json = require('json')
 local errors = require('luster.errors')
-local outgoing = require('luster.http_outgoing')
-local incoming = require('luster.http_incoming')
+local body = require('luster.router_body')
+local static = require('luster.router_static')
+require('luster.router_response') -- req/res helpers (res:send, res:redirect, req:get, ...)
 
-local Res = outgoing.ServerResponse
-local type, await, unescape = type, _G.await, incoming.unescape
+local route_lib = require('luster.router_route')
 
---- `res:status(code)` — set the status code; chainable.
----@param code integer
----@return ServerResponse
-function Res:status(code)
-  self.statusCode = code
-  return self
-end
+local type, setmetatable, rawget, tonumber, find, sub = type, setmetatable, rawget, tonumber, string.find, string.sub
+local lower = string.lower
+local run, run_param, arity, flatten = route_lib.run, route_lib.run_param, route_lib.arity, route_lib.flatten
+local compile, match_route, match_prefix = route_lib.compile, route_lib.match_route, route_lib.match_prefix
+local NO_PARAMS, Route, METHODS, trace_of = route_lib.NO_PARAMS, route_lib.Route, route_lib.METHODS, route_lib.trace_of
 
---- `res:send(body)` — finish with a string (text/html unless a type was
---- set), a table (as JSON) or a number (as a status code with its name).
----@param body? string|table|number
----@return ServerResponse
-function Res:send(body)
-  local t = type(body)
-  if t == 'table' then return self:json(body) end
-  if t == 'number' then
-    self.statusCode = body
-    body = http.STATUS_CODES[body] or tostring(body)
-  end
-  if not self.headersSent and not self:getHeader('content-type') then
-    self:setHeader('Content-Type', 'text/html; charset=utf-8')
-  end
-  return self:finish(body)
-end
-
---- `res:set(name, value)` — setHeader, chainable.
-function Res:set(name, value)
-  self:setHeader(name, value)
-  return self
-end
-
---- `res:type(mime)` — the Content-Type, chainable.
-function Res:type(mime)
-  return self:set('Content-Type', mime)
-end
+-- ---- Router ----
 
 ---@class Router
----@field stack table[] layers: {method=, pattern=, keys=, prefix=, fn=}
+---@field stack table[] layers: {prefix=|pattern=, keys=, plain=, fn=, arity=, route=}
+---@field locals table app.locals (an app), shared by its requests as req.app.locals
 local Router = {}
 Router.__index = Router
 
--- '/users/:id/files/*' -> Lua pattern and the parameter names
-local function compile(path)
-  local keys = {}
-  local pat = path:gsub('[%-%.%+%[%]%(%)%$%^%%%?]', '%%%0')
-  pat = pat:gsub(':([%w_]+)', function(k)
-    keys[#keys + 1] = k
-    return '([^/]+)'
-  end)
-  pat = pat:gsub('%*', function()
-    keys[#keys + 1] = #keys
-    return '(.*)'
-  end)
-  return '^' .. pat .. '/?$', keys
+local function check_path(path, what)
+  if type(path) ~= 'string' then
+    errors.throw('ERR_INVALID_ARG_TYPE', 'The "path" argument of %s must be of type string. Received %s',
+      what, type(path))
+  end
 end
 
-local function add(self, method, path, fns)
-  if type(path) == 'function' then
-    table.insert(fns, 1, path)
+--- A Route for `path`, to which handlers are added by method:
+--- `app:route('/book'):get(f):post(g)`.
+---@param path string
+---@return Route
+function Router:route(path)
+  check_path(path, 'route()')
+  local route = setmetatable({ path = path, stack = {}, methods = {} }, Route)
+  local layer = { route = route }
+  local fold = not self.caseSensitive
+  if find(path, '[:*]') then
+    local pat, keys, risky = compile(path, fold)
+    layer.pattern, layer.keys, layer.risky = '^' .. pat .. '/?$', keys, risky
+  else
+    if fold then path = path:lower() end
+    layer.plain = path
+    layer.plain_slash = path ~= '/' and path .. '/' or nil
+  end
+  self.stack[#self.stack + 1] = layer
+  return route
+end
+
+for _, m in ipairs(METHODS) do
+  --- Add a route for this method: `app:get(path, fn...)`.
+  Router[m] = function(self, path, ...)
+    if type(path) == 'function' then
+      errors.throw('ERR_INVALID_ARG_TYPE', 'app:%s() requires a path as its first argument', m)
+    end
+    local route = self:route(path)
+    route[m](route, ...)
+    return self
+  end
+end
+
+-- A router (or anything with :handle) used as middleware.
+local function as_handler(x)
+  if type(x) == 'function' then return x, arity(x) end
+  if type(x) == 'table' and type(x.handle) == 'function' then
+    return function(req, res, nxt) return x:handle(req, res, nxt) end, 3
+  end
+  errors.throw('ERR_INVALID_ARG_TYPE',
+    'The "handler" argument must be a function or a router. Received %s', type(x))
+end
+
+--- Add middleware or mount routers, optionally under a path prefix:
+--- `app:use([path,] fn_or_router...)`.
+---@return Router
+function Router:use(path, ...)
+  local fns
+  if type(path) == 'string' then
+    fns = flatten({ ... })
+  else
+    fns = flatten({ path, ... })
     path = nil
   end
-  for _, fn in ipairs(fns) do
-    errors.check_type(fn, 'handler', 'function')
-    local layer = { method = method, fn = fn, arity = debug.getinfo(fn, 'u').nparams }
-    if method == 'USE' then
-      layer.prefix = path and path ~= '/' and path:gsub('/$', '') or nil
-    else
-      layer.pattern, layer.keys = compile(path or '*')
+  if #fns == 0 then errors.throw('ERR_INVALID_ARG_TYPE', 'app:use() requires a middleware function') end
+  local prefix, pattern, keys, risky
+  if path and path ~= '/' then
+    prefix = path:gsub('/$', '')
+    if find(prefix, '[:*]') then
+      pattern, keys, risky = compile(prefix, not self.caseSensitive)
+      pattern = '^' .. pattern
+    elseif not self.caseSensitive then
+      prefix = prefix:lower()
     end
-    self.stack[#self.stack + 1] = layer
+  end
+  for _, x in ipairs(fns) do
+    local fn, n = as_handler(x)
+    self.stack[#self.stack + 1] = {
+      prefix = prefix, plain = prefix and not pattern, pattern = pattern, keys = keys, risky = risky, fn = fn,
+      arity = n,
+    }
   end
   return self
 end
 
-for _, m in ipairs({ 'get', 'post', 'put', 'patch', 'delete', 'head', 'options', 'all' }) do
-  local method = m:upper()
-  --- Add a route for this method: `app:get(path, fn...)`.
-  Router[m] = function(self, path, ...) return add(self, method, path, { ... }) end
-end
-
---- Add middleware (optionally only under a path prefix).
+--- `app:param(name, fn)`: fn(req, res, nxt, value, name) runs before the
+--- handlers of a route whose path has :name, once per request and value.
+---@param name string
+---@param fn function
 ---@return Router
-function Router:use(path, ...)
-  return add(self, 'USE', path, { ... })
+function Router:param(name, fn)
+  errors.check_type(name, 'name', 'string')
+  errors.check_type(fn, 'fn', 'function')
+  local list = self.params[name]
+  if not list then list = {}; self.params[name] = list end
+  list[#list + 1] = fn
+  return self
 end
 
-local function match(layer, req, path)
-  local method = layer.method
-  if method == 'USE' then
-    local prefix = layer.prefix
-    if not prefix then return true end
-    return path == prefix or path:sub(1, #prefix + 1) == prefix .. '/'
+-- Runs the app:param callbacks for the params of a matched route, then cont(err).
+local function run_params(self, layer, req, res, cont)
+  local keys = layer.keys
+  if not keys or next(self.params) == nil then return cont() end
+  local called = rawget(req, '_params_called')
+  if not called then called = {}; req._params_called = called end
+  local ki, ci, list, name, value = 0, 0, nil, nil, nil
+  local function step(err)
+    if err ~= nil then return cont(err) end
+    while true do
+      if list and ci < #list then
+        ci = ci + 1
+        local e = run_param(list[ci], req, res, step, value, name)
+        if e ~= nil then return cont(e) end
+        return
+      end
+      if list then called[name] = value end
+      ki = ki + 1
+      name = keys[ki]
+      if name == nil then return cont() end
+      value = req.params[name]
+      list = self.params[name]
+      if list and called[name] == value then list = nil end
+      ci = 0
+    end
   end
-  if method ~= 'ALL' and method ~= req.method and not (method == 'GET' and req.method == 'HEAD') then
-    return false
-  end
-  local caps = { path:match(layer.pattern) }
-  if caps[1] == nil then return false end
-  local params = {}
-  for i, k in ipairs(layer.keys) do params[k] = unescape(caps[i] or '') end
-  req.params = params
-  return true
+  step()
 end
 
+local function describe(err)
+  local ok, s = pcall(errors.describe, err, trace_of(err))
+  return ok and s or '(an error that cannot be described)'
+end
+
+local BODY_HEADERS = { 'Content-Encoding', 'Content-Language', 'Content-Range', 'Content-Length',
+  'Content-Disposition', 'ETag', 'Last-Modified' }
+
+-- What the app answers for an error nobody handled (Express's finalhandler).
 local function send_error(res, err)
-  local status = type(err) == 'table' and tonumber(err.status or err.statusCode) or 500
-  if status < 400 or status > 599 then status = 500 end
-  if status >= 500 then
-    io.stderr:write('router: ', errors.describe(err), '\n')
-  end
+  local status = type(err) == 'table' and tonumber(rawget(err, 'status') or rawget(err, 'statusCode')) or 500
+  if not status or status < 400 or status > 599 then status = 500 end
+  if status >= 500 then io.stderr:write('router: ', describe(err), '\n') end
   if res.finished then return end
   if res._started then return res:destroy() end
-  res:_reset_headers()
+  if res.headersSent then
+    res:_reset_headers() -- writeHead without a body yet: start over
+  else
+    -- as Express's finalhandler: headers set so far (CORS, cookies) stay,
+    -- those that described the body that will not be sent go
+    for _, h in ipairs(BODY_HEADERS) do res:removeHeader(h) end
+  end
   res.statusCode = status
-  res:setHeader('Content-Type', 'text/plain')
-  res:finish(http.STATUS_CODES[status] or 'Error')
+  local msg = status < 500 and type(err) == 'table' and rawget(err, 'expose') ~= false
+    and type(rawget(err, 'message')) == 'string' and rawget(err, 'message') or nil
+  if msg then
+    res:setHeader('Content-Type', 'application/json')
+    res:finish(require('json').encode({ error = msg }))
+  else
+    res:setHeader('Content-Type', 'text/plain; charset=utf-8')
+    res:finish(http.STATUS_CODES[status] or 'Error')
+  end
 end
 
--- Read and parse a JSON body into req.body; false when it answered 4xx.
-local function parse_body(self, req, res)
-  local ctype = req.headers['content-type']
-  if not ctype or not ctype:lower():find('json', 1, true) then return true end
-  local ok, raw = pcall(await, req:body())
-  if not ok then return false end -- the client went away or a limit answered
-  if #raw > self.limit then
-    send_error(res, { status = 413 })
-    return false
-  end
-  if raw == '' then
-    req.body = {}
-    return true
-  end
-  local value, err = json.decode(raw, { safe = true })
-  if value == nil and err then
-    res:status(400):json({ error = 'invalid JSON body: ' .. err })
-    return false
-  end
-  req.body = value
-  return true
+-- Express answers OPTIONS itself when routes have the path but none has OPTIONS.
+local function send_options(res, allow)
+  local list = {}
+  for m in pairs(allow) do if m ~= 'ALL' then list[#list + 1] = m end end
+  table.sort(list)
+  local text = table.concat(list, ',')
+  res.statusCode = 200
+  res:setHeader('Allow', text)
+  res:setHeader('Content-Type', 'text/plain; charset=utf-8')
+  res:finish(text)
 end
 
---- Handle one request (also usable as a plain `http` handler).
+local function final(req, res, err)
+  if err ~= nil and err ~= 'router' then return send_error(res, err) end
+  if not res.finished then
+    res.statusCode = 404
+    res:setHeader('Content-Type', 'text/plain; charset=utf-8')
+    res:finish('Cannot ' .. req.method .. ' ' .. (rawget(req, 'originalUrl') or req.url):gsub('%?.*', ''))
+  end
+end
+
+-- A matched route: its app:param callbacks, then its handlers.
+local function start_route(self, layer, req, res, nxt)
+  if not layer.keys or next(self.params) == nil then return layer.route:dispatch(req, res, nxt) end
+  return run_params(self, layer, req, res, function(err)
+    if err ~= nil then return nxt(err) end
+    return layer.route:dispatch(req, res, nxt)
+  end)
+end
+
+-- Whether the request surely has no body: complete with nothing received
+-- (http_incoming's fields), for a method that does not carry one.
+local function bodiless(req)
+  local m = req.method
+  return (m == 'GET' or m == 'HEAD') and req.complete and not rawget(req, '_body') and not rawget(req, '_buf')
+end
+
+-- The app's JSON parser first, for a request no router.json has seen.
+local function parse_then_route(self, layer, req, res, nxt)
+  local app = rawget(req, 'app')
+  local parse = app and app._default_json
+  if not parse or rawget(req, '_json_seen') or bodiless(req) then
+    return start_route(self, layer, req, res, nxt)
+  end
+  local e = run(parse, nil, req, res, function(err)
+    if err ~= nil then return nxt(err) end
+    return start_route(self, layer, req, res, nxt)
+  end)
+  if e ~= nil then return nxt(e) end
+end
+
+--- Handle one request (also usable as a plain `http` handler, or as
+--- middleware: `out(err)` is called when nothing here answered).
 ---@param req IncomingMessage
 ---@param res ServerResponse
-function Router:handle(req, res)
-  -- req.body: the parsed JSON (rawget: otherwise `body` is req:body())
-  if rawget(req, 'body') == nil and not parse_body(self, req, res) then return end
-  local stack, path, i = self.stack, req.path, 0
-  local function nxt(err)
+---@param out? fun(err?: any)
+function Router:handle(req, res, out)
+  local url, path = req.url, req.path
+  local lpath = self.caseSensitive and path or lower(path)
+  local base = rawget(req, 'baseUrl')
+  if base == nil then
+    base = ''
+    req.baseUrl, req.originalUrl = '', url
+  end
+  if self.is_app and rawget(req, 'app') == nil then
+    req.app = self
+    res.locals = {} -- Express's res.locals: this request's, for the handlers after
+  end
+  local parent_params = rawget(req, 'params')
+  local own_params
+  if self.mergeParams then own_params = parent_params or {} end
+  local stack, i, stripped = self.stack, 0, false
+  local method = req.method
+  local allow -- OPTIONS with no route for it: the methods the path has
+
+  local nxt
+  nxt = function(err)
+    if stripped then
+      req.url, req.path, req.baseUrl = url, path, base
+      stripped = false
+    end
+    if err == 'route' then err = nil end
     while true do
       i = i + 1
       local layer = stack[i]
-      if not layer then
-        if err ~= nil then return send_error(res, err) end
-        if not res.finished then res:status(404):send('Cannot ' .. req.method .. ' ' .. path) end
-        return
+      if not layer or err == 'router' then
+        -- leaving this router: the request as it came in
+        req.url, req.path, req.baseUrl, req.params = url, path, base, parent_params
+        if allow and err == nil and not res.finished then return send_options(res, allow) end
+        if out then return out(err ~= 'router' and err or nil) end
+        return final(req, res, err)
       end
-      if match(layer, req, path) then
-        local wants_err = layer.method == 'USE' and layer.arity == 4
-        if (err ~= nil) == wants_err then
-          local ok, e
-          if wants_err then ok, e = pcall(layer.fn, err, req, res, nxt)
-          else ok, e = pcall(layer.fn, req, res, nxt) end
-          if not ok then err = e else return end
+      local route = layer.route
+      if route then
+        -- a route runs only with no error pending, for a method it has
+        if err == nil and method == 'OPTIONS' and not route:_handles(method) and match_route(layer, path, lpath) then
+          allow = allow or {}
+          for m in pairs(route.methods) do allow[m] = true end
+          if route.methods.GET then allow.HEAD = true end
+        elseif err == nil and route:_handles(method) then
+          local params, perr = match_route(layer, path, lpath)
+          if perr then
+            err = perr
+          elseif params then
+            if params == NO_PARAMS then
+              if not own_params then own_params = {} end
+              params = own_params
+            elseif self.mergeParams and parent_params then
+              for k, v in pairs(parent_params) do if params[k] == nil then params[k] = v end end
+            end
+            req.params = params
+            return parse_then_route(self, layer, req, res, nxt)
+          end
+        end
+      elseif (err ~= nil) == (layer.arity == 4) then
+        local params, removed, perr = match_prefix(layer, path, lpath)
+        if perr then
+          err = perr
+        elseif params then
+          if params ~= NO_PARAMS then
+            if self.mergeParams and parent_params then
+              for k, v in pairs(parent_params) do if params[k] == nil then params[k] = v end end
+            end
+            req.params = params
+          else
+            if not own_params then own_params = {} end
+            if rawget(req, 'params') ~= own_params then req.params = own_params end
+          end
+          if removed ~= '' then
+            stripped = true
+            local rest = sub(url, #removed + 1)
+            if sub(rest, 1, 1) ~= '/' then rest = '/' .. rest end
+            req.url = rest
+            req.path = sub(path, #removed + 1)
+            if req.path == '' then req.path = '/' end
+            req.baseUrl = base .. removed
+          end
+          local e = run(layer.fn, err, req, res, nxt)
+          if e == nil then return end
+          if stripped then
+            req.url, req.path, req.baseUrl = url, path, base
+            stripped = false
+          end
+          err = e
         end
       end
     end
@@ -202,14 +379,45 @@ function Router:listen(...)
   return server:listen(...)
 end
 
---- A new app.  Options: `limit` (largest JSON body, default 1 MiB) and any
---- option of http.createServer.
+-- A router is callable as middleware: router(req, res, nxt).
+Router.__call = function(self, req, res, nxt) return self:handle(req, res, nxt) end
+
+--- A router to mount with app:use(path, router).  Options (Express's):
+--- mergeParams (see the parent's params), caseSensitive (default false:
+--- '/Users' and '/users' are the same route).
+---@param options? {mergeParams?: boolean, caseSensitive?: boolean}
+---@return Router
+local function new_router(options)
+  options = options or {}
+  return setmetatable({ stack = {}, params = {}, options = options, mergeParams = options.mergeParams or false,
+    caseSensitive = options.caseSensitive or false }, Router)
+end
+
+setmetatable(Router, { __call = function(_, options) return new_router(options) end })
+
+--- A new app.  Options: `limit` (largest JSON body for the default parser,
+--- default 1 MiB; a number of bytes or '100kb'), `json = false` (no default
+--- parser), `caseSensitive` (as router.Router's) and any option of
+--- http.createServer.
 ---@param options? table
 ---@return Router
-local function new(options)
+local function new_app(options)
   options = options or {}
-  local self = setmetatable({ stack = {}, options = options, limit = options.limit or 1024 * 1024 }, Router)
+  local self = new_router(options)
+  self.is_app = true
+  self.locals = {}
+  self.limit = options.limit or 1024 * 1024
+  self._default_json = options.json ~= false and body.json({ limit = self.limit, type = { 'application/json', '*/*+json', '*/json' } }) or false
   return self
 end
 
-return setmetatable({ new = new, Router = Router }, { __call = function(_, opts) return new(opts) end })
+return setmetatable({
+  new = new_app,
+  Router = Router, -- the class; callable: router.Router(opts) makes one
+  Route = Route,
+  json = body.json,
+  urlencoded = body.urlencoded,
+  text = body.text,
+  raw = body.raw,
+  static = static.serve,
+}, { __call = function(_, opts) return new_app(opts) end })

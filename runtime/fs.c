@@ -1,6 +1,8 @@
 /*
  * fs.c — the native side of the `fs` subset: read/write/append a file,
- * stat, lstat, readdir, mkdir, unlink, rmdir, rename.
+ * stat, lstat, readdir, mkdir, unlink, rmdir, rename; and for serving files
+ * piece by piece (router.static), readrange (length bytes from offset) and
+ * realpath.
  *
  * Each operation is written once, as a plain POSIX function on C data
  * (fs_job).  The sync form runs it on the calling thread; the async form
@@ -19,11 +21,13 @@
 #include <unistd.h>
 
 enum { OP_READ, OP_WRITE, OP_APPEND, OP_STAT, OP_READDIR, OP_MKDIR, OP_UNLINK, OP_RMDIR, OP_RENAME,
-       OP_LSTAT };
+       OP_LSTAT, OP_READ_RANGE, OP_REALPATH };
 static const char *const op_names[] = { "read", "write", "append", "stat", "readdir", "mkdir",
-                                        "unlink", "rmdir", "rename", "lstat", NULL };
+                                        "unlink", "rmdir", "rename", "lstat", "readrange",
+                                        "realpath", NULL };
 static const char *const op_syscalls[] = { "open", "open", "open", "stat", "scandir", "mkdir",
-                                           "unlink", "rmdir", "rename", "lstat" };
+                                           "unlink", "rmdir", "rename", "lstat", "read",
+                                           "realpath" };
 
 typedef struct {
   uv_work_t req;
@@ -32,7 +36,8 @@ typedef struct {
   int op;
   char *path, *path2;
   char *data;      /* in: bytes to write; out: bytes read or NUL-separated names */
-  size_t len;
+  size_t len;      /* readrange: in, the most bytes to read */
+  off_t offset;    /* readrange: where to start */
   int count;       /* readdir: number of names */
   struct stat st;
   int err;         /* 0 or -errno */
@@ -56,6 +61,33 @@ static int read_whole(fs_job *j) {
   close(fd);
   j->data = buf;
   j->len = n;
+  return 0;
+}
+
+/* Up to j->len bytes from j->offset (fewer at the end of the file). */
+static int read_range(fs_job *j) {
+  int fd = open(j->path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  char *buf = malloc(j->len ? j->len : 1);
+  if (!buf) { close(fd); return -ENOMEM; }
+  size_t n = 0;
+  while (n < j->len) {
+    ssize_t r = pread(fd, buf + n, j->len - n, j->offset + (off_t)n);
+    if (r < 0) { if (errno == EINTR) continue; int e = -errno; free(buf); close(fd); return e; }
+    if (r == 0) break;
+    n += (size_t)r;
+  }
+  close(fd);
+  j->data = buf;
+  j->len = n;
+  return 0;
+}
+
+static int real_path(fs_job *j) {
+  char *p = realpath(j->path, NULL);
+  if (!p) return -errno;
+  j->data = p;
+  j->len = strlen(p);
   return 0;
 }
 
@@ -104,6 +136,8 @@ static void run_job(fs_job *j) {
     case OP_RMDIR: j->err = rmdir(j->path) == 0 ? 0 : -errno; break;
     case OP_RENAME: j->err = rename(j->path, j->path2) == 0 ? 0 : -errno; break;
     case OP_LSTAT: j->err = lstat(j->path, &j->st) == 0 ? 0 : -errno; break;
+    case OP_READ_RANGE: j->err = read_range(j); break;
+    case OP_REALPATH: j->err = real_path(j); break;
   }
 }
 
@@ -146,7 +180,7 @@ static void push_result(lua_State *L, fs_job *j) {
   }
   lua_pushnil(L);
   switch (j->op) {
-    case OP_READ: lua_pushlstring(L, j->data, j->len); break;
+    case OP_READ: case OP_READ_RANGE: case OP_REALPATH: lua_pushlstring(L, j->data, j->len); break;
     case OP_STAT: case OP_LSTAT: push_stat(L, &j->st); break;
     case OP_READDIR: {
       lua_createtable(L, j->count, 0);
@@ -178,6 +212,14 @@ static fs_job *job_from_args(lua_State *L) {
     j->path2 = strdup(luaL_checkstring(L, 3));
   } else if (j->op == OP_MKDIR) {
     j->len = (size_t)luaL_optinteger(L, 3, 0777);
+  } else if (j->op == OP_READ_RANGE) {
+    lua_Number off = lua_tonumber(L, 3), len = lua_tonumber(L, 4);
+    if (!lua_isnumber(L, 3) || !lua_isnumber(L, 4) || off < 0 || len < 0 || len > 64 * 1024 * 1024) {
+      free_job(j); /* before raising: the job is not anyone's yet */
+      luaL_argerror(L, 3, "offset >= 0 and 0 <= length <= 64 MiB expected");
+    }
+    j->offset = (off_t)off;
+    j->len = (size_t)len;
   }
   return j;
 }

@@ -34,6 +34,7 @@ describe('examples/json_api.lua', function()
   it('creates, lists, updates and deletes todos', function()
     local srv = start_example('json_api.lua')
     local p = srv.port
+    assert.matches('"todos":%[%]', call(p, 'GET', '/todos').body) -- an empty list is still a JSON array
     assert.are.equal(201, call(p, 'POST', '/todos', '{"title": "milk"}').status)
     assert.are.equal(201, call(p, 'POST', '/todos', '{"title": "eggs"}').status)
     assert.are.equal(422, call(p, 'POST', '/todos', '{"title": ""}').status)

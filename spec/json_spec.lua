@@ -152,6 +152,67 @@ describe('json.decode', function()
   end)
 end)
 
+describe('json array and object marks', function()
+  it('writes a table marked with json.array as [] when empty', function()
+    assert.are.equal('[]', json.encode(json.array()))
+    assert.are.equal('[]', json.encode(json.array({})))
+    assert.are.equal('[[],{}]', json.encode({ json.array(), {} }))
+    assert.are.equal('{"items":[]}', json.encode({ items = json.array() }))
+  end)
+
+  it('gives json.empty_array, which writes as [] and cannot be changed', function()
+    assert.are.equal('[]', json.encode(json.empty_array))
+    assert.are.equal('[[],[]]', json.encode({ json.empty_array, json.empty_array }))
+    assert.is_false(pcall(function() json.empty_array[1] = 1 end))
+    assert.is_nil(next(json.empty_array))
+  end)
+
+  it('returns the table it marks and keeps a marked list an array', function()
+    local t = { 1, 2 }
+    assert.are.equal(t, json.array(t))
+    assert.are.equal('[1,2]', json.encode(t))
+    assert.are.equal('[1,null,null,null,null,null,null,null,null,null,null,null,2]',
+      json.encode(json.array({ [1] = 1, [13] = 2 })))
+  end)
+
+  it('writes a list marked with json.object as an object', function()
+    assert.are.same({ ['1'] = 'a', ['2'] = 'b' }, json.decode(json.encode(json.object({ 'a', 'b' }))))
+    assert.are.equal('{}', json.encode(json.object()))
+  end)
+
+  it('honours a dkjson-style __jsontype metatable', function()
+    assert.are.equal('[]', json.encode(setmetatable({}, { __jsontype = 'array' })))
+  end)
+
+  it('writes exact numbers inside marked tables', function()
+    assert.are.equal('[[],9007199254740992]', json.encode({ json.array(), 2 ^ 53 }))
+  end)
+
+  it('raises ERR_INVALID_ARG_TYPE when asked to mark something that is not a table', function()
+    assert.are.equal('ERR_INVALID_ARG_TYPE', raises(json.array, 5).code)
+  end)
+
+  it('reads [] as a marked empty table, so that it writes back as []', function()
+    local v = json.decode('{"a":[],"b":{},"c":[ \n ],"d":[1,[]]}')
+    assert.is_nil(next(v.a))
+    assert.are.equal('array', getmetatable(v.a).__jsontype)
+    assert.is_nil(getmetatable(v.b))
+    assert.are.equal('[]', json.encode(json.decode('[]')))
+    assert.are.same(json.decode('{"a":[],"b":{},"c":[],"d":[1,[]]}'), v)
+    assert.are.equal('[[],{},[],[1,[]]]', json.encode({ v.a, v.b, v.c, v.d }))
+  end)
+
+  it('leaves [] inside strings alone when reading', function()
+    local v = json.decode('{"s":"[]","e":"x\\"[]","t":["[ ]"]}')
+    assert.are.same({ s = '[]', e = 'x"[]', t = { '[ ]' } }, v)
+  end)
+
+  it('reports parse errors at positions in the original text when it has []', function()
+    local _, err = json.decode('[[], {bad', { safe = true })
+    assert.matches('character 7', err)
+  end)
+end)
+
 describe('cjson', function()
   it('is available as a module too', function()
     local cjson = require('cjson')
