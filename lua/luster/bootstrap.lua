@@ -162,6 +162,26 @@ do
   end
 end
 
+-- fetch and its classes are globals, as in Node (and browsers); the
+-- HTTP client loads on first use.
+do
+  _G.fetch = function(...) return require('luster.fetch').fetch(...) end
+  local where = { Headers = 'luster.fetch_headers', Request = 'luster.fetch_classes',
+                  Response = 'luster.fetch_classes', AbortController = 'luster.abort',
+                  AbortSignal = 'luster.abort' }
+  for name, mod in pairs(where) do
+    local function real()
+      local m = require(mod)
+      return m[name] or m
+    end
+    _G[name] = setmetatable({}, {
+      luster_lazy_global = name,
+      __index = function(_, k) return real()[k] end,
+      __call = function(_, ...) return real()(...) end,
+    })
+  end
+end
+
 local function dirname(p) return p:match('^(.*)/[^/]*$') or '.' end
 
 --- Run the entry chunk: kind 'file' (source is a path) or 'string'.

@@ -86,6 +86,7 @@ local function new_socket(self, name, o)
   -- a pooled socket the server closes leaves the pool at once
   local function gone() if sock._agent_free then sock:destroy() end end
   sock:on('end', gone)
+  sock:on('timeout', gone)   -- idle too long in the pool (release sets the time)
   sock:on('error', function() end)  -- the request in flight reports its own errors
   if self.keepAlive then sock:setKeepAlive(true, self.keepAliveMsecs) end
   return sock
@@ -159,7 +160,7 @@ function Agent:release(sock, reusable)
       sock._agent_free = true
       sock:unref()
       local idle = self.timeout or 5000   -- Node 19+'s free socket timeout
-      sock:setTimeout(idle, function() if sock._agent_free then sock:destroy() end end)
+      sock:setTimeout(idle)
       return
     end
   end

@@ -1,0 +1,185 @@
+--- luster.fetch — the global `fetch(input[, init])` (API.md "HTTP client and
+--- fetch"), on the HTTP client (lua/luster/http_client.lua) and its
+--- keep-alive global agent.
+---
+--- As undici: redirects are followed up to 20 ('manual' returns the 3xx
+--- response, 'error' rejects); a 303 (and a 301/302 answering a POST)
+--- becomes a GET without body; Authorization is dropped when a redirect
+--- leaves the origin.  fetch asks for `gzip, deflate, br` itself and then
+--- decodes the body as it streams (zlib Transforms).  Network failures
+--- reject with a TypeError-named error, message 'fetch failed', whose
+--- `cause` has the system code (ECONNREFUSED, ENOTFOUND...); an abort
+--- rejects with the signal's reason (an AbortError or TimeoutError).
+--- luster extension: init.ca/cert/key/rejectUnauthorized for https:.
+local client = require('luster.http_client')
+local classes = require('luster.fetch_classes')
+local Headers = require('luster.fetch_headers')
+local errors = require('luster.errors')
+
+local Request, Response = classes.Request, classes.Response
+local type, tostring = type, tostring
+
+local M = {}
+
+local MAX_REDIRECTS = 20
+local ENCODINGS = 'gzip, deflate, br'
+
+local function fetch_failed(cause)
+  local e = errors.new('TypeError', 'fetch failed', 3)
+  e.name = 'TypeError'
+  e.cause = cause
+  return e
+end
+
+local function origin_of(u) return u.protocol .. '//' .. u.host end
+
+-- A decoder for a Content-Encoding we asked for, or nil.
+local function decoder(encoding)
+  local zlib = require('zlib')
+  encoding = encoding and encoding:lower():gsub('%s', '')
+  if encoding == 'gzip' or encoding == 'x-gzip' then return zlib.createGunzip() end
+  if encoding == 'br' then return zlib.createBrotliDecompress() end
+  if encoding == 'deflate' then return zlib.createUnzip() end
+end
+
+-- The Response for an http.IncomingMessage.
+local function make_response(res, url, redirected, decode)
+  local headers = Headers.new()
+  local raw = res.rawHeaders
+  for i = 1, #raw, 2 do headers:append(raw[i], raw[i + 1]) end
+  local status = res.statusCode
+  local body = res
+  if status == 204 or status == 304 or res.req.method == 'HEAD' then
+    body = nil
+    res:resume()
+  elseif decode then
+    local d = decoder(res.headers['content-encoding'])
+    if d then
+      res:on('error', function(e) d:destroy(e) end)
+      body = res:pipe(d)
+    end
+  end
+  local r = setmetatable({
+    status = status, statusText = res.statusMessage or '', headers = headers,
+    ok = status >= 200 and status < 300, url = url, redirected = redirected,
+    type = 'basic', bodyUsed = false, _source = body,
+  }, Response)
+  return r
+end
+
+-- What a redirect turns the request into, or nil, err.
+local function follow(req, res, state)
+  local loc = res.headers.location
+  local ok, next_url = pcall(require('url').URL, loc, state.url.href)
+  if not ok then return nil, fetch_failed(next_url) end
+  if next_url.protocol ~= 'http:' and next_url.protocol ~= 'https:' then
+    return nil, fetch_failed(errors.new('ERR_INVALID_URL', 'URL scheme must be a HTTP(S) scheme'))
+  end
+  state.redirects = state.redirects + 1
+  if state.redirects > MAX_REDIRECTS then return nil, fetch_failed(errors.new('UND_ERR_REDIRECT', 'redirect count exceeded')) end
+  local status = res.statusCode
+  if status == 303 and state.method ~= 'HEAD' or (status == 301 or status == 302) and state.method == 'POST' then
+    state.method = 'GET'
+    state.body = nil
+    for _, h in ipairs { 'content-type', 'content-length', 'content-encoding', 'content-language', 'content-location' } do
+      state.headers:delete(h)
+    end
+  elseif state.body ~= nil and type(state.body) ~= 'string' then
+    return nil, fetch_failed(errors.new('UND_ERR_REQ_CONTENT_LENGTH_MISMATCH', 'cannot replay a streamed body on redirect'))
+  end
+  if origin_of(next_url) ~= origin_of(state.url) then
+    state.headers:delete('authorization')
+    state.headers:delete('cookie')
+  end
+  state.url = next_url
+  return true
+end
+
+-- One HTTP exchange of the fetch; settles the outer promise or recurses
+-- for a redirect.
+local function exchange(state, resolve, reject)
+  local u = state.url
+  local https = u.protocol == 'https:'
+  local https_module
+  if https then
+    local has, mod = pcall(require, 'https')
+    if not has then return reject(fetch_failed(errors.new('ERR_NOT_SUPPORTED', 'https is not available'))) end
+    https_module = mod
+  end
+  local headers = Headers.new(state.headers)
+  if not headers:has('accept') then headers:set('accept', '*/*') end
+  if not headers:has('accept-language') then headers:set('accept-language', '*') end
+  if not headers:has('user-agent') then headers:set('user-agent', 'luster') end
+  local decode = false
+  if not headers:has('accept-encoding') then
+    headers:set('accept-encoding', ENCODINGS)
+    decode = true
+  end
+  local init = state.init
+  local opts = {
+    protocol = u.protocol, hostname = u.hostname, port = tonumber(u.port), method = state.method,
+    path = (u.pathname ~= '' and u.pathname or '/') .. u.search, headers = headers:toTable(),
+    ca = init.ca, cert = init.cert, key = init.key, rejectUnauthorized = init.rejectUnauthorized,
+    _tls = https or nil, agent = init.dispatcher,
+  }
+  if https then opts._default_agent = https_module.globalAgent end
+  local ok, req = pcall(client.request, opts)
+  if not ok then return reject(fetch_failed(req)) end
+  state.req = req
+  req:on('response', function(res)
+    local status = res.statusCode
+    if status >= 300 and status < 400 and status ~= 304 and res.headers.location and state.redirect ~= 'manual' then
+      res:resume()   -- discard the body so the socket goes back to the pool
+      if state.redirect == 'error' then return reject(fetch_failed(errors.new('UND_ERR_REDIRECT', 'unexpected redirect'))) end
+      local followed, err = follow(req, res, state)
+      if not followed then return reject(err) end
+      return exchange(state, resolve, reject)
+    end
+    state.res = res
+    res:on('error', function() end)   -- reported through the body's readers
+    resolve(make_response(res, u.href, state.redirects > 0, decode))
+  end)
+  req:on('error', function(e)
+    if state.aborted then return end
+    reject(fetch_failed(e))
+  end)
+  local body = state.body
+  if body == nil then
+    req:finish()
+  elseif type(body) == 'string' then
+    req:finish(body)
+  else
+    body:pipe(req)
+  end
+end
+
+--- fetch(input[, init]) -> a promise of a Response.
+function M.fetch(input, init)
+  init = init or {}
+  local ok, request = pcall(Request.new, input, init)
+  if not ok then return Promise.reject(request) end
+  local signal = request.signal
+  if signal and signal.aborted then return Promise.reject(signal.reason) end
+  local body = rawget(request, '_source')
+  local state = {
+    url = request._url, method = request.method, headers = request.headers, body = body,
+    redirect = request.redirect, redirects = 0, init = init,
+  }
+  return Promise.new(function(resolve, reject)
+    if signal then
+      signal:addEventListener('abort', function()
+        state.aborted = true
+        reject(signal.reason)
+        if state.req then state.req:destroy(signal.reason) end
+        if state.res and not state.res.complete then state.res:destroy(signal.reason) end
+      end, { once = true })
+    end
+    exchange(state, resolve, reject)
+  end)
+end
+
+M.Headers, M.Request, M.Response = Headers, Request, Response
+local abort = require('luster.abort')
+M.AbortController, M.AbortSignal = abort.AbortController, abort.AbortSignal
+
+return M
