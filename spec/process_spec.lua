@@ -303,6 +303,83 @@ describe('process.exit inside a callback', function()
   end)
 end)
 
+describe("process.exit inside an 'uncaughtException' listener", function()
+  it('exits with its code, for an error raised by the main chunk', function()
+    local r = child.run([[
+      process:on('exit', function(code) console.log('exit', code) end)
+      process:on('uncaughtException', function(e) console.log('caught', e) process.exit(5) end)
+      error('boom', 0)
+    ]])
+    assert.are.equal('caught boom\nexit 5\n', r.out)
+    assert.are.equal('', r.err)
+    assert.are.equal(5, r.code)
+  end)
+
+  it('exits with its code, for an error raised in a callback', function()
+    local r = child.run([[
+      process:on('uncaughtException', function() process.exit(9) end)
+      setTimeout(function() error('later', 0) end, 1)
+      setTimeout(function() console.log('never') end, 50)
+    ]])
+    assert.are.equal('', r.out)
+    assert.are.equal(9, r.code)
+  end)
+
+  it("ends a worker with that exit code and no 'error' event", function()
+    local wt = require('worker_threads')
+    local w = wt.Worker([[
+      process:on('uncaughtException', function() process.exit(6) end)
+      error('boom', 0)
+    ]], { eval = true })
+    local errors = 0
+    w:on('error', function() errors = errors + 1 end)
+    local code = await(Promise.new(function(r) w:on('exit', r) end))
+    assert.are.equal(6, code)
+    assert.are.equal(0, errors)
+  end)
+end)
+
+describe('process.env in a worker thread', function()
+  local wt = require('worker_threads')
+  local function in_worker(src, opts)
+    opts = opts or {}
+    opts.eval = true
+    local w = wt.Worker(src, opts)
+    return await(Promise.new(function(r) w:on('message', r) end))
+  end
+  local probe = [[
+    local port = require('worker_threads').parentPort
+    process.env.LUSTER_SPEC_SET = 42
+    local snap = process.env()
+    local n = 0
+    for k, v in pairs(process.env) do if k == 'LUSTER_SPEC_SET' then n = n + 1 end end
+    port:postMessage({ kind = type(snap), seen = snap.LUSTER_SPEC_VAR,
+      set = snap.LUSTER_SPEC_SET, iterated = n, indexed = process.env.LUSTER_SPEC_VAR })
+  ]]
+
+  it('is callable and iterable with a private copy of the environment', function()
+    process.env.LUSTER_SPEC_VAR = 'from parent'
+    local r = in_worker(probe)
+    process.env.LUSTER_SPEC_VAR = nil
+    assert.are.same({ kind = 'table', seen = 'from parent', set = '42', iterated = 1,
+      indexed = 'from parent' }, r)
+    assert.is_nil(process.env.LUSTER_SPEC_SET) -- the copy is private
+  end)
+
+  it('is callable and iterable with the env option', function()
+    local r = in_worker(probe, { env = { LUSTER_SPEC_VAR = 'given' } })
+    assert.are.same({ kind = 'table', seen = 'given', set = '42', iterated = 1, indexed = 'given' }, r)
+  end)
+
+  it('is the process environment with SHARE_ENV', function()
+    process.env.LUSTER_SPEC_VAR = 'shared'
+    local r = in_worker(probe, { env = wt.SHARE_ENV })
+    assert.are.same({ kind = 'table', seen = 'shared', set = '42', iterated = 1, indexed = 'shared' }, r)
+    assert.are.equal('42', process.env.LUSTER_SPEC_SET)
+    process.env.LUSTER_SPEC_VAR, process.env.LUSTER_SPEC_SET = nil, nil
+  end)
+end)
+
 describe('signals', function()
   it('ends the process on SIGTERM when nobody listens', function()
     local r = child.run([[
