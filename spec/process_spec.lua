@@ -1,5 +1,6 @@
 -- process (API.md "process").
 local child = require('helpers.child')
+local run = require('helpers.run')
 local timers = require('timers')
 
 describe('process identity', function()
@@ -377,6 +378,28 @@ describe('process.env in a worker thread', function()
     assert.are.same({ kind = 'table', seen = 'shared', set = '42', iterated = 1, indexed = 'shared' }, r)
     assert.are.equal('42', process.env.LUSTER_SPEC_SET)
     process.env.LUSTER_SPEC_VAR, process.env.LUSTER_SPEC_SET = nil, nil
+  end)
+end)
+
+describe('an uncaught stack overflow', function()
+  -- With the JIT on, LuaJIT (before its 2024 rework) sometimes leaves the
+  -- error handler no stack to run in; the message was then lost ('nil').
+  -- Where the overflow lands differs from run to run, so: many runs.
+  it("is reported with its message in every one of 50 runs, exit code 1", function()
+    local dir = child.tmpdir()
+    local script = child.write(dir .. '/overflow.lua', 'local function f() f() end f()\n')
+    local out = run.quote(dir .. '/out')
+    local r = child.sh(('for i in $(seq 1 50); do %s %s >%s 2>&1; c=$?; head -n 1 %s; echo "code=$c"; done')
+      :format(run.quote(child.bin()), run.quote(script), out, out))
+    child.rmdir(dir)
+    local runs, good = 0, 0
+    for line, code in r.out:gmatch('([^\n]*)\ncode=(%d+)\n') do
+      runs = runs + 1
+      if line:find('stack overflow', 1, true) and code == '1' then good = good + 1
+      else print('run ' .. runs .. ': ' .. line .. ' (code ' .. code .. ')') end
+    end
+    assert.are.equal(50, runs)
+    assert.are.equal(50, good)
   end)
 end)
 

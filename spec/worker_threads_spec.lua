@@ -138,6 +138,26 @@ describe('a Worker', function()
     assert.are.equal(1, ev[3][2])
   end)
 
+  it("reports a stack overflow with its message in 'error', in every one of 50 workers", function()
+    local N, done, good = 50, 0, 0
+    local bad = {}
+    await(Promise.new(function(resolve)
+      for _ = 1, N do
+        local w = Worker('local function f() f() end f()', { eval = true })
+        local msg
+        w:on('error', function(e) msg = e.message end)
+        w:on('exit', function(code)
+          done = done + 1
+          if type(msg) == 'string' and msg:find('stack overflow', 1, true) and code == 1 then good = good + 1
+          else bad[#bad + 1] = tostring(msg) .. ' / ' .. tostring(code) end
+          if done == N then resolve() end
+        end)
+      end
+    end))
+    assert.are.same({}, bad)
+    assert.are.equal(N, good)
+  end)
+
   it('reports an error raised later, in a callback', function()
     local ev = events_of("setTimeout(function() error('late failure') end, 5)", { eval = true })
     assert.are.equal('online error exit', names(ev))
