@@ -77,6 +77,7 @@ local function on_exit(self, code)
   local waiting = self._terminating
   self._terminating = nil
   if waiting then for _, resolve in ipairs(waiting) do resolve(code) end end
+  ports.flush() -- what the worker posted on other ports comes first
   ports.deliver(self, 'exit', code)
 end
 

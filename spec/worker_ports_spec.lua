@@ -116,6 +116,39 @@ describe('a MessagePort in a transferList', function()
     assert.is_false(ch.port2._h:is_open())
   end)
 
+  for _, n in ipairs({ 1000, 100000 }) do
+    it(("delivers all %d messages a worker posts on it before the worker's 'exit'"):format(n), function()
+      local ch = MessageChannel()
+      local w = Worker([[
+        local wt = require('worker_threads')
+        local port = wt.workerData.port
+        for i = 1, wt.workerData.n do port:postMessage(i) end
+      ]], { eval = true, workerData = { port = ch.port2, n = n }, transferList = { ch.port2 } })
+      local got, last = 0, 0
+      ch.port1:on('message', function(v) got = got + 1; if v == last + 1 then last = v end end)
+      local at_exit = await(Promise.new(function(r) w:on('exit', function() r({ got, last }) end) end))
+      assert.are.same({ n, n }, at_exit)
+      ch.port1:close()
+    end)
+  end
+
+  it("delivers what a worker posts on a port it received by message before 'exit'", function()
+    local ch = MessageChannel()
+    local w = Worker([[
+      local port = require('worker_threads').parentPort
+      port:once('message', function(m)
+        for i = 1, 1000 do m.port:postMessage(i) end
+        port:close()
+      end)
+    ]], { eval = true })
+    local got = 0
+    ch.port1:on('message', function() got = got + 1 end)
+    w:postMessage({ port = ch.port2 }, { ch.port2 })
+    local at_exit = await(Promise.new(function(r) w:on('exit', function() r(got) end) end))
+    assert.are.equal(1000, at_exit)
+    ch.port1:close()
+  end)
+
   it('must be listed in the transferList', function()
     local ch = MessageChannel()
     local ok, e = pcall(ch.port1.postMessage, ch.port1, { p = ch.port2 })

@@ -292,6 +292,37 @@ describe('messages to and from a worker', function()
   end)
 end)
 
+describe('messages a worker posts just before it ends', function()
+  -- All of them arrive, before 'exit', as in Node.
+  local function count_before_exit(src, n)
+    return await(Promise.new(function(resolve)
+      local w = Worker(src, { eval = true, workerData = n })
+      local got, last = 0, 0
+      w:on('message', function(v) got = got + 1; if v == last + 1 then last = v end end)
+      w:on('exit', function(code) resolve({ got = got, last = last, code = code }) end)
+    end))
+  end
+
+  for _, n in ipairs({ 1000, 100000 }) do
+    it(('all %d reach the parent, in order, when the script ends'):format(n), function()
+      local r = count_before_exit([[
+        local wt = require('worker_threads')
+        for i = 1, wt.workerData do wt.parentPort:postMessage(i) end
+      ]], n)
+      assert.are.same({ got = n, last = n, code = 0 }, r)
+    end)
+  end
+
+  it('all 1000 reach the parent when the worker calls process.exit() right after', function()
+    local r = count_before_exit([[
+      local wt = require('worker_threads')
+      for i = 1, wt.workerData do wt.parentPort:postMessage(i) end
+      process.exit(3)
+    ]], 1000)
+    assert.are.same({ got = 1000, last = 1000, code = 3 }, r)
+  end)
+end)
+
 describe('terminate()', function()
   it('stops a worker waiting for messages and resolves to 1', function()
     local w = Worker("require('worker_threads').parentPort:on('message', function() end)", { eval = true })

@@ -90,10 +90,24 @@ function MessagePort:postMessage(value, transferList)
   self._h:post(value, transferList)
 end
 
+-- The ports of this state that deliver (weak: a collected port is gone).
+local started = setmetatable({}, { __mode = 'k' })
+
+--- Deliver whatever every started port of this state has queued now.  A
+--- Worker's 'exit' runs this first: each message the worker posted before
+--- it ended, on any port, is in a queue by then, and Node delivers them
+--- all before 'exit'.
+function M.flush()
+  for port in next, started do
+    if port._started and not sched.exiting then port._drain() end
+  end
+end
+
 --- Begin delivering queued and future messages.
 function MessagePort:start()
   if self._closed or self._started then return end
   self._started = true
+  started[self] = true
   self._h:start(self._drain)
 end
 
@@ -101,6 +115,7 @@ end
 function MessagePort:stop()
   if not self._started then return end
   self._started = false
+  started[self] = nil
   self._h:stop()
 end
 
@@ -109,6 +124,7 @@ function MessagePort:close()
   if self._closed then return end
   self._closed = true
   self._started = false
+  started[self] = nil
   self._h:close()
   sched.next_tick(function() self:emit('close') end)
 end
@@ -176,6 +192,7 @@ function BroadcastChannel:close()
   if self._closed then return end
   self._closed = true
   self._started = false
+  started[self] = nil
   native.broadcast_leave(self._h)
 end
 
