@@ -54,6 +54,10 @@ M.MessagePort = MessagePort
 local function make_drain(port, h)
   local take = h.take
   return function()
+    if not port._started then -- only watching for the other end's close
+      if h:peer_closed() and not sched.exiting then port:close() end
+      return
+    end
     h:refill()
     while port._started and not sched.exiting do
       local kind, v = take(h)
@@ -127,6 +131,11 @@ function MessagePort:close()
   started[self] = nil
   self._h:close()
   sched.next_tick(function() self:emit('close') end)
+  -- The other end, when this state still holds it, closes now: it may be
+  -- watching for the close with nothing keeping the loop alive.  (In
+  -- another thread it hears of it through its queue.)
+  local peer = rawget(self, '_peer')
+  if peer and not peer._closed and peer._h:is_open() then peer:close() end
 end
 
 --- Keep (or stop keeping) the event loop alive while listening.
@@ -137,7 +146,16 @@ function MessagePort:hasRef() return self._h:has_ref() end
 
 -- A 'message' listener starts the port; the last one leaving stops it, so
 -- later messages wait in the queue rather than reach nobody.
+-- A 'close' listener makes the port watch for the other end's close even
+-- while it delivers nothing.
 function MessagePort:_listeners_changed(name)
+  if name == 'close' then
+    if not self._closed and not self._watching and self:listenerCount('close') > 0 then
+      self._watching = true
+      self._h:watch_close(self._drain)
+    end
+    return
+  end
   if name ~= 'message' then return end
   if self:listenerCount('message') > 0 then self:start() else self:stop() end
 end
