@@ -328,6 +328,7 @@ describe('resourceLimits', function()
       assert.are.equal('ok', await(Promise.new(function(r) w:on('message', r) end)))
     end
   end)
+end)
 
 describe('messages to and from a worker', function()
   it('arrive in order, and the worker answers each', function()
