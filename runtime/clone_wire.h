@@ -74,6 +74,11 @@ extern int clone_nhooks;
 /* clone.c: a message whose bytes (at least cap of them) live in the same
  * block, taken from c (may be NULL) when it has one */
 lstr_msg *clone_msg_new(size_t cap, lstr_msg_cache *c);
+/* clone.c: push luster.buffers' {classify=, make=} (registry
+ * CLONE_HOOKS_KEY), loading the module through the state's load_buffers
+ * hook the first time.  Returns 1 with the table pushed, or 0 with nothing
+ * pushed (no typed arrays in this state). */
+int clone_push_cdata_hooks(lua_State *L);
 /* clone_fast.c: encode plain values without a Lua call; NULL when the value
  * needs the full encoder (which then raises or succeeds). */
 lstr_msg *clone_encode_fast(lua_State *L, int value_idx, lstr_msg_cache *c);

@@ -520,7 +520,6 @@ static int port_channel(lua_State *L) {
 
 typedef struct port_payload { lstr_channel *ch; int side; } port_payload;
 
-#define PORT_WRAP_KEY "luster.port.wrap" /* registry: handle -> MessagePort */
 
 /* The handle of a MessagePort object (its `_h` field), or NULL. */
 static port_h *handle_of(lua_State *L, int idx) {
@@ -575,17 +574,13 @@ static void *hook_take(lua_State *L, int idx) {
   return pl;
 }
 
+/* The receiving state wraps the end in a MessagePort through its
+ * wrap_port hook (bootstrap.lua). */
 static int hook_push(lua_State *L, void *payload) {
   port_payload *pl = payload;
-  lua_getfield(L, LUA_REGISTRYINDEX, PORT_WRAP_KEY);
-  if (!lua_isfunction(L, -1)) {
-    lua_pop(L, 1);
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "luster.worker_port");
-    if (lua_pcall(L, 1, 0, 0) != 0) { lua_pop(L, 1); return -1; }
-    lua_getfield(L, LUA_REGISTRYINDEX, PORT_WRAP_KEY);
-    if (!lua_isfunction(L, -1)) { lua_pop(L, 1); return -1; }
-  }
+  lstr_state *s = lstr_ctx(L);
+  if (s->wrap_port_ref == LUA_NOREF) return -1;
+  lstr_push_ref(L, s->wrap_port_ref);
   port_push_new(L, pl->ch, pl->side); /* takes the payload's reference */
   free(pl);
   if (lua_pcall(L, 1, 1, 0) != 0) { lua_pop(L, 1); return -1; }
@@ -606,14 +601,6 @@ static const lstr_transfer_hook port_hook = {
 /* Registered before main() runs, i.e. before any state can encode. */
 __attribute__((constructor)) static void register_port_hook(void) {
   lstr_clone_register_transfer(&port_hook);
-}
-
-/* set_wrap(fn): how a received port becomes a MessagePort object here. */
-static int port_set_wrap(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TFUNCTION);
-  lua_pushvalue(L, 1);
-  lua_setfield(L, LUA_REGISTRYINDEX, PORT_WRAP_KEY);
-  return 0;
 }
 
 /* ------------------------------------------------------ BroadcastChannel */
@@ -703,7 +690,6 @@ static int bc_leave(lua_State *L) {
 
 static const luaL_Reg port_funcs[] = {
   {"channel", port_channel},
-  {"set_wrap", port_set_wrap},
   {"broadcast_join", bc_join},
   {"broadcast_post", bc_post},
   {"broadcast_leave", bc_leave},

@@ -73,16 +73,14 @@ static void ctl_cb(uv_async_t *a) {
   uv_stop(s->loop);
 }
 
-/* Bring up the Lua side (lua/luster/worker_boot.lua) and run the entry chunk
+/* Bring up the Lua side (lua/luster/worker_boot.lua, through the state's
+ * worker_start hook) and run the entry chunk
  * through the state's run_entry.  Returns 0, or 1 after reporting an error. */
 static int run_worker_entry(lstr_worker *w, lstr_state *s) {
   lua_State *L = s->L;
-  lua_getglobal(L, "require");
-  lua_pushliteral(L, "luster.worker_boot");
-  if (lua_pcall(L, 1, 1, 0) != 0) goto failed;
-  lua_getfield(L, -1, "start");
-  lua_remove(L, -2);
-  /* start() -> kind, source, chunkname, argv | nil, message */
+  /* worker_start() (bootstrap.lua: luster.worker_boot's start) ->
+   * kind, source, chunkname, argv | nil, message */
+  lstr_push_ref(L, s->worker_start_ref);
   if (lua_pcall(L, 0, 4, 0) != 0) goto failed;
   if (lua_isnil(L, -4)) {
     const char *msg = lua_tostring(L, -3);

@@ -84,7 +84,6 @@ function MessagePort._wrap(h)
   rawset(port, '_drain', make_drain(port, h))
   return port
 end
-native.set_wrap(MessagePort._wrap)
 
 --- Send a structured clone of `value` to the other end.  Raises
 --- DataCloneError (and sends nothing) for values that cannot be cloned.
