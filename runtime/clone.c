@@ -639,12 +639,18 @@ lstr_msg *lstr_msg_encode_cached(lua_State *L, int value_idx, int transfer_idx, 
                                  lstr_msg_cache *c) {
   if (value_idx < 0 && value_idx > LUA_REGISTRYINDEX) value_idx = lua_gettop(L) + value_idx + 1;
   if (transfer_idx < 0 && transfer_idx > LUA_REGISTRYINDEX) transfer_idx = lua_gettop(L) + transfer_idx + 1;
-  /* plain values, nothing to transfer: clone_fast.c, or the full walk below */
+  /* plain values, nothing to transfer: clone_fast.c, or the full walk */
   if (!transfer_idx || lua_isnil(L, transfer_idx) ||
       (lua_type(L, transfer_idx) == LUA_TTABLE && lua_objlen(L, transfer_idx) == 0)) {
     lstr_msg *m = clone_encode_fast(L, value_idx, c);
     if (m) return m;
   }
+  return clone_encode_full(L, value_idx, transfer_idx, mode);
+}
+
+lstr_msg *clone_encode_full(lua_State *L, int value_idx, int transfer_idx, int mode) {
+  if (value_idx < 0 && value_idx > LUA_REGISTRYINDEX) value_idx = lua_gettop(L) + value_idx + 1;
+  if (transfer_idx < 0 && transfer_idx > LUA_REGISTRYINDEX) transfer_idx = lua_gettop(L) + transfer_idx + 1;
   /* on the stack, and only its head cleared: a ~12 KB heap block per
    * message made glibc consolidate its bins on every post */
   enc e_, *e = &e_;

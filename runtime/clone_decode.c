@@ -394,6 +394,10 @@ static int decode_body(lua_State *L) {
 
 int lstr_msg_decode(lua_State *L, lstr_msg *m) {
   if (clone_decode_fast(L, m)) return 0;
+  return clone_decode_full(L, m);
+}
+
+int clone_decode_full(lua_State *L, lstr_msg *m) {
   dec d;
   memset(&d, 0, sizeof d);
   d.L = L;
