@@ -65,6 +65,16 @@ static int queue_push(port_queue *q, port_item it) {
   return 0;
 }
 
+/* Room for `n` items in all, allocated up front (0, or -1 out of memory). */
+static int queue_reserve(port_queue *q, size_t n) {
+  if (n <= q->cap) return 0;
+  port_item *v = realloc(q->v, n * sizeof *v);
+  if (!v) return -1;
+  q->v = v;
+  q->cap = n;
+  return 0;
+}
+
 static void queue_clear(port_queue *q, size_t from) {
   for (size_t i = from; i < q->n; i++) port_item_free(&q->v[i]);
   q->n = 0;
@@ -560,10 +570,14 @@ static void *hook_take(lua_State *L, int idx) {
   size_t left = p->batch.n - p->pos;
   if (left) {
     port_queue merged = {0};
-    for (size_t i = p->pos; i < p->batch.n; i++) queue_push(&merged, p->batch.v[i]);
-    for (size_t i = 0; i < q->n; i++) queue_push(&merged, q->v[i]);
-    free(q->v);
-    *q = merged;
+    if (queue_reserve(&merged, left + q->n) == 0) {
+      for (size_t i = p->pos; i < p->batch.n; i++) merged.v[merged.n++] = p->batch.v[i];
+      for (size_t i = 0; i < q->n; i++) merged.v[merged.n++] = q->v[i];
+      free(q->v);
+      *q = merged;
+    } else { /* out of memory: what this state took is dropped, in order */
+      queue_clear(&p->batch, p->pos);
+    }
     p->batch.n = p->pos = 0;
   }
   uv_mutex_unlock(&p->ch->lock);

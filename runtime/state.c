@@ -318,8 +318,9 @@ static int run_entry(lstr_state *s, const char *kind, const char *src, const cha
 int lstr_run_file(lstr_state *s, const char *path, int argc, char **argv) {
   char resolved[4096];
   free(s->script_path);
-  s->script_path = strdup(realpath(path, resolved) ? resolved : path);
-  return run_entry(s, "file", s->script_path, path, argc, argv);
+  const char *abs = realpath(path, resolved) ? resolved : path;
+  s->script_path = strdup(abs); /* NULL (out of memory): no script path */
+  return run_entry(s, "file", abs, path, argc, argv);
 }
 
 int lstr_run_string(lstr_state *s, const char *code, const char *chunkname, int argc, char **argv) {
@@ -380,6 +381,10 @@ LUSTER_API luster_runtime *luster_new(uv_loop_t *loop) {
 LUSTER_API int luster_run_file(luster_runtime *rt, const char *path, int argc, char **argv) {
   /* process.argv = {exe, script, args...}; the embedder has no exe of ours */
   char **full = calloc((size_t)argc + 3, sizeof *full);
+  if (!full) {
+    fprintf(stderr, "luster: out of memory\n");
+    return 1;
+  }
   full[0] = "luster";
   full[1] = (char *)path;
   for (int i = 0; i < argc; i++) full[i + 2] = argv[i];
