@@ -232,6 +232,9 @@ function Worker:terminate()
     self._terminating = t
     t[#t + 1] = resolve
   end)
+  -- as in Node: an unref()'d worker being stopped keeps the loop until
+  -- its 'exit', so that the promise settles
+  self._h:ref(true)
   native.terminate(self._h)
   return p
 end

@@ -169,6 +169,7 @@ static void wake_close_cb(uv_handle_t *h) {
 }
 
 #define SPIN_MAX_NS 100000
+#define DRAIN_ROUNDS_MAX 64
 #define SPIN_MIN_NS 2000
 
 static inline void cpu_relax(void) {
@@ -219,13 +220,22 @@ static void wake_cb(uv_poll_t *h, int status, int events) {
       wk->p->spin_ns = gap * 2 > SPIN_MAX_NS ? SPIN_MAX_NS : gap * 2;
     wk->p->idle_since = 0;
   }
-  for (;;) {
+  for (int round = 0;; round++) {
     port_h *p = wk->p; /* NULL once the port stopped, closed or was collected */
     if (!p || p->deliver_ref == LUA_NOREF || p->s->exiting) return;
     lstr_push_ref(p->s->L, p->deliver_ref);
     lstr_dispatch(p->s, 0);
     p = wk->p;
-    if (!p || !p->ch || !p->started || p->s->exiting || !spin_for_more(p)) return;
+    if (!p || !p->ch || !p->started || p->s->exiting) return;
+    /* A port whose listener keeps the queue full (it posts to its own
+     * peer, say) must not starve the loop: after a few rounds, go back to
+     * the loop and be woken again on its next turn, as Node bounds the
+     * messages one wake-up delivers. */
+    if (round >= DRAIN_ROUNDS_MAX) {
+      if (atomic_load(&p->ch->end[p->side].pending)) signal_fd(wk->fd);
+      return;
+    }
+    if (!spin_for_more(p)) return;
   }
 }
 
