@@ -401,6 +401,21 @@ describe('messages a worker posts just before it ends', function()
     end)
   end
 
+  it('all 100000 the parent posts reach the worker, which counts them before it ends', function()
+    local w = Worker([[
+      local port = require('worker_threads').parentPort
+      local n = 0
+      port:on('message', function(v)
+        if v == 'end' then port:postMessage(n); port:close() else n = n + 1 end
+      end)
+    ]], { eval = true })
+    for i = 1, 100000 do w:postMessage(i) end
+    w:postMessage('end')
+    local count = await(Promise.new(function(r) w:on('message', r) end))
+    assert.are.equal(100000, count)
+    assert.are.equal(0, await(Promise.new(function(r) w:on('exit', r) end)))
+  end)
+
   it('all 1000 reach the parent when the worker calls process.exit() right after', function()
     local r = count_before_exit([[
       local wt = require('worker_threads')
