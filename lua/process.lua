@@ -43,9 +43,23 @@ local env_mt = {
 process.env = setmetatable({}, env_mt)
 
 --- Replace the environment view with a private copy (worker threads with
---- their own `env`).
+--- their own `env`).  It behaves as the shared view does: indexing,
+--- assignment (values become strings), process.env() for a snapshot table,
+--- pairs.
 function process._set_private_env(tbl)
-  process.env = tbl
+  local vars = {}
+  for k, v in next, tbl do vars[tostring(k)] = tostring(v) end
+  local function snapshot()
+    local t = {}
+    for k, v in next, vars do t[k] = v end
+    return t
+  end
+  process.env = setmetatable({}, {
+    __index = function(_, k) return vars[tostring(k)] end,
+    __newindex = function(_, k, v) vars[tostring(k)] = v ~= nil and tostring(v) or nil end,
+    __call = snapshot,
+    __pairs = function() return next, snapshot(), nil end,
+  })
 end
 
 -- ---- cwd ----
@@ -173,7 +187,8 @@ end
 sched.on_uncaught = function(value, trace, origin)
   if process:listenerCount('uncaughtException') > 0 then
     local ok, err = sched.run(process.emit, process, 'uncaughtException', value, origin or 'uncaughtException')
-    if ok then return end
+    -- process.exit(n) in a listener: the state ends with n, nothing to report
+    if ok or err == sched.EXIT then return end
     value, trace = err.value, err.trace
   end
   local hook = process._fatal_hook -- worker threads report to their parent

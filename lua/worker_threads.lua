@@ -74,9 +74,11 @@ local function on_exit(self, code)
   self._exit_code = code
   self._h:close()
   self.threadId = -1
+  self.resourceLimits = {}
   local waiting = self._terminating
   self._terminating = nil
   if waiting then for _, resolve in ipairs(waiting) do resolve(code) end end
+  ports.flush() -- what the worker posted on other ports comes first
   ports.deliver(self, 'exit', code)
 end
 
@@ -102,20 +104,77 @@ local function make_drain(self, h)
   end
 end
 
+-- The option checks Node makes in the constructor, before anything starts.
+local function check_option(options, key, want, what)
+  local v = options[key]
+  if v == nil or type(v) == want then return v end
+  errors.throw('ERR_INVALID_ARG_TYPE', 'The "options.%s" property must be %s. Received type %s',
+    key, what, type(v))
+end
+
+-- resourceLimits with Node's field names.  maxOldGenerationSizeMb (alias:
+-- maxHeapSizeMb) is the worker's Lua heap limit; stackSizeMb sizes its
+-- thread's C stack; maxYoungGenerationSizeMb and codeRangeSizeMb have no
+-- counterpart in LuaJIT and are only reported back.  0 means "no limit".
+local LIMIT_FIELDS = { 'maxYoungGenerationSizeMb', 'maxOldGenerationSizeMb', 'codeRangeSizeMb',
+  'stackSizeMb', 'maxHeapSizeMb' }
+local DEFAULT_STACK_MB = 4
+
+local function parse_limits(given)
+  local limits = {}
+  for _, k in ipairs(LIMIT_FIELDS) do
+    local v = given and given[k]
+    if v ~= nil and (type(v) ~= 'number' or v ~= v or v < 0) then
+      errors.throw(type(v) == 'number' and 'ERR_OUT_OF_RANGE' or 'ERR_INVALID_ARG_TYPE',
+        'The "options.resourceLimits.%s" property must be a non-negative number. Received %s',
+        k, type(v) == 'number' and tostring(v) or 'type ' .. type(v))
+    end
+    limits[k] = v or 0
+  end
+  local heap = given and (given.maxOldGenerationSizeMb or given.maxHeapSizeMb) or 0
+  limits.maxOldGenerationSizeMb, limits.maxHeapSizeMb = heap, heap
+  if limits.stackSizeMb == 0 then limits.stackSizeMb = DEFAULT_STACK_MB end
+  return limits
+end
+
+local function copy_limits(l)
+  local t = {}
+  for k, v in pairs(l) do t[k] = v end
+  return t
+end
+
 --- Start a worker thread running `filename` (a path), Lua source
 --- (options.eval = true) or a Lua function with no upvalues (its bytecode
---- runs in the new state with workerData as its argument).
+--- runs in the new state with workerData as its argument).  Options are
+--- checked here (ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE), workerData
+--- and transferList too (DataCloneError): a Worker that cannot start
+--- raises and nothing runs.
 ---@param filename string|function
----@param options? {workerData?:any, transferList?:table, eval?:boolean, name?:string, argv?:table, env?:table, resourceLimits?:{maxHeapSizeMb?:number}, stdout?:boolean, stderr?:boolean}
+---@param options? {workerData?:any, transferList?:table, eval?:boolean, name?:string, argv?:table, env?:table, resourceLimits?:{maxOldGenerationSizeMb?:number, maxHeapSizeMb?:number, stackSizeMb?:number, maxYoungGenerationSizeMb?:number, codeRangeSizeMb?:number}, stdout?:boolean, stderr?:boolean}
 ---@return Worker
 function Worker.new(filename, options)
-  options = options or {}
-  if type(options) ~= 'table' then errors.check_type(options, 'options', 'table') end
+  if options == nil then options = {} end
+  errors.check_type(options, 'options', 'table')
+  check_option(options, 'argv', 'table', 'an instance of Array (a table)')
+  check_option(options, 'name', 'string', 'of type string')
+  check_option(options, 'eval', 'boolean', 'of type boolean')
+  check_option(options, 'transferList', 'table', 'an instance of Array (a table)')
+  check_option(options, 'stdout', 'boolean', 'of type boolean')
+  check_option(options, 'stderr', 'boolean', 'of type boolean')
+  check_option(options, 'stdin', 'boolean', 'of type boolean')
+  check_option(options, 'resourceLimits', 'table', 'of type object (a table)')
+  if options.env ~= nil and options.env ~= M.SHARE_ENV and type(options.env) ~= 'table' then
+    errors.throw('ERR_INVALID_ARG_TYPE',
+      'The "options.env" property must be a table or worker_threads.SHARE_ENV. Received type %s',
+      type(options.env))
+  end
+  local limits = parse_limits(options.resourceLimits)
   local boot = {
     workerData = options.workerData,
     argv = options.argv,
-    name = options.name and tostring(options.name) or '',
+    name = options.name or '',
     envData = next(environment_data) and environment_data or nil,
+    resourceLimits = limits,
   }
   if type(filename) == 'function' then
     if debug.getinfo(filename, 'u').nups > 0 then
@@ -126,7 +185,8 @@ function Worker.new(filename, options)
     if options.eval then boot.kind, boot.source = 'eval', filename
     else boot.kind, boot.source = 'file', resolve(filename) end
   else
-    errors.check_type(filename, 'filename', 'string')
+    errors.throw('ERR_INVALID_ARG_TYPE',
+      'The "filename" argument must be of type string or a function. Received type %s', type(filename))
   end
   if options.env == M.SHARE_ENV then
     boot.env = nil
@@ -139,14 +199,16 @@ function Worker.new(filename, options)
     boot.env = type(env) == 'table' and getmetatable(env) and env() or env
     if type(boot.env) ~= 'table' then boot.env = nil end
   end
-  local limits = options.resourceLimits or {}
-  local mem = tonumber(limits.maxHeapSizeMb)
-  local h, tid = native.spawn(boot, options.transferList, mem and mem * 1024 * 1024 or 0)
-  local self = setmetatable({ _h = h, threadId = tid, _exited = false }, Worker)
-  rawset(self, 'resourceLimits', limits)
+  local mem = limits.maxOldGenerationSizeMb * 1024 * 1024
+  local h, tid = native.spawn(boot, options.transferList, mem, limits.stackSizeMb * 1024 * 1024)
+  -- worker.resourceLimits: its limits (Node's field names) while it runs,
+  -- an empty table once it has exited, as in Node
+  local self = setmetatable({ _h = h, threadId = tid, _exited = false,
+    resourceLimits = copy_limits(limits) }, Worker)
   h:start(make_drain(self, h))
   return self
 end
+
 setmetatable(Worker, {
   __index = EventEmitter.prototype,
   __call = function(_, ...) return Worker.new(...) end,
@@ -170,6 +232,9 @@ function Worker:terminate()
     self._terminating = t
     t[#t + 1] = resolve
   end)
+  -- as in Node: an unref()'d worker being stopped keeps the loop until
+  -- its 'exit', so that the promise settles
+  self._h:ref(true)
   native.terminate(self._h)
   return p
 end
@@ -192,7 +257,10 @@ local MessageChannel = {}
 ---@return MessageChannel
 function MessageChannel.new()
   local a, b = native.channel()
-  return { port1 = ports.MessagePort._wrap(a), port2 = ports.MessagePort._wrap(b) }
+  local port1, port2 = ports.MessagePort._wrap(a), ports.MessagePort._wrap(b)
+  rawset(port1, '_peer', port2)
+  rawset(port2, '_peer', port1)
+  return { port1 = port1, port2 = port2 }
 end
 M.MessageChannel = setmetatable(MessageChannel, {
   __call = function(_, ...) return MessageChannel.new(...) end,
@@ -242,6 +310,7 @@ if in_worker then
   local boot = require('luster.worker_boot').data()
   M.workerData = boot.workerData
   M.threadName = boot.name
+  if type(boot.resourceLimits) == 'table' then M.resourceLimits = boot.resourceLimits end
   for k, v in pairs(boot.envData or {}) do environment_data[k] = v end
   local port = ports.MessagePort._wrap(native.parent_port())
   M.parentPort = EventEmitter.singleton(port)

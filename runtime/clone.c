@@ -369,29 +369,34 @@ static void enc_buffer(enc *e, lstr_block *b) {
   put(e, b->data, b->length);
 }
 
-/* luster.buffers' classify into its reserved stack slot, loading the module
- * if no one has yet (bootstrap loads it on first use).  0 if unavailable. */
+int clone_push_cdata_hooks(lua_State *L) {
+  for (int attempt = 0; attempt < 2; attempt++) {
+    lua_getfield(L, LUA_REGISTRYINDEX, CLONE_HOOKS_KEY);
+    if (lua_istable(L, -1)) return 1;
+    lua_pop(L, 1);
+    lstr_state *s = lstr_ctx(L);
+    if (attempt || !s || s->load_buffers_ref == LUA_NOREF) break;
+    /* luster.buffers loads on first use (bootstrap.lua); loading it sets
+     * the hooks through native.clone's set_cdata_hooks */
+    lstr_push_ref(L, s->load_buffers_ref);
+    if (lua_pcall(L, 0, 0, 0) != 0) lua_pop(L, 1);
+  }
+  return 0;
+}
+
+/* luster.buffers' classify into its reserved stack slot.  0 if unavailable. */
 static int have_classify(enc *e) {
   lua_State *L = e->L;
   if (e->have_classify) return 1;
-  for (int attempt = 0; attempt < 2; attempt++) {
-    int top = lua_gettop(L);
-    lua_getfield(L, LUA_REGISTRYINDEX, CLONE_HOOKS_KEY);
-    if (lua_istable(L, -1)) {
-      lua_getfield(L, -1, "classify");
-      if (lua_isfunction(L, -1)) {
-        lua_replace(L, e->classify);
-        e->have_classify = 1;
-      }
-    }
-    lua_settop(L, top);
-    if (e->have_classify || attempt) break;
-    lua_getglobal(L, "require");
+  if (clone_push_cdata_hooks(L)) {
+    lua_getfield(L, -1, "classify");
     if (lua_isfunction(L, -1)) {
-      lua_pushliteral(L, "luster.buffers");
-      lua_pcall(L, 1, 0, 0);
+      lua_replace(L, e->classify);
+      e->have_classify = 1;
+    } else {
+      lua_pop(L, 1);
     }
-    lua_settop(L, top);
+    lua_pop(L, 1);
   }
   return e->have_classify;
 }
@@ -634,12 +639,18 @@ lstr_msg *lstr_msg_encode_cached(lua_State *L, int value_idx, int transfer_idx, 
                                  lstr_msg_cache *c) {
   if (value_idx < 0 && value_idx > LUA_REGISTRYINDEX) value_idx = lua_gettop(L) + value_idx + 1;
   if (transfer_idx < 0 && transfer_idx > LUA_REGISTRYINDEX) transfer_idx = lua_gettop(L) + transfer_idx + 1;
-  /* plain values, nothing to transfer: clone_fast.c, or the full walk below */
+  /* plain values, nothing to transfer: clone_fast.c, or the full walk */
   if (!transfer_idx || lua_isnil(L, transfer_idx) ||
       (lua_type(L, transfer_idx) == LUA_TTABLE && lua_objlen(L, transfer_idx) == 0)) {
     lstr_msg *m = clone_encode_fast(L, value_idx, c);
     if (m) return m;
   }
+  return clone_encode_full(L, value_idx, transfer_idx, mode);
+}
+
+lstr_msg *clone_encode_full(lua_State *L, int value_idx, int transfer_idx, int mode) {
+  if (value_idx < 0 && value_idx > LUA_REGISTRYINDEX) value_idx = lua_gettop(L) + value_idx + 1;
+  if (transfer_idx < 0 && transfer_idx > LUA_REGISTRYINDEX) transfer_idx = lua_gettop(L) + transfer_idx + 1;
   /* on the stack, and only its head cleared: a ~12 KB heap block per
    * message made glibc consolidate its bins on every post */
   enc e_, *e = &e_;

@@ -90,25 +90,15 @@ static void set_obj(dec *d, size_t id) {
 static void push_make(dec *d) {
   lua_State *L = d->L;
   if (!d->have_make) {
-    int top = lua_gettop(L);
-    for (int attempt = 0; attempt < 2 && !d->have_make; attempt++) {
-      lua_getfield(L, LUA_REGISTRYINDEX, CLONE_HOOKS_KEY);
-      if (lua_istable(L, -1)) {
-        lua_getfield(L, -1, "make");
-        if (lua_isfunction(L, -1)) {
-          lua_replace(L, d->make);
-          d->have_make = 1;
-        }
+    if (clone_push_cdata_hooks(L)) {
+      lua_getfield(L, -1, "make");
+      if (lua_isfunction(L, -1)) {
+        lua_replace(L, d->make);
+        d->have_make = 1;
+      } else {
+        lua_pop(L, 1);
       }
-      lua_settop(L, top);
-      if (attempt == 0 && !d->have_make) {
-        lua_getglobal(L, "require");
-        if (lua_isfunction(L, -1)) {
-          lua_pushstring(L, "luster.buffers");
-          lua_pcall(L, 1, 0, 0);
-        }
-        lua_settop(L, top);
-      }
+      lua_pop(L, 1);
     }
     if (!d->have_make) fail(d, "typed arrays are not available in this state");
   }
@@ -404,6 +394,10 @@ static int decode_body(lua_State *L) {
 
 int lstr_msg_decode(lua_State *L, lstr_msg *m) {
   if (clone_decode_fast(L, m)) return 0;
+  return clone_decode_full(L, m);
+}
+
+int clone_decode_full(lua_State *L, lstr_msg *m) {
   dec d;
   memset(&d, 0, sizeof d);
   d.L = L;

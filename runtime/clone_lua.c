@@ -6,6 +6,9 @@
  *   decode(msg | bytes) -> value                        (raises DataCloneError)
  *   bytes(msg) -> string        from_bytes(string) -> msg
  *   set_cdata_hooks(classify, make)   luster.buffers' cdata (de)constructors
+ *   encode_fast(v) -> msg | nil    encode_full(v[, transfer[, mode]]) -> msg
+ *   decode_fast(msg) -> true, v | false    decode_full(msg) -> v
+ *       each path alone, for the specs and the fuzzer that compare them
  *
  * A msg is a full userdata owning one lstr_msg; its __gc frees it.
  */
@@ -46,6 +49,44 @@ static int clone_encode(lua_State *L) {
   lstr_msg *m = lstr_msg_encode(L, 1, lua_isnil(L, 2) ? 0 : 2, mode);
   if (!m) return lua_error(L);
   new_msg(L, m);
+  return 1;
+}
+
+/* The two encoders and decoders one at a time, so that specs and the
+ * fuzzer can hold them to producing the same bytes and values. */
+
+/* encode_fast(value) -> msg, or nil when the fast path gives up */
+static int clone_encode_fast_l(lua_State *L) {
+  lua_settop(L, 1);
+  lstr_msg *m = clone_encode_fast(L, 1, NULL);
+  if (!m) return 0;
+  new_msg(L, m);
+  return 1;
+}
+
+/* encode_full(value[, transferList[, 'process']]) -> msg (raises) */
+static int clone_encode_full_l(lua_State *L) {
+  lua_settop(L, 3);
+  int mode = !lua_isnil(L, 3) && !strcmp(luaL_checkstring(L, 3), "process") ? LSTR_CLONE_PROCESS : LSTR_CLONE_THREAD;
+  lstr_msg *m = clone_encode_full(L, 1, lua_isnil(L, 2) ? 0 : 2, mode);
+  if (!m) return lua_error(L);
+  new_msg(L, m);
+  return 1;
+}
+
+/* decode_fast(msg) -> true, value | false (the fast decoder declines) */
+static int clone_decode_fast_l(lua_State *L) {
+  lstr_msg **pm = check_msg(L, 1);
+  if (!clone_decode_fast(L, *pm)) { lua_pushboolean(L, 0); return 1; }
+  lua_pushboolean(L, 1);
+  lua_insert(L, -2);
+  return 2;
+}
+
+/* decode_full(msg) -> value (raises DataCloneError) */
+static int clone_decode_full_l(lua_State *L) {
+  lstr_msg **pm = check_msg(L, 1);
+  if (clone_decode_full(L, *pm) != 0) return lua_error(L);
   return 1;
 }
 
@@ -100,6 +141,10 @@ static const luaL_Reg clone_funcs[] = {
   {"bytes", clone_bytes},
   {"from_bytes", clone_from_bytes},
   {"set_cdata_hooks", clone_set_cdata_hooks},
+  {"encode_fast", clone_encode_fast_l},
+  {"encode_full", clone_encode_full_l},
+  {"decode_fast", clone_decode_fast_l},
+  {"decode_full", clone_decode_full_l},
   {NULL, NULL}
 };
 

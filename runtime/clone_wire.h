@@ -74,11 +74,23 @@ extern int clone_nhooks;
 /* clone.c: a message whose bytes (at least cap of them) live in the same
  * block, taken from c (may be NULL) when it has one */
 lstr_msg *clone_msg_new(size_t cap, lstr_msg_cache *c);
+/* clone.c: push luster.buffers' {classify=, make=} (registry
+ * CLONE_HOOKS_KEY), loading the module through the state's load_buffers
+ * hook the first time.  Returns 1 with the table pushed, or 0 with nothing
+ * pushed (no typed arrays in this state). */
+int clone_push_cdata_hooks(lua_State *L);
 /* clone_fast.c: encode plain values without a Lua call; NULL when the value
  * needs the full encoder (which then raises or succeeds). */
 lstr_msg *clone_encode_fast(lua_State *L, int value_idx, lstr_msg_cache *c);
-/* clone_decode.c */
+/* clone.c: the full encoder alone (lstr_msg_encode tries the fast path
+ * first); same contract as lstr_msg_encode */
+lstr_msg *clone_encode_full(lua_State *L, int value_idx, int transfer_idx, int mode);
+/* clone_decode.c: the fast decoder pushes the value and returns 1, or
+ * returns 0 with nothing pushed when the message needs the full decoder
+ * (which has lstr_msg_decode's contract).  The two must agree: specs and
+ * the fuzzer compare them, and the fast encoder against the full one. */
 int clone_decode_fast(lua_State *L, const lstr_msg *m);
+int clone_decode_full(lua_State *L, lstr_msg *m);
 
 /* LEB128: 7 bits a byte, low first, high bit = more.  Writes at most 10
  * bytes to out; returns how many. */

@@ -50,6 +50,10 @@ struct lstr_state {
   int before_exit_ref;   /* process 'beforeExit' */
   int emit_exit_ref;     /* process 'exit'; returns the final exit code */
   int exit_emitted;
+  /* hooks C calls instead of requiring Lua modules by name (bootstrap.lua) */
+  int load_buffers_ref;  /* () loads luster.buffers (clone's cdata hooks) */
+  int wrap_port_ref;     /* (port handle) -> MessagePort (worker_port.lua) */
+  int worker_start_ref;  /* () -> kind, source, chunkname, argv (worker_boot.lua) */
 
   int exit_code;         /* process.exitCode / process.exit(n) */
   int exiting;           /* process.exit() was called: run no more callbacks */

@@ -65,6 +65,16 @@ static int queue_push(port_queue *q, port_item it) {
   return 0;
 }
 
+/* Room for `n` items in all, allocated up front (0, or -1 out of memory). */
+static int queue_reserve(port_queue *q, size_t n) {
+  if (n <= q->cap) return 0;
+  port_item *v = realloc(q->v, n * sizeof *v);
+  if (!v) return -1;
+  q->v = v;
+  q->cap = n;
+  return 0;
+}
+
 static void queue_clear(port_queue *q, size_t from) {
   for (size_t i = from; i < q->n; i++) port_item_free(&q->v[i]);
   q->n = 0;
@@ -140,8 +150,10 @@ void channel_close_end(lstr_channel *ch, int side, int notify) {
     dropped = e->q;
     memset(&e->q, 0, sizeof e->q);
     channel_end *o = &ch->end[1 - side];
+    /* always signalled, not only on empty -> non-empty: a port that is not
+     * delivering messages still hears of the close (see watch_close) */
     if (notify && !o->closed && queue_push(&o->q, (port_item){ ITEM_CLOSE, 0, NULL }) == 0 &&
-        o->q.n == 1 && o->wake_fd >= 0)
+        o->wake_fd >= 0)
       signal_fd(o->wake_fd);
   }
   uv_mutex_unlock(&ch->lock);
@@ -157,6 +169,7 @@ static void wake_close_cb(uv_handle_t *h) {
 }
 
 #define SPIN_MAX_NS 100000
+#define DRAIN_ROUNDS_MAX 64
 #define SPIN_MIN_NS 2000
 
 static inline void cpu_relax(void) {
@@ -207,13 +220,22 @@ static void wake_cb(uv_poll_t *h, int status, int events) {
       wk->p->spin_ns = gap * 2 > SPIN_MAX_NS ? SPIN_MAX_NS : gap * 2;
     wk->p->idle_since = 0;
   }
-  for (;;) {
+  for (int round = 0;; round++) {
     port_h *p = wk->p; /* NULL once the port stopped, closed or was collected */
     if (!p || p->deliver_ref == LUA_NOREF || p->s->exiting) return;
     lstr_push_ref(p->s->L, p->deliver_ref);
     lstr_dispatch(p->s, 0);
     p = wk->p;
-    if (!p || !p->ch || !p->started || p->s->exiting || !spin_for_more(p)) return;
+    if (!p || !p->ch || !p->started || p->s->exiting) return;
+    /* A port whose listener keeps the queue full (it posts to its own
+     * peer, say) must not starve the loop: after a few rounds, go back to
+     * the loop and be woken again on its next turn, as Node bounds the
+     * messages one wake-up delivers. */
+    if (round >= DRAIN_ROUNDS_MAX) {
+      if (atomic_load(&p->ch->end[p->side].pending)) signal_fd(wk->fd);
+      return;
+    }
+    if (!spin_for_more(p)) return;
   }
 }
 
@@ -240,8 +262,8 @@ void port_update_ref(port_h *p) {
   else uv_unref((uv_handle_t *)&p->wake->poll);
 }
 
-void port_start(port_h *p) {
-  p->started = 1;
+/* Poll this end's eventfd on the state's loop (idempotent). */
+static void bind_wake(port_h *p) {
   if (!p->ch || p->wake) { port_update_ref(p); return; }
   port_wake *wk = malloc(sizeof *wk);
   if (!wk) return;
@@ -262,9 +284,8 @@ void port_start(port_h *p) {
   port_update_ref(p);
 }
 
-/* Unbind the wake handle (the end keeps queueing). */
-static void port_stop(port_h *p) {
-  p->started = 0;
+/* Stop polling (the end keeps queueing). */
+static void unbind_wake(port_h *p) {
   if (!p->wake) return;
   if (p->ch) {
     uv_mutex_lock(&p->ch->lock);
@@ -276,13 +297,27 @@ static void port_stop(port_h *p) {
   p->wake = NULL;
 }
 
+void port_start(port_h *p) {
+  p->started = 1;
+  bind_wake(p);
+}
+
+/* Stop delivering.  A port watching for its peer's close stays bound
+ * (unref'd: not delivering, it does not keep the loop alive). */
+static void port_stop(port_h *p) {
+  p->started = 0;
+  if (p->watch_close && p->ch) port_update_ref(p);
+  else unbind_wake(p);
+}
+
 static void port_forget_lua(port_h *p) {
   if (p->deliver_ref != LUA_NOREF && p->s->L) lstr_unref(p->s->L, &p->deliver_ref);
   p->deliver_ref = LUA_NOREF;
 }
 
 void port_detach(port_h *p, int notify) {
-  port_stop(p);
+  p->started = p->watch_close = 0;
+  unbind_wake(p);
   port_forget_lua(p);
   queue_clear(&p->batch, p->pos); /* items before pos were taken already */
   queue_free(&p->batch);
@@ -300,12 +335,35 @@ void port_detach(port_h *p, int notify) {
 
 /* post(value, transferList): raises DataCloneError, then nothing was sent.
  * A post to a closed end is dropped silently, as Node does. */
+static port_h *handle_of(lua_State *L, int idx);
+
+/* What the transfer list holds of this port's own channel: 1 this very
+ * port, 2 the port at the other end, 0 neither. */
+static int transfers_own_channel(lua_State *L, port_h *p, int list) {
+  if (!p->ch || lua_type(L, list) != LUA_TTABLE) return 0;
+  int found = 0;
+  for (int i = 1, n = (int)lua_objlen(L, list); i <= n && found != 1; i++) {
+    lua_rawgeti(L, list, i);
+    port_h *q = handle_of(L, -1);
+    if (q == p) found = 1;
+    else if (q && q->ch == p->ch) found = 2;
+    lua_pop(L, 1);
+  }
+  return found;
+}
+
 static int port_post(lua_State *L) {
   port_h *p = port_check(L, 1);
   lua_settop(L, 3);
+  int own = transfers_own_channel(L, p, 3);
+  /* as in Node: raised before anything is transferred; the port stays usable */
+  if (own == 1) return lstr_error(L, "DataCloneError", "Transfer list contains source port");
   lstr_msg *m = lstr_msg_encode_cached(L, 2, lua_isnil(L, 3) ? 0 : 3, LSTR_CLONE_THREAD, &p->cache);
   if (!m) return lua_error(L);
-  if (!p->ch || channel_push(p->ch, 1 - p->side, (port_item){ ITEM_MSG, 0, m }, &p->cache) != 0)
+  /* The target port posted to itself: the transfers happened, the message
+   * is dropped, and freeing it closes the moved end, so the channel is
+   * lost (both ports emit 'close'), as in Node. */
+  if (own == 2 || !p->ch || channel_push(p->ch, 1 - p->side, (port_item){ ITEM_MSG, 0, m }, &p->cache) != 0)
     lstr_msg_recycle(m, &p->cache);
   return 0;
 }
@@ -383,6 +441,37 @@ static int port_start_m(lua_State *L) {
   return 0;
 }
 
+/* watch_close(drain): stay bound while not delivering, so that the close
+ * of the other end is seen ('close' is emitted whatever the listeners). */
+static int port_watch_close(lua_State *L) {
+  port_h *p = port_check(L, 1);
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    port_forget_lua(p);
+    lua_pushvalue(L, 2);
+    p->deliver_ref = lstr_ref(L);
+  }
+  if (p->deliver_ref == LUA_NOREF) return luaL_argerror(L, 2, "a drain function is needed");
+  p->watch_close = 1;
+  bind_wake(p);
+  return 0;
+}
+
+/* peer_closed() -> whether the other end has closed (its CLOSE item, always
+ * the last one, is queued here).  Takes nothing. */
+static int port_peer_closed(lua_State *L) {
+  port_h *p = port_check(L, 1);
+  int closed = p->pos < p->batch.n && p->batch.v[p->batch.n - 1].kind == ITEM_CLOSE;
+  if (!closed && p->ch) {
+    uv_mutex_lock(&p->ch->lock);
+    port_queue *q = &p->ch->end[p->side].q;
+    closed = q->n > 0 && q->v[q->n - 1].kind == ITEM_CLOSE;
+    uv_mutex_unlock(&p->ch->lock);
+  }
+  lua_pushboolean(L, closed);
+  return 1;
+}
+
 static int port_stop_m(lua_State *L) {
   port_stop(port_check(L, 1));
   return 0;
@@ -426,6 +515,8 @@ static const luaL_Reg port_methods[] = {
   {"take", port_take},
   {"start", port_start_m},
   {"stop", port_stop_m},
+  {"watch_close", port_watch_close},
+  {"peer_closed", port_peer_closed},
   {"close", port_close_m},
   {"ref", port_ref_m},
   {"has_ref", port_has_ref},
@@ -449,7 +540,6 @@ static int port_channel(lua_State *L) {
 
 typedef struct port_payload { lstr_channel *ch; int side; } port_payload;
 
-#define PORT_WRAP_KEY "luster.port.wrap" /* registry: handle -> MessagePort */
 
 /* The handle of a MessagePort object (its `_h` field), or NULL. */
 static port_h *handle_of(lua_State *L, int idx) {
@@ -480,7 +570,8 @@ static void *hook_take(lua_State *L, int idx) {
   port_h *p = handle_of(L, idx);
   port_payload *pl = malloc(sizeof *pl);
   if (!p || !pl) { free(pl); return NULL; }
-  port_stop(p);
+  p->started = p->watch_close = 0;
+  unbind_wake(p);
   port_forget_lua(p);
   /* What this state took but did not deliver goes back in front of the
    * queue, for the new owner. */
@@ -489,10 +580,14 @@ static void *hook_take(lua_State *L, int idx) {
   size_t left = p->batch.n - p->pos;
   if (left) {
     port_queue merged = {0};
-    for (size_t i = p->pos; i < p->batch.n; i++) queue_push(&merged, p->batch.v[i]);
-    for (size_t i = 0; i < q->n; i++) queue_push(&merged, q->v[i]);
-    free(q->v);
-    *q = merged;
+    if (queue_reserve(&merged, left + q->n) == 0) {
+      for (size_t i = p->pos; i < p->batch.n; i++) merged.v[merged.n++] = p->batch.v[i];
+      for (size_t i = 0; i < q->n; i++) merged.v[merged.n++] = q->v[i];
+      free(q->v);
+      *q = merged;
+    } else { /* out of memory: what this state took is dropped, in order */
+      queue_clear(&p->batch, p->pos);
+    }
     p->batch.n = p->pos = 0;
   }
   uv_mutex_unlock(&p->ch->lock);
@@ -503,17 +598,13 @@ static void *hook_take(lua_State *L, int idx) {
   return pl;
 }
 
+/* The receiving state wraps the end in a MessagePort through its
+ * wrap_port hook (bootstrap.lua). */
 static int hook_push(lua_State *L, void *payload) {
   port_payload *pl = payload;
-  lua_getfield(L, LUA_REGISTRYINDEX, PORT_WRAP_KEY);
-  if (!lua_isfunction(L, -1)) {
-    lua_pop(L, 1);
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "luster.worker_port");
-    if (lua_pcall(L, 1, 0, 0) != 0) { lua_pop(L, 1); return -1; }
-    lua_getfield(L, LUA_REGISTRYINDEX, PORT_WRAP_KEY);
-    if (!lua_isfunction(L, -1)) { lua_pop(L, 1); return -1; }
-  }
+  lstr_state *s = lstr_ctx(L);
+  if (s->wrap_port_ref == LUA_NOREF) return -1;
+  lstr_push_ref(L, s->wrap_port_ref);
   port_push_new(L, pl->ch, pl->side); /* takes the payload's reference */
   free(pl);
   if (lua_pcall(L, 1, 1, 0) != 0) { lua_pop(L, 1); return -1; }
@@ -534,14 +625,6 @@ static const lstr_transfer_hook port_hook = {
 /* Registered before main() runs, i.e. before any state can encode. */
 __attribute__((constructor)) static void register_port_hook(void) {
   lstr_clone_register_transfer(&port_hook);
-}
-
-/* set_wrap(fn): how a received port becomes a MessagePort object here. */
-static int port_set_wrap(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TFUNCTION);
-  lua_pushvalue(L, 1);
-  lua_setfield(L, LUA_REGISTRYINDEX, PORT_WRAP_KEY);
-  return 0;
 }
 
 /* ------------------------------------------------------ BroadcastChannel */
@@ -631,7 +714,6 @@ static int bc_leave(lua_State *L) {
 
 static const luaL_Reg port_funcs[] = {
   {"channel", port_channel},
-  {"set_wrap", port_set_wrap},
   {"broadcast_join", bc_join},
   {"broadcast_post", bc_post},
   {"broadcast_leave", bc_leave},

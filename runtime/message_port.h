@@ -82,6 +82,7 @@ typedef struct port_h {
   size_t pos;
   int refed;             /* may keep the loop alive (ref()/unref()) */
   int started;
+  int watch_close;       /* bound while not started, to hear the peer's close */
   int no_transfer;       /* BroadcastChannel handles */
   uint64_t spin_ns;      /* how long to wait for more after a drain */
   uint64_t idle_since;   /* when the last wait for more gave up */

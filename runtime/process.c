@@ -173,6 +173,7 @@ static int proc_watch_signal(lua_State *L) {
   luaL_checktype(L, 2, LUA_TFUNCTION);
   if (!w) {
     w = calloc(1, sizeof *w);
+    if (!w) return lstr_error(L, "ERR_MEMORY_ALLOCATION_FAILED", "out of memory");
     w->s = lstr_ctx(L);
     uv_signal_init(w->s->loop, &w->h);
     w->h.data = w;

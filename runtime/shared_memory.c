@@ -236,17 +236,28 @@ static int sync_list(lstr_waiter *w, int enter) {
   return ok;
 }
 
+/* The deadline `timeout_ms` from now on CLOCK_MONOTONIC, or 0 when there is
+ * none: no timeout (NaN, infinite) or one beyond what the clock can
+ * represent (the kernel keeps its timers as signed 64-bit nanoseconds, so
+ * anything past ~292 years is "forever" there too).  Computed in integer
+ * nanoseconds: a double holding 2^63 ms has no room left for tv_nsec. */
+static int wait_deadline(double timeout_ms, struct timespec *deadline) {
+  if (!(timeout_ms >= 0) || isinf(timeout_ms)) return 0;
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  int64_t now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+  double ns = ceil(timeout_ms * 1e6);
+  if (ns >= (double)(INT64_MAX - now_ns)) return 0;
+  int64_t at = now_ns + (int64_t)ns;
+  deadline->tv_sec = (time_t)(at / 1000000000);
+  deadline->tv_nsec = (long)(at % 1000000000);
+  return 1;
+}
+
 int lstr_atomic_wait(lstr_block *b, size_t off, int width, int64_t expected,
                      double timeout_ms) {
-  int forever = !(timeout_ms >= 0) || isinf(timeout_ms);
   struct timespec deadline;
-  if (!forever) {
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    double ns = (double)deadline.tv_nsec + timeout_ms * 1e6;
-    double sec = floor(ns / 1e9);
-    deadline.tv_sec += (time_t)sec;
-    deadline.tv_nsec = (long)(ns - sec * 1e9);
-  }
+  int forever = !wait_deadline(timeout_ms, &deadline);
 
   lstr_waiter w;
   memset(&w, 0, sizeof w);
@@ -272,8 +283,11 @@ int lstr_atomic_wait(lstr_block *b, size_t off, int width, int64_t expected,
     while (!w.notified && !w.interrupted) {
       if (forever) {
         pthread_cond_wait(&w.cond, &b->lock);
-      } else if (pthread_cond_timedwait(&w.cond, &b->lock, &deadline) == ETIMEDOUT) {
-        break;
+      } else {
+        int rc = pthread_cond_timedwait(&w.cond, &b->lock, &deadline);
+        /* anything but a wake-up ends the wait: looping on an error (a
+         * deadline the clock refuses) would spin holding the lock */
+        if (rc != 0 && rc != EINTR) break;
       }
     }
     if (!w.notified) {
@@ -382,7 +396,8 @@ static int wait_async(lua_State *L) {
   luaL_checktype(L, 7, LUA_TFUNCTION);
   int64_t expected = width == 8 ? (int64_t)(((uint64_t)hi << 32) | lo)
                                 : (int64_t)(int32_t)lo;
-  int forever = !(timeout >= 0) || isinf(timeout);
+  /* past what a libuv timer (uint64 ms from now) can hold: no timer */
+  int forever = !(timeout >= 0) || isinf(timeout) || timeout >= 1.8e19;
 
   lstr_state *s = lstr_ctx(L);
   lstr_waiter *w = calloc(1, sizeof *w);
@@ -410,7 +425,7 @@ static int wait_async(lua_State *L) {
     w->timer.data = w;
     w->has_timer = 1;
     w->open_handles++;
-    uint64_t ms = timeout > 1e15 ? (uint64_t)1e15 : (uint64_t)ceil(timeout);
+    uint64_t ms = (uint64_t)ceil(timeout);
     uv_timer_start(&w->timer, timer_cb, ms, 0);
   }
   lua_pushvalue(L, 7);

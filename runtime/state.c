@@ -10,7 +10,8 @@
  *
  * The Lua side (lua/luster/bootstrap.lua) returns a table of entry points
  * the C side keeps refs to: dispatch, errors.new, run_entry, run_immediates,
- * before_exit, emit_exit.
+ * before_exit, emit_exit, and the hooks other C files call (load_buffers,
+ * wrap_port, worker_start), so that no C code requires a Lua module by name.
  */
 #include "lstr.h"
 #include "luster.h"
@@ -186,6 +187,7 @@ lstr_state *lstr_state_new(const lstr_state_options *opts) {
   if (!s) return NULL;
   s->dispatch_ref = s->error_new_ref = s->run_entry_ref = LUA_NOREF;
   s->before_exit_ref = s->emit_exit_ref = s->run_immediates_ref = LUA_NOREF;
+  s->load_buffers_ref = s->wrap_port_ref = s->worker_start_ref = LUA_NOREF;
   s->mem_limit = opts ? opts->mem_limit : 0;
   s->thread_id = opts ? opts->thread_id : 0;
   s->is_main_thread = opts ? opts->is_main_thread : 1;
@@ -208,9 +210,14 @@ lstr_state *lstr_state_new(const lstr_state_options *opts) {
   lstr_install_modules(L);
 
   /* bring up the Lua side; it returns its entry points */
-  lua_getglobal(L, "require");
-  lua_pushliteral(L, "luster.bootstrap");
-  if (lua_pcall(L, 1, 1, 0) != 0) {
+  /* the builtin chunk itself, called as require would */
+  int rc = lstr_load_builtin(L, "luster.bootstrap");
+  if (rc == -1) lua_pushliteral(L, "the builtin luster.bootstrap is missing");
+  if (rc == 0) {
+    lua_pushliteral(L, "luster.bootstrap");
+    rc = lua_pcall(L, 1, 1, 0);
+  }
+  if (rc != 0) {
     fprintf(stderr, "luster: cannot start the runtime: %s\n", lua_tostring(L, -1));
     lstr_state_free(s);
     return NULL;
@@ -222,6 +229,9 @@ lstr_state *lstr_state_new(const lstr_state_options *opts) {
   s->run_immediates_ref = ref_field(L, t, "run_immediates");
   s->before_exit_ref = ref_field(L, t, "before_exit");
   s->emit_exit_ref = ref_field(L, t, "emit_exit");
+  s->load_buffers_ref = ref_field(L, t, "load_buffers");
+  s->wrap_port_ref = ref_field(L, t, "wrap_port");
+  s->worker_start_ref = ref_field(L, t, "worker_start");
   lua_settop(L, 0);
   return s;
 }
@@ -308,8 +318,9 @@ static int run_entry(lstr_state *s, const char *kind, const char *src, const cha
 int lstr_run_file(lstr_state *s, const char *path, int argc, char **argv) {
   char resolved[4096];
   free(s->script_path);
-  s->script_path = strdup(realpath(path, resolved) ? resolved : path);
-  return run_entry(s, "file", s->script_path, path, argc, argv);
+  const char *abs = realpath(path, resolved) ? resolved : path;
+  s->script_path = strdup(abs); /* NULL (out of memory): no script path */
+  return run_entry(s, "file", abs, path, argc, argv);
 }
 
 int lstr_run_string(lstr_state *s, const char *code, const char *chunkname, int argc, char **argv) {
@@ -370,6 +381,10 @@ LUSTER_API luster_runtime *luster_new(uv_loop_t *loop) {
 LUSTER_API int luster_run_file(luster_runtime *rt, const char *path, int argc, char **argv) {
   /* process.argv = {exe, script, args...}; the embedder has no exe of ours */
   char **full = calloc((size_t)argc + 3, sizeof *full);
+  if (!full) {
+    fprintf(stderr, "luster: out of memory\n");
+    return 1;
+  }
   full[0] = "luster";
   full[1] = (char *)path;
   for (int i = 0; i < argc; i++) full[i + 2] = argv[i];

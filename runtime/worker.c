@@ -19,8 +19,10 @@
  * and detaches it.  terminate() sets `terminating`, wakes the worker's
  * loop through `ctl` and interrupts running Lua (worker_interrupt.c).
  *
- * resourceLimits.maxHeapSizeMb is the state allocator's mem_limit; an
- * allocation refused there ends the worker with ERR_WORKER_OUT_OF_MEMORY.
+ * resourceLimits.maxOldGenerationSizeMb (alias maxHeapSizeMb) is the state
+ * allocator's mem_limit; an allocation refused there ends the worker with
+ * ERR_WORKER_OUT_OF_MEMORY.  resourceLimits.stackSizeMb is the thread's
+ * stack size.
  */
 #include "worker.h"
 #include "shared_memory.h"
@@ -71,16 +73,14 @@ static void ctl_cb(uv_async_t *a) {
   uv_stop(s->loop);
 }
 
-/* Bring up the Lua side (lua/luster/worker_boot.lua) and run the entry chunk
+/* Bring up the Lua side (lua/luster/worker_boot.lua, through the state's
+ * worker_start hook) and run the entry chunk
  * through the state's run_entry.  Returns 0, or 1 after reporting an error. */
 static int run_worker_entry(lstr_worker *w, lstr_state *s) {
   lua_State *L = s->L;
-  lua_getglobal(L, "require");
-  lua_pushliteral(L, "luster.worker_boot");
-  if (lua_pcall(L, 1, 1, 0) != 0) goto failed;
-  lua_getfield(L, -1, "start");
-  lua_remove(L, -2);
-  /* start() -> kind, source, chunkname, argv | nil, message */
+  /* worker_start() (bootstrap.lua: luster.worker_boot's start) ->
+   * kind, source, chunkname, argv | nil, message */
+  lstr_push_ref(L, s->worker_start_ref);
   if (lua_pcall(L, 0, 4, 0) != 0) goto failed;
   if (lua_isnil(L, -4)) {
     const char *msg = lua_tostring(L, -3);
@@ -250,12 +250,22 @@ static port_h *check_worker(lua_State *L, int idx) {
   return p;
 }
 
-/* spawn(boot, transferList, memLimitBytes) -> handle, threadId
+/* The thread's C stack (resourceLimits.stackSizeMb): at least what the
+ * runtime's own C frames need, at most what is sane to reserve. */
+#define WORKER_STACK_MIN ((size_t)512 << 10)
+#define WORKER_STACK_MAX ((size_t)1 << 30)
+#define WORKER_STACK_DEFAULT ((size_t)4 << 20)
+
+/* spawn(boot, transferList, memLimitBytes, stackBytes) -> handle, threadId
  * boot is encoded here (DataCloneError raised, nothing started). */
 static int worker_spawn(lua_State *L) {
-  lua_settop(L, 3);
+  lua_settop(L, 4);
   luaL_checktype(L, 1, LUA_TTABLE);
   double limit = luaL_optnumber(L, 3, 0);
+  double stack_req = luaL_optnumber(L, 4, 0);
+  size_t stack = stack_req > 0 ? (stack_req > (double)WORKER_STACK_MAX ? WORKER_STACK_MAX : (size_t)stack_req)
+                               : WORKER_STACK_DEFAULT;
+  if (stack < WORKER_STACK_MIN) stack = WORKER_STACK_MIN;
   lstr_msg *boot = lstr_msg_encode(L, 1, lua_isnil(L, 2) ? 0 : 2, LSTR_CLONE_THREAD);
   if (!boot) return lua_error(L);
   lstr_worker *w = calloc(1, sizeof *w);
@@ -276,7 +286,7 @@ static int worker_spawn(lua_State *L) {
   channel_retain(ch);
   port_h *p = port_push_new(L, ch, 0);
   p->w = w;
-  uv_thread_options_t opts = { UV_THREAD_HAS_STACK_SIZE, 4 << 20 };
+  uv_thread_options_t opts = { UV_THREAD_HAS_STACK_SIZE, stack };
   int rc = uv_thread_create_ex(&w->tid, &opts, worker_main, w);
   if (rc != 0) {
     w->joined = 1;

@@ -168,6 +168,80 @@ describe('Atomics.wait and notify', function()
   end)
 end)
 
+-- A worker that waits on cell 0 of `sab` with `timeout`, after setting
+-- cell 1; it posts what wait returned.
+local function waiting_worker(sab, timeout)
+  local Worker = require('worker_threads').Worker
+  return Worker([[
+    local wt = require('worker_threads')
+    local v = Int32Array(wt.workerData.sab)
+    Atomics.store(v, 1, 1)
+    wt.parentPort:postMessage(Atomics.wait(v, 0, 0, wt.workerData.timeout))
+  ]], { eval = true, workerData = { sab = sab, timeout = timeout } })
+end
+
+local function sleep(ms) await(Promise.new(function(r) setTimeout(r, ms) end)) end
+
+local function until_waiting(v)
+  local deadline = os.time() + 5
+  while Atomics.load(v, 1) == 0 and os.time() < deadline do sleep(1) end
+  sleep(20) -- well inside the wait by now
+end
+
+describe('Atomics.wait with a timeout beyond the clock', function()
+  -- 2^63 ms, 1e300 ms: no deadline the clock can represent, so forever
+  -- (as math.huge and NaN are); the waiter sleeps, notify() wakes it.
+  for _, t in ipairs({ { 2 ^ 63, '2^63' }, { 1e22, '1e22' }, { 1e300, '1e300' },
+                       { math.huge, 'math.huge' }, { 0 / 0, 'NaN' } }) do
+    it('waits forever with ' .. t[2] .. ' ms, idle, until notify() from main', function()
+      local sab = SharedArrayBuffer(8)
+      local v = Int32Array(sab)
+      local w = waiting_worker(sab, t[1])
+      local answer = Promise.new(function(r) w:on('message', r) end)
+      until_waiting(v)
+      -- the waiting thread must sleep: the process's CPU time over 300 ms
+      -- of waiting stays far below the 300 ms a spinning thread burns
+      local cpu0 = os.clock()
+      sleep(300)
+      local cpu = os.clock() - cpu0
+      assert.is_true(cpu < 0.15, ('%.0f ms of CPU while waiting'):format(cpu * 1000))
+      assert.are.equal(1, Atomics.notify(v, 0))
+      assert.are.equal('ok', await(answer))
+      await(Promise.new(function(r) w:on('exit', r) end))
+    end)
+  end
+
+  it('a worker waiting with 1e300 ms is ended by terminate()', function()
+    local sab = SharedArrayBuffer(8)
+    local v = Int32Array(sab)
+    local w = waiting_worker(sab, 1e300)
+    until_waiting(v)
+    local t = os.time()
+    assert.are.equal(1, await(w:terminate()))
+    assert.is_true(os.time() - t <= 2)
+  end)
+
+  it('treats a negative timeout as 0', function()
+    local v = Int32Array(SharedArrayBuffer(4))
+    local t0 = now_ms()
+    assert.are.equal('timed-out', Atomics.wait(v, 0, 0, -5))
+    assert.are.equal('timed-out', Atomics.wait(v, 0, 0, -math.huge))
+    assert.is_true(now_ms() - t0 < 1000)
+  end)
+
+  it('waitAsync with 1e300 ms stays pending until notified', function()
+    local v = Int32Array(SharedArrayBuffer(4))
+    local r = Atomics.waitAsync(v, 0, 0, 1e300)
+    assert.is_true(r.async)
+    local settled
+    r.value:next(function(x) settled = x end)
+    sleep(30)
+    assert.is_nil(settled)
+    assert.are.equal(1, Atomics.notify(v, 0))
+    assert.are.equal('ok', await(r.value))
+  end)
+end)
+
 describe('Atomics.waitAsync', function()
   it('answers synchronously not-equal when the value differs', function()
     local v = Int32Array(SharedArrayBuffer(4))

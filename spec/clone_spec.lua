@@ -225,3 +225,147 @@ describe('structured clone between processes', function()
     assert.are.equal('DataCloneError', err_of(clone.decode, 'L\1\14\0').code) -- a SAB by index
   end)
 end)
+
+-- The fast path (clone_fast.c, and the fast decoder) and the full one
+-- (clone.c, clone_decode.c) must write the same bytes and build the same
+-- values.  Generated values, from fixed seeds so that a failure repeats.
+describe('the fast and the full serializer', function()
+  local null = require('cjson').null
+  local random = math.random
+
+  local NUMBERS = { 0, -0.0, 1, -1, 0.5, -2.25, 0 / 0, math.huge, -math.huge, 2 ^ 53 - 1, -(2 ^ 53 - 1),
+    2 ^ 53, 2 ^ 53 + 2, -(2 ^ 53), 2 ^ 63, -(2 ^ 63), 2 ^ 64, 1e300, -5e-324, 2 ^ 31, -(2 ^ 31), 127, 128,
+    16383, 16384, 1e15 + 0.5 }
+
+  local function gen_string()
+    local n = ({ 0, 1, 3, 20, 127, 128, 300 })[random(7)]
+    local b = {}
+    for i = 1, n do b[i] = string.char(random(0, 255)) end
+    return table.concat(b)
+  end
+
+  local function gen_scalar()
+    local k = random(7)
+    if k == 1 then return NUMBERS[random(#NUMBERS)]
+    elseif k == 2 then return random(-100000, 100000)
+    elseif k == 3 then return (random() - 0.5) * 10 ^ random(-300, 300)
+    elseif k == 4 then return gen_string()
+    elseif k == 5 then return random(2) == 1
+    elseif k == 6 then return null
+    else return ('k' .. random(20)) end
+  end
+
+  -- A table tree of at most `budget[1]` values; `pool` holds tables made
+  -- so far, to be referenced again (shared references, and cycles when an
+  -- ancestor is picked).
+  local function gen_value(depth, pool, budget)
+    budget[1] = budget[1] - 1
+    if depth <= 0 or budget[1] <= 0 or random(3) == 1 then return gen_scalar() end
+    if #pool > 0 and random(6) == 1 then return pool[random(#pool)] end
+    local t = {}
+    pool[#pool + 1] = t
+    local narr = ({ 0, 1, 2, 5, 40 })[random(5)]
+    for i = 1, narr do t[i] = gen_value(depth - 1, pool, budget) end
+    if narr > 2 and random(4) == 1 then t[random(narr - 1)] = nil end -- a hole
+    for _ = 1, ({ 0, 1, 3, 10, 300 })[random(5)] do
+      local kind = random(4)
+      local key = kind == 1 and gen_string() or kind == 2 and random(-50, 1000)
+        or kind == 3 and (random() * 100) or (random(2) == 1)
+      if key == key then t[key] = gen_value(depth - 1, pool, budget) end
+    end
+    return t
+  end
+
+  -- Same shape: equal scalars (NaN and -0 included), the same identity
+  -- structure (`map` pairs the tables of a with those of b).
+  local function same(a, b, map)
+    if type(a) ~= type(b) then return false end
+    if type(a) == 'number' then
+      if a ~= a then return b ~= b end
+      return a == b and (a ~= 0 or 1 / a == 1 / b)
+    end
+    if type(a) ~= 'table' then return rawequal(a, b) end
+    if map[a] ~= nil then return map[a] == b end
+    map[a] = b
+    local n = 0
+    for k, v in next, a do
+      n = n + 1
+      if type(k) == 'table' then return false end -- not generated
+      if not same(v, rawget(b, k), map) then return false end
+    end
+    for _ in next, b do n = n - 1 end
+    return n == 0
+  end
+
+  local function hex(s) return (s:gsub('.', function(c) return ('%02x'):format(c:byte()) end)) end
+
+  it('write the same bytes for 1500 generated values, and decode them to the same values', function()
+    local fast_taken = 0
+    for seed = 1, 1500 do
+      math.randomseed(seed)
+      local v = gen_value(random(0, 6), {}, { random(1, 400) })
+      local full = clone.encode_full(v)
+      local fast = clone.encode_fast(v)
+      assert.is_truthy(fast, 'the fast path gave up on a plain value (seed ' .. seed .. ')')
+      local fb, bb = clone.bytes(fast), clone.bytes(full)
+      if fb ~= bb then
+        error(('seed %d: fast %s\nfull %s'):format(seed, hex(fb):sub(1, 200), hex(bb):sub(1, 200)))
+      end
+      -- the fast decoder leaves shared references to the full one
+      local ok, by_fast = clone.decode_fast(full)
+      local by_full = clone.decode_full(full)
+      if ok then
+        fast_taken = fast_taken + 1
+        assert.is_true(same(by_fast, by_full, {}), 'decoders disagree (seed ' .. seed .. ')')
+      end
+      assert.is_true(same(v, by_full, {}), 'decoded value differs from the original (seed ' .. seed .. ')')
+    end
+    assert.is_true(fast_taken > 500, 'the fast decoder took only ' .. fast_taken)
+  end)
+
+  it('agree on the edge numbers one by one, -0 and NaN included', function()
+    for _, n in ipairs(NUMBERS) do
+      assert.are.equal(clone.bytes(clone.encode_full(n)), clone.bytes(clone.encode_fast(n)))
+      assert.are.equal(clone.bytes(clone.encode_full({ n, x = n })), clone.bytes(clone.encode_fast({ n, x = n })))
+    end
+  end)
+
+  it('keep identity the same way: shared tables and cycles', function()
+    local shared = { 1 }
+    local v = { shared, shared, { shared } }
+    v.self = v
+    v[3].up = v
+    assert.are.equal(clone.bytes(clone.encode_full(v)), clone.bytes(clone.encode_fast(v)))
+    local r = clone.decode_full(clone.encode_full(v))
+    assert.are.equal(r[1], r[2])
+    assert.are.equal(r, r.self)
+    assert.are.equal(r, r[3].up)
+  end)
+
+  it('hand typed arrays, buffers and 64-bit integers to the full encoder, which keeps them', function()
+    local sab = SharedArrayBuffer(16)
+    local values = {
+      { Int32Array(4) }, { Float64Array(2) }, { ArrayBuffer(3) }, { sab, Int32Array(sab) },
+      { n = ffi.new('int64_t', -5) }, { ffi.new('uint64_t', 2 ^ 63) },
+    }
+    for i, v in ipairs(values) do
+      assert.is_nil(clone.encode_fast(v), 'case ' .. i)
+      local msg = clone.encode_full(v)
+      assert.is_false((clone.decode_fast(msg)), 'case ' .. i)
+      local r = clone.decode_full(msg)
+      assert.are.equal(type(v[1] or v.n), type(r[1] or r.n), 'case ' .. i)
+    end
+    -- a view and its buffer keep their link through the full path
+    local r = clone.decode(clone.encode({ sab, Int32Array(sab) }))
+    r[2][0] = 7
+    assert.are.equal(7, Int32Array(sab)[0])
+  end)
+
+  it('leave to the full encoder what only it can refuse, with its path', function()
+    assert.is_nil(clone.encode_fast({ a = { print } }))
+    local ok, e = pcall(clone.encode_full, { a = { print } })
+    assert.is_false(ok)
+    assert.are.equal('DataCloneError', e.code)
+    assert.is_truthy(e.message:find('value.a[1]', 1, true))
+  end)
+end)

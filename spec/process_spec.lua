@@ -1,5 +1,6 @@
 -- process (API.md "process").
 local child = require('helpers.child')
+local run = require('helpers.run')
 local timers = require('timers')
 
 describe('process identity', function()
@@ -300,6 +301,105 @@ describe('process.exit inside a callback', function()
       console.log('pcall returned', ok)
     ]])
     assert.are.equal(6, r.code)
+  end)
+end)
+
+describe("process.exit inside an 'uncaughtException' listener", function()
+  it('exits with its code, for an error raised by the main chunk', function()
+    local r = child.run([[
+      process:on('exit', function(code) console.log('exit', code) end)
+      process:on('uncaughtException', function(e) console.log('caught', e) process.exit(5) end)
+      error('boom', 0)
+    ]])
+    assert.are.equal('caught boom\nexit 5\n', r.out)
+    assert.are.equal('', r.err)
+    assert.are.equal(5, r.code)
+  end)
+
+  it('exits with its code, for an error raised in a callback', function()
+    local r = child.run([[
+      process:on('uncaughtException', function() process.exit(9) end)
+      setTimeout(function() error('later', 0) end, 1)
+      setTimeout(function() console.log('never') end, 50)
+    ]])
+    assert.are.equal('', r.out)
+    assert.are.equal(9, r.code)
+  end)
+
+  it("ends a worker with that exit code and no 'error' event", function()
+    local wt = require('worker_threads')
+    local w = wt.Worker([[
+      process:on('uncaughtException', function() process.exit(6) end)
+      error('boom', 0)
+    ]], { eval = true })
+    local errors = 0
+    w:on('error', function() errors = errors + 1 end)
+    local code = await(Promise.new(function(r) w:on('exit', r) end))
+    assert.are.equal(6, code)
+    assert.are.equal(0, errors)
+  end)
+end)
+
+describe('process.env in a worker thread', function()
+  local wt = require('worker_threads')
+  local function in_worker(src, opts)
+    opts = opts or {}
+    opts.eval = true
+    local w = wt.Worker(src, opts)
+    return await(Promise.new(function(r) w:on('message', r) end))
+  end
+  local probe = [[
+    local port = require('worker_threads').parentPort
+    process.env.LUSTER_SPEC_SET = 42
+    local snap = process.env()
+    local n = 0
+    for k, v in pairs(process.env) do if k == 'LUSTER_SPEC_SET' then n = n + 1 end end
+    port:postMessage({ kind = type(snap), seen = snap.LUSTER_SPEC_VAR,
+      set = snap.LUSTER_SPEC_SET, iterated = n, indexed = process.env.LUSTER_SPEC_VAR })
+  ]]
+
+  it('is callable and iterable with a private copy of the environment', function()
+    process.env.LUSTER_SPEC_VAR = 'from parent'
+    local r = in_worker(probe)
+    process.env.LUSTER_SPEC_VAR = nil
+    assert.are.same({ kind = 'table', seen = 'from parent', set = '42', iterated = 1,
+      indexed = 'from parent' }, r)
+    assert.is_nil(process.env.LUSTER_SPEC_SET) -- the copy is private
+  end)
+
+  it('is callable and iterable with the env option', function()
+    local r = in_worker(probe, { env = { LUSTER_SPEC_VAR = 'given' } })
+    assert.are.same({ kind = 'table', seen = 'given', set = '42', iterated = 1, indexed = 'given' }, r)
+  end)
+
+  it('is the process environment with SHARE_ENV', function()
+    process.env.LUSTER_SPEC_VAR = 'shared'
+    local r = in_worker(probe, { env = wt.SHARE_ENV })
+    assert.are.same({ kind = 'table', seen = 'shared', set = '42', iterated = 1, indexed = 'shared' }, r)
+    assert.are.equal('42', process.env.LUSTER_SPEC_SET)
+    process.env.LUSTER_SPEC_VAR, process.env.LUSTER_SPEC_SET = nil, nil
+  end)
+end)
+
+describe('an uncaught stack overflow', function()
+  -- With the JIT on, LuaJIT (before its 2024 rework) sometimes leaves the
+  -- error handler no stack to run in; the message was then lost ('nil').
+  -- Where the overflow lands differs from run to run, so: many runs.
+  it("is reported with its message in every one of 50 runs, exit code 1", function()
+    local dir = child.tmpdir()
+    local script = child.write(dir .. '/overflow.lua', 'local function f() f() end f()\n')
+    local out = run.quote(dir .. '/out')
+    local r = child.sh(('for i in $(seq 1 50); do %s %s >%s 2>&1; c=$?; head -n 1 %s; echo "code=$c"; done')
+      :format(run.quote(child.bin()), run.quote(script), out, out))
+    child.rmdir(dir)
+    local runs, good = 0, 0
+    for line, code in r.out:gmatch('([^\n]*)\ncode=(%d+)\n') do
+      runs = runs + 1
+      if line:find('stack overflow', 1, true) and code == '1' then good = good + 1
+      else print('run ' .. runs .. ': ' .. line .. ' (code ' .. code .. ')') end
+    end
+    assert.are.equal(50, runs)
+    assert.are.equal(50, good)
   end)
 end)
 

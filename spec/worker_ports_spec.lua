@@ -45,6 +45,38 @@ describe('a MessageChannel', function()
     await(c2)
   end)
 
+  it("emits 'close' on port1 when port2 closes, whatever listeners port1 has", function()
+    -- only a 'close' listener, no 'message' one
+    local a = MessageChannel()
+    local closed = Promise.new(function(r) a.port1:on('close', r) end)
+    a.port2:close()
+    await(closed)
+    -- a 'close' listener added by once, with messages still queued on port1
+    local b = MessageChannel()
+    b.port2:postMessage('never read')
+    local closed2 = Promise.new(function(r) b.port1:once('close', r) end)
+    b.port2:close()
+    await(closed2)
+    -- a 'message' listener that was removed again
+    local c = MessageChannel()
+    local function on_message() end
+    c.port1:on('message', on_message)
+    c.port1:off('message', on_message)
+    local closed3 = Promise.new(function(r) c.port1:on('close', r) end)
+    c.port2:close()
+    await(closed3)
+  end)
+
+  it('does not keep the loop alive for a close listener alone', function()
+    local out, _, code = require('spec.helpers.run').script([[
+      local ch = require('worker_threads').MessageChannel()
+      ch.port1:on('close', function() print('closed') end)
+      print('end of script')
+    ]])
+    assert.are.equal('end of script\n', out)
+    assert.are.equal(0, code)
+  end)
+
   it('keeps messages queued until a listener starts the port', function()
     local ch = MessageChannel()
     ch.port1:postMessage('early')
@@ -114,6 +146,70 @@ describe('a MessagePort in a transferList', function()
     w:postMessage({ port = ch.port2 }, { ch.port2 })
     assert.are.equal('queued before the move', next_event(w, 'message'))
     assert.is_false(ch.port2._h:is_open())
+  end)
+
+  for _, n in ipairs({ 1000, 100000 }) do
+    it(("delivers all %d messages a worker posts on it before the worker's 'exit'"):format(n), function()
+      local ch = MessageChannel()
+      local w = Worker([[
+        local wt = require('worker_threads')
+        local port = wt.workerData.port
+        for i = 1, wt.workerData.n do port:postMessage(i) end
+      ]], { eval = true, workerData = { port = ch.port2, n = n }, transferList = { ch.port2 } })
+      local got, last = 0, 0
+      ch.port1:on('message', function(v) got = got + 1; if v == last + 1 then last = v end end)
+      local at_exit = await(Promise.new(function(r) w:on('exit', function() r({ got, last }) end) end))
+      assert.are.same({ n, n }, at_exit)
+      ch.port1:close()
+    end)
+  end
+
+  it("delivers what a worker posts on a port it received by message before 'exit'", function()
+    local ch = MessageChannel()
+    local w = Worker([[
+      local port = require('worker_threads').parentPort
+      port:once('message', function(m)
+        for i = 1, 1000 do m.port:postMessage(i) end
+        port:close()
+      end)
+    ]], { eval = true })
+    local got = 0
+    ch.port1:on('message', function() got = got + 1 end)
+    w:postMessage({ port = ch.port2 }, { ch.port2 })
+    local at_exit = await(Promise.new(function(r) w:on('exit', function() r(got) end) end))
+    assert.are.equal(1000, at_exit)
+    ch.port1:close()
+  end)
+
+  it('listed in its own transferList raises DataCloneError, and the channel stays usable', function()
+    local ch = MessageChannel()
+    local ok, e = pcall(ch.port1.postMessage, ch.port1, nil, { ch.port1 })
+    assert.is_false(ok)
+    assert.are.equal('DataCloneError', e.code)
+    assert.are.equal('Transfer list contains source port', e.message)
+    -- nothing was transferred, not even a buffer listed with it
+    local buf = ArrayBuffer(8)
+    ok = pcall(ch.port1.postMessage, ch.port1, buf, { buf, ch.port1 })
+    assert.is_false(ok)
+    assert.are.equal(8, buf.byteLength)
+    ch.port1:postMessage(2)
+    assert.are.equal(2, next_event(ch.port2, 'message'))
+    ch.port2:postMessage(3)
+    assert.are.equal(3, next_event(ch.port1, 'message'))
+    ch.port1:close()
+  end)
+
+  it('posted to itself is lost with its channel: the buffers move, the sender closes', function()
+    local ch = MessageChannel()
+    local got
+    ch.port2:on('message', function(v) got = v end)
+    local c2 = Promise.new(function(r) ch.port2:on('close', r) end)
+    local buf = ArrayBuffer(10)
+    ch.port2:postMessage(nil, { ch.port1, buf })
+    assert.are.equal(0, buf.byteLength)
+    await(c2)
+    assert.is_nil(got)
+    assert.is_false(ch.port1._h:is_open())
   end)
 
   it('must be listed in the transferList', function()

@@ -138,6 +138,26 @@ describe('a Worker', function()
     assert.are.equal(1, ev[3][2])
   end)
 
+  it("reports a stack overflow with its message in 'error', in every one of 50 workers", function()
+    local N, done, good = 50, 0, 0
+    local bad = {}
+    await(Promise.new(function(resolve)
+      for _ = 1, N do
+        local w = Worker('local function f() f() end f()', { eval = true })
+        local msg
+        w:on('error', function(e) msg = e.message end)
+        w:on('exit', function(code)
+          done = done + 1
+          if type(msg) == 'string' and msg:find('stack overflow', 1, true) and code == 1 then good = good + 1
+          else bad[#bad + 1] = tostring(msg) .. ' / ' .. tostring(code) end
+          if done == N then resolve() end
+        end)
+      end
+    end))
+    assert.are.same({}, bad)
+    assert.are.equal(N, good)
+  end)
+
   it('reports an error raised later, in a callback', function()
     local ev = events_of("setTimeout(function() error('late failure') end, 5)", { eval = true })
     assert.are.equal('online error exit', names(ev))
@@ -222,6 +242,94 @@ describe('a Worker', function()
   end)
 end)
 
+describe('Worker options', function()
+  local function raises(opts, filename)
+    local ok, e = pcall(Worker, filename or 'return 1', opts)
+    assert.is_false(ok, 'expected Worker(...) to raise')
+    if ok then e:terminate() end
+    return e.code, e.message
+  end
+
+  it('are checked by the constructor with ERR_INVALID_ARG_TYPE, before anything starts', function()
+    local cases = {
+      { argv = 'x' }, { argv = 5 }, { env = 'x' }, { env = 5 }, { name = 5 }, { eval = 'yes' },
+      { eval = true, transferList = 5 }, { eval = true, resourceLimits = 5 },
+      { eval = true, resourceLimits = { maxOldGenerationSizeMb = 'a' } },
+      { eval = true, resourceLimits = { maxHeapSizeMb = {} } },
+      { eval = true, resourceLimits = { stackSizeMb = true } },
+      { eval = true, stdout = 'no' }, { eval = true, stderr = 1 },
+    }
+    for i, opts in ipairs(cases) do
+      local code = raises(opts)
+      assert.are.equal('ERR_INVALID_ARG_TYPE', code, 'case ' .. i)
+    end
+    assert.are.equal('ERR_INVALID_ARG_TYPE', (raises(5)))
+    assert.are.equal('ERR_INVALID_ARG_TYPE', (raises({}, 42)))
+  end)
+
+  it('name the option in the message', function()
+    local _, msg = raises({ eval = true, argv = 'x' })
+    assert.is_truthy(msg:find('options.argv', 1, true))
+    _, msg = raises({ eval = true, resourceLimits = { stackSizeMb = 'big' } })
+    assert.is_truthy(msg:find('options.resourceLimits.stackSizeMb', 1, true))
+  end)
+
+  it('refuse a negative limit with ERR_OUT_OF_RANGE', function()
+    assert.are.equal('ERR_OUT_OF_RANGE', (raises({ eval = true, resourceLimits = { maxOldGenerationSizeMb = -1 } })))
+  end)
+
+  it('raise DataCloneError for a workerData that cannot be cloned', function()
+    assert.are.equal('DataCloneError', (raises({ eval = true, workerData = { f = print } })))
+  end)
+
+  it('accept SHARE_ENV, a table env and nil for every option', function()
+    for _, opts in ipairs({ { eval = true, env = wt.SHARE_ENV }, { eval = true, env = { A = 1 } }, { eval = true } }) do
+      local w = Worker('return 1', opts)
+      assert.are.equal(0, await(Promise.new(function(r) w:on('exit', r) end)))
+    end
+  end)
+end)
+
+describe('resourceLimits', function()
+  it('are {} in the main thread', function()
+    assert.are.same({}, wt.resourceLimits)
+  end)
+
+  it("show the worker's limits with Node's field names, inside it and on the Worker", function()
+    local w = Worker([[
+      require('worker_threads').parentPort:postMessage(require('worker_threads').resourceLimits)
+      require('worker_threads').parentPort:once('message', function() end)
+    ]], { eval = true, resourceLimits = { maxOldGenerationSizeMb = 64, stackSizeMb = 2 } })
+    local inside = await(Promise.new(function(r) w:once('message', r) end))
+    local want = { maxOldGenerationSizeMb = 64, maxHeapSizeMb = 64, stackSizeMb = 2,
+      maxYoungGenerationSizeMb = 0, codeRangeSizeMb = 0 }
+    assert.are.same(want, inside)
+    assert.are.same(want, w.resourceLimits)
+    w:postMessage('done')
+    await(Promise.new(function(r) w:on('exit', r) end))
+    assert.are.same({}, w.resourceLimits) -- as in Node, once it has exited
+  end)
+
+  it('take maxHeapSizeMb as another name for maxOldGenerationSizeMb, and default the stack to 4 MB', function()
+    local w = Worker('return 1', { eval = true, resourceLimits = { maxHeapSizeMb = 32 } })
+    assert.are.equal(32, w.resourceLimits.maxOldGenerationSizeMb)
+    assert.are.equal(4, w.resourceLimits.stackSizeMb)
+    await(Promise.new(function(r) w:on('exit', r) end))
+  end)
+
+  it('size the worker thread stack with stackSizeMb: small and large stacks run Lua that nests C calls', function()
+    local src = [[
+      local function dive(n) if n > 0 then return (('x'):gsub('x', function() return dive(n - 1) end)) end return 'x' end
+      local ok, err = pcall(dive, 50)
+      require('worker_threads').parentPort:postMessage(ok and 'ok' or tostring(err))
+    ]]
+    for _, mb in ipairs({ 1, 64 }) do
+      local w = Worker(src, { eval = true, resourceLimits = { stackSizeMb = mb } })
+      assert.are.equal('ok', await(Promise.new(function(r) w:on('message', r) end)))
+    end
+  end)
+end)
+
 describe('messages to and from a worker', function()
   it('arrive in order, and the worker answers each', function()
     local got = await(Promise.new(function(resolve)
@@ -269,6 +377,52 @@ describe('messages to and from a worker', function()
       wt.parentPort:postMessage('colon')
     ]], { eval = true })
     assert.are.same({ 'dot', 'colon' }, messages(ev))
+  end)
+end)
+
+describe('messages a worker posts just before it ends', function()
+  -- All of them arrive, before 'exit', as in Node.
+  local function count_before_exit(src, n)
+    return await(Promise.new(function(resolve)
+      local w = Worker(src, { eval = true, workerData = n })
+      local got, last = 0, 0
+      w:on('message', function(v) got = got + 1; if v == last + 1 then last = v end end)
+      w:on('exit', function(code) resolve({ got = got, last = last, code = code }) end)
+    end))
+  end
+
+  for _, n in ipairs({ 1000, 100000 }) do
+    it(('all %d reach the parent, in order, when the script ends'):format(n), function()
+      local r = count_before_exit([[
+        local wt = require('worker_threads')
+        for i = 1, wt.workerData do wt.parentPort:postMessage(i) end
+      ]], n)
+      assert.are.same({ got = n, last = n, code = 0 }, r)
+    end)
+  end
+
+  it('all 100000 the parent posts reach the worker, which counts them before it ends', function()
+    local w = Worker([[
+      local port = require('worker_threads').parentPort
+      local n = 0
+      port:on('message', function(v)
+        if v == 'end' then port:postMessage(n); port:close() else n = n + 1 end
+      end)
+    ]], { eval = true })
+    for i = 1, 100000 do w:postMessage(i) end
+    w:postMessage('end')
+    local count = await(Promise.new(function(r) w:on('message', r) end))
+    assert.are.equal(100000, count)
+    assert.are.equal(0, await(Promise.new(function(r) w:on('exit', r) end)))
+  end)
+
+  it('all 1000 reach the parent when the worker calls process.exit() right after', function()
+    local r = count_before_exit([[
+      local wt = require('worker_threads')
+      for i = 1, wt.workerData do wt.parentPort:postMessage(i) end
+      process.exit(3)
+    ]], 1000)
+    assert.are.same({ got = 1000, last = 1000, code = 3 }, r)
   end)
 end)
 

@@ -228,4 +228,10 @@ return {
   run_immediates = timers.run_immediates,
   before_exit = process._before_exit,
   emit_exit = process._emit_exit,
+  -- hooks the C side calls (it requires no module by name): the
+  -- structured-clone codec meeting a cdata, a MessagePort arriving in a
+  -- message, a worker thread starting
+  load_buffers = function() require('luster.buffers') end,
+  wrap_port = function(h) return require('luster.worker_port').MessagePort._wrap(h) end,
+  worker_start = function() return require('luster.worker_boot').start() end,
 }

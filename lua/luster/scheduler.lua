@@ -31,16 +31,42 @@ local pool, pool_n, POOL_MAX = {}, 0, 128
 
 -- Runs inside a coroutine when its function raises: keeps the value and
 -- the traceback of where it was raised.
-local function trap(e)
+--
+-- On a stack overflow LuaJIT (2.1 before its 2024 rework) gives the handler
+-- only ~40 free slots; the C call to traceback needs 20 at entry, and when
+-- they are not there LuaJIT abandons the handler with 'error in error
+-- handling'.  An error raised from a compiled trace skips the handler
+-- altogether.  So trap first keeps the value in an upvalue (no call, no
+-- stack needed), and body falls back to it when trap did not return.
+local trapped, last_record
+local function record_of(e)
   if e == EXIT then return e end
   -- the frames below the callback (xpcall, this scheduler) are noise
   local trace = traceback('', 2):sub(2):gsub("\n\t%[C%]: in function 'xpcall'.*$", '')
-  return { value = e, trace = trace }
+  last_record = { value = e, trace = trace }
+  return last_record
+end
+-- (the smallest frame there is: it must fit where the stack overflowed)
+local function trap(e)
+  trapped = e
+  return record_of(e)
 end
 
 -- A pooled coroutine's whole life: run a function, report, wait for the next.
 local function body(fn, ...)
+  trapped = nil
   local ok, err = xpcall(fn, trap, ...)
+  if not ok and err ~= last_record and err ~= EXIT then
+    -- trap ran out of stack (or never ran): what it kept, or what xpcall
+    -- got.  'error in error handling' with nothing kept means even trap's
+    -- frame did not fit: the stack was full, and LuaJIT dropped the
+    -- overflow's message (the place it was raised is lost with it).
+    if trapped == EXIT then err = EXIT
+    elseif trapped ~= nil then err = { value = trapped }
+    elseif err == 'error in error handling' then err = { value = 'stack overflow' }
+    else err = { value = err } end
+  end
+  trapped, last_record = nil, nil
   return body(yield(DONE, ok, err))
 end
 

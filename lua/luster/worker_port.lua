@@ -54,6 +54,10 @@ M.MessagePort = MessagePort
 local function make_drain(port, h)
   local take = h.take
   return function()
+    if not port._started then -- only watching for the other end's close
+      if h:peer_closed() and not sched.exiting then port:close() end
+      return
+    end
     h:refill()
     while port._started and not sched.exiting do
       local kind, v = take(h)
@@ -80,7 +84,6 @@ function MessagePort._wrap(h)
   rawset(port, '_drain', make_drain(port, h))
   return port
 end
-native.set_wrap(MessagePort._wrap)
 
 --- Send a structured clone of `value` to the other end.  Raises
 --- DataCloneError (and sends nothing) for values that cannot be cloned.
@@ -90,10 +93,24 @@ function MessagePort:postMessage(value, transferList)
   self._h:post(value, transferList)
 end
 
+-- The ports of this state that deliver (weak: a collected port is gone).
+local started = setmetatable({}, { __mode = 'k' })
+
+--- Deliver whatever every started port of this state has queued now.  A
+--- Worker's 'exit' runs this first: each message the worker posted before
+--- it ended, on any port, is in a queue by then, and Node delivers them
+--- all before 'exit'.
+function M.flush()
+  for port in next, started do
+    if port._started and not sched.exiting then port._drain() end
+  end
+end
+
 --- Begin delivering queued and future messages.
 function MessagePort:start()
   if self._closed or self._started then return end
   self._started = true
+  started[self] = true
   self._h:start(self._drain)
 end
 
@@ -101,6 +118,7 @@ end
 function MessagePort:stop()
   if not self._started then return end
   self._started = false
+  started[self] = nil
   self._h:stop()
 end
 
@@ -109,8 +127,14 @@ function MessagePort:close()
   if self._closed then return end
   self._closed = true
   self._started = false
+  started[self] = nil
   self._h:close()
   sched.next_tick(function() self:emit('close') end)
+  -- The other end, when this state still holds it, closes now: it may be
+  -- watching for the close with nothing keeping the loop alive.  (In
+  -- another thread it hears of it through its queue.)
+  local peer = rawget(self, '_peer')
+  if peer and not peer._closed and peer._h:is_open() then peer:close() end
 end
 
 --- Keep (or stop keeping) the event loop alive while listening.
@@ -121,7 +145,16 @@ function MessagePort:hasRef() return self._h:has_ref() end
 
 -- A 'message' listener starts the port; the last one leaving stops it, so
 -- later messages wait in the queue rather than reach nobody.
+-- A 'close' listener makes the port watch for the other end's close even
+-- while it delivers nothing.
 function MessagePort:_listeners_changed(name)
+  if name == 'close' then
+    if not self._closed and not self._watching and self:listenerCount('close') > 0 then
+      self._watching = true
+      self._h:watch_close(self._drain)
+    end
+    return
+  end
   if name ~= 'message' then return end
   if self:listenerCount('message') > 0 then self:start() else self:stop() end
 end
@@ -176,6 +209,7 @@ function BroadcastChannel:close()
   if self._closed then return end
   self._closed = true
   self._started = false
+  started[self] = nil
   native.broadcast_leave(self._h)
 end
 
