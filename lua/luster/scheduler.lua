@@ -32,7 +32,7 @@ local pool, pool_n, POOL_MAX = {}, 0, 128
 -- Runs inside a coroutine when its function raises: keeps the value and
 -- the traceback of where it was raised.
 local function trap(e)
-  if e == EXIT then return e end
+  if rawequal(e, EXIT) then return e end -- rawequal: the value may have an __eq
   -- the frames below the callback (xpcall, this scheduler) are noise
   local trace = traceback('', 2):sub(2):gsub("\n\t%[C%]: in function 'xpcall'.*$", '')
   return { value = e, trace = trace }
@@ -202,13 +202,24 @@ end
 --- and end the state.
 M.on_uncaught = nil
 
---- An error record {value=, trace=} that reached the top.
-function M.uncaught(rec)
-  if rec == EXIT or M.exiting then return end
-  if M.on_uncaught then return M.on_uncaught(rec.value, rec.trace, rec.origin) end
+-- The last resort: print the error and end the state.
+local function fatal(rec)
   io.stderr:write(require('luster.errors').describe(rec.value, rec.trace, rec.origin), '\n')
   M.exiting = true
   require('native.core').exit(1)
+end
+
+--- An error record {value=, trace=} that reached the top.  Whatever the
+--- value is (a table whose __index or __tostring raises included), this
+--- does not raise: a handler that fails while reporting ends the state
+--- the default way instead of unwinding into C.
+function M.uncaught(rec)
+  if rec == EXIT or M.exiting then return end
+  if M.on_uncaught then
+    local ok, err = pcall(M.on_uncaught, rec.value, rec.trace, rec.origin)
+    if ok or rawequal(err, EXIT) or M.exiting then return end
+  end
+  fatal(rec)
 end
 
 return M
