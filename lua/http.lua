@@ -104,7 +104,7 @@ local function serve(server, sock, seq, method, url, raw, ver, flags, body)
   -- none), so that the table never grows
   local res = setmetatable({ statusCode = 200, _h = false, _seq = 0, req = false, socket = false,
     headersSent = false, finished = false, _started = false, _hv = false, _hn = false,
-    statusMessage = false }, res_mt)
+    statusMessage = false, _status = false, _reason = false, _fin = false }, res_mt)
   res._h, res._seq, res.req, res.socket = sock._h, seq, req, sock
   sock._req, sock._res = req, res
   local handler = server._handler

@@ -20,7 +20,8 @@
  *     server:close()  server:address()  server:connections()
  *     server:notify_connection(bool)  server:ref()  server:unref()
  *     server:close_idle()
- *   respond(h, seq, body, status, reason, hv, hn, final) -> bool
+ *   respond(h, seq, body, status, reason, hv, hn, final[, send_date]) -> bool
+ *   inform(h, seq, status, reason, hv, hn) -> bool   (a 1xx response)
  *   destroy(h)   peer(h) -> address table   parse_headers(raw[, raw_list])
  */
 #include "http.h"
@@ -373,6 +374,7 @@ static const luaL_Reg http_funcs[] = {
   {"destroy", conn_destroy},
   {"peer", conn_peer},
   {"parse_headers", parse_headers},
+  {"inform", http_inform},
   {NULL, NULL}
 };
 

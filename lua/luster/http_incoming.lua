@@ -95,6 +95,7 @@ end
 ---@field complete boolean the whole body has arrived
 local Req = EventEmitter.extend({})
 M.IncomingMessage = Req
+Req.aborted = false
 
 local lazy = {}
 function lazy.headers(r) return parse_headers(r._raw) end
@@ -152,10 +153,16 @@ end
 
 -- Adding a 'data' or 'end' listener starts the flow (on the next tick, so
 -- that both listeners can be added first, as in Node).
+-- A 'close' listener added right after res:finish() still hears it (the
+-- response emits the request's 'close' with its own, see http_outgoing).
 function Req:_listeners_changed(name)
   if (name == 'data' or name == 'end') and not self._flow_scheduled then
     self._flow_scheduled = true
     sched.next_tick(start_flowing, self)
+  elseif name == 'close' then
+    local sock = self.socket
+    local res = sock and rawget(sock, '_res')
+    if res and res.req == self then res:_listeners_changed('close') end
   end
 end
 
@@ -197,14 +204,20 @@ function Req:_push(chunk, ended)
   end
 end
 
---- The request was cut short (client gone, timeout, body too large).
+--- The connection ended before the response did (client gone, timeout,
+--- body too large): 'aborted' when the request had not all arrived, then
+--- 'close' in any case.
 function Req:_abort(err)
-  if self.complete then return end
-  self.aborted = true
-  self._error = err
-  settle_waiters(self, false, err)
+  if rawget(self, '_closed') then return end
+  self._closed = true
+  local cut = not self.complete
+  if cut then
+    self.aborted = true
+    self._error = err
+    settle_waiters(self, false, err)
+  end
   if rawget(self, '_events') then
-    self:emit('aborted')
+    if cut then self:emit('aborted') end
     self:emit('close')
   end
 end

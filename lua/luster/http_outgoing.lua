@@ -8,10 +8,11 @@
 --- one call into C and one syscall.
 local EventEmitter = require('events')
 local errors = require('luster.errors')
+local sched = require('luster.scheduler')
 local native = require('native.http')
 
-local respond = native.respond
-local lower, type, tostring, rawget, pairs = string.lower, type, tostring, rawget, pairs
+local respond, inform = native.respond, native.inform
+local lower, type, tostring, rawget, pairs, find = string.lower, type, tostring, rawget, pairs, string.find
 
 local M = {}
 
@@ -22,12 +23,47 @@ local M = {}
 ---@field finished boolean
 ---@field req IncomingMessage
 ---@field socket HttpSocket
+---@field sendDate boolean send an automatic Date header (default true)
 local Res = EventEmitter.extend({})
+Res.sendDate = true
 M.ServerResponse = Res
 M.res_mt = { __index = Res }
 
-local function headers_sent()
-  errors.throw('ERR_HTTP_HEADERS_SENT', 'Cannot set headers after they are sent to the client')
+local function headers_sent(verb)
+  error(errors.new('ERR_HTTP_HEADERS_SENT',
+    ('Cannot %s headers after they are sent to the client'):format(verb or 'set'), 3), 3)
+end
+
+-- ---- header validation (Node's validateHeaderName / validateHeaderValue),
+-- at setHeader/writeHead time so the error points at the caller ----
+
+local NOT_TOKEN = "[^%w!#$%%&'*+%-.^_`|~]"  -- RFC 9110 token characters
+local NOT_FIELD_VALUE = '[^\t\32-\126\128-\255]' -- CR, LF, NUL, other controls
+
+local function check_name(name, level)
+  if type(name) ~= 'string' or name == '' or find(name, NOT_TOKEN) then
+    error(errors.new('ERR_INVALID_HTTP_TOKEN',
+      ('Header name must be a valid HTTP token ["%s"]'):format(errors.tostring(name)), level), level)
+  end
+end
+
+local function bad_char(name, level)
+  error(errors.new('ERR_INVALID_CHAR', ('Invalid character in header content ["%s"]'):format(name), level), level)
+end
+
+local function check_value(name, value, level)
+  local t = type(value)
+  if t == 'string' then
+    if find(value, NOT_FIELD_VALUE) then bad_char(name, level + 1) end
+  elseif t == 'table' then
+    for i = 1, #value do
+      local v = value[i]
+      if type(v) == 'string' and find(v, NOT_FIELD_VALUE) then bad_char(name, level + 1) end
+    end
+  elseif value == nil then
+    error(errors.new('ERR_HTTP_INVALID_HEADER_VALUE',
+      ('Invalid value "nil" for header "%s"'):format(name), level), level)
+  end
 end
 
 -- The header tables: _hv (lower-cased name -> value) and _hn (lower-cased
@@ -59,9 +95,10 @@ end
 ---@param value string|number|string[]
 ---@return ServerResponse
 function Res:setHeader(name, value)
-  if self.headersSent then headers_sent() end
-  errors.check_type(name, 'name', 'string')
-  if value == nil then errors.throw('ERR_HTTP_INVALID_HEADER_VALUE', 'Invalid value "nil" for header "%s"', name) end
+  if self.headersSent then headers_sent('set') end
+  check_name(name, 3)
+  check_value(name, value, 3)
+  if type(value) == 'boolean' then value = tostring(value) end -- Node sends String(value)
   local hv, hn = own_headers(self)
   local k = lower(name)
   hv[k], hn[k] = value, name
@@ -71,6 +108,7 @@ end
 ---@param name string
 ---@return string|number|string[]|nil
 function Res:getHeader(name)
+  if type(name) ~= 'string' then errors.check_type(name, 'name', 'string') end
   local hv = self._hv
   if not hv then return nil end
   local k = lower(name)
@@ -82,11 +120,18 @@ end
 
 ---@param name string
 ---@return boolean
-function Res:hasHeader(name) return self:getHeader(name) ~= nil end
+function Res:hasHeader(name)
+  if type(name) ~= 'string' then errors.check_type(name, 'name', 'string') end
+  return self:getHeader(name) ~= nil
+end
 
+--- Remove a header; removing `Date` also stops the automatic one (as
+--- `res.sendDate = false`).
 ---@param name string
 function Res:removeHeader(name)
-  if self.headersSent then headers_sent() end
+  errors.check_type(name, 'name', 'string')
+  if self.headersSent then headers_sent('remove') end
+  if lower(name) == 'date' then self.sendDate = false end
   if self._hv then
     local hv, hn = own_headers(self)
     local k = lower(name)
@@ -112,27 +157,73 @@ end
 --- Forget every header (an error response replaces the handler's).
 function Res:_reset_headers()
   self._hv, self._hn, self.statusMessage, self.headersSent = false, false, false, false
+  self._status, self._reason = false, false
+end
+
+-- The headers of writeHead(status, headers) as {name = value}: a flat
+-- list {name, value, ...} is turned into one.
+local function header_map(headers)
+  if headers[1] == nil then return headers end
+  local t = {}
+  for i = 1, #headers, 2 do t[headers[i]] = headers[i + 1] end
+  return t
+end
+
+local function check_headers(headers, level)
+  for k, v in pairs(headers) do
+    check_name(k, level + 1)
+    check_value(k, v, level + 1)
+  end
+end
+
+local function check_status(status)
+  if type(status) ~= 'number' or status < 100 or status > 999 or status % 1 ~= 0 then
+    error(errors.new('ERR_HTTP_INVALID_STATUS_CODE',
+      ('Invalid status code: %s'):format(errors.tostring(status)), 3), 3)
+  end
+end
+
+--- Send an informational (1xx) response now; the final one still follows.
+--- False when it could not be sent (HTTP/1.0 client, connection gone).
+---@param status integer 100..199
+---@param reason? string
+---@param headers? table
+---@return boolean
+function Res:_inform(status, reason, headers)
+  if self.headersSent then headers_sent('write') end
+  if headers then
+    headers = header_map(headers)
+    check_headers(headers, 3)
+  end
+  return inform(self._h, self._seq, status, reason, headers)
 end
 
 --- Set the status (and reason, and headers); they are sent with the body.
---- `headers` is a table {name = value} or a flat list {name, value, ...}.
+--- `headers` is a table {name = value} or a flat list {name, value, ...};
+--- they are merged over those setHeader set.  What is set afterwards
+--- (statusCode, statusMessage) changes nothing sent.  A 1xx status other
+--- than 101 is informational: it is sent at once and the final status
+--- still follows.
 ---@param status integer
 ---@param reason? string|table
 ---@param headers? table
 ---@return ServerResponse
 function Res:writeHead(status, reason, headers)
-  if self._started then headers_sent() end
+  if self.headersSent then headers_sent('write') end
   if type(reason) == 'table' then reason, headers = nil, reason end
-  if type(status) ~= 'number' or status < 100 or status > 999 or status % 1 ~= 0 then
-    errors.throw('ERR_HTTP_INVALID_STATUS_CODE', 'Invalid status code: %s', tostring(status))
+  check_status(status)
+  if status < 200 and status ~= 101 then
+    self:_inform(status, reason, headers)
+    return self
   end
-  self.statusCode = status
-  if reason then self.statusMessage = reason end
+  if reason ~= nil and type(reason) ~= 'string' then
+    errors.check_type(reason, 'statusMessage', 'string')
+  end
   if headers then
     if not self._hv and headers[1] == nil then
+      check_headers(headers, 2)
       self._hv, self._hn = headers, true
     else
-      self.headersSent = false
       if headers[1] ~= nil then
         for i = 1, #headers, 2 do self:setHeader(headers[i], headers[i + 1]) end
       else
@@ -140,8 +231,55 @@ function Res:writeHead(status, reason, headers)
       end
     end
   end
+  self.statusCode = status
+  if reason then self.statusMessage = reason end
+  -- what goes on the wire, whatever is assigned later
+  self._status, self._reason = status, self.statusMessage
   self.headersSent = true
   return self
+end
+
+--- `100 Continue` (for a request with `Expect: 100-continue`; sent
+--- automatically unless the handler sends it first).
+function Res:writeContinue(cb)
+  self:_inform(100)
+  if cb then sched.next_tick(cb) end
+end
+
+--- `102 Processing`.
+function Res:writeProcessing(cb)
+  self:_inform(102)
+  if cb then sched.next_tick(cb) end
+end
+
+--- `103 Early Hints`: `hints` is a Link value (a string or a list of them)
+--- or a table {link = ..., ['x-other'] = ...}; nothing is sent without a
+--- link.
+---@param hints string|string[]|table
+---@param cb? function
+function Res:writeEarlyHints(hints, cb)
+  local t = type(hints)
+  if t ~= 'table' and t ~= 'string' then errors.check_type(hints, 'hints', 'table') end
+  local headers
+  if t == 'string' or hints[1] ~= nil or next(hints) == nil then
+    headers = { Link = hints }
+  else
+    headers = {}
+    for k, v in pairs(hints) do
+      if type(k) == 'string' and lower(k) == 'link' then headers.Link = v else headers[k] = v end
+    end
+  end
+  local link = headers.Link
+  if type(link) == 'table' then
+    for i = 1, #link do
+      if type(link[i]) ~= 'string' then errors.check_type(link[i], 'hints.link[' .. i .. ']', 'string') end
+    end
+    link = table.concat(link, ', ')
+    headers.Link = link
+  end
+  if link == nil or link == '' then return end
+  self:_inform(103, nil, headers)
+  if cb then sched.next_tick(cb) end
 end
 
 local function as_chunk(data)
@@ -150,8 +288,44 @@ local function as_chunk(data)
   errors.throw('ERR_INVALID_ARG_TYPE', 'The "chunk" argument must be of type string. Received %s', type(data))
 end
 
-local function write_after_end()
-  errors.throw('ERR_STREAM_WRITE_AFTER_END', 'write after end')
+-- ---- 'finish' and 'close' ----
+-- They are emitted after finish() returns, in a nextTick, as Node does:
+-- a listener added right after finish() still hears them.  So that a
+-- response nobody listens to costs nothing, finish() only notes the
+-- scheduler's turn; a listener added in that same turn schedules them.
+
+local function emit_done(self)
+  local req = self.req
+  self:emit('finish')
+  self:emit('close')
+  if req and not rawget(req, '_closed') then
+    req._closed = true
+    req:emit('close')
+  end
+end
+
+local function schedule_done(self)
+  if rawget(self, '_done_scheduled') then return end
+  self._done_scheduled = true
+  sched.next_tick(emit_done, self)
+end
+M.schedule_done = schedule_done
+
+-- A 'finish'/'close' listener added after finish() in the same turn.
+function Res:_listeners_changed(name)
+  if self.finished and not self.destroyed and self._fin == sched.turn and (name == 'finish' or name == 'close') then
+    schedule_done(self)
+  end
+end
+
+local function write_after_end(self)
+  local err = errors.new('ERR_STREAM_WRITE_AFTER_END', 'write after end', 3)
+  -- as Node: an 'error' event on the next tick, and write returns false;
+  -- with nobody listening, a plain raise (so a handler gets its 500/log
+  -- instead of an uncaught error ending the process)
+  if self:listenerCount('error') == 0 then error(err, 3) end
+  sched.next_tick(function() self:emit('error', err) end)
+  return false
 end
 
 --- Send a piece of the body (chunked unless a Content-Length was set).
@@ -159,18 +333,21 @@ end
 ---@param chunk string
 ---@return boolean
 function Res:write(chunk)
-  if self.finished then write_after_end() end
+  if self.finished then return write_after_end(self) end
   chunk = as_chunk(chunk)
   if self._started then
     return respond(self._h, self._seq, chunk, nil, nil, nil, nil, false)
   end
-  local ok = respond(self._h, self._seq, chunk, self.statusCode, self.statusMessage, self._hv, self._hn, false)
+  local status, reason = self._status, self._reason
+  if not status then status, reason = self.statusCode, self.statusMessage end
+  local ok = respond(self._h, self._seq, chunk, status, reason, self._hv, self._hn, false, self.sendDate)
   self._started, self.headersSent = true, true
   return ok
 end
 
 --- Finish the response, with an optional last piece of the body
---- (Node's `res.end`, also available as `res['end']`).
+--- (Node's `res.end`, also available as `res['end']`).  'finish' and
+--- 'close' follow after this returns.
 ---@param data? string
 ---@return ServerResponse
 function Res:finish(data)
@@ -179,15 +356,16 @@ function Res:finish(data)
   if self._started then
     respond(self._h, self._seq, data, nil, nil, nil, nil, true)
   else
+    local status, reason = self._status, self._reason
+    if not status then status, reason = self.statusCode, self.statusMessage end
     -- raises on an invalid header: the response is then still unsent
-    respond(self._h, self._seq, data, self.statusCode, self.statusMessage, self._hv, self._hn, true)
+    respond(self._h, self._seq, data, status, reason, self._hv, self._hn, true, self.sendDate)
     self._started = true
   end
   self.finished, self.headersSent = true, true
-  if rawget(self, '_events') then
-    self:emit('finish')
-    self:emit('close')
-  end
+  self._fin = sched.turn
+  local req = self.req
+  if rawget(self, '_events') or (req and rawget(req, '_events')) then schedule_done(self) end
   return self
 end
 Res['end'] = Res.finish
@@ -216,6 +394,9 @@ end
 function Res:destroy() native.destroy(self._h) end
 
 function Res:setTimeout() return self end
-function Res:flushHeaders() end
+--- Send the head now (with chunked framing to follow), if not sent yet.
+function Res:flushHeaders()
+  if not self._started and not self.finished then self:write('') end
+end
 
 return M

@@ -154,10 +154,17 @@ end
 M.after_microtasks = nil
 M.has_pending_rejections = function() return false end
 
+--- Counts the callbacks from the loop and the drains after them: code
+--- that ran since the last count is "this turn" (http's 'finish' uses it:
+--- a listener added in the same turn as res:finish() still hears it, as
+--- Node's nextTick-emitted event).
+M.turn = 0
+
 --- Run nextTicks and microtasks until both queues are empty.
 function M.drain()
   if draining then return end
   draining = true
+  M.turn = M.turn + 1
   repeat
     while tick_head <= tick_tail and not M.exiting do
       local t = ticks[tick_head]
@@ -193,6 +200,7 @@ end
 --- Entry point for every callback from C: run it, then drain the queues.
 function M.dispatch(fn, ...)
   if M.exiting then return end
+  M.turn = M.turn + 1
   local ok, err = M.run(fn, ...)
   if not ok then M.uncaught(err) end
   if tick_tail >= tick_head or mq_count > 0 or M.has_pending_rejections() then M.drain() end
