@@ -40,10 +40,22 @@ end
 local NOT_TOKEN = "[^%w!#$%%&'*+%-.^_`|~]"  -- RFC 9110 token characters
 local NOT_FIELD_VALUE = '[^\t\32-\126\128-\255]' -- CR, LF, NUL, other controls
 
+-- Pattern matching is not compiled by LuaJIT, and most responses send the
+-- same few names and values again and again: short strings already found
+-- valid are remembered (interned, so a lookup is a hash probe), in tables
+-- dropped when they fill so that memory stays bounded.
+local CACHE_MAX, CACHE_LEN = 256, 256
+local good_names, n_names, good_values, n_values = {}, 0, {}, 0
+
 local function check_name(name, level)
+  if good_names[name] then return end
   if type(name) ~= 'string' or name == '' or find(name, NOT_TOKEN) then
     error(errors.new('ERR_INVALID_HTTP_TOKEN',
       ('Header name must be a valid HTTP token ["%s"]'):format(errors.tostring(name)), level), level)
+  end
+  if #name <= CACHE_LEN then
+    if n_names >= CACHE_MAX then good_names, n_names = {}, 0 end
+    good_names[name], n_names = true, n_names + 1
   end
 end
 
@@ -51,14 +63,23 @@ local function bad_char(name, level)
   error(errors.new('ERR_INVALID_CHAR', ('Invalid character in header content ["%s"]'):format(name), level), level)
 end
 
+local function check_string_value(name, v, level)
+  if good_values[v] then return end
+  if find(v, NOT_FIELD_VALUE) then bad_char(name, level + 1) end
+  if #v <= CACHE_LEN then
+    if n_values >= CACHE_MAX then good_values, n_values = {}, 0 end
+    good_values[v], n_values = true, n_values + 1
+  end
+end
+
 local function check_value(name, value, level)
   local t = type(value)
   if t == 'string' then
-    if find(value, NOT_FIELD_VALUE) then bad_char(name, level + 1) end
+    check_string_value(name, value, level + 1)
   elseif t == 'table' then
     for i = 1, #value do
       local v = value[i]
-      if type(v) == 'string' and find(v, NOT_FIELD_VALUE) then bad_char(name, level + 1) end
+      if type(v) == 'string' then check_string_value(name, v, level + 1) end
     end
   elseif value == nil then
     error(errors.new('ERR_HTTP_INVALID_HEADER_VALUE',
