@@ -154,6 +154,29 @@ end
 
 local LIMITS = { 'maxHeaderSize', 'maxBodySize', 'headersTimeout', 'requestTimeout',
   'keepAliveTimeout', 'maxConnections' }
+local DEFAULTS = { maxHeaderSize = 16384, maxBodySize = 0, headersTimeout = 60000,
+  requestTimeout = 300000, keepAliveTimeout = 5000, maxConnections = 0 }
+
+local function check_limit(k, v)
+  if type(v) ~= 'number' or v < 0 or v ~= v then
+    errors.throw('ERR_INVALID_ARG_VALUE', 'The option "%s" must be a number >= 0', k)
+  end
+  return v == math.huge and 0 or v
+end
+
+-- The limits are properties too (server.keepAliveTimeout = 65000), kept
+-- in _limits so that an assignment reaches the C side.
+Server.__index = function(t, k)
+  local v = Server[k]
+  if v ~= nil or DEFAULTS[k] == nil then return v end
+  return rawget(t, '_limits')[k]
+end
+Server.__newindex = function(t, k, v)
+  if DEFAULTS[k] == nil then return rawset(t, k, v) end
+  local c = check_limit(k, v)
+  rawget(t, '_limits')[k] = v
+  t._h:set_limits({ [k] = c })
+end
 
 --- Make a server; `handler(req, res)` becomes a 'request' listener.
 ---@param opts? table|fun(req: IncomingMessage, res: ServerResponse)
@@ -162,18 +185,14 @@ local LIMITS = { 'maxHeaderSize', 'maxBodySize', 'headersTimeout', 'requestTimeo
 function M.createServer(opts, handler)
   if type(opts) == 'function' then opts, handler = nil, opts end
   opts = opts or {}
-  local limits = {}
+  local limits, shown = {}, {}
   for _, k in ipairs(LIMITS) do
     local v = opts[k]
-    if v ~= nil then
-      if type(v) ~= 'number' or v < 0 then
-        errors.throw('ERR_INVALID_ARG_VALUE', 'The option "%s" must be a number >= 0', k)
-      end
-      limits[k] = v == math.huge and 0 or v
-    end
+    if v ~= nil then limits[k] = check_limit(k, v) end
+    if v == nil then v = DEFAULTS[k] end
+    shown[k] = v
   end
-  local self = setmetatable({ listening = false, _opts = opts }, Server)
-  for _, k in ipairs(LIMITS) do self[k] = opts[k] end
+  local self = setmetatable({ listening = false, _opts = opts, _limits = shown }, Server)
   self._h = native.new_server(limits, make_on_request(self), make_on_event(self), incoming.socket_mt)
   if handler then self:on('request', handler) end
   return self

@@ -237,8 +237,11 @@ function Res:writeHead(status, reason, headers)
     self:_inform(status, reason, headers)
     return self
   end
-  if reason ~= nil and type(reason) ~= 'string' then
-    errors.check_type(reason, 'statusMessage', 'string')
+  if reason ~= nil then
+    if type(reason) ~= 'string' then errors.check_type(reason, 'statusMessage', 'string') end
+    if find(reason, NOT_FIELD_VALUE) then -- response splitting
+      error(errors.new('ERR_INVALID_CHAR', 'Invalid character in statusMessage', 2), 2)
+    end
   end
   if headers then
     if not self._hv and headers[1] == nil then
