@@ -88,6 +88,8 @@ routes['/validation'] = function(req, res)
     hints_lf = code_of(res.writeEarlyHints, res, 'a\nb'),
     tab_ok = code_of(res.setHeader, res, 'X-Tab', 'a\tb'),
     utf8_ok = code_of(res.setHeader, res, 'X-Utf8', 'caf\195\169'),
+    write_table = code_of(res.write, res, {}), write_bool = code_of(res.write, res, true),
+    finish_table = code_of(res.finish, res, {}),
     sent_after_failures = res.headersSent,
   }
   for _, bad in ipairs({ 99, 1000, -1, 0, 200.5, math.huge, 0 / 0, '200', true, {} }) do
@@ -215,6 +217,20 @@ routes['/finish-order'] = function(req, res)
   res:on('finish', function() note(id, 'finish') end)
   res:finish('ok')
   note(id, 'finish returned')
+end
+
+routes['/listener-raises'] = function(req, res)
+  res:on('finish', function() error('finish listener exploded') end)
+  res:finish('ok')
+end
+
+routes['/destroyed'] = function(req, res)
+  local id = req.query.id
+  res:on('close', function()
+    note(id, 'close, write returns ' .. tostring(res:write('late')))
+  end)
+  res:write('partial')
+  res:destroy()
 end
 
 routes['/hang'] = function(req, res)
@@ -400,6 +416,12 @@ describe('http response (Node behaviours)', function()
       assert.is_false(r.sent_after_failures)
     end)
 
+    it('refuses a body piece that is not a string or number with ERR_INVALID_ARG_TYPE', function()
+      assert.are.equal('ERR_INVALID_ARG_TYPE', r.write_table)
+      assert.are.equal('ERR_INVALID_ARG_TYPE', r.write_bool)
+      assert.are.equal('ERR_INVALID_ARG_TYPE', r.finish_table)
+    end)
+
     it('accepts tabs and non-ASCII bytes in values', function()
       assert.are.equal('no error', r.tab_ok)
       assert.are.equal('no error', r.utf8_ok)
@@ -518,6 +540,13 @@ describe('http response (Node behaviours)', function()
       assert.are.same({ 'handler returned', 'res finish', 'res close', 'req close' }, seen_n(id, 4))
     end)
 
+    it('may raise in a listener: logged, and the server keeps serving', function()
+      assert.are.equal('ok', body_of(get('/listener-raises')))
+      assert.are.equal('ok', body_of(get('/listener-raises')))
+      assert.truthy(srv:stderr():find('finish listener exploded', 1, true))
+      assert.is_true(srv:alive())
+    end)
+
     it('are not emitted again for a listener added in a later callback', function()
       local id = new_id()
       get('/late-listener-next-turn?id=' .. id)
@@ -534,6 +563,14 @@ describe('http response (Node behaviours)', function()
       local t = seen_n(id, 2)
       table.sort(t)
       assert.are.same({ 'req close aborted=false', 'res close finished=true' }, t)
+    end)
+
+    it("comes as 'close' after destroy(), and a write then returns false", function()
+      local id = new_id()
+      local reply = raw('GET /destroyed?id=' .. id .. ' HTTP/1.1\r\nHost: x\r\n\r\n')
+      assert.truthy(reply:find('7\r\npartial\r\n', 1, true))
+      assert.truthy(reply:find('<EOF>$') or reply:find('<RESET>$'))
+      assert.are.same({ 'close, write returns false' }, seen_n(id, 1))
     end)
 
     it("give 'aborted' and req.aborted when the client leaves before the body arrived", function()

@@ -318,13 +318,24 @@ end
 -- response nobody listens to costs nothing, finish() only notes the
 -- scheduler's turn; a listener added in that same turn schedules them.
 
-local function emit_done(self)
+local function emit_done_events(self)
   local req = self.req
   self:emit('finish')
   self:emit('close')
   if req and not rawget(req, '_closed') then
     req._closed = true
     req:emit('close')
+  end
+end
+
+local function keep_trace(e) return { value = e, trace = debug.traceback('', 2):sub(2) } end
+
+-- A listener that raises is handler code failing: logged like a handler
+-- error, and the server keeps serving.
+local function emit_done(self)
+  local ok, rec = xpcall(emit_done_events, keep_trace, self)
+  if not ok then
+    io.stderr:write('http: response listener error: ', errors.describe(rec.value, rec.trace), '\n')
   end
 end
 
@@ -357,7 +368,10 @@ end
 ---@param chunk string
 ---@return boolean
 function Res:write(chunk)
-  if self.finished then return write_after_end(self) end
+  if self.finished then
+    if self.destroyed then return false end -- the connection is gone (Node: ERR_STREAM_DESTROYED, no 'error')
+    return write_after_end(self)
+  end
   chunk = as_chunk(chunk)
   if self._started then
     return respond(self._h, self._seq, chunk, nil, nil, nil, nil, false)
