@@ -126,6 +126,29 @@ function Res:setHeader(name, value)
   return self
 end
 
+--- Add a value to a header (Node's appendHeader): a second value makes
+--- the header a list, sent as one line per value.
+---@param name string
+---@param value string|number|string[]
+---@return ServerResponse
+function Res:appendHeader(name, value)
+  if self.headersSent then headers_sent('append') end
+  check_name(name, 3)
+  check_value(name, value, 3)
+  local hv, hn = own_headers(self)
+  local k = lower(name)
+  local old = hv[k]
+  if old == nil then
+    hv[k], hn[k] = value, name
+    return self
+  end
+  local list = {}
+  for _, v in ipairs(type(old) == 'table' and old or { old }) do list[#list + 1] = v end
+  for _, v in ipairs(type(value) == 'table' and value or { value }) do list[#list + 1] = v end
+  hv[k] = list
+  return self
+end
+
 ---@param name string
 ---@return string|number|string[]|nil
 function Res:getHeader(name)
