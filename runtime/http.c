@@ -22,6 +22,7 @@
  *     server:close_idle()  server:set_limits(opts)
  *   respond(h, seq, body, status, reason, hv, hn, final[, send_date]) -> bool
  *   inform(h, seq, status, reason, hv, hn) -> bool   (a 1xx response)
+ *   check_headers(t), check_header(name, value) -> nil | code, name
  *   destroy(h)   peer(h) -> address table   parse_headers(raw[, raw_list])
  */
 #include "http.h"
@@ -392,6 +393,8 @@ static const luaL_Reg http_funcs[] = {
   {"peer", conn_peer},
   {"parse_headers", parse_headers},
   {"inform", http_inform},
+  {"check_headers", http_check_headers},
+  {"check_header", http_check_header},
   {NULL, NULL}
 };
 

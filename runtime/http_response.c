@@ -211,6 +211,63 @@ static int valid_value(const char *v, size_t n) {
   return 1;
 }
 
+/* ---- check_headers(t) / check_header(name, value) -> nil | code, name ----
+ * The checks of setHeader (Node's validateHeaderName/validateHeaderValue)
+ * for writeHead's table and for list values, done here because a Lua loop
+ * over them would keep LuaJIT from compiling the request path around it.
+ * The caller raises (with the error's traceback where the handler is). */
+static const char *bad_pair(lua_State *L, int k, int v) {
+  if (lua_type(L, k) != LUA_TSTRING) return "ERR_INVALID_HTTP_TOKEN";
+  size_t nlen;
+  const char *name = lua_tolstring(L, k, &nlen);
+  if (nlen == 0) return "ERR_INVALID_HTTP_TOKEN";
+  for (size_t i = 0; i < nlen; i++)
+    if (!is_token_char((unsigned char)name[i])) return "ERR_INVALID_HTTP_TOKEN";
+  int t = lua_type(L, v);
+  if (t == LUA_TNIL) return "ERR_HTTP_INVALID_HEADER_VALUE";
+  if (t == LUA_TSTRING) {
+    size_t vlen;
+    const char *s = lua_tolstring(L, v, &vlen);
+    if (!valid_value(s, vlen)) return "ERR_INVALID_CHAR";
+  } else if (t == LUA_TTABLE) {
+    int n = (int)lua_objlen(L, v);
+    for (int i = 1; i <= n; i++) {
+      lua_rawgeti(L, v, i);
+      size_t vlen;
+      const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &vlen) : NULL;
+      int ok = !s || valid_value(s, vlen);
+      lua_pop(L, 1);
+      if (!ok) return "ERR_INVALID_CHAR";
+    }
+  }
+  return NULL;
+}
+
+static int push_bad(lua_State *L, const char *code, int k) {
+  if (k < 0) k = lua_gettop(L) + k + 1;
+  lua_pushstring(L, code);
+  if (lua_type(L, k) == LUA_TSTRING) lua_pushvalue(L, k);
+  else lua_pushstring(L, luaL_typename(L, k));
+  return 2;
+}
+
+int http_check_headers(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, 1)) {
+    const char *code = bad_pair(L, -2, -1);
+    if (code) return push_bad(L, code, -2);
+    lua_pop(L, 1);
+  }
+  return 0;
+}
+
+int http_check_header(lua_State *L) {
+  lua_settop(L, 2);
+  const char *code = bad_pair(L, 1, 2);
+  return code ? push_bad(L, code, 1) : 0;
+}
+
 /* What the user's headers say about framing and the connection. */
 typedef struct {
   int has_length, has_date, has_connection, chunked, close;

@@ -85,6 +85,9 @@ routes['/validation'] = function(req, res)
     head_cr = code_of(res.writeHead, res, 200, { ['X-A'] = 'a\rb' }),
     head_bad_name = code_of(res.writeHead, res, 200, { ['Bad Name'] = 'x' }),
     head_flat_lf = code_of(res.writeHead, res, 200, { 'X-A', 'a\nb' }),
+    head_many_lf = code_of(res.writeHead, res, 200, { A = '1', B = '2', C = '3', D = '4', E = '5', F = 'a\nb' }),
+    head_many_name = code_of(res.writeHead, res, 200, { A = '1', B = '2', C = '3', D = '4', ['E F'] = '5' }),
+    head_many_list = code_of(res.writeHead, res, 200, { A = '1', B = '2', C = '3', D = '4', E = { 'ok', 'a\rb' } }),
     hints_lf = code_of(res.writeEarlyHints, res, 'a\nb'),
     tab_ok = code_of(res.setHeader, res, 'X-Tab', 'a\tb'),
     utf8_ok = code_of(res.setHeader, res, 'X-Utf8', 'caf\195\169'),
@@ -405,7 +408,8 @@ describe('http response (Node behaviours)', function()
     end)
 
     it('refuses names that are not HTTP tokens with ERR_INVALID_HTTP_TOKEN', function()
-      for _, k in ipairs({ 'set_nil_name', 'set_bad_name', 'set_colon_name', 'set_empty_name', 'head_bad_name' }) do
+      for _, k in ipairs({ 'set_nil_name', 'set_bad_name', 'set_colon_name', 'set_empty_name', 'head_bad_name',
+        'head_many_name' }) do
         assert.are.equal('ERR_INVALID_HTTP_TOKEN', r[k], k)
       end
     end)
@@ -415,7 +419,8 @@ describe('http response (Node behaviours)', function()
     end)
 
     it('refuses CR, LF and NUL in values at once with ERR_INVALID_CHAR, in setHeader, writeHead and hints', function()
-      for _, k in ipairs({ 'set_crlf', 'set_lf', 'set_nul', 'set_list_cr', 'head_cr', 'head_flat_lf', 'hints_lf' }) do
+      for _, k in ipairs({ 'set_crlf', 'set_lf', 'set_nul', 'set_list_cr', 'head_cr', 'head_flat_lf', 'hints_lf',
+        'head_many_lf', 'head_many_list' }) do
         assert.are.equal('ERR_INVALID_CHAR', r[k], k)
       end
       assert.is_false(r.sent_after_failures)

@@ -12,7 +12,8 @@ local sched = require('luster.scheduler')
 local native = require('native.http')
 
 local respond, inform = native.respond, native.inform
-local lower, type, tostring, rawget, pairs, find = string.lower, type, tostring, rawget, pairs, string.find
+local check_headers_c, check_header_c = native.check_headers, native.check_header
+local lower, type, tostring, rawget, pairs, next, find = string.lower, type, tostring, rawget, pairs, next, string.find
 
 local M = {}
 
@@ -77,10 +78,7 @@ local function check_value(name, value, level)
   if t == 'string' then
     check_string_value(name, value, level + 1)
   elseif t == 'table' then
-    for i = 1, #value do
-      local v = value[i]
-      if type(v) == 'string' then check_string_value(name, v, level + 1) end
-    end
+    if check_header_c(name, value) then bad_char(name, level + 1) end
   elseif value == nil then
     error(errors.new('ERR_HTTP_INVALID_HEADER_VALUE',
       ('Invalid value "nil" for header "%s"'):format(name), level), level)
@@ -213,11 +211,35 @@ local function header_map(headers)
   return t
 end
 
+-- One header of writeHead's table; names and values seen before cost two
+-- hash probes.
+local function check_pair(k, v, level)
+  if good_names[k] and good_values[v] then return end
+  check_name(k, level + 1)
+  check_value(k, v, level + 1)
+end
+
+-- writeHead's table.  No loop for the usual few headers: a loop here
+-- would keep LuaJIT from compiling the request path around it (next() is
+-- compiled); a larger table is checked in C.  `level` as error() counts
+-- it from here: 3 is the caller of writeHead.
 local function check_headers(headers, level)
-  for k, v in pairs(headers) do
-    check_name(k, level + 1)
-    check_value(k, v, level + 1)
+  local k, v = next(headers)
+  if k == nil then return end
+  check_pair(k, v, level + 1)
+  k, v = next(headers, k)
+  if k == nil then return end
+  check_pair(k, v, level + 1)
+  k, v = next(headers, k)
+  if k == nil then return end
+  check_pair(k, v, level + 1)
+  if next(headers, k) == nil then return end
+  local code, name = check_headers_c(headers)
+  if not code then return end
+  if code == 'ERR_INVALID_HTTP_TOKEN' then
+    error(errors.new(code, ('Header name must be a valid HTTP token ["%s"]'):format(name), level), level)
   end
+  check_value(name, headers[name], level + 1)
 end
 
 local function check_status(status)
@@ -237,7 +259,7 @@ function Res:_inform(status, reason, headers)
   if self.headersSent then headers_sent('write') end
   if headers then
     headers = header_map(headers)
-    check_headers(headers, 3)
+    check_headers(headers, 4)
   end
   return inform(self._h, self._seq, status, reason, headers)
 end
@@ -268,7 +290,7 @@ function Res:writeHead(status, reason, headers)
   end
   if headers then
     if not self._hv and headers[1] == nil then
-      check_headers(headers, 2)
+      check_headers(headers, 3)
       self._hv, self._hn = headers, true
     else
       if headers[1] ~= nil then
