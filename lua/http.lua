@@ -157,9 +157,14 @@ local LIMITS = { 'maxHeaderSize', 'maxBodySize', 'headersTimeout', 'requestTimeo
 local DEFAULTS = { maxHeaderSize = 16384, maxBodySize = 0, headersTimeout = 60000,
   requestTimeout = 300000, keepAliveTimeout = 5000, maxConnections = 0 }
 
+-- Node's validateInteger(value, 'options.' .. k, 0); math.huge = none.
 local function check_limit(k, v)
-  if type(v) ~= 'number' or v < 0 or v ~= v then
-    errors.throw('ERR_INVALID_ARG_VALUE', 'The option "%s" must be a number >= 0', k)
+  if type(v) ~= 'number' then
+    errors.throw('ERR_INVALID_ARG_TYPE', 'The "options.%s" property must be of type number. Received %s', k, type(v))
+  end
+  if v < 0 or v ~= v or (v % 1 ~= 0 and v ~= math.huge) then
+    errors.throw('ERR_OUT_OF_RANGE', 'The value of "options.%s" is out of range. It must be an integer >= 0. Received %s',
+      k, tostring(v))
   end
   return v == math.huge and 0 or v
 end
@@ -191,6 +196,14 @@ function M.createServer(opts, handler)
     if v ~= nil then limits[k] = check_limit(k, v) end
     if v == nil then v = DEFAULTS[k] end
     shown[k] = v
+  end
+  -- as Node: the headers cannot take longer than the whole request
+  local hto, rto = limits.headersTimeout, limits.requestTimeout
+  if rto and rto > 0 and not hto and rto < DEFAULTS.headersTimeout then
+    limits.headersTimeout, shown.headersTimeout = rto, opts.requestTimeout
+  elseif hto and rto and hto > 0 and rto > 0 and hto > rto then
+    errors.throw('ERR_OUT_OF_RANGE', 'The value of "headersTimeout" is out of range. It must be <= requestTimeout. Received %s',
+      tostring(opts.headersTimeout))
   end
   local self = setmetatable({ listening = false, _opts = opts, _limits = shown }, Server)
   self._h = native.new_server(limits, make_on_request(self), make_on_event(self), incoming.socket_mt)

@@ -48,6 +48,24 @@ describe('http server (Node behaviours)', function()
     assert.are.same({ 'true 1 127.0.0.1', 'true 1 127.0.0.1' }, bodies)
   end)
 
+  it("checks timeout options as Node does, headersTimeout following a shorter requestTimeout", function()
+    local r = child.run([[
+      local http = require('http')
+      local function codes(opts)
+        local ok, e = pcall(http.createServer, opts)
+        if not ok then return e.code end
+        return e.headersTimeout .. '/' .. e.requestTimeout
+      end
+      console.log(codes({}), codes({ headersTimeout = 10000, requestTimeout = 20000 }),
+        codes({ headersTimeout = 10000 }), codes({ requestTimeout = 20000 }), codes({ requestTimeout = 100000 }))
+      console.log(codes({ headersTimeout = 10000, requestTimeout = 1000 }), codes({ keepAliveTimeout = 'x' }),
+        codes({ keepAliveTimeout = -1 }), codes({ maxHeaderSize = 1.5 }))
+    ]])
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal('60000/300000 10000/20000 10000/300000 20000/20000 60000/100000\n' ..
+      'ERR_OUT_OF_RANGE ERR_INVALID_ARG_TYPE ERR_OUT_OF_RANGE ERR_OUT_OF_RANGE\n', r.out)
+  end)
+
   describe('timeouts as properties', function()
     local SERVER = [[
       local http = require('http')
@@ -66,7 +84,7 @@ describe('http server (Node behaviours)', function()
     teardown(function() if srv then srv:stop() end end)
 
     it("have Node's defaults and take checked assignments", function()
-      assert.are.equal('5000 60000 300000 16384 200 300 ERR_INVALID_ARG_VALUE', srv:line())
+      assert.are.equal('5000 60000 300000 16384 200 300 ERR_OUT_OF_RANGE', srv:line())
     end)
 
     it('apply keepAliveTimeout assigned after creation', function()

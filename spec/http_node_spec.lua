@@ -141,6 +141,10 @@ routes['/merge'] = function(req, res)
   res:finish(res:getHeader('x-foo'))
 end
 
+routes['/chain'] = function(req, res)
+  res:setHeader('X-Set', 's'):appendHeader('X-App', 'a'):writeHead(202, { ['X-Head'] = 'h' }):finish('chained')
+end
+
 routes['/writehead-flat'] = function(req, res)
   res:writeHead(200, 'Fine Thanks', { 'X-One', '1', 'X-Two', '2' })
   res:finish(res.statusMessage)
@@ -321,6 +325,15 @@ describe('http response (Node behaviours)', function()
       assert.truthy(head:find('\r\nX%-Keep: kept\r\n'))
       assert.truthy(head:find('\r\nX%-Bar: baz\r\n'))
       assert.are.equal('bar', body_of(reply))
+    end)
+
+    it('returns the response, as setHeader and appendHeader do, so calls chain', function()
+      local reply = get('/chain')
+      assert.matches('^HTTP/1%.1 202 Accepted\r\n', reply)
+      for _, line in ipairs({ 'X-Set: s', 'X-App: a', 'X-Head: h' }) do
+        assert.truthy(reply:find('\r\n' .. line .. '\r\n', 1, true), line)
+      end
+      assert.are.equal('chained', body_of(reply))
     end)
 
     it('takes a reason and a flat list of headers', function()
