@@ -111,9 +111,13 @@ describe('an http handler raising a hostile error', function()
   setup(function()
     srv = H.serve(HOSTILE .. [[
       local http = require('http')
+      local app = require('router')()
+      app:get('/app/strict', function() error(strict()) end)
+      app:use(function(err, req, res, nxt) nxt(err) end)
       local server = http.createServer(function(req, res)
         if req.url == '/strict' then error(strict()) end
         if req.url == '/tostring' then error(loud_tostring()) end
+        if req.url:sub(1, 4) == '/app' then return app:handle(req, res) end
         if req.url == '/late' then
           await(Promise.new(function(r) setTimeout(r, 5) end))
           error(strict())
@@ -130,7 +134,7 @@ describe('an http handler raising a hostile error', function()
   end
 
   it('gets a 500 and the server keeps serving', function()
-    for _, path in ipairs({ '/strict', '/tostring', '/late' }) do
+    for _, path in ipairs({ '/strict', '/tostring', '/late', '/app/strict' }) do
       assert.matches('^HTTP/1%.1 500 ', get(path))
     end
     assert.matches('\r\n\r\nfine<EOF>$', get('/'))
