@@ -232,6 +232,24 @@ describe('http response (Node behaviours)', function()
     end)
   end)
 
+  describe('strictContentLength', function()
+    it('refuses a body longer or shorter than the Content-Length set, before sending anything', function()
+      local reply = get('/strict-length?n=7')
+      assert.are.equal('abc', body_of(reply))
+      assert.truthy(reply:find('Content-Length: 3\r\n', 1, true))
+      assert.are.same({ write = 'ERR_HTTP_CONTENT_LENGTH_MISMATCH', short = 'ERR_HTTP_CONTENT_LENGTH_MISMATCH',
+        sent = false, finished = true }, json.decode(N.srv:line():match('^strict%-length (.*)$')))
+    end)
+
+    it('lets a matching body through, and a HEAD or 304 answer without one', function()
+      assert.are.equal('xxxxxx', body_of(get('/strict-length?n=6')))
+      assert.matches('^HTTP/1%.1 500 ', get('/strict-length?n=2'))
+      local head = raw('HEAD /strict-length?n=0 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+      assert.matches('^HTTP/1%.1 200 OK\r\n', head)
+      assert.matches('^HTTP/1%.1 304 ', get('/strict-length?n=0&status=304'))
+    end)
+  end)
+
   describe('bodies', function()
     it('sends no body for 204 and 304 even when the handler writes one, and keeps the connection usable', function()
       for _, code in ipairs({ 204, 304 }) do

@@ -25,8 +25,10 @@ local M = {}
 ---@field req IncomingMessage
 ---@field socket HttpSocket
 ---@field sendDate boolean send an automatic Date header (default true)
+---@field strictContentLength boolean the body must match a set Content-Length (default false)
 local Res = EventEmitter.extend({})
 Res.sendDate = true
+Res.strictContentLength = false
 M.ServerResponse = Res
 M.res_mt = { __index = Res }
 
@@ -408,6 +410,24 @@ local function write_after_end(self)
   return false
 end
 
+-- res.strictContentLength (Node's): the body must match a Content-Length
+-- the handler set, else ERR_HTTP_CONTENT_LENGTH_MISMATCH before anything
+-- more is sent.  Bodiless responses (HEAD, 1xx, 204, 304) are exempt.
+local function check_length(self, chunk, final)
+  local declared = tonumber(self:getHeader('content-length'))
+  if not declared then return end
+  local status = self._status or self.statusCode
+  local req = self.req
+  if status == 204 or status == 304 or status < 200 or (req and req.method == 'HEAD') then return end
+  local sent = (rawget(self, '_body_bytes') or 0) + (chunk and #chunk or 0)
+  if sent > declared or (final and sent ~= declared) then
+    error(errors.new('ERR_HTTP_CONTENT_LENGTH_MISMATCH',
+      ("Response body's content-length of %d byte(s) does not match the content-length of %d byte(s) set in header")
+        :format(sent, declared), 3), 3)
+  end
+  self._body_bytes = sent
+end
+
 --- Send a piece of the body (chunked unless a Content-Length was set).
 --- Returns false when the connection is gone or its queue is long.
 ---@param chunk string
@@ -418,6 +438,7 @@ function Res:write(chunk)
     return write_after_end(self)
   end
   chunk = as_chunk(chunk)
+  if self.strictContentLength then check_length(self, chunk, false) end
   if self._started then
     return respond(self._h, self._seq, chunk, nil, nil, nil, nil, false)
   end
@@ -436,6 +457,7 @@ end
 function Res:finish(data)
   if self.finished then return self end
   data = as_chunk(data)
+  if self.strictContentLength then check_length(self, data, true) end
   if self._started then
     respond(self._h, self._seq, data, nil, nil, nil, nil, true)
   else

@@ -183,6 +183,23 @@ routes['/flush'] = function(req, res)
   res:finish(tostring(sent))
 end
 
+routes['/strict-length'] = function(req, res)
+  res.strictContentLength = true
+  local n = tonumber(req.query.n)
+  res:setHeader('Content-Length', 6)
+  if req.query.status then res.statusCode = tonumber(req.query.status) end
+  local r = {}
+  if n > 6 then
+    r.write = code_of(res.write, res, ('x'):rep(n))
+    r.short = code_of(res.finish, res, 'abc')
+    r.sent = res.headersSent
+    res:setHeader('Content-Length', 3)
+  end
+  res:finish(n <= 6 and ('x'):rep(n) or 'abc')
+  r.finished = res.finished
+  if n > 6 then console.log('strict-length ' .. json.encode(r)) end
+end
+
 routes['/own-length'] = function(req, res)
   res:setHeader('Content-Length', 6)
   res:write('abc')
