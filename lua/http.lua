@@ -37,18 +37,7 @@ M.METHODS = { 'ACL', 'BIND', 'CHECKOUT', 'CONNECT', 'COPY', 'DELETE', 'GET', 'HE
   'M-SEARCH', 'MERGE', 'MKACTIVITY', 'MKCALENDAR', 'MKCOL', 'MOVE', 'NOTIFY', 'OPTIONS', 'PATCH',
   'POST', 'PROPFIND', 'PROPPATCH', 'PURGE', 'PUT', 'REBIND', 'REPORT', 'SEARCH', 'SOURCE',
   'SUBSCRIBE', 'TRACE', 'UNBIND', 'UNLINK', 'UNLOCK', 'UNSUBSCRIBE' }
-M.STATUS_CODES = {
-  [100] = 'Continue', [101] = 'Switching Protocols', [200] = 'OK', [201] = 'Created',
-  [202] = 'Accepted', [204] = 'No Content', [206] = 'Partial Content', [301] = 'Moved Permanently',
-  [302] = 'Found', [303] = 'See Other', [304] = 'Not Modified', [307] = 'Temporary Redirect',
-  [308] = 'Permanent Redirect', [400] = 'Bad Request', [401] = 'Unauthorized', [403] = 'Forbidden',
-  [404] = 'Not Found', [405] = 'Method Not Allowed', [408] = 'Request Timeout', [409] = 'Conflict',
-  [410] = 'Gone', [411] = 'Length Required', [413] = 'Payload Too Large',
-  [415] = 'Unsupported Media Type', [422] = 'Unprocessable Entity', [429] = 'Too Many Requests',
-  [431] = 'Request Header Fields Too Large', [500] = 'Internal Server Error',
-  [501] = 'Not Implemented', [502] = 'Bad Gateway', [503] = 'Service Unavailable',
-  [504] = 'Gateway Timeout',
-}
+M.STATUS_CODES = outgoing.STATUS_CODES
 
 ---@class HttpServer: EventEmitter
 ---@field listening boolean

@@ -17,6 +17,27 @@ local lower, type, tostring, rawget, pairs, next, find = string.lower, type, tos
 
 local M = {}
 
+--- The standard reason phrases (Node's http.STATUS_CODES, the common ones;
+--- runtime/http_response.c knows the same).
+M.STATUS_CODES = {
+  [100] = 'Continue', [101] = 'Switching Protocols', [102] = 'Processing', [103] = 'Early Hints',
+  [200] = 'OK', [201] = 'Created', [202] = 'Accepted', [203] = 'Non-Authoritative Information',
+  [204] = 'No Content', [205] = 'Reset Content', [206] = 'Partial Content', [207] = 'Multi-Status',
+  [300] = 'Multiple Choices', [301] = 'Moved Permanently', [302] = 'Found', [303] = 'See Other',
+  [304] = 'Not Modified', [307] = 'Temporary Redirect', [308] = 'Permanent Redirect',
+  [400] = 'Bad Request', [401] = 'Unauthorized', [403] = 'Forbidden', [404] = 'Not Found',
+  [405] = 'Method Not Allowed', [408] = 'Request Timeout', [409] = 'Conflict', [410] = 'Gone',
+  [411] = 'Length Required', [412] = 'Precondition Failed', [413] = 'Payload Too Large',
+  [414] = 'URI Too Long', [415] = 'Unsupported Media Type', [416] = 'Range Not Satisfiable',
+  [417] = 'Expectation Failed', [418] = "I'm a Teapot", [422] = 'Unprocessable Entity',
+  [426] = 'Upgrade Required', [428] = 'Precondition Required', [429] = 'Too Many Requests',
+  [431] = 'Request Header Fields Too Large', [500] = 'Internal Server Error',
+  [501] = 'Not Implemented', [502] = 'Bad Gateway', [503] = 'Service Unavailable',
+  [504] = 'Gateway Timeout', [505] = 'HTTP Version Not Supported',
+  [511] = 'Network Authentication Required',
+}
+local STATUS_CODES = M.STATUS_CODES
+
 ---@class ServerResponse: EventEmitter
 ---@field statusCode integer
 ---@field statusMessage string|nil
@@ -303,7 +324,8 @@ function Res:writeHead(status, reason, headers)
     end
   end
   self.statusCode = status
-  if reason then self.statusMessage = reason end
+  if reason then self.statusMessage = reason
+  elseif not self.statusMessage then self.statusMessage = STATUS_CODES[status] or false end
   -- what goes on the wire, whatever is assigned later
   self._status, self._reason = status, self.statusMessage
   self.headersSent = true
@@ -428,6 +450,17 @@ local function check_length(self, chunk, final)
   self._body_bytes = sent
 end
 
+-- The status a response without writeHead goes out with; like writeHead,
+-- it fills in statusMessage.
+local function implicit_status(self)
+  local status, reason = self.statusCode, self.statusMessage
+  if not reason then
+    reason = STATUS_CODES[status] or false
+    self.statusMessage = reason
+  end
+  return status, reason
+end
+
 --- Send a piece of the body (chunked unless a Content-Length was set).
 --- Returns false when the connection is gone or its queue is long.
 ---@param chunk string
@@ -443,7 +476,7 @@ function Res:write(chunk)
     return respond(self._h, self._seq, chunk, nil, nil, nil, nil, false)
   end
   local status, reason = self._status, self._reason
-  if not status then status, reason = self.statusCode, self.statusMessage end
+  if not status then status, reason = implicit_status(self) end
   local ok = respond(self._h, self._seq, chunk, status, reason, self._hv, self._hn, false, self.sendDate)
   self._started, self.headersSent = true, true
   return ok
@@ -462,7 +495,7 @@ function Res:finish(data)
     respond(self._h, self._seq, data, nil, nil, nil, nil, true)
   else
     local status, reason = self._status, self._reason
-    if not status then status, reason = self.statusCode, self.statusMessage end
+    if not status then status, reason = implicit_status(self) end
     -- raises on an invalid header: the response is then still unsent
     respond(self._h, self._seq, data, status, reason, self._hv, self._hn, true, self.sendDate)
     self._started = true

@@ -144,6 +144,15 @@ routes['/merge'] = function(req, res)
   res:finish(res:getHeader('x-foo'))
 end
 
+routes['/status-message'] = function(req, res)
+  local id, code = req.query.id, tonumber(req.query.code)
+  local before = tostring(res.statusMessage)
+  if req.query.head then res:writeHead(code) else res.statusCode = code end
+  note(id, before .. ' / ' .. tostring(res.statusMessage))
+  res:finish('x')
+  note(id, tostring(res.statusMessage))
+end
+
 routes['/chain'] = function(req, res)
   res:setHeader('X-Set', 's'):appendHeader('X-App', 'a'):writeHead(202, { ['X-Head'] = 'h' }):finish('chained')
 end
