@@ -86,6 +86,23 @@ describe('an uncaught hostile error', function()
     assert.are.equal('caught 7\nstill running\n', r.out)
   end)
 
+  it("raised by an 'exit' listener prints its name and exits with 1", function()
+    local r = child.run(HOSTILE .. [[process.on('exit', function() error(strict()) end)]])
+    assert.are.equal(1, r.code)
+    assert.matches('table: 0x%x+ %(could not be printed', r.err)
+    assert.not_matches('fatal', r.err)
+  end)
+
+  it("raised again by an uncaughtException listener prints its name and exits with 1", function()
+    local r = child.run(HOSTILE .. [[
+      process.on('uncaughtException', function() error(loud_tostring()) end)
+      setTimeout(function() error('first') end, 1)
+    ]])
+    assert.are.equal(1, r.code)
+    assert.matches('table: 0x%x+ %(could not be printed: .*tostring refused', r.err)
+    assert.not_matches('fatal', r.err)
+  end)
+
   it('as an unhandled rejection prints its name and exits with 1', function()
     local r = child.run(HOSTILE .. 'Promise.reject(strict())')
     assert.are.equal(1, r.code)
