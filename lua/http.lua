@@ -38,18 +38,7 @@ M.METHODS = { 'ACL', 'BIND', 'CHECKOUT', 'CONNECT', 'COPY', 'DELETE', 'GET', 'HE
   'M-SEARCH', 'MERGE', 'MKACTIVITY', 'MKCALENDAR', 'MKCOL', 'MOVE', 'NOTIFY', 'OPTIONS', 'PATCH',
   'POST', 'PROPFIND', 'PROPPATCH', 'PURGE', 'PUT', 'REBIND', 'REPORT', 'SEARCH', 'SOURCE',
   'SUBSCRIBE', 'TRACE', 'UNBIND', 'UNLINK', 'UNLOCK', 'UNSUBSCRIBE' }
-M.STATUS_CODES = {
-  [100] = 'Continue', [101] = 'Switching Protocols', [200] = 'OK', [201] = 'Created',
-  [202] = 'Accepted', [204] = 'No Content', [206] = 'Partial Content', [301] = 'Moved Permanently',
-  [302] = 'Found', [303] = 'See Other', [304] = 'Not Modified', [307] = 'Temporary Redirect',
-  [308] = 'Permanent Redirect', [400] = 'Bad Request', [401] = 'Unauthorized', [403] = 'Forbidden',
-  [404] = 'Not Found', [405] = 'Method Not Allowed', [408] = 'Request Timeout', [409] = 'Conflict',
-  [410] = 'Gone', [411] = 'Length Required', [413] = 'Payload Too Large',
-  [415] = 'Unsupported Media Type', [422] = 'Unprocessable Entity', [429] = 'Too Many Requests',
-  [431] = 'Request Header Fields Too Large', [500] = 'Internal Server Error',
-  [501] = 'Not Implemented', [502] = 'Bad Gateway', [503] = 'Service Unavailable',
-  [504] = 'Gateway Timeout',
-}
+M.STATUS_CODES = outgoing.STATUS_CODES
 
 ---@class HttpServer: EventEmitter
 ---@field listening boolean
@@ -105,7 +94,7 @@ local function serve(server, sock, seq, method, url, raw, ver, flags, body)
   -- none), so that the table never grows
   local res = setmetatable({ statusCode = 200, _h = false, _seq = 0, req = false, socket = false,
     headersSent = false, finished = false, _started = false, _hv = false, _hn = false,
-    statusMessage = false }, res_mt)
+    statusMessage = false, _status = false, _reason = false, _fin = false }, res_mt)
   res._h, res._seq, res.req, res.socket = sock._h, seq, req, sock
   sock._req, sock._res = req, res
   local hwm = server._hwm
@@ -179,6 +168,35 @@ end
 
 local LIMITS = { 'maxHeaderSize', 'maxBodySize', 'headersTimeout', 'requestTimeout',
   'keepAliveTimeout', 'maxConnections', 'highWaterMark' }
+local DEFAULTS = { maxHeaderSize = 16384, maxBodySize = 0, headersTimeout = 60000,
+  requestTimeout = 300000, keepAliveTimeout = 5000, maxConnections = 0,
+  highWaterMark = 65536 }
+
+-- Node's validateInteger(value, 'options.' .. k, 0); math.huge = none.
+local function check_limit(k, v)
+  if type(v) ~= 'number' then
+    errors.throw('ERR_INVALID_ARG_TYPE', 'The "options.%s" property must be of type number. Received %s', k, type(v))
+  end
+  if v < 0 or v ~= v or (v % 1 ~= 0 and v ~= math.huge) then
+    errors.throw('ERR_OUT_OF_RANGE', 'The value of "options.%s" is out of range. It must be an integer >= 0. Received %s',
+      k, tostring(v))
+  end
+  return v == math.huge and 0 or v
+end
+
+-- The limits are properties too (server.keepAliveTimeout = 65000), kept
+-- in _limits so that an assignment reaches the C side.
+Server.__index = function(t, k)
+  local v = Server[k]
+  if v ~= nil or DEFAULTS[k] == nil then return v end
+  return rawget(t, '_limits')[k]
+end
+Server.__newindex = function(t, k, v)
+  if DEFAULTS[k] == nil then return rawset(t, k, v) end
+  local c = check_limit(k, v)
+  rawget(t, '_limits')[k] = v
+  t._h:set_limits({ [k] = c })
+end
 
 --- Make a server; `handler(req, res)` becomes a 'request' listener.
 ---@param opts? table|fun(req: IncomingMessage, res: ServerResponse)
@@ -187,18 +205,22 @@ local LIMITS = { 'maxHeaderSize', 'maxBodySize', 'headersTimeout', 'requestTimeo
 function M.createServer(opts, handler)
   if type(opts) == 'function' then opts, handler = nil, opts end
   opts = opts or {}
-  local limits = {}
+  local limits, shown = {}, {}
   for _, k in ipairs(LIMITS) do
     local v = opts[k]
-    if v ~= nil then
-      if type(v) ~= 'number' or v < 0 then
-        errors.throw('ERR_INVALID_ARG_VALUE', 'The option "%s" must be a number >= 0', k)
-      end
-      limits[k] = v == math.huge and 0 or v
-    end
+    if v ~= nil then limits[k] = check_limit(k, v) end
+    if v == nil then v = DEFAULTS[k] end
+    shown[k] = v
   end
-  local self = setmetatable({ listening = false, _opts = opts }, Server)
-  for _, k in ipairs(LIMITS) do self[k] = opts[k] end
+  -- as Node: the headers cannot take longer than the whole request
+  local hto, rto = limits.headersTimeout, limits.requestTimeout
+  if rto and rto > 0 and not hto and rto < DEFAULTS.headersTimeout then
+    limits.headersTimeout, shown.headersTimeout = rto, opts.requestTimeout
+  elseif hto and rto and hto > 0 and rto > 0 and hto > rto then
+    errors.throw('ERR_OUT_OF_RANGE', 'The value of "headersTimeout" is out of range. It must be <= requestTimeout. Received %s',
+      tostring(opts.headersTimeout))
+  end
+  local self = setmetatable({ listening = false, _opts = opts, _limits = shown }, Server)
   self._hwm = opts.highWaterMark or false
   self._h = native.new_server(limits, make_on_request(self), make_on_event(self), incoming.socket_mt)
   if handler then self:on('request', handler) end

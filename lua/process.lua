@@ -149,7 +149,7 @@ function process._emit_exit(code)
     local code = final_code()
     local ok, err = pcall(process.emit, process, 'exit', code)
     if not ok and err ~= sched.EXIT then
-      io.stderr:write(errors.describe(type(err) == 'table' and err.value or err), '\n')
+      io.stderr:write(errors.describe(type(err) == 'table' and rawget(err, 'value') or err), '\n')
       process.exitCode = 1
     end
     sched.exiting = true

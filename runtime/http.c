@@ -19,8 +19,10 @@
  *     server:listen_fd(fd) -> true | nil, err      server:adopt(fd)
  *     server:close()  server:address()  server:connections()
  *     server:notify_connection(bool)  server:ref()  server:unref()
- *     server:close_idle()
- *   respond(h, seq, body, status, reason, hv, hn, final) -> bool
+ *     server:close_idle()  server:set_limits(opts)
+ *   respond(h, seq, body, status, reason, hv, hn, final[, send_date]) -> bool
+ *   inform(h, seq, status, reason, hv, hn) -> bool   (a 1xx response)
+ *   check_headers(t), check_header(name, value) -> nil | code, name
  *   destroy(h)   peer(h) -> address table   parse_headers(raw[, raw_list])
  *   read_body(h, on)   the request's body: read on (a consumer wants it) or
  *                      stop (its unread part reached the high-water mark)
@@ -154,6 +156,22 @@ static int new_server(lua_State *L) {
   luaL_getmetatable(L, SERVER_MT);
   lua_setmetatable(L, -2);
   return 1;
+}
+
+/* server:set_limits(opts): the same options as new_server, for a Lua
+ * assignment after creation (server.keepAliveTimeout = 65000, as Node
+ * users behind a load balancer do); absent ones keep their value. */
+static int server_set_limits(lua_State *L) {
+  http_server *srv = check_server(L);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  srv->max_header_size = (size_t)opt_ms(L, 2, "maxHeaderSize", srv->max_header_size);
+  srv->max_body_size = opt_ms(L, 2, "maxBodySize", srv->max_body_size);
+  srv->request_timeout = opt_ms(L, 2, "requestTimeout", srv->request_timeout);
+  srv->headers_timeout = opt_ms(L, 2, "headersTimeout", srv->headers_timeout);
+  srv->keep_alive_timeout = opt_ms(L, 2, "keepAliveTimeout", srv->keep_alive_timeout);
+  srv->max_connections = (int)opt_ms(L, 2, "maxConnections", (uint64_t)srv->max_connections);
+  start_sweep(srv);
+  return 0;
 }
 
 static int server_listen_fd(lua_State *L) {
@@ -381,6 +399,7 @@ static const luaL_Reg server_methods[] = {
   {"ref", server_ref},
   {"unref", server_unref},
   {"release", server_release},
+  {"set_limits", server_set_limits},
   {NULL, NULL}
 };
 
@@ -391,6 +410,9 @@ static const luaL_Reg http_funcs[] = {
   {"read_body", conn_read_body},
   {"queued", conn_queued},
   {"parse_headers", parse_headers},
+  {"inform", http_inform},
+  {"check_headers", http_check_headers},
+  {"check_header", http_check_header},
   {NULL, NULL}
 };
 

@@ -152,5 +152,8 @@ int http_conn_write(http_conn *c, uv_buf_t *bufs, int nbufs);
 void http_conn_fail(http_conn *c, int status);
 const char *http_reason(int status);
 int http_respond(lua_State *L);   /* native.http.respond */
+int http_inform(lua_State *L);    /* native.http.inform: a 1xx response */
+int http_check_headers(lua_State *L); /* native.http.check_headers(t) */
+int http_check_header(lua_State *L);  /* native.http.check_header(name, value) */
 
 #endif

@@ -43,11 +43,17 @@ const char *http_reason(int status) {
   switch (status) {
   case 100: return "Continue";
   case 101: return "Switching Protocols";
+  case 102: return "Processing";
+  case 103: return "Early Hints";
   case 200: return "OK";
   case 201: return "Created";
   case 202: return "Accepted";
+  case 203: return "Non-Authoritative Information";
   case 204: return "No Content";
+  case 205: return "Reset Content";
   case 206: return "Partial Content";
+  case 207: return "Multi-Status";
+  case 300: return "Multiple Choices";
   case 301: return "Moved Permanently";
   case 302: return "Found";
   case 303: return "See Other";
@@ -63,9 +69,16 @@ const char *http_reason(int status) {
   case 409: return "Conflict";
   case 410: return "Gone";
   case 411: return "Length Required";
+  case 412: return "Precondition Failed";
   case 413: return "Payload Too Large";
+  case 414: return "URI Too Long";
   case 415: return "Unsupported Media Type";
+  case 416: return "Range Not Satisfiable";
+  case 417: return "Expectation Failed";
+  case 418: return "I'm a Teapot";
   case 422: return "Unprocessable Entity";
+  case 426: return "Upgrade Required";
+  case 428: return "Precondition Required";
   case 429: return "Too Many Requests";
   case 431: return "Request Header Fields Too Large";
   case 500: return "Internal Server Error";
@@ -73,6 +86,8 @@ const char *http_reason(int status) {
   case 502: return "Bad Gateway";
   case 503: return "Service Unavailable";
   case 504: return "Gateway Timeout";
+  case 505: return "HTTP Version Not Supported";
+  case 511: return "Network Authentication Required";
   default: return "Unknown";
   }
 }
@@ -197,6 +212,63 @@ static int valid_value(const char *v, size_t n) {
   return 1;
 }
 
+/* ---- check_headers(t) / check_header(name, value) -> nil | code, name ----
+ * The checks of setHeader (Node's validateHeaderName/validateHeaderValue)
+ * for writeHead's table and for list values, done here because a Lua loop
+ * over them would keep LuaJIT from compiling the request path around it.
+ * The caller raises (with the error's traceback where the handler is). */
+static const char *bad_pair(lua_State *L, int k, int v) {
+  if (lua_type(L, k) != LUA_TSTRING) return "ERR_INVALID_HTTP_TOKEN";
+  size_t nlen;
+  const char *name = lua_tolstring(L, k, &nlen);
+  if (nlen == 0) return "ERR_INVALID_HTTP_TOKEN";
+  for (size_t i = 0; i < nlen; i++)
+    if (!is_token_char((unsigned char)name[i])) return "ERR_INVALID_HTTP_TOKEN";
+  int t = lua_type(L, v);
+  if (t == LUA_TNIL) return "ERR_HTTP_INVALID_HEADER_VALUE";
+  if (t == LUA_TSTRING) {
+    size_t vlen;
+    const char *s = lua_tolstring(L, v, &vlen);
+    if (!valid_value(s, vlen)) return "ERR_INVALID_CHAR";
+  } else if (t == LUA_TTABLE) {
+    int n = (int)lua_objlen(L, v);
+    for (int i = 1; i <= n; i++) {
+      lua_rawgeti(L, v, i);
+      size_t vlen;
+      const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &vlen) : NULL;
+      int ok = !s || valid_value(s, vlen);
+      lua_pop(L, 1);
+      if (!ok) return "ERR_INVALID_CHAR";
+    }
+  }
+  return NULL;
+}
+
+static int push_bad(lua_State *L, const char *code, int k) {
+  if (k < 0) k = lua_gettop(L) + k + 1;
+  lua_pushstring(L, code);
+  if (lua_type(L, k) == LUA_TSTRING) lua_pushvalue(L, k);
+  else lua_pushstring(L, luaL_typename(L, k));
+  return 2;
+}
+
+int http_check_headers(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, 1)) {
+    const char *code = bad_pair(L, -2, -1);
+    if (code) return push_bad(L, code, -2);
+    lua_pop(L, 1);
+  }
+  return 0;
+}
+
+int http_check_header(lua_State *L) {
+  lua_settop(L, 2);
+  const char *code = bad_pair(L, 1, 2);
+  return code ? push_bad(L, code, 1) : 0;
+}
+
 /* What the user's headers say about framing and the connection. */
 typedef struct {
   int has_length, has_date, has_connection, chunked, close;
@@ -284,8 +356,59 @@ static size_t fmt_uint(char *buf, uint64_t n, unsigned base) {
   return len;
 }
 
-/* ---- respond(cell, seq, body, status, reason, hv, hn, final) ----
+/* ---- inform(cell, seq, status, reason, hv, hn) ----
+ * An informational (1xx) response: the status line and the given headers
+ * only (no Date, no framing), before the final one, which still follows.
+ * RFC 9110 15.2: never to an HTTP/1.0 client.  A 100 Continue C already
+ * sent for `Expect: 100-continue` is not sent twice.  Returns whether it
+ * was written. */
+int http_inform(lua_State *L) {
+  http_conn **cell = luaL_checkudata(L, 1, HTTP_CONN_MT);
+  http_conn *c = *cell;
+  uint32_t seq = (uint32_t)luaL_checkinteger(L, 2);
+  int status = (int)luaL_checkinteger(L, 3);
+  if (status < 100 || status > 199)
+    return lstr_error(L, "ERR_HTTP_INVALID_STATUS_CODE", "Invalid status code: %d", status);
+  if (!c || c->closing || c->shut || seq != c->seq || c->res_started || c->res_done ||
+      c->parser.http_major != 1 || c->parser.http_minor < 1 ||
+      (status == 100 && c->expect_continue)) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  size_t rlen;
+  const char *reason = lua_type(L, 4) == LUA_TSTRING ? lua_tolstring(L, 4, &rlen) : NULL;
+  if (!reason) { reason = http_reason(status); rlen = strlen(reason); }
+  head_buf hb;
+  hb.p = hb.stack;
+  hb.len = 0;
+  hb.cap = sizeof hb.stack;
+  hb.heap = 0;
+  char num[24];
+  HB_LIT(&hb, "HTTP/1.1 ");
+  hb_put(&hb, num, fmt_uint(num, (uint64_t)status, 10));
+  HB_LIT(&hb, " ");
+  hb_put(&hb, reason, rlen);
+  HB_LIT(&hb, "\r\n");
+  head_info hi = {0};
+  if (lua_istable(L, 5)) put_user_headers(L, &hb, &hi, 5, lua_istable(L, 6) ? 6 : 0);
+  if (hi.bad || !valid_value(reason, rlen)) {
+    char bad[64];
+    snprintf(bad, sizeof bad, "%s", hi.bad ? hi.bad : "reason");
+    if (hb.heap) free(hb.p);
+    return lstr_error(L, "ERR_INVALID_CHAR", "Invalid character in header content [\"%s\"]", bad);
+  }
+  HB_LIT(&hb, "\r\n");
+  uv_buf_t b = uv_buf_init(hb.p, (unsigned)hb.len);
+  int rc = http_conn_write(c, &b, 1);
+  if (hb.heap) free(hb.p);
+  lua_pushboolean(L, rc == 0);
+  return 1;
+}
+
+/* ---- respond(cell, seq, body, status, reason, hv, hn, final, send_date) ----
  * status nil: the head went out already, body is the next piece.
+ * send_date false: no automatic Date (res.sendDate = false, or
+ * removeHeader('date')); nil or true: one unless the headers have it.
  * Returns true while the connection takes more (false: gone, or
  * the write queue is long; the caller may wait for 'drain'). */
 int http_respond(lua_State *L) {
@@ -351,7 +474,7 @@ int http_respond(lua_State *L) {
       if (c->keep_alive) HB_LIT(&hb, "Connection: keep-alive\r\n");
       else HB_LIT(&hb, "Connection: close\r\n");
     }
-    if (!hi.has_date) {
+    if (!hi.has_date && (lua_isnoneornil(L, 9) || lua_toboolean(L, 9))) {
       size_t dlen;
       const char *d = http_date(c->srv, &dlen);
       hb_put(&hb, d, dlen);

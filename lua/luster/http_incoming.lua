@@ -87,6 +87,7 @@ M.parse_query = require('luster.url_search').parse_query
 ---@field complete boolean the whole body has arrived
 local Req = Readable.extend({})
 M.IncomingMessage = Req
+Req.aborted = false
 
 local lazy = {}
 function lazy.headers(r) return parse_headers(r._raw) end
@@ -144,6 +145,18 @@ function Req:_read()
   if not self.complete and not self.aborted then read_body(self.socket._h, true) end
 end
 
+-- A 'close' listener added right after res:finish() still hears it (the
+-- response emits the request's 'close' with its own, see http_outgoing);
+-- 'data' listeners start the flow as for every Readable.
+function Req:_listeners_changed(name)
+  Readable._listeners_changed(self, name)
+  if name == 'close' then
+    local sock = self.socket
+    local res = sock and rawget(sock, '_res')
+    if res and res.req == self then res:_listeners_changed('close') end
+  end
+end
+
 --- A piece of the body from C (chunk may be nil) and whether it was the last.
 function Req:_push(chunk, ended)
   if not rawget(self, '_rs') then
@@ -171,26 +184,32 @@ function Req:_destroy()
   native.destroy(self.socket._h)
 end
 
---- The request was cut short (client gone, timeout, body too large).
+--- The connection ended before the response did (client gone, timeout,
+--- body too large): 'aborted' when the request had not all arrived, then
+--- 'close' in any case.
 function Req:_abort(err)
-  if self.complete or rawget(self, 'destroyed') then return end
-  self.aborted = true
-  self._error = err
-  local st = rawget(self, '_rs')
-  if st then
-    st.errored = err
-    st.destroyed = true
-    while st.waiters do
-      local w = st.waiters
-      local first = w[w.head]
-      w[w.head] = nil
-      w.head = w.head + 1
-      if w.head > w.tail then st.waiters = nil end
-      first[2](err)
+  if rawget(self, '_closed') then return end
+  self._closed = true
+  local cut = not self.complete and not rawget(self, 'destroyed')
+  if cut then
+    self.aborted = true
+    self._error = err
+    local st = rawget(self, '_rs')
+    if st then
+      st.errored = err
+      st.destroyed = true
+      while st.waiters do
+        local w = st.waiters
+        local first = w[w.head]
+        w[w.head] = nil
+        w.head = w.head + 1
+        if w.head > w.tail then st.waiters = nil end
+        first[2](err)
+      end
     end
   end
   if rawget(self, '_events') then
-    self:emit('aborted')
+    if cut then self:emit('aborted') end
     self:emit('close')
   end
 end

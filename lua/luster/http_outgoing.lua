@@ -8,13 +8,36 @@
 --- one call into C and one syscall.
 local errors = require('luster.errors')
 local stream = require('luster.stream')
+local sched = require('luster.scheduler')
 local native = require('native.http')
 
-local respond, queued = native.respond, native.queued
+local respond, queued, inform = native.respond, native.queued, native.inform
+local check_headers_c, check_header_c = native.check_headers, native.check_header
 local Writable, wstate = stream.Writable, stream.wstate
-local lower, type, tostring, rawget, pairs = string.lower, type, tostring, rawget, pairs
+local lower, type, tostring, rawget, pairs, next, find = string.lower, type, tostring, rawget, pairs, next, string.find
 
 local M = {}
+
+--- The standard reason phrases (Node's http.STATUS_CODES, the common ones;
+--- runtime/http_response.c knows the same).
+M.STATUS_CODES = {
+  [100] = 'Continue', [101] = 'Switching Protocols', [102] = 'Processing', [103] = 'Early Hints',
+  [200] = 'OK', [201] = 'Created', [202] = 'Accepted', [203] = 'Non-Authoritative Information',
+  [204] = 'No Content', [205] = 'Reset Content', [206] = 'Partial Content', [207] = 'Multi-Status',
+  [300] = 'Multiple Choices', [301] = 'Moved Permanently', [302] = 'Found', [303] = 'See Other',
+  [304] = 'Not Modified', [307] = 'Temporary Redirect', [308] = 'Permanent Redirect',
+  [400] = 'Bad Request', [401] = 'Unauthorized', [403] = 'Forbidden', [404] = 'Not Found',
+  [405] = 'Method Not Allowed', [408] = 'Request Timeout', [409] = 'Conflict', [410] = 'Gone',
+  [411] = 'Length Required', [412] = 'Precondition Failed', [413] = 'Payload Too Large',
+  [414] = 'URI Too Long', [415] = 'Unsupported Media Type', [416] = 'Range Not Satisfiable',
+  [417] = 'Expectation Failed', [418] = "I'm a Teapot", [422] = 'Unprocessable Entity',
+  [426] = 'Upgrade Required', [428] = 'Precondition Required', [429] = 'Too Many Requests',
+  [431] = 'Request Header Fields Too Large', [500] = 'Internal Server Error',
+  [501] = 'Not Implemented', [502] = 'Bad Gateway', [503] = 'Service Unavailable',
+  [504] = 'Gateway Timeout', [505] = 'HTTP Version Not Supported',
+  [511] = 'Network Authentication Required',
+}
+local STATUS_CODES = M.STATUS_CODES
 
 ---@class ServerResponse: EventEmitter
 ---@field statusCode integer
@@ -23,7 +46,11 @@ local M = {}
 ---@field finished boolean
 ---@field req IncomingMessage
 ---@field socket HttpSocket
+---@field sendDate boolean send an automatic Date header (default true)
+---@field strictContentLength boolean the body must match a set Content-Length (default false)
 local Res = Writable.extend({})
+Res.sendDate = true
+Res.strictContentLength = false
 M.ServerResponse = Res
 
 -- ---- the Writable side (lua/luster/stream.lua) ----
@@ -51,8 +78,59 @@ M.res_mt = {
   end,
 }
 
-local function headers_sent()
-  errors.throw('ERR_HTTP_HEADERS_SENT', 'Cannot set headers after they are sent to the client')
+local function headers_sent(verb)
+  error(errors.new('ERR_HTTP_HEADERS_SENT',
+    ('Cannot %s headers after they are sent to the client'):format(verb or 'set'), 3), 3)
+end
+
+-- ---- header validation (Node's validateHeaderName / validateHeaderValue),
+-- at setHeader/writeHead time so the error points at the caller ----
+
+local NOT_TOKEN = "[^%w!#$%%&'*+%-.^_`|~]"  -- RFC 9110 token characters
+local NOT_FIELD_VALUE = '[^\t\32-\126\128-\255]' -- CR, LF, NUL, other controls
+
+-- Pattern matching is not compiled by LuaJIT, and most responses send the
+-- same few names and values again and again: short strings already found
+-- valid are remembered (interned, so a lookup is a hash probe), in tables
+-- dropped when they fill so that memory stays bounded.
+local CACHE_MAX, CACHE_LEN = 256, 256
+local good_names, n_names, good_values, n_values = {}, 0, {}, 0
+
+local function check_name(name, level)
+  if good_names[name] then return end
+  if type(name) ~= 'string' or name == '' or find(name, NOT_TOKEN) then
+    error(errors.new('ERR_INVALID_HTTP_TOKEN',
+      ('Header name must be a valid HTTP token ["%s"]'):format(errors.tostring(name)), level), level)
+  end
+  if #name <= CACHE_LEN then
+    if n_names >= CACHE_MAX then good_names, n_names = {}, 0 end
+    good_names[name], n_names = true, n_names + 1
+  end
+end
+
+local function bad_char(name, level)
+  error(errors.new('ERR_INVALID_CHAR', ('Invalid character in header content ["%s"]'):format(name), level), level)
+end
+
+local function check_string_value(name, v, level)
+  if good_values[v] then return end
+  if find(v, NOT_FIELD_VALUE) then bad_char(name, level + 1) end
+  if #v <= CACHE_LEN then
+    if n_values >= CACHE_MAX then good_values, n_values = {}, 0 end
+    good_values[v], n_values = true, n_values + 1
+  end
+end
+
+local function check_value(name, value, level)
+  local t = type(value)
+  if t == 'string' then
+    check_string_value(name, value, level + 1)
+  elseif t == 'table' then
+    if check_header_c(name, value) then bad_char(name, level + 1) end
+  elseif value == nil then
+    error(errors.new('ERR_HTTP_INVALID_HEADER_VALUE',
+      ('Invalid value "nil" for header "%s"'):format(name), level), level)
+  end
 end
 
 -- The header tables: _hv (lower-cased name -> value) and _hn (lower-cased
@@ -84,18 +162,43 @@ end
 ---@param value string|number|string[]
 ---@return ServerResponse
 function Res:setHeader(name, value)
-  if self.headersSent then headers_sent() end
-  errors.check_type(name, 'name', 'string')
-  if value == nil then errors.throw('ERR_HTTP_INVALID_HEADER_VALUE', 'Invalid value "nil" for header "%s"', name) end
+  if self.headersSent then headers_sent('set') end
+  check_name(name, 3)
+  check_value(name, value, 3)
+  if type(value) == 'boolean' then value = tostring(value) end -- Node sends String(value)
   local hv, hn = own_headers(self)
   local k = lower(name)
   hv[k], hn[k] = value, name
   return self
 end
 
+--- Add a value to a header (Node's appendHeader): a second value makes
+--- the header a list, sent as one line per value.
+---@param name string
+---@param value string|number|string[]
+---@return ServerResponse
+function Res:appendHeader(name, value)
+  if self.headersSent then headers_sent('append') end
+  check_name(name, 3)
+  check_value(name, value, 3)
+  local hv, hn = own_headers(self)
+  local k = lower(name)
+  local old = hv[k]
+  if old == nil then
+    hv[k], hn[k] = value, name
+    return self
+  end
+  local list = {}
+  for _, v in ipairs(type(old) == 'table' and old or { old }) do list[#list + 1] = v end
+  for _, v in ipairs(type(value) == 'table' and value or { value }) do list[#list + 1] = v end
+  hv[k] = list
+  return self
+end
+
 ---@param name string
 ---@return string|number|string[]|nil
 function Res:getHeader(name)
+  if type(name) ~= 'string' then errors.check_type(name, 'name', 'string') end
   local hv = self._hv
   if not hv then return nil end
   local k = lower(name)
@@ -107,11 +210,18 @@ end
 
 ---@param name string
 ---@return boolean
-function Res:hasHeader(name) return self:getHeader(name) ~= nil end
+function Res:hasHeader(name)
+  if type(name) ~= 'string' then errors.check_type(name, 'name', 'string') end
+  return self:getHeader(name) ~= nil
+end
 
+--- Remove a header; removing `Date` also stops the automatic one (as
+--- `res.sendDate = false`).
 ---@param name string
 function Res:removeHeader(name)
-  if self.headersSent then headers_sent() end
+  errors.check_type(name, 'name', 'string')
+  if self.headersSent then headers_sent('remove') end
+  if lower(name) == 'date' then self.sendDate = false end
   if self._hv then
     local hv, hn = own_headers(self)
     local k = lower(name)
@@ -137,27 +247,100 @@ end
 --- Forget every header (an error response replaces the handler's).
 function Res:_reset_headers()
   self._hv, self._hn, self.statusMessage, self.headersSent = false, false, false, false
+  self._status, self._reason = false, false
+end
+
+-- The headers of writeHead(status, headers) as {name = value}: a flat
+-- list {name, value, ...} is turned into one.
+local function header_map(headers)
+  if headers[1] == nil then return headers end
+  local t = {}
+  for i = 1, #headers, 2 do t[headers[i]] = headers[i + 1] end
+  return t
+end
+
+-- One header of writeHead's table; names and values seen before cost two
+-- hash probes.
+local function check_pair(k, v, level)
+  if good_names[k] and good_values[v] then return end
+  check_name(k, level + 1)
+  check_value(k, v, level + 1)
+end
+
+-- writeHead's table.  No loop for the usual few headers: a loop here
+-- would keep LuaJIT from compiling the request path around it (next() is
+-- compiled); a larger table is checked in C.  `level` as error() counts
+-- it from here: 3 is the caller of writeHead.
+local function check_headers(headers, level)
+  local k, v = next(headers)
+  if k == nil then return end
+  check_pair(k, v, level + 1)
+  k, v = next(headers, k)
+  if k == nil then return end
+  check_pair(k, v, level + 1)
+  k, v = next(headers, k)
+  if k == nil then return end
+  check_pair(k, v, level + 1)
+  if next(headers, k) == nil then return end
+  local code, name = check_headers_c(headers)
+  if not code then return end
+  if code == 'ERR_INVALID_HTTP_TOKEN' then
+    error(errors.new(code, ('Header name must be a valid HTTP token ["%s"]'):format(name), level), level)
+  end
+  check_value(name, headers[name], level + 1)
+end
+
+local function check_status(status)
+  if type(status) ~= 'number' or status < 100 or status > 999 or status % 1 ~= 0 then
+    error(errors.new('ERR_HTTP_INVALID_STATUS_CODE',
+      ('Invalid status code: %s'):format(errors.tostring(status)), 3), 3)
+  end
+end
+
+--- Send an informational (1xx) response now; the final one still follows.
+--- False when it could not be sent (HTTP/1.0 client, connection gone).
+---@param status integer 100..199
+---@param reason? string
+---@param headers? table
+---@return boolean
+function Res:_inform(status, reason, headers)
+  if self.headersSent then headers_sent('write') end
+  if headers then
+    headers = header_map(headers)
+    check_headers(headers, 4)
+  end
+  return inform(self._h, self._seq, status, reason, headers)
 end
 
 --- Set the status (and reason, and headers); they are sent with the body.
---- `headers` is a table {name = value} or a flat list {name, value, ...}.
+--- `headers` is a table {name = value} or a flat list {name, value, ...};
+--- they are merged over those setHeader set.  What is set afterwards
+--- (statusCode, statusMessage) changes nothing sent.  A 1xx status other
+--- than 101 is informational: it is sent at once and the final status
+--- still follows.
 ---@param status integer
 ---@param reason? string|table
 ---@param headers? table
 ---@return ServerResponse
 function Res:writeHead(status, reason, headers)
-  if self._started then headers_sent() end
+  if self.headersSent then headers_sent('write') end
   if type(reason) == 'table' then reason, headers = nil, reason end
-  if type(status) ~= 'number' or status < 100 or status > 999 or status % 1 ~= 0 then
-    errors.throw('ERR_HTTP_INVALID_STATUS_CODE', 'Invalid status code: %s', tostring(status))
+  check_status(status)
+  if status < 200 and status ~= 101 then
+    self:_inform(status, reason, headers)
+    return self
   end
-  self.statusCode = status
-  if reason then self.statusMessage = reason end
+  if reason ~= nil then
+    if type(reason) ~= 'string' then errors.check_type(reason, 'statusMessage', 'string') end
+    if find(reason, NOT_FIELD_VALUE) then -- response splitting
+      error(errors.new('ERR_INVALID_CHAR', 'Invalid character in statusMessage', 2), 2)
+    end
+  end
   if headers then
     if not self._hv and headers[1] == nil then
+      check_headers(headers, 3)
       self._hv, self._hn = headers, true
     else
-      self.headersSent = false
       if headers[1] ~= nil then
         for i = 1, #headers, 2 do self:setHeader(headers[i], headers[i + 1]) end
       else
@@ -165,8 +348,56 @@ function Res:writeHead(status, reason, headers)
       end
     end
   end
+  self.statusCode = status
+  if reason then self.statusMessage = reason
+  elseif not self.statusMessage then self.statusMessage = STATUS_CODES[status] or false end
+  -- what goes on the wire, whatever is assigned later
+  self._status, self._reason = status, self.statusMessage
   self.headersSent = true
   return self
+end
+
+--- `100 Continue` (for a request with `Expect: 100-continue`; sent
+--- automatically unless the handler sends it first).
+function Res:writeContinue(cb)
+  self:_inform(100)
+  if cb then sched.next_tick(cb) end
+end
+
+--- `102 Processing`.
+function Res:writeProcessing(cb)
+  self:_inform(102)
+  if cb then sched.next_tick(cb) end
+end
+
+--- `103 Early Hints`: `hints` is a Link value (a string or a list of them)
+--- or a table {link = ..., ['x-other'] = ...}; nothing is sent without a
+--- link.
+---@param hints string|string[]|table
+---@param cb? function
+function Res:writeEarlyHints(hints, cb)
+  local t = type(hints)
+  if t ~= 'table' and t ~= 'string' then errors.check_type(hints, 'hints', 'table') end
+  local headers
+  if t == 'string' or hints[1] ~= nil or next(hints) == nil then
+    headers = { Link = hints }
+  else
+    headers = {}
+    for k, v in pairs(hints) do
+      if type(k) == 'string' and lower(k) == 'link' then headers.Link = v else headers[k] = v end
+    end
+  end
+  local link = headers.Link
+  if type(link) == 'table' then
+    for i = 1, #link do
+      if type(link[i]) ~= 'string' then errors.check_type(link[i], 'hints.link[' .. i .. ']', 'string') end
+    end
+    link = table.concat(link, ', ')
+    headers.Link = link
+  end
+  if link == nil or link == '' then return end
+  self:_inform(103, nil, headers)
+  if cb then sched.next_tick(cb) end
 end
 
 local function as_chunk(data)
@@ -175,8 +406,84 @@ local function as_chunk(data)
   errors.throw('ERR_INVALID_ARG_TYPE', 'The "chunk" argument must be of type string. Received %s', type(data))
 end
 
-local function write_after_end()
-  errors.throw('ERR_STREAM_WRITE_AFTER_END', 'write after end')
+-- ---- 'finish' and 'close' ----
+-- They are emitted after finish() returns, in a nextTick, as Node does:
+-- a listener added right after finish() still hears them.  So that a
+-- response nobody listens to costs nothing, finish() only notes the
+-- scheduler's turn; a listener added in that same turn schedules them.
+
+local function emit_done_events(self)
+  local req = self.req
+  self:emit('finish')
+  self:emit('close')
+  if req and not rawget(req, '_closed') then
+    req._closed = true
+    req:emit('close')
+  end
+end
+
+local function keep_trace(e) return { value = e, trace = debug.traceback('', 2):sub(2) } end
+
+-- A listener that raises is handler code failing: logged like a handler
+-- error, and the server keeps serving.
+local function emit_done(self)
+  local ok, rec = xpcall(emit_done_events, keep_trace, self)
+  if not ok then
+    io.stderr:write('http: response listener error: ', errors.describe(rec.value, rec.trace), '\n')
+  end
+end
+
+local function schedule_done(self)
+  if rawget(self, '_done_scheduled') then return end
+  self._done_scheduled = true
+  sched.next_tick(emit_done, self)
+end
+M.schedule_done = schedule_done
+
+-- A 'finish'/'close' listener added after finish() in the same turn.
+function Res:_listeners_changed(name)
+  if self.finished and not self.destroyed and self._fin == sched.turn and (name == 'finish' or name == 'close') then
+    schedule_done(self)
+  end
+end
+
+local function write_after_end(self)
+  local err = errors.new('ERR_STREAM_WRITE_AFTER_END', 'write after end', 3)
+  -- as Node: an 'error' event on the next tick, and write returns false;
+  -- with nobody listening, a plain raise (so a handler gets its 500/log
+  -- instead of an uncaught error ending the process)
+  if self:listenerCount('error') == 0 then error(err, 3) end
+  sched.next_tick(function() self:emit('error', err) end)
+  return false
+end
+
+-- res.strictContentLength (Node's): the body must match a Content-Length
+-- the handler set, else ERR_HTTP_CONTENT_LENGTH_MISMATCH before anything
+-- more is sent.  Bodiless responses (HEAD, 1xx, 204, 304) are exempt.
+local function check_length(self, chunk, final)
+  local declared = tonumber(self:getHeader('content-length'))
+  if not declared then return end
+  local status = self._status or self.statusCode
+  local req = self.req
+  if status == 204 or status == 304 or status < 200 or (req and req.method == 'HEAD') then return end
+  local sent = (rawget(self, '_body_bytes') or 0) + (chunk and #chunk or 0)
+  if sent > declared or (final and sent ~= declared) then
+    error(errors.new('ERR_HTTP_CONTENT_LENGTH_MISMATCH',
+      ("Response body's content-length of %d byte(s) does not match the content-length of %d byte(s) set in header")
+        :format(sent, declared), 3), 3)
+  end
+  self._body_bytes = sent
+end
+
+-- The status a response without writeHead goes out with; like writeHead,
+-- it fills in statusMessage.
+local function implicit_status(self)
+  local status, reason = self.statusCode, self.statusMessage
+  if not reason then
+    reason = STATUS_CODES[status] or false
+    self.statusMessage = reason
+  end
+  return status, reason
 end
 
 --- Send a piece of the body (chunked unless a Content-Length was set).
@@ -185,13 +492,19 @@ end
 ---@param chunk string
 ---@return boolean
 function Res:write(chunk)
-  if self.finished then write_after_end() end
+  if self.finished then
+    if self.destroyed then return false end -- the connection is gone (Node: ERR_STREAM_DESTROYED, no 'error')
+    return write_after_end(self)
+  end
   chunk = as_chunk(chunk)
+  if self.strictContentLength then check_length(self, chunk, false) end
   local ok
   if self._started then
     ok = respond(self._h, self._seq, chunk, nil, nil, nil, nil, false)
   else
-    ok = respond(self._h, self._seq, chunk, self.statusCode, self.statusMessage, self._hv, self._hn, false)
+    local status, reason = self._status, self._reason
+    if not status then status, reason = implicit_status(self) end
+    ok = respond(self._h, self._seq, chunk, status, reason, self._hv, self._hn, false, self.sendDate)
     self._started, self.headersSent = true, true
   end
   if not ok then wstate(self).need_drain = true end
@@ -199,24 +512,27 @@ function Res:write(chunk)
 end
 
 --- Finish the response, with an optional last piece of the body
---- (Node's `res.end`, also available as `res['end']`).
+--- (Node's `res.end`, also available as `res['end']`).  'finish' and
+--- 'close' follow after this returns.
 ---@param data? string
 ---@return ServerResponse
 function Res:finish(data)
   if self.finished then return self end
   data = as_chunk(data)
+  if self.strictContentLength then check_length(self, data, true) end
   if self._started then
     respond(self._h, self._seq, data, nil, nil, nil, nil, true)
   else
+    local status, reason = self._status, self._reason
+    if not status then status, reason = implicit_status(self) end
     -- raises on an invalid header: the response is then still unsent
-    respond(self._h, self._seq, data, self.statusCode, self.statusMessage, self._hv, self._hn, true)
+    respond(self._h, self._seq, data, status, reason, self._hv, self._hn, true, self.sendDate)
     self._started = true
   end
   self.finished, self.headersSent = true, true
-  if rawget(self, '_events') then
-    self:emit('finish')
-    self:emit('close')
-  end
+  self._fin = sched.turn
+  local req = self.req
+  if rawget(self, '_events') or (req and rawget(req, '_events')) then schedule_done(self) end
   return self
 end
 Res['end'] = Res.finish
@@ -245,6 +561,9 @@ end
 function Res:destroy() native.destroy(self._h) end
 
 function Res:setTimeout() return self end
-function Res:flushHeaders() end
+--- Send the head now (with chunked framing to follow), if not sent yet.
+function Res:flushHeaders()
+  if not self._started and not self.finished then self:write('') end
+end
 
 return M

@@ -40,7 +40,7 @@ local pool, pool_n, POOL_MAX = {}, 0, 128
 -- stack needed), and body falls back to it when trap did not return.
 local trapped, last_record
 local function record_of(e)
-  if e == EXIT then return e end
+  if rawequal(e, EXIT) then return e end -- rawequal: the value may have an __eq
   -- the frames below the callback (xpcall, this scheduler) are noise
   local trace = traceback('', 2):sub(2):gsub("\n\t%[C%]: in function 'xpcall'.*$", '')
   last_record = { value = e, trace = trace }
@@ -185,10 +185,17 @@ end
 M.after_microtasks = nil
 M.has_pending_rejections = function() return false end
 
+--- Counts the callbacks from the loop and the drains after them: code
+--- that ran since the last count is "this turn" (http's 'finish' uses it:
+--- a listener added in the same turn as res:finish() still hears it, as
+--- Node's nextTick-emitted event).
+M.turn = 0
+
 --- Run nextTicks and microtasks until both queues are empty.
 function M.drain()
   if draining then return end
   draining = true
+  M.turn = M.turn + 1
   repeat
     while tick_head <= tick_tail and not M.exiting do
       local t = ticks[tick_head]
@@ -224,6 +231,7 @@ end
 --- Entry point for every callback from C: run it, then drain the queues.
 function M.dispatch(fn, ...)
   if M.exiting then return end
+  M.turn = M.turn + 1
   local ok, err = M.run(fn, ...)
   if not ok then M.uncaught(err) end
   if tick_tail >= tick_head or mq_count > 0 or M.has_pending_rejections() then M.drain() end
@@ -233,13 +241,24 @@ end
 --- and end the state.
 M.on_uncaught = nil
 
---- An error record {value=, trace=} that reached the top.
-function M.uncaught(rec)
-  if rec == EXIT or M.exiting then return end
-  if M.on_uncaught then return M.on_uncaught(rec.value, rec.trace, rec.origin) end
+-- The last resort: print the error and end the state.
+local function fatal(rec)
   io.stderr:write(require('luster.errors').describe(rec.value, rec.trace, rec.origin), '\n')
   M.exiting = true
   require('native.core').exit(1)
+end
+
+--- An error record {value=, trace=} that reached the top.  Whatever the
+--- value is (a table whose __index or __tostring raises included), this
+--- does not raise: a handler that fails while reporting ends the state
+--- the default way instead of unwinding into C.
+function M.uncaught(rec)
+  if rec == EXIT or M.exiting then return end
+  if M.on_uncaught then
+    local ok, err = pcall(M.on_uncaught, rec.value, rec.trace, rec.origin)
+    if ok or rawequal(err, EXIT) or M.exiting then return end
+  end
+  fatal(rec)
 end
 
 return M

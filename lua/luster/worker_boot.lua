@@ -24,9 +24,9 @@ local function plain_error(value, trace)
       local t = type(v)
       if type(k) == 'string' and (t == 'string' or t == 'number' or t == 'boolean') then e[k] = v end
     end
-    if e.message == nil then e.message = tostring(value) end
+    if e.message == nil then e.message = errors.tostring(value) end
   else
-    e.message = tostring(value)
+    e.message = errors.tostring(value)
   end
   e.stack = errors.describe(value, trace)
   return e
@@ -35,7 +35,7 @@ end
 local function fatal(value, trace)
   if not native.is_oom() then -- out of memory is reported by the C side
     local ok = pcall(native.report_error, plain_error(value, trace))
-    if not ok then native.report_error({ message = tostring(value) }) end
+    if not ok then native.report_error({ message = errors.tostring(value) }) end
   end
   process.exitCode = 1
   sched.exiting = true
