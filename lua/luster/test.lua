@@ -23,7 +23,22 @@ function M.run(args)
   -- looks at its caller's source.
   local start = loadstring("local r = require('busted.runner')({ standalone = false }); return r",
                            '=luster test')
+  -- A test that awaits something nobody will ever settle leaves the loop
+  -- idle and the process would end as if the run were over, with exit 0
+  -- and the remaining tests never run.  Until busted is through, the exit
+  -- code says failure and the reason is printed.
+  local done = false
+  process.exitCode = 1
+  process:on('exit', function()
+    if not done then
+      io.stderr:write('luster test: the run stopped before its end: a test awaited something that never ',
+                      'settled and nothing else was left for the loop to do\n')
+      process.exitCode = 1
+    end
+  end)
   start()
+  done = true
+  if process.exitCode == 1 then process.exitCode = 0 end
 end
 
 return M
