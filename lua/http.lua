@@ -27,8 +27,8 @@ local net = require('luster.net')
 local incoming = require('luster.http_incoming')
 local outgoing = require('luster.http_outgoing')
 
-local setmetatable, type, xpcall, band = setmetatable, type, xpcall, bit.band
-local traceback, EXIT = debug.traceback, sched.EXIT
+local setmetatable, type, band = setmetatable, type, bit.band
+local EXIT = sched.EXIT
 local req_mt, res_mt = incoming.req_mt, outgoing.res_mt
 
 local M = {}
@@ -47,12 +47,9 @@ M.Server = Server
 
 -- ---- running handlers ----
 
--- Keeps the traceback of an error raised by a handler.
-local function trap(e)
-  if e == EXIT then return e end
-  local trace = traceback('', 2):sub(2):gsub("\n\t%[C%]: in function 'xpcall'.*$", '')
-  return { value = e, trace = trace }
-end
+-- Handlers run under the scheduler's protected call (its trap keeps the
+-- error and its traceback, even from a stack overflow).
+local xcall = sched.xcall
 
 -- A handler raised: log it; answer 500 if nothing was sent yet, else the
 -- response cannot be repaired and the connection is closed.
@@ -69,7 +66,7 @@ local function handler_failed(res, rec)
 end
 
 local function guarded(fn, req, res)
-  local ok, err = xpcall(fn, trap, req, res)
+  local ok, err = xcall(fn, req, res)
   if not ok then handler_failed(res, err) end
 end
 
@@ -103,7 +100,7 @@ local function serve(server, sock, seq, method, url, raw, ver, flags, body)
   end
   local handler = server._handler
   if handler then
-    local ok, err = xpcall(call_handler, trap, handler, req, res)
+    local ok, err = xcall(call_handler, handler, req, res)
     if not ok then handler_failed(res, err) end
   else
     -- several listeners: each in its own coroutine, as emit would
@@ -127,7 +124,7 @@ end
 local function push_body(req, chunk, ended) req:_push(chunk, ended) end
 local function drained(res) res:_drained() end
 local function guarded_event(fn, sock, obj, a, b)
-  local ok, rec = xpcall(fn, trap, obj, a, b)
+  local ok, rec = xcall(fn, obj, a, b)
   if not ok then
     handler_failed(sock._res, rec)
     if obj == sock._req then -- the rest of the body goes nowhere, once

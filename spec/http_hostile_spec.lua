@@ -6,6 +6,10 @@ local H = require('helpers.http')
 local SERVER = [==[
 local http = require('http')
 local server = http.createServer(function(req, res)
+  if req.url == '/overflow' then
+    local function f() return 1 + f() end
+    return f()
+  end
   if req.url == '/data-raises' then
     req:on('data', function() error('data listener exploded') end)
     req:on('end', function() res:finish('ended') end)
@@ -76,5 +80,20 @@ describe('http server against handlers whose stream listeners raise', function()
     end
     assert.is_true(srv:alive())
     assert.truthy(srv:stderr():find('data listener exploded', 1, true))
+  end)
+
+  it('answers 500 with the message to a handler that overflows the stack, every time', function()
+    local reply = ''
+    for _ = 1, 20 do
+      reply = reply .. H.raw(srv.port, 'GET /overflow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+    end
+    local statuses = H.statuses(reply)
+    assert.are.equal(20, #statuses)
+    for _, st in ipairs(statuses) do assert.are.equal(500, st) end
+    assert.is_true(srv:alive())
+    local log = srv:stderr()
+    local n = 0
+    for _ in log:gmatch('request handler error: [^\n]*stack overflow') do n = n + 1 end
+    assert.are.equal(20, n, log)
   end)
 end)

@@ -52,21 +52,34 @@ local function trap(e)
   return record_of(e)
 end
 
--- A pooled coroutine's whole life: run a function, report, wait for the next.
-local function body(fn, ...)
-  trapped = nil
-  local ok, err = xpcall(fn, trap, ...)
+-- What xpcall(fn, trap, ...) returned, made whole: trap may have run out
+-- of stack (or never run): then what it kept, or what xpcall got.  'error
+-- in error handling' with nothing kept means even trap's frame did not
+-- fit: the stack was full, and LuaJIT dropped the overflow's message (the
+-- place it was raised is lost with it).
+local function settle(ok, err, ...)
   if not ok and err ~= last_record and err ~= EXIT then
-    -- trap ran out of stack (or never ran): what it kept, or what xpcall
-    -- got.  'error in error handling' with nothing kept means even trap's
-    -- frame did not fit: the stack was full, and LuaJIT dropped the
-    -- overflow's message (the place it was raised is lost with it).
     if trapped == EXIT then err = EXIT
     elseif trapped ~= nil then err = { value = trapped }
     elseif err == 'error in error handling' then err = { value = 'stack overflow' }
     else err = { value = err } end
   end
   trapped, last_record = nil, nil
+  return ok, err, ...
+end
+
+--- Call fn(...) protected by the runtime's handler: true and fn's results,
+--- or false and a record {value=, trace=} (or EXIT).  Every place that runs
+--- user code under xpcall uses this, so a stack overflow reports alike.
+local function xcall(fn, ...)
+  trapped = nil
+  return settle(xpcall(fn, trap, ...))
+end
+M.xcall = xcall
+
+-- A pooled coroutine's whole life: run a function, report, wait for the next.
+local function body(fn, ...)
+  local ok, err = xcall(fn, ...)
   return body(yield(DONE, ok, err))
 end
 
