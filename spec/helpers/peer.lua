@@ -75,12 +75,16 @@ end
 function Peer:output() return slurp(self.out), slurp(self.err) end
 
 --- Run argv to its end without blocking the loop: a promise of
---- {out=, err=, code=}.  Bounded by opts.timeout ms (default 20000).
+--- {out=, err=, code=}.  Bounded by opts.timeout ms (default 20000);
+--- opts.env adds environment variables.
 function M.run(argv, opts)
   opts = opts or {}
   local base = os.tmpname()
   local out, err, rc = base .. '.out', base .. '.err', base .. '.rc'
-  local p = io.popen(('(%s >%s 2>%s </dev/null; echo $? >%s) & echo $!'):format(cmdline(argv), q(out), q(err), q(rc)))
+  local env = {}
+  for k, v in pairs(opts.env or {}) do env[#env + 1] = q(k .. '=' .. tostring(v)) end
+  local prefix = #env > 0 and ('env ' .. table.concat(env, ' ') .. ' ') or ''
+  local p = io.popen(('(%s%s >%s 2>%s </dev/null; echo $? >%s) & echo $!'):format(prefix, cmdline(argv), q(out), q(err), q(rc)))
   local pid = tonumber(p:read('*l'))
   p:close()
   return Promise.new(function(resolve)
