@@ -258,7 +258,7 @@ function Cluster:fork(env)
   end
   function p.disconnect()
     if p.connected then
-      channel:close()
+      channel:close(true) -- what was sent still reaches the worker
       on_disconnect(worker)
     end
   end

@@ -118,9 +118,12 @@ local function on_internal(msg, fd)
       native.close_fd(fd)
     end
   elseif msg.act == 'newconn' then
+    if not fd then return end -- not received (EMFILE): the kernel closed it
     local server = handles[msg.key]
     if server then
-      server:_adopt_connection_fd(fd)
+      -- a server that raises did not take the connection: close it and
+      -- live on (one that returns false has closed it itself)
+      if not pcall(server._adopt_connection_fd, server, fd) then native.close_fd(fd) end
     else -- closed while the connection was on its way: give it back
       send_internal({ act = 'reject', key = msg.key }, fd)
     end
@@ -136,7 +139,9 @@ end
 
 local function on_frame(kind, value, fd, err)
   if kind == 'eof' then return on_channel_closed() end
-  if err then -- not a message the serializer can read
+  if err == 'EMFILE' and kind == INTERNAL then
+    return on_internal(value, nil) -- its descriptor was lost at our fd limit
+  elseif err then -- not a message the serializer can read
     if fd then native.close_fd(fd) end
     return
   end
