@@ -320,7 +320,7 @@ static int parse_frames(lstr_ipc *ch) {
 /* Read what the socket has (bounded, so one busy peer cannot starve the
  * loop) and dispatch the frames.  Returns 1 if it stopped on EAGAIN. */
 static int channel_read(lstr_ipc *ch, int max_rounds) {
-  int drained = 0;
+  int drained = 0, reset_seen = 0;
   if (ch->reading) return 0;
   ch->reading = 1;
   for (int round = 0; round < max_rounds && ch->open; round++) {
@@ -341,6 +341,9 @@ static int channel_read(lstr_ipc *ch, int max_rounds) {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) { drained = 1; break; }
+      /* A peer that closed with our frames unread leaves ECONNRESET
+       * pending, reported (once) before what it wrote last: read on. */
+      if (errno == ECONNRESET && !reset_seen) { reset_seen = 1; continue; }
       on_eof(ch);
       break;
     }
@@ -391,7 +394,13 @@ static int spin_for_reply(lstr_ipc *ch, uint64_t read_start) {
 static void poll_cb(uv_poll_t *h, int status, int events) {
   lstr_ipc *ch = h->data;
   if (!ch->open) return;
-  if (status < 0) { on_eof(ch); return; }
+  if (status < 0) {
+    /* EPOLLERR: the peer closed with our frames unread (ECONNRESET).  What
+     * it wrote before is still queued: read it all, then the end. */
+    lstr_ipc_drain(ch);
+    if (ch->open) on_eof(ch);
+    return;
+  }
   if (events & UV_WRITABLE) after_write(ch, flush_queue(ch));
   if (!ch->open || !(events & UV_READABLE)) return;
   for (int turns = 0; turns < 64; turns++) {

@@ -126,3 +126,30 @@ describe('IPC messages queued when a process ends', function()
     assert.are.same({ { '1000', '1000' } }, lines_of(r.out, 'worker got\t(%d+)\t(%d+)'), r.out .. r.err)
   end)
 end)
+
+describe('a worker that closes its channel with the primary\'s reply unread', function()
+  it('still has its last frames read (EPOLLERR is not the end): 40 workers in a row', function()
+    -- each asks to listen and destroys itself at once: the primary's answer
+    -- is still unread when it closes, which makes the primary's side report
+    -- an error before the frames the worker wrote last
+    local out = await(h.run({ h.bin, h.script([[
+      local cluster = require('cluster')
+      if cluster.isWorker then
+        require('http').createServer(function() end):listen(0, '127.0.0.1')
+        cluster.worker:destroy()
+        return
+      end
+      local runs, lost = 0, 0
+      local function one()
+        local w = cluster.fork()
+        w:on('exit', function(code)
+          if code ~= 0 or not w.exitedAfterDisconnect then lost = lost + 1 end
+          runs = runs + 1
+          if runs < 40 then one() else print('lost', lost) end
+        end)
+      end
+      one()
+    ]]) }))
+    assert.are.equal('lost\t0\n', out.out, out.err)
+  end)
+end)

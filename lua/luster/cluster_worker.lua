@@ -67,13 +67,20 @@ end
 
 -- ---- disconnecting ----
 
+local disconnect_emitted = false
+
 local function on_channel_closed()
-  if not connected then return end
+  if disconnect_emitted then return end
+  disconnect_emitted = true
   connected = false
   process.connected = false
   for k, cb in pairs(pending) do
     pending[k] = nil
-    cb({ errno = 'ERR_IPC_CHANNEL_CLOSED', message = 'Channel closed' })
+    -- a worker on its way out (destroy, disconnect) hears nothing more, as
+    -- in Node; one whose primary vanished learns its listen failed
+    if not worker.exitedAfterDisconnect then
+      cb({ errno = 'ERR_IPC_CHANNEL_CLOSED', message = 'Channel closed' })
+    end
   end
   pending_n = 0
   process:emit('disconnect')
@@ -198,6 +205,8 @@ local function process_disconnect()
     return
   end
   channel:close(true)
+  connected = false -- at once, as Node: a send from now on fails
+  process.connected = false
   sched.next_tick(on_channel_closed)
 end
 
