@@ -308,10 +308,13 @@ describe('disconnecting', function()
     -- idle: nothing but a 'message' listener keeps them up
     local idle = 'process:on("message", function() end)'
     local a, b = fork_script(idle), fork_script(idle)
-    await(h.event(a, 'online'))
-    await(h.event(b, 'online'))
-    local done = require('luster.promise').new(function(resolve) cluster.disconnect(resolve) end)
-    await(done)
+    -- either may come online first: poll both rather than await one event
+    assert.is_true(h.wait_for(function() return a.state == 'online' and b.state == 'online' end, 10000))
+    local done = false
+    cluster.disconnect(function() done = true end)
+    assert.is_true(h.wait_for(function() return done end, 10000),
+      ('a dead=%s connected=%s, b dead=%s connected=%s, workers=%s'):format(tostring(a:isDead()),
+        tostring(a:isConnected()), tostring(b:isDead()), tostring(b:isConnected()), tostring(next(cluster.workers))))
     for _, w in ipairs({ a, b }) do
       assert.are.equal(0, (exit_of(w)))
       assert.is_true(w.exitedAfterDisconnect)

@@ -148,7 +148,7 @@ local function on_exit(worker, code, signal)
   end
   worker.exitedAfterDisconnect = not not worker.exitedAfterDisconnect
   worker.state = 'dead'
-  if not p.connected then worker_ended(worker) end
+  worker_ended(worker)
   worker:emit('exit', code, signal)
   cluster:emit('exit', worker, code, signal)
 end
