@@ -124,13 +124,15 @@ static void drop_pending_frames(lstr_ipc *ch) {
 void lstr_ipc_close(lstr_ipc *ch) {
   if (!ch->open) return;
   ch->open = 0;
+  /* the poll handle stops watching before the descriptor number is freed
+   * for reuse (libuv's rule for uv_poll_t) */
+  uv_close((uv_handle_t *)&ch->poll, poll_close_cb);
   close(ch->fd);
   ch->fd = -1;
   drop_pending_frames(ch);
   for (size_t i = 0; i < ch->fdq_n; i++) if (ch->fdq[i] >= 0) close(ch->fdq[i]);
   ch->fdq_n = 0;
   if (ch->s->L) lstr_unref(ch->s->L, &ch->on_frame_ref);
-  uv_close((uv_handle_t *)&ch->poll, poll_close_cb);
 }
 
 static void poll_cb(uv_poll_t *h, int status, int events);

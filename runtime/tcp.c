@@ -236,8 +236,8 @@ static void close_acceptor(lua_State *L, acceptor **pa) {
   a->closed = 1;
   lstr_unref(L, &a->cb_ref);
   lstr_unref(L, &a->self_ref);
+  uv_close((uv_handle_t *)&a->poll, acceptor_close_cb); /* stop polling before the fd goes */
   close(a->fd);
-  uv_close((uv_handle_t *)&a->poll, acceptor_close_cb);
 }
 
 static int new_acceptor(lua_State *L) {
