@@ -345,10 +345,15 @@ static int cluster_close_fd(lua_State *L) {
   return 0;
 }
 
-/* dup(fd) -> fd (close-on-exec) */
+/* dup(fd) -> fd (close-on-exec) | nil, code ('EMFILE' at the limit: the
+ * primary answers the worker with it instead of failing itself) */
 static int cluster_dup(lua_State *L) {
   int fd = fcntl((int)luaL_checkinteger(L, 1), F_DUPFD_CLOEXEC, 0);
-  if (fd < 0) return lstr_uv_error(L, -errno, "dup");
+  if (fd < 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, uv_err_name(-errno));
+    return 2;
+  }
   lua_pushinteger(L, fd);
   return 1;
 }

@@ -113,13 +113,17 @@ end
 
 -- ---- messages from the primary ----
 
-local function on_internal(msg, fd)
+local function on_internal(msg, fd, fd_lost)
   if msg.ack then
     local cb = pending[msg.ack]
     if cb then
       pending[msg.ack] = nil
       pending_n = pending_n - 1
       update_ref()
+      if fd_lost then -- the shared socket did not fit under our descriptor limit
+        send_internal({ act = 'close', key = msg.key })
+        msg = { errno = 'EMFILE', message = 'listen EMFILE: too many open files' }
+      end
       cb(msg, fd)
     elseif fd then
       native.close_fd(fd)
@@ -147,7 +151,7 @@ end
 local function on_frame(kind, value, fd, err)
   if kind == 'eof' then return on_channel_closed() end
   if err == 'EMFILE' and kind == INTERNAL then
-    return on_internal(value, nil) -- its descriptor was lost at our fd limit
+    return on_internal(value, nil, true) -- its descriptor was lost at our fd limit
   elseif err then -- not a message the serializer can read
     if fd then native.close_fd(fd) end
     return
