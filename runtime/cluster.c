@@ -9,7 +9,7 @@
  *
  * The primary's side of a worker is a `proc` (the uv_process_t, optional
  * stdout/stderr pipes for silent workers and -i's line prefixing) plus the
- * channel (cluster_channel.c).  When the process exits, what it left in the
+ * channel (ipc_channel.c).  When the process exits, what it left in the
  * channel is read first, so Lua sees its last messages, then the channel's
  * end, then the exit — always in that order.
  *
@@ -20,7 +20,7 @@
  * environment, so the worker's own children are ordinary processes.
  *
  * Ownership: a proc is freed when its handle is closed (after exit) and its
- * userdata is collected, whichever comes last.
+ * userdata is collected, whichever comes last (lstr_lifetime).
  */
 #include "cluster.h"
 #include <errno.h>
@@ -48,22 +48,15 @@ struct proc {
   lstr_state *s;
   int pid;
   int exited;
-  int handle_live;
-  int gone;             /* userdata collected */
+  lstr_lifetime life;   /* the process handle + the userdata */
   int on_exit_ref, on_output_ref;
-  lstr_channel *ch;     /* drained before 'exit' is reported */
+  lstr_ipc *ch;         /* drained before 'exit' is reported */
   out_pipe *out[2];
 };
 
-static void proc_free_if_done(proc *p) {
-  if (p->handle_live || !p->gone) return;
-  free(p);
-}
-
 static void proc_close_cb(uv_handle_t *h) {
   proc *p = h->data;
-  p->handle_live = 0;
-  proc_free_if_done(p);
+  lstr_lifetime_drop(&p->life);
 }
 
 /* ---- output pipes of silent workers ---- */
@@ -104,8 +97,8 @@ static void exit_cb(uv_process_t *h, int64_t status, int term_signal) {
   lstr_state *s = p->s;
   p->exited = 1;
   if (p->ch) {
-    lstr_channel_drain(p->ch);
-    lstr_channel_release(p->ch);
+    lstr_ipc_drain(p->ch);
+    lstr_ipc_drop(p->ch);
     p->ch = NULL;
   }
   if (p->on_exit_ref != LUA_NOREF) {
@@ -127,24 +120,44 @@ static void exit_cb(uv_process_t *h, int64_t status, int term_signal) {
 }
 
 /* ---- spawn ---- */
-static char **string_array(lua_State *L, int idx, const char *field) {
-  lua_getfield(L, idx, field);
-  if (!lua_istable(L, -1)) { lua_pop(L, 1); return NULL; }
-  size_t n = lua_objlen(L, -1);
-  char **a = calloc(n + 1, sizeof *a);
-  for (size_t i = 0; i < n; i++) {
-    lua_rawgeti(L, -1, (int)i + 1);
-    a[i] = strdup(luaL_checkstring(L, -1));
-    lua_pop(L, 1);
-  }
-  lua_pop(L, 1);
-  return a;
-}
-
 static void free_array(char **a) {
   if (!a) return;
   for (char **p = a; *p; p++) free(*p);
   free(a);
+}
+
+/* Raise unless t[field] is nil or a list of strings (before anything is
+ * allocated, so that raising leaks nothing). */
+static void check_strings(lua_State *L, int idx, const char *field) {
+  lua_getfield(L, idx, field);
+  if (lua_istable(L, -1)) {
+    size_t n = lua_objlen(L, -1);
+    for (size_t i = 0; i < n; i++) {
+      lua_rawgeti(L, -1, (int)i + 1);
+      if (!lua_isstring(L, -1)) luaL_error(L, "spawn: %s[%d] must be a string", field, (int)i + 1);
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+}
+
+/* A NULL-terminated copy of the list of strings t[field] (checked by
+ * check_strings): NULL when the field is not a table; *oom set when memory
+ * ran out. */
+static char **string_array(lua_State *L, int idx, const char *field, int *oom) {
+  lua_getfield(L, idx, field);
+  if (!lua_istable(L, -1)) { lua_pop(L, 1); return NULL; }
+  size_t n = lua_objlen(L, -1);
+  char **a = calloc(n + 1, sizeof *a);
+  for (size_t i = 0; a && i < n; i++) {
+    lua_rawgeti(L, -1, (int)i + 1);
+    a[i] = strdup(lua_tostring(L, -1));
+    lua_pop(L, 1);
+    if (!a[i]) { free_array(a); a = NULL; }
+  }
+  lua_pop(L, 1);
+  if (!a) *oom = 1;
+  return a;
 }
 
 static int opt_ref(lua_State *L, int idx, const char *field) {
@@ -171,23 +184,39 @@ static int cluster_spawn(lua_State *L) {
   int detached = lua_toboolean(L, -1);
   lua_pop(L, 2); /* file and cwd stay on the stack until we return */
 
+  check_strings(L, 1, "args");
+  check_strings(L, 1, "env");
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
     return lstr_uv_error(L, -errno, "socketpair");
   /* the primary's end is non-blocking; the worker sets its own at start */
   fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
 
+  int oom = 0;
+  char **args = string_array(L, 1, "args", &oom);
+  char **env = string_array(L, 1, "env", &oom);
   proc *p = calloc(1, sizeof *p);
+  out_pipe *outs[2] = { NULL, NULL };
+  if (silent) for (int i = 0; i < 2; i++) if (!(outs[i] = calloc(1, sizeof *outs[i]))) oom = 1;
+  if (!p || oom) {
+    free_array(args);
+    free_array(env);
+    free(p);
+    free(outs[0]);
+    free(outs[1]);
+    close(sv[0]);
+    close(sv[1]);
+    return lstr_uv_error(L, UV_ENOMEM, "spawn");
+  }
   p->s = s;
   p->on_exit_ref = p->on_output_ref = LUA_NOREF;
+  lstr_lifetime_init(&p->life, p, free, 2); /* the handle + the userdata */
 
-  char **args = string_array(L, 1, "args");
-  char **env = string_array(L, 1, "env");
   uv_stdio_container_t stdio[4];
   stdio[0].flags = UV_INHERIT_FD; stdio[0].data.fd = 0;
   for (int i = 1; i <= 2; i++) {
     if (silent) {
-      out_pipe *o = calloc(1, sizeof *o);
+      out_pipe *o = outs[i - 1];
       uv_pipe_init(s->loop, &o->pipe, 0);
       o->pipe.data = o;
       o->owner = p;
@@ -222,13 +251,11 @@ static int cluster_spawn(lua_State *L) {
       if (p->out[i]) uv_close((uv_handle_t *)&p->out[i]->pipe, out_close_cb);
     /* uv_spawn initialised the handle; it still has to be closed */
     p->h.data = p;
-    p->handle_live = 1;
-    p->gone = 1;
+    lstr_lifetime_drop(&p->life); /* no userdata will hold it */
     uv_close((uv_handle_t *)&p->h, proc_close_cb);
     return lstr_uv_error(L, rc, "spawn");
   }
   p->h.data = p;
-  p->handle_live = 1;
   p->pid = p->h.pid;
   p->on_exit_ref = opt_ref(L, 1, "on_exit");
   p->on_output_ref = opt_ref(L, 1, "on_output");
@@ -241,10 +268,14 @@ static int cluster_spawn(lua_State *L) {
   lua_setmetatable(L, -2);
 
   int frame_ref = opt_ref(L, 1, "on_frame");
-  lstr_channel *ch = lstr_channel_new(s, sv[0], frame_ref);
-  if (!ch) return luaL_error(L, "out of memory");
+  lstr_ipc *ch = lstr_ipc_new(s, sv[0], frame_ref);
+  if (!ch) {
+    lstr_unref(L, &frame_ref);
+    uv_process_kill(&p->h, SIGKILL); /* a worker without its channel is of no use */
+    return lstr_uv_error(L, UV_ENOMEM, "spawn");
+  }
   p->ch = ch;             /* the proc's reference (for draining at exit) */
-  lstr_channel_push(L, ch);
+  lstr_ipc_push(L, ch);
   return 2;
 }
 
@@ -281,8 +312,7 @@ static int proc_gc(lua_State *L) {
   if (p) {
     *ud = NULL;
     lstr_unref(L, &p->on_output_ref);
-    p->gone = 1;
-    proc_free_if_done(p);
+    lstr_lifetime_drop(&p->life);
   }
   return 0;
 }
@@ -315,10 +345,15 @@ static int cluster_close_fd(lua_State *L) {
   return 0;
 }
 
-/* dup(fd) -> fd (close-on-exec) */
+/* dup(fd) -> fd (close-on-exec) | nil, code ('EMFILE' at the limit: the
+ * primary answers the worker with it instead of failing itself) */
 static int cluster_dup(lua_State *L) {
   int fd = fcntl((int)luaL_checkinteger(L, 1), F_DUPFD_CLOEXEC, 0);
-  if (fd < 0) return lstr_uv_error(L, -errno, "dup");
+  if (fd < 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, uv_err_name(-errno));
+    return 2;
+  }
   lua_pushinteger(L, fd);
   return 1;
 }
@@ -340,11 +375,11 @@ static const luaL_Reg cluster_funcs[] = {
 int luaopen_native_cluster(lua_State *L) {
   lstr_new_class(L, PROC_MT, proc_methods, proc_gc);
   luaL_register(L, "native.cluster", cluster_funcs);
-  lstr_channel_open_lib(L);
+  lstr_ipc_open_lib(L);
   lstr_share_open_lib(L);
-  lua_pushinteger(L, LSTR_FRAME_USER);
+  lua_pushinteger(L, LSTR_IPC_USER);
   lua_setfield(L, -2, "USER");
-  lua_pushinteger(L, LSTR_FRAME_INTERNAL);
+  lua_pushinteger(L, LSTR_IPC_INTERNAL);
   lua_setfield(L, -2, "INTERNAL");
   return 1;
 }

@@ -9,7 +9,7 @@
  *
  *   SCHED_NONE  the Lua side sends the listening descriptor itself to each
  *               worker; the kernel spreads accepts; this file only binds.
- *   SCHED_RR    this file accepts (uv_poll on the raw socket, accept4 in a
+ *   SCHED_RR    this file accepts (uv_poll on the raw socket, lstr_tcp_accept in a
  *               bounded loop) and hands each connection to the next worker
  *               in turn: one frame on that worker's channel carrying the
  *               descriptor and a pre-encoded {act='newconn', key=...}.
@@ -18,19 +18,19 @@
  *               instead of hoarding them.
  *
  * Why raw sockets and not uv_tcp_t: the primary never reads the connections,
- * it only moves descriptors, and uv_tcp_t would hide them.
+ * it only moves descriptors, and uv_tcp_t would hide them.  Binding,
+ * accepting and addresses are the socket layer's (tcp.h).
  *
- * Members hold a reference on their channel (cluster.h), so a worker that
- * vanishes between two accepts is skipped, never written through a
- * dangling pointer.
+ * Members hold a reference on their channel (ipc_channel.h), so a worker
+ * that vanishes between two accepts is skipped, never written through a
+ * dangling pointer.  A share is freed when its poll handle is closed and its
+ * userdata collected, whichever is last (lstr_lifetime).
  */
 #include "cluster.h"
+#include "tcp.h"
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define SHARE_MT "luster.cluster.share"
@@ -38,7 +38,7 @@
 #define FREE_BACKLOG (256 * 1024)
 
 typedef struct {
-  lstr_channel *ch;
+  lstr_ipc *ch;
   char *msg;            /* encoded {act='newconn', key=...} */
   size_t len;
 } member;
@@ -46,29 +46,27 @@ typedef struct {
 typedef struct {
   uv_poll_t poll;
   lstr_state *s;
+  lstr_lifetime life;   /* the poll handle + the userdata */
   int fd;
   int accepting;
-  int handle_live;
-  int gone;             /* the userdata was collected */
   member *m;
   int n, cap, next;
 } share;
 
-static void share_free_if_done(share *sh) {
-  if (sh->handle_live || !sh->gone) return;
+static void free_share(void *obj) {
+  share *sh = obj;
   free(sh->m);
   free(sh);
 }
 
 static void share_close_cb(uv_handle_t *h) {
   share *sh = h->data;
-  sh->handle_live = 0;
-  share_free_if_done(sh);
+  lstr_lifetime_drop(&sh->life);
 }
 
 static void drop_members(share *sh) {
   for (int i = 0; i < sh->n; i++) {
-    lstr_channel_release(sh->m[i].ch);
+    lstr_ipc_drop(sh->m[i].ch);
     free(sh->m[i].msg);
   }
   sh->n = 0;
@@ -77,8 +75,7 @@ static void drop_members(share *sh) {
 static void share_close(share *sh) {
   if (sh->fd < 0) return;
   drop_members(sh);
-  if (sh->handle_live && !uv_is_closing((uv_handle_t *)&sh->poll))
-    uv_close((uv_handle_t *)&sh->poll, share_close_cb);
+  uv_close((uv_handle_t *)&sh->poll, share_close_cb);
   close(sh->fd);
   sh->fd = -1;
 }
@@ -90,15 +87,15 @@ static int handoff(share *sh, int conn) {
     int pick = -1;
     for (int i = 0; i < sh->n; i++) {
       int k = (sh->next + i) % sh->n;
-      lstr_channel *ch = sh->m[k].ch;
-      if (!lstr_channel_is_open(ch)) continue;
-      if (lstr_channel_backlog(ch) < FREE_BACKLOG) { pick = k; break; }
+      lstr_ipc *ch = sh->m[k].ch;
+      if (!lstr_ipc_is_open(ch)) continue;
+      if (lstr_ipc_backlog(ch) < FREE_BACKLOG) { pick = k; break; }
       if (pick < 0) pick = k; /* all busy: the first open one */
     }
     if (pick < 0) break;
     sh->next = (pick + 1) % sh->n;
     member *mb = &sh->m[pick];
-    if (lstr_channel_send(mb->ch, LSTR_FRAME_INTERNAL, mb->msg, mb->len, conn) == 0) return 1;
+    if (lstr_ipc_send(mb->ch, LSTR_IPC_INTERNAL, mb->msg, mb->len, conn) == 0) return 1;
   }
   close(conn);
   return 0;
@@ -108,13 +105,8 @@ static void accept_cb(uv_poll_t *h, int status, int events) {
   share *sh = h->data;
   if (status < 0 || sh->fd < 0) return;
   for (int i = 0; i < ACCEPTS_PER_WAKEUP && sh->n > 0; i++) {
-    int conn = accept4(sh->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (conn < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      break; /* EAGAIN, or EMFILE: try again on the next wakeup */
-    }
-    int one = 1;
-    setsockopt(conn, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    int conn = lstr_tcp_accept(sh->fd);
+    if (conn < 0) break; /* EAGAIN, or EMFILE (waiting ones shed): next wakeup */
     handoff(sh, conn);
   }
 }
@@ -133,56 +125,26 @@ static share *check_share(lua_State *L) {
   return *p;
 }
 
-static int parse_addr(const char *host, int port, struct sockaddr_storage *ss) {
-  if (!strcmp(host, "localhost")) host = "127.0.0.1";
-  if (uv_ip4_addr(host, port, (struct sockaddr_in *)ss) == 0) return 0;
-  if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss) == 0) return 0;
-  return UV_EINVAL;
-}
-
-/* socket + SO_REUSEADDR + bind + listen; the fd or a negative errno. */
-static int bind_listen(const char *host, int port, int backlog) {
-  struct sockaddr_storage ss;
-  int rc = parse_addr(host, port, &ss);
-  if (rc) return rc;
-  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -errno;
-  int one = 1, zero = 0;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-  socklen_t sl = ss.ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-  if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, backlog) < 0) {
-    rc = -errno;
-    close(fd);
-    return rc;
-  }
-  return fd;
-}
-
 /* share_bind(host, port, backlog) -> share | nil, code, message */
 static int share_bind(lua_State *L) {
   const char *host = luaL_optstring(L, 1, NULL);
   int port = (int)luaL_checkinteger(L, 2);
   int backlog = (int)luaL_optinteger(L, 3, 511);
-  int fd;
-  if (host && *host) {
-    fd = bind_listen(host, port, backlog);
-  } else { /* every address: dual-stack "::", as servers do outside a cluster */
-    host = "::";
-    fd = bind_listen(host, port, backlog);
-    if (fd == UV_EAFNOSUPPORT || fd == UV_EADDRNOTAVAIL) fd = bind_listen(host = "0.0.0.0", port, backlog);
-  }
-  if (fd < 0) {
+  share *sh = calloc(1, sizeof *sh);
+  int fd = sh ? lstr_tcp_listen_socket(host, port, backlog, 0) : UV_ENOMEM;
+  int rc = fd < 0 ? fd : uv_poll_init(lstr_ctx(L)->loop, &sh->poll, fd);
+  if (rc < 0) {
+    if (fd >= 0) close(fd);
+    free(sh);
     lua_pushnil(L);
-    lua_pushstring(L, uv_err_name(fd));
-    lua_pushfstring(L, "listen %s: %s %s:%d", uv_err_name(fd), uv_strerror(fd), host, port);
+    lua_pushstring(L, uv_err_name(rc));
+    lua_pushfstring(L, "listen %s: %s %s:%d", uv_err_name(rc), uv_strerror(rc),
+                    host && *host ? host : "::", port);
     return 3;
   }
-  share *sh = calloc(1, sizeof *sh);
   sh->s = lstr_ctx(L);
   sh->fd = fd;
-  uv_poll_init(sh->s->loop, &sh->poll, fd);
-  sh->handle_live = 1;
+  lstr_lifetime_init(&sh->life, sh, free_share, 2); /* the poll handle + the userdata */
   sh->poll.data = sh;
   share **p = lua_newuserdata(L, sizeof *p);
   *p = sh;
@@ -198,33 +160,14 @@ static int share_fd(lua_State *L) {
 
 /* sh:address() -> {address=, port=, family=} */
 static int share_address(lua_State *L) {
-  share *sh = check_share(L);
-  struct sockaddr_storage ss;
-  socklen_t sl = sizeof ss;
-  if (getsockname(sh->fd, (struct sockaddr *)&ss, &sl) < 0) return lstr_uv_error(L, -errno, "getsockname");
-  char ip[64] = "";
-  int port;
-  if (ss.ss_family == AF_INET6) {
-    uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
-    port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-  } else {
-    uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
-    port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-  }
-  lua_createtable(L, 0, 3);
-  lua_pushstring(L, ip);
-  lua_setfield(L, -2, "address");
-  lua_pushinteger(L, port);
-  lua_setfield(L, -2, "port");
-  lua_pushstring(L, ss.ss_family == AF_INET6 ? "IPv6" : "IPv4");
-  lua_setfield(L, -2, "family");
+  lstr_tcp_push_address(L, check_share(L)->fd, 0);
   return 1;
 }
 
 /* sh:add(channel, newconn_bytes): a worker joins the rotation (SCHED_RR). */
 static int share_add(lua_State *L) {
   share *sh = check_share(L);
-  lstr_channel *ch = lstr_channel_check(L, 2);
+  lstr_ipc *ch = lstr_ipc_check(L, 2);
   size_t len;
   const char *msg = luaL_checklstring(L, 3, &len);
   if (sh->n == sh->cap) {
@@ -234,11 +177,13 @@ static int share_add(lua_State *L) {
     sh->m = m;
     sh->cap = cap;
   }
+  char *copy = malloc(len ? len : 1);
+  if (!copy) return luaL_error(L, "out of memory");
+  memcpy(copy, msg, len);
   member *mb = &sh->m[sh->n++];
   mb->ch = ch;
-  lstr_channel_retain(ch);
-  mb->msg = malloc(len);
-  memcpy(mb->msg, msg, len);
+  lstr_ipc_hold(ch);
+  mb->msg = copy;
   mb->len = len;
   return 0;
 }
@@ -246,10 +191,10 @@ static int share_add(lua_State *L) {
 /* sh:remove(channel) -> members left */
 static int share_remove(lua_State *L) {
   share *sh = check_share(L);
-  lstr_channel *ch = lstr_channel_check(L, 2);
+  lstr_ipc *ch = lstr_ipc_check(L, 2);
   for (int i = 0; i < sh->n; i++) {
     if (sh->m[i].ch != ch) continue;
-    lstr_channel_release(ch);
+    lstr_ipc_drop(ch);
     free(sh->m[i].msg);
     memmove(&sh->m[i], &sh->m[i + 1], (size_t)(sh->n - i - 1) * sizeof *sh->m);
     sh->n--;
@@ -288,8 +233,7 @@ static int share_gc(lua_State *L) {
     share *sh = *p;
     *p = NULL;
     share_close(sh);
-    sh->gone = 1;
-    share_free_if_done(sh);
+    lstr_lifetime_drop(&sh->life);
   }
   return 0;
 }

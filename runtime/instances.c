@@ -24,6 +24,7 @@ int lstr_instances_main(int argc, char **argv, int first_script_arg, const char 
   snprintf(mm, sizeof mm, "%ld", max_memory_mb);
   int n = argc - first_script_arg;
   char **args = calloc((size_t)n + 5, sizeof *args);
+  if (!args) { fprintf(stderr, "luster: out of memory\n"); lstr_state_free(s); return 1; }
   args[0] = argv[0];
   args[1] = (char *)count;
   args[2] = kt;

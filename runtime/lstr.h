@@ -127,6 +127,37 @@ static inline void lstr_push_ref(lua_State *L, int ref) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
 }
 
+/* ---- lifetimes: free what libuv and Lua both point at ----
+ * A native object that embeds a libuv handle and is reachable from a Lua
+ * userdata may be freed only when both are done with it: libuv has run the
+ * handle's close callback and Lua has collected the userdata, in whichever
+ * order that happens (a handle closes after its userdata is collected when
+ * the script drops it; a userdata outlives its handle when the script keeps
+ * a closed object).  Others that point at the object (a share pointing at
+ * an IPC channel) hold it the same way.
+ *
+ *   lstr_lifetime_init(&o->life, o, free_fn, 2);  // the handle + the userdata
+ *   close callback:  lstr_lifetime_drop(&o->life);
+ *   __gc:            lstr_lifetime_drop(&o->life);
+ *
+ * The last drop calls free_fn(obj).  Single-threaded: one state's loop. */
+typedef struct lstr_lifetime {
+  int holders;
+  void *obj;
+  void (*free_fn)(void *obj);
+} lstr_lifetime;
+
+static inline void lstr_lifetime_init(lstr_lifetime *l, void *obj, void (*free_fn)(void *obj),
+                                      int holders) {
+  l->holders = holders;
+  l->obj = obj;
+  l->free_fn = free_fn;
+}
+static inline void lstr_lifetime_hold(lstr_lifetime *l) { l->holders++; }
+static inline void lstr_lifetime_drop(lstr_lifetime *l) {
+  if (--l->holders == 0) l->free_fn(l->obj);
+}
+
 /* Register a userdata class once per state: metatable `name` with
  * __index = a table of `methods` (may be NULL) and __gc = `gc` (may be
  * NULL).  Leaves the stack as it found it. */

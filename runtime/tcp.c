@@ -1,8 +1,9 @@
 /*
- * tcp.c — listening sockets as plain file descriptors (`native.tcp`).
+ * tcp.c — the socket layer (tcp.h) and `native.tcp`.
  *
- * Owns: making a listening socket (socket, SO_REUSEADDR, SO_REUSEPORT,
- * bind, listen), reading socket addresses, and an acceptor that hands out
+ * Owns: resolving an address, making a listening socket (socket,
+ * SO_REUSEADDR, SO_REUSEPORT, bind, listen), accepting (with the EMFILE
+ * reserve), reading socket addresses, and an acceptor that hands out
  * accepted connections as fds.
  *
  * Why by hand and not uv_tcp_bind: libuv 1.44 has no UV_TCP_REUSEPORT, and
@@ -22,6 +23,7 @@
  */
 #include "tcp.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -32,7 +34,7 @@
 
 /* ---- addresses ---- */
 
-static int resolve(const char *host, int port, struct sockaddr_storage *ss) {
+int lstr_tcp_resolve(const char *host, int port, struct sockaddr_storage *ss) {
   memset(ss, 0, sizeof *ss);
   if (uv_ip4_addr(host, port, (struct sockaddr_in *)ss) == 0) return 0;
   if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss) == 0) return 0;
@@ -50,6 +52,8 @@ static int resolve(const char *host, int port, struct sockaddr_storage *ss) {
   else ((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
   return 0;
 }
+
+static void keep_reserve(void);
 
 static int try_listen(const struct sockaddr_storage *ss, int backlog, int reuse_port) {
   int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -75,15 +79,63 @@ static int try_listen(const struct sockaddr_storage *ss, int backlog, int reuse_
 int lstr_tcp_listen_socket(const char *host, int port, int backlog, int reuse_port) {
   struct sockaddr_storage ss;
   if (backlog <= 0) backlog = 511;
+  keep_reserve(); /* a process that listens will accept */
   if (!host || !*host) {
-    resolve("::", port, &ss);
+    lstr_tcp_resolve("::", port, &ss);
     int fd = try_listen(&ss, backlog, reuse_port);
     if (fd != UV_EAFNOSUPPORT && fd != UV_EADDRNOTAVAIL) return fd;
     host = "0.0.0.0"; /* no IPv6 on this machine */
   }
-  int rc = resolve(host, port, &ss);
+  int rc = lstr_tcp_resolve(host, port, &ss);
   if (rc) return rc;
   return try_listen(&ss, backlog, reuse_port);
+}
+
+/* ---- accepting ---- */
+
+/* One descriptor kept open per process so that, at the limit, there is one
+ * to free for accepting-and-closing the connections that wait (else a
+ * level-triggered poll on the listening socket wakes forever).  Taken and
+ * put back atomically: states on several threads may accept. */
+static int reserve_fd = -1;
+
+static void keep_reserve(void) {
+  if (__atomic_load_n(&reserve_fd, __ATOMIC_ACQUIRE) >= 0) return;
+  int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  int none = -1;
+  if (!__atomic_compare_exchange_n(&reserve_fd, &none, fd, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+    close(fd); /* another thread kept one first */
+}
+
+static void shed_waiting_connections(int listen_fd) {
+  int fd = __atomic_exchange_n(&reserve_fd, -1, __ATOMIC_ACQ_REL);
+  if (fd < 0) return;
+  close(fd);
+  for (int i = 0; i < 1024; i++) {
+    int conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (conn < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      break;
+    }
+    close(conn);
+  }
+  keep_reserve();
+}
+
+int lstr_tcp_accept(int listen_fd) {
+  for (;;) {
+    int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      return fd;
+    }
+    if (errno == EINTR || errno == ECONNABORTED) continue;
+    int err = -errno;
+    if (err == UV_EMFILE || err == UV_ENFILE) shed_waiting_connections(listen_fd);
+    return err;
+  }
 }
 
 void lstr_tcp_push_address(lua_State *L, int fd, int peer) {
@@ -167,7 +219,7 @@ static void acceptor_cb(uv_poll_t *h, int status, int events) {
   if (status < 0) return;
   /* drain the backlog: one readiness event may cover many connections */
   for (int i = 0; i < 64 && !a->closed; i++) {
-    int cfd = accept4(a->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int cfd = lstr_tcp_accept(a->fd);
     if (cfd < 0) break;
     lstr_push_ref(a->s->L, a->cb_ref);
     lua_pushinteger(a->s->L, cfd);
@@ -184,8 +236,8 @@ static void close_acceptor(lua_State *L, acceptor **pa) {
   a->closed = 1;
   lstr_unref(L, &a->cb_ref);
   lstr_unref(L, &a->self_ref);
+  uv_close((uv_handle_t *)&a->poll, acceptor_close_cb); /* stop polling before the fd goes */
   close(a->fd);
-  uv_close((uv_handle_t *)&a->poll, acceptor_close_cb);
 }
 
 static int new_acceptor(lua_State *L) {
@@ -193,6 +245,7 @@ static int new_acceptor(lua_State *L) {
   luaL_checktype(L, 2, LUA_TFUNCTION);
   lstr_state *s = lstr_ctx(L);
   acceptor *a = calloc(1, sizeof *a);
+  if (!a) return luaL_error(L, "out of memory");
   int rc = uv_poll_init(s->loop, &a->poll, fd);
   if (rc) { free(a); return lstr_uv_error(L, rc, "accept"); }
   a->s = s;

@@ -46,10 +46,35 @@ local policy -- frozen by the first setupPrimary, as in Node
 local Worker = EventEmitter.extend({})
 cluster.Worker = Worker
 
-local function remove_worker(worker)
+--- A Worker object not bound to a process (Node's `new cluster.Worker()`);
+--- fork() is how workers are started.
+---@param options? {id?: integer, state?: string, process?: table}
+---@return ClusterWorker
+function Worker.new(options)
+  options = options or {}
+  return setmetatable({ id = options.id or 0, state = options.state or 'none', process = options.process }, Worker)
+end
+
+--- Workers out of cluster.workers (worker:disconnect() takes them out at
+--- once, as Node) that have not exited yet: cluster.disconnect(cb) waits
+--- for them too.
+local leaving = {}
+
+local function all_gone()
+  if next(cluster.workers) == nil and next(leaving) == nil then intercom:emit('disconnect') end
+end
+
+local function remove_worker(worker, still_running)
   if cluster.workers[worker.id] ~= worker then return end
   cluster.workers[worker.id] = nil
-  if next(cluster.workers) == nil then intercom:emit('disconnect') end
+  if still_running then leaving[worker] = true else all_gone() end
+end
+
+local function worker_ended(worker)
+  if leaving[worker] then
+    leaving[worker] = nil
+    all_gone()
+  end
 end
 
 local function send_internal(worker, msg, fd)
@@ -104,7 +129,10 @@ local function on_disconnect(worker)
   if not worker.process.connected then return end
   worker.process.connected = false
   shares.remove_worker(worker)
-  if worker:isDead() then remove_worker(worker) end
+  if worker:isDead() then
+    remove_worker(worker)
+    worker_ended(worker)
+  end
   worker.exitedAfterDisconnect = not not worker.exitedAfterDisconnect
   worker.state = 'disconnected'
   worker:emit('disconnect')
@@ -120,6 +148,7 @@ local function on_exit(worker, code, signal)
   end
   worker.exitedAfterDisconnect = not not worker.exitedAfterDisconnect
   worker.state = 'dead'
+  worker_ended(worker)
   worker:emit('exit', code, signal)
   cluster:emit('exit', worker, code, signal)
 end
@@ -165,6 +194,7 @@ function Worker:disconnect()
   self.exitedAfterDisconnect = true
   shares.remove_worker(self) -- before the request: no connection follows it
   send_internal(self, { act = 'disconnect' })
+  remove_worker(self, not self:isDead())
   return self
 end
 
@@ -258,7 +288,7 @@ function Cluster:fork(env)
   end
   function p.disconnect()
     if p.connected then
-      channel:close()
+      channel:close(true) -- what was sent still reaches the worker
       on_disconnect(worker)
     end
   end

@@ -38,6 +38,18 @@ function M.query(worker, msg, policy)
     shares[key] = h
   end
   local reply = { key = key, sockname = h.share:address() }
+  local fd
+  if not h.rr then
+    local code
+    fd, code = native.dup(h.share:fd())
+    if not fd then -- the primary is at its descriptor limit: the worker hears it
+      if h.n == 0 and not M.keep_open then
+        h.share:close()
+        shares[key] = nil
+      end
+      return { errno = code, message = ('listen %s: cannot share the socket'):format(code) }
+    end
+  end
   if not h.members[worker] then
     h.members[worker] = true
     h.n = h.n + 1
@@ -47,7 +59,7 @@ function M.query(worker, msg, policy)
     h.share:accept(true)
     return reply
   end
-  return reply, native.dup(h.share:fd())
+  return reply, fd
 end
 
 local function leave(h, worker)

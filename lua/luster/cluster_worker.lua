@@ -67,13 +67,20 @@ end
 
 -- ---- disconnecting ----
 
+local disconnect_emitted = false
+
 local function on_channel_closed()
-  if not connected then return end
+  if disconnect_emitted then return end
+  disconnect_emitted = true
   connected = false
   process.connected = false
   for k, cb in pairs(pending) do
     pending[k] = nil
-    cb({ errno = 'ERR_IPC_CHANNEL_CLOSED', message = 'Channel closed' })
+    -- a worker on its way out (destroy, disconnect) hears nothing more, as
+    -- in Node; one whose primary vanished learns its listen failed
+    if not worker.exitedAfterDisconnect then
+      cb({ errno = 'ERR_IPC_CHANNEL_CLOSED', message = 'Channel closed' })
+    end
   end
   pending_n = 0
   process:emit('disconnect')
@@ -106,21 +113,28 @@ end
 
 -- ---- messages from the primary ----
 
-local function on_internal(msg, fd)
+local function on_internal(msg, fd, fd_lost)
   if msg.ack then
     local cb = pending[msg.ack]
     if cb then
       pending[msg.ack] = nil
       pending_n = pending_n - 1
       update_ref()
+      if fd_lost then -- the shared socket did not fit under our descriptor limit
+        send_internal({ act = 'close', key = msg.key })
+        msg = { errno = 'EMFILE', message = 'listen EMFILE: too many open files' }
+      end
       cb(msg, fd)
     elseif fd then
       native.close_fd(fd)
     end
   elseif msg.act == 'newconn' then
+    if not fd then return end -- not received (EMFILE): the kernel closed it
     local server = handles[msg.key]
     if server then
-      server:_adopt_connection_fd(fd)
+      -- a server that raises did not take the connection: close it and
+      -- live on (one that returns false has closed it itself)
+      if not pcall(server._adopt_connection_fd, server, fd) then native.close_fd(fd) end
     else -- closed while the connection was on its way: give it back
       send_internal({ act = 'reject', key = msg.key }, fd)
     end
@@ -136,7 +150,9 @@ end
 
 local function on_frame(kind, value, fd, err)
   if kind == 'eof' then return on_channel_closed() end
-  if err then -- not a message the serializer can read
+  if err == 'EMFILE' and kind == INTERNAL then
+    return on_internal(value, nil, true) -- its descriptor was lost at our fd limit
+  elseif err then -- not a message the serializer can read
     if fd then native.close_fd(fd) end
     return
   end
@@ -193,6 +209,8 @@ local function process_disconnect()
     return
   end
   channel:close(true)
+  connected = false -- at once, as Node: a send from now on fails
+  process.connected = false
   sched.next_tick(on_channel_closed)
 end
 

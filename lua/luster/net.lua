@@ -19,7 +19,8 @@
 ---
 --- cluster_listen(server, opts): opts = {port=, host=, reusePort=, backlog=}.
 --- File descriptors cross this seam as plain integers; whoever adopts one
---- owns it from then on.
+--- owns it from then on, also when it returns false (it has closed it); an
+--- adoption method that raises has not taken it.
 local M = {}
 
 ---@type fun(server: table, opts: table)|nil

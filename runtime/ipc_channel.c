@@ -1,6 +1,6 @@
 /*
- * cluster_channel.c — the IPC channel between a cluster primary and one
- * worker process.
+ * ipc_channel.c — the IPC channel between a cluster primary and one worker
+ * process (ipc_channel.h).
  *
  * Why not a uv_pipe_t with ipc=1: libuv passes only its own handle types,
  * one per write, and wraps them in its own framing.  The cluster hands raw
@@ -17,14 +17,21 @@
  * sendmsg's descriptors into one recvmsg, so the reader queues descriptors
  * in arrival order and each frame that says it has one takes the oldest.
  *
+ * A receiver at its descriptor limit gets MSG_CTRUNC and the kernel closes
+ * the descriptor it could not install; the frame that carried it is then
+ * dispatched with err 'EMFILE' and no fd, so the receiver drops it and
+ * lives on (for a connection hand-off the client sees the connection end).
+ *
  * Writes are tried at once; what the kernel does not take waits in a queue
- * and the poll handle also watches for writability until it drains.
+ * and the poll handle also watches for writability until it drains.  While
+ * frames wait, the handle keeps the loop alive even if Lua unref'd it: a
+ * process that sends and then ends delivers everything it sent, as Node.
  *
  * Reading dispatches each whole frame to Lua as on_frame(kind, value, fd,
  * err) through lstr_dispatch; at end of stream on_frame('eof').  A callback
  * may close the channel: the parse loop checks after each frame, and memory
  * is only freed once the poll handle's close callback has run and nobody
- * holds a reference (see cluster.h).
+ * holds a reference (see ipc_channel.h).
  *
  * Latency: waking an idle CPU costs 50-100 us on virtual machines, far more
  * than the work of a message (~5 us).  So when a read's callbacks sent a
@@ -35,7 +42,7 @@
  * does not ping-pong pays nothing; connection hand-offs (internal frames)
  * never spin.
  */
-#include "cluster.h"
+#include "ipc_channel.h"
 #include "clone.h"
 #include <errno.h>
 #include <stdlib.h>
@@ -50,6 +57,7 @@
 #define SPIN_NS 40000
 #define SPIN_MISSES 8
 #define SPIN_RETRY 256
+#define LOST_FD (-2)          /* in the fd queue: the kernel dropped it (MSG_CTRUNC) */
 
 typedef struct out_frame {
   struct out_frame *next;
@@ -58,13 +66,13 @@ typedef struct out_frame {
   char data[];          /* header + payload */
 } out_frame;
 
-struct lstr_channel {
+struct lstr_ipc {
   uv_poll_t poll;
   lstr_state *s;
+  lstr_lifetime life;   /* the poll handle, the userdata, procs, share members */
   int fd;
-  int refs;             /* the Lua userdata and every share member */
-  int open;             /* the socket is open */
-  int handle_live;      /* the poll handle is not closed yet */
+  int open;             /* the socket is open (the poll handle is not closing) */
+  int want_ref;         /* what Lua asked for with ch:ref(); queued frames ref anyway */
   int closing_after_flush;
   int broken;           /* a write failed: the peer is gone, send nothing more */
   int reading;          /* inside channel_read: no re-entry */
@@ -83,31 +91,26 @@ struct lstr_channel {
   int spin_misses, reads_since_spin;
 };
 
-static void channel_free_if_done(lstr_channel *ch) {
-  if (ch->refs > 0 || ch->handle_live) return;
+static void free_channel(void *obj) {
+  lstr_ipc *ch = obj;
   free(ch->rbuf);
   free(ch->fdq);
   free(ch);
 }
 
 static void poll_close_cb(uv_handle_t *h) {
-  lstr_channel *ch = h->data;
-  ch->handle_live = 0;
-  channel_free_if_done(ch);
+  lstr_ipc *ch = h->data;
+  lstr_lifetime_drop(&ch->life);
 }
 
-void lstr_channel_retain(lstr_channel *ch) { ch->refs++; }
+void lstr_ipc_hold(lstr_ipc *ch) { lstr_lifetime_hold(&ch->life); }
+void lstr_ipc_drop(lstr_ipc *ch) { lstr_lifetime_drop(&ch->life); }
 
-void lstr_channel_release(lstr_channel *ch) {
-  ch->refs--;
-  channel_free_if_done(ch);
-}
-
-int lstr_channel_is_open(const lstr_channel *ch) { return ch->open && !ch->broken; }
-size_t lstr_channel_backlog(const lstr_channel *ch) { return ch->backlog; }
+int lstr_ipc_is_open(const lstr_ipc *ch) { return ch->open && !ch->broken; }
+size_t lstr_ipc_backlog(const lstr_ipc *ch) { return ch->backlog; }
 
 /* Forget every frame still waiting to be written (and the fds they carry). */
-static void drop_pending_frames(lstr_channel *ch) {
+static void drop_pending_frames(lstr_ipc *ch) {
   while (ch->head) {
     out_frame *f = ch->head;
     ch->head = f->next;
@@ -118,24 +121,32 @@ static void drop_pending_frames(lstr_channel *ch) {
   ch->backlog = 0;
 }
 
-void lstr_channel_close(lstr_channel *ch) {
+void lstr_ipc_close(lstr_ipc *ch) {
   if (!ch->open) return;
   ch->open = 0;
+  /* the poll handle stops watching before the descriptor number is freed
+   * for reuse (libuv's rule for uv_poll_t) */
+  uv_close((uv_handle_t *)&ch->poll, poll_close_cb);
   close(ch->fd);
   ch->fd = -1;
   drop_pending_frames(ch);
-  for (size_t i = 0; i < ch->fdq_n; i++) close(ch->fdq[i]);
+  for (size_t i = 0; i < ch->fdq_n; i++) if (ch->fdq[i] >= 0) close(ch->fdq[i]);
   ch->fdq_n = 0;
   if (ch->s->L) lstr_unref(ch->s->L, &ch->on_frame_ref);
-  if (ch->handle_live && !uv_is_closing((uv_handle_t *)&ch->poll))
-    uv_close((uv_handle_t *)&ch->poll, poll_close_cb);
 }
 
 static void poll_cb(uv_poll_t *h, int status, int events);
 
+/* Keep the loop alive while Lua wants it or frames wait to be written. */
+static void apply_ref(lstr_ipc *ch) {
+  if (ch->want_ref || ch->head) uv_ref((uv_handle_t *)&ch->poll);
+  else uv_unref((uv_handle_t *)&ch->poll);
+}
+
 /* Watch for readability while open, and writability while frames wait. */
-static void update_events(lstr_channel *ch) {
+static void update_events(lstr_ipc *ch) {
   if (!ch->open) return;
+  apply_ref(ch);
   int want = (ch->closing_after_flush ? 0 : UV_READABLE) | (ch->head ? UV_WRITABLE : 0);
   if (want == ch->events) return;
   ch->events = want;
@@ -146,7 +157,7 @@ static void update_events(lstr_channel *ch) {
 /* ---- writing ---- */
 
 /* Write queued frames until done or the kernel is full.  0 or -errno. */
-static int flush_queue(lstr_channel *ch) {
+static int flush_queue(lstr_ipc *ch) {
   while (ch->head) {
     out_frame *f = ch->head;
     struct iovec iov = { f->data + f->off, f->len - f->off };
@@ -180,17 +191,17 @@ static int flush_queue(lstr_channel *ch) {
   return 0;
 }
 
-static void after_write(lstr_channel *ch, int rc) {
+static void after_write(lstr_ipc *ch, int rc) {
   if (rc < 0) {
     ch->broken = 1;
     /* the peer is gone: drop what waits; reading will see the end */
     drop_pending_frames(ch);
   }
-  if (ch->closing_after_flush && !ch->head) { lstr_channel_close(ch); return; }
+  if (ch->closing_after_flush && !ch->head) { lstr_ipc_close(ch); return; }
   update_events(ch);
 }
 
-int lstr_channel_send(lstr_channel *ch, int kind, const char *payload, size_t len, int fd) {
+int lstr_ipc_send(lstr_ipc *ch, int kind, const char *payload, size_t len, int fd) {
   if (!ch->open || ch->closing_after_flush || ch->broken) return -EPIPE;
   out_frame *f = malloc(sizeof *f + HEADER_SIZE + len);
   if (!f) return -ENOMEM;
@@ -205,7 +216,7 @@ int lstr_channel_send(lstr_channel *ch, int kind, const char *payload, size_t le
   f->fd = fd;
   f->next = NULL;
   int was_empty = ch->head == NULL;
-  if (kind == LSTR_FRAME_USER) ch->last_user_send = uv_hrtime();
+  if (kind == LSTR_IPC_USER) ch->last_user_send = uv_hrtime();
   if (ch->tail) ch->tail->next = f; else ch->head = f;
   ch->tail = f;
   ch->backlog += f->len;
@@ -219,11 +230,11 @@ int lstr_channel_send(lstr_channel *ch, int kind, const char *payload, size_t le
 
 /* ---- reading ---- */
 
-static void on_eof(lstr_channel *ch) {
+static void on_eof(lstr_ipc *ch) {
   lstr_state *s = ch->s;
   int ref = ch->on_frame_ref;
   ch->on_frame_ref = LUA_NOREF; /* keep the function alive for this call */
-  lstr_channel_close(ch);
+  lstr_ipc_close(ch);
   if (ref == LUA_NOREF) return;
   lstr_push_ref(s->L, ref);
   luaL_unref(s->L, LUA_REGISTRYINDEX, ref);
@@ -231,19 +242,28 @@ static void on_eof(lstr_channel *ch) {
   lstr_dispatch(s, 1);
 }
 
-static void queue_fd(lstr_channel *ch, int fd) {
-  if (ch->fdq_n == ch->fdq_cap) {
-    size_t cap = ch->fdq_cap ? ch->fdq_cap * 2 : 8;
-    int *q = realloc(ch->fdq, cap * sizeof *q);
-    if (!q) { close(fd); return; }
-    ch->fdq = q;
-    ch->fdq_cap = cap;
-  }
-  ch->fdq[ch->fdq_n++] = fd;
+/* Room for what one recvmsg can bring, made before reading so that a
+ * descriptor never has to be dropped for want of memory (the frames that
+ * follow would take the wrong ones).  0, or -1 out of memory. */
+static int reserve_fds(lstr_ipc *ch) {
+  if (ch->fdq_cap - ch->fdq_n >= MAX_FDS_PER_READ) return 0;
+  size_t cap = ch->fdq_cap ? ch->fdq_cap * 2 : MAX_FDS_PER_READ * 2;
+  int *q = realloc(ch->fdq, cap * sizeof *q);
+  if (!q) return -1;
+  ch->fdq = q;
+  ch->fdq_cap = cap;
+  return 0;
 }
 
-static int take_fd(lstr_channel *ch) {
-  if (ch->fdq_n == 0) return -1;
+static void queue_fd(lstr_ipc *ch, int fd) {
+  if (ch->fdq_n < ch->fdq_cap) ch->fdq[ch->fdq_n++] = fd;
+  else if (fd >= 0) close(fd); /* more than the peer's frames can carry */
+}
+
+/* The oldest received descriptor: an fd, LOST_FD, or -1 when none came
+ * (a broken peer; treated as lost). */
+static int take_fd(lstr_ipc *ch) {
+  if (ch->fdq_n == 0) return LOST_FD;
   int fd = ch->fdq[0];
   memmove(ch->fdq, ch->fdq + 1, (ch->fdq_n - 1) * sizeof *ch->fdq);
   ch->fdq_n--;
@@ -252,7 +272,7 @@ static int take_fd(lstr_channel *ch) {
 
 /* Hand every whole frame in the buffer to Lua.  Returns -1 when the peer
  * sent something that is not a frame (the channel is then closed). */
-static int parse_frames(lstr_channel *ch) {
+static int parse_frames(lstr_ipc *ch) {
   lstr_state *s = ch->s;
   size_t pos = 0;
   while (ch->open && ch->rlen - pos >= HEADER_SIZE) {
@@ -265,6 +285,10 @@ static int parse_frames(lstr_channel *ch) {
     const char *payload = ch->rbuf + pos + HEADER_SIZE;
     pos += HEADER_SIZE + len;
     int fd = nfds ? take_fd(ch) : -1;
+    if (ch->on_frame_ref == LUA_NOREF) { /* closing after a flush: nobody listens */
+      if (fd >= 0) close(fd);
+      continue;
+    }
 
     lua_State *L = s->L;
     lstr_push_ref(L, ch->on_frame_ref);
@@ -279,6 +303,9 @@ static int parse_frames(lstr_channel *ch) {
       lua_insert(L, -2);
       if (fd >= 0) lua_pushinteger(L, fd); else lua_pushnil(L);
       lua_insert(L, -2);
+    } else if (fd == LOST_FD) {
+      lua_pushnil(L);
+      lua_pushliteral(L, "EMFILE");
     } else {
       if (fd >= 0) lua_pushinteger(L, fd); else lua_pushnil(L);
       lua_pushnil(L);
@@ -294,8 +321,8 @@ static int parse_frames(lstr_channel *ch) {
 
 /* Read what the socket has (bounded, so one busy peer cannot starve the
  * loop) and dispatch the frames.  Returns 1 if it stopped on EAGAIN. */
-static int channel_read(lstr_channel *ch, int max_rounds) {
-  int drained = 0;
+static int channel_read(lstr_ipc *ch, int max_rounds) {
+  int drained = 0, reset_seen = 0;
   if (ch->reading) return 0;
   ch->reading = 1;
   for (int round = 0; round < max_rounds && ch->open; round++) {
@@ -307,6 +334,7 @@ static int channel_read(lstr_channel *ch, int max_rounds) {
       ch->rbuf = b;
       ch->rcap = cap;
     }
+    if (reserve_fds(ch) < 0) break;
     struct iovec iov = { ch->rbuf + ch->rlen, ch->rcap - ch->rlen };
     union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int) * MAX_FDS_PER_READ)]; } cm;
     struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
@@ -315,9 +343,13 @@ static int channel_read(lstr_channel *ch, int max_rounds) {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) { drained = 1; break; }
+      /* A peer that closed with our frames unread leaves ECONNRESET
+       * pending, reported (once) before what it wrote last: read on. */
+      if (errno == ECONNRESET && !reset_seen) { reset_seen = 1; continue; }
       on_eof(ch);
       break;
     }
+    size_t got = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
       if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
       size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
@@ -325,8 +357,13 @@ static int channel_read(lstr_channel *ch, int max_rounds) {
         int fd;
         memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
         queue_fd(ch, fd);
+        got++;
       }
     }
+    /* One recvmsg brings the descriptors of at most one frame, and a frame
+     * carries one: truncated with none installed means that one was lost
+     * (the receiver is at its descriptor limit). */
+    if ((msg.msg_flags & MSG_CTRUNC) && got == 0) queue_fd(ch, LOST_FD);
     if (n == 0) { on_eof(ch); break; }
     ch->rlen += (size_t)n;
     if (parse_frames(ch) < 0) { on_eof(ch); break; }
@@ -337,7 +374,7 @@ static int channel_read(lstr_channel *ch, int max_rounds) {
 
 /* After a read whose callbacks sent a user message: wait for the reply a
  * little while on this CPU instead of sleeping.  1 if input arrived. */
-static int spin_for_reply(lstr_channel *ch, uint64_t read_start) {
+static int spin_for_reply(lstr_ipc *ch, uint64_t read_start) {
   if (!ch->open || ch->head || ch->last_user_send < read_start) return 0;
   if (ch->spin_misses >= SPIN_MISSES) {
     if (++ch->reads_since_spin < SPIN_RETRY) return 0;
@@ -357,9 +394,15 @@ static int spin_for_reply(lstr_channel *ch, uint64_t read_start) {
 }
 
 static void poll_cb(uv_poll_t *h, int status, int events) {
-  lstr_channel *ch = h->data;
+  lstr_ipc *ch = h->data;
   if (!ch->open) return;
-  if (status < 0) { on_eof(ch); return; }
+  if (status < 0) {
+    /* EPOLLERR: the peer closed with our frames unread (ECONNRESET).  What
+     * it wrote before is still queued: read it all, then the end. */
+    lstr_ipc_drain(ch);
+    if (ch->open) on_eof(ch);
+    return;
+  }
   if (events & UV_WRITABLE) after_write(ch, flush_queue(ch));
   if (!ch->open || !(events & UV_READABLE)) return;
   for (int turns = 0; turns < 64; turns++) {
@@ -368,52 +411,52 @@ static void poll_cb(uv_poll_t *h, int status, int events) {
   }
 }
 
-lstr_channel *lstr_channel_new(lstr_state *s, int fd, int on_frame_ref) {
-  lstr_channel *ch = calloc(1, sizeof *ch);
+lstr_ipc *lstr_ipc_new(lstr_state *s, int fd, int on_frame_ref) {
+  lstr_ipc *ch = calloc(1, sizeof *ch);
   if (!ch) { close(fd); return NULL; }
   ch->s = s;
   ch->fd = fd;
-  ch->refs = 1; /* the caller's */
+  lstr_lifetime_init(&ch->life, ch, free_channel, 2); /* the poll handle + the caller */
   ch->open = 1;
+  ch->want_ref = 1;
   ch->on_frame_ref = on_frame_ref;
   if (uv_poll_init(s->loop, &ch->poll, fd) != 0) {
     close(fd);
     free(ch);
     return NULL;
   }
-  ch->handle_live = 1;
   ch->poll.data = ch;
   update_events(ch);
   return ch;
 }
 
 /* Read everything the peer left (it has exited): frames, then 'eof'. */
-void lstr_channel_drain(lstr_channel *ch) {
+void lstr_ipc_drain(lstr_ipc *ch) {
   while (ch->open && !channel_read(ch, 64)) {}
 }
 
 /* ---- the Lua userdata ---- */
-#define CHANNEL_MT "luster.cluster.channel"
+#define CHANNEL_MT "luster.ipc"
 
-void lstr_channel_push(lua_State *L, lstr_channel *ch) {
-  lstr_channel **p = lua_newuserdata(L, sizeof *p);
+void lstr_ipc_push(lua_State *L, lstr_ipc *ch) {
+  lstr_ipc **p = lua_newuserdata(L, sizeof *p);
   *p = ch;
-  lstr_channel_retain(ch);
+  lstr_ipc_hold(ch);
   luaL_getmetatable(L, CHANNEL_MT);
   lua_setmetatable(L, -2);
 }
 
-lstr_channel *lstr_channel_check(lua_State *L, int idx) {
-  lstr_channel **p = luaL_checkudata(L, idx, CHANNEL_MT);
+lstr_ipc *lstr_ipc_check(lua_State *L, int idx) {
+  lstr_ipc **p = luaL_checkudata(L, idx, CHANNEL_MT);
   if (!*p) luaL_argerror(L, idx, "channel is gone");
   return *p;
 }
 
 static int channel_gc(lua_State *L) {
-  lstr_channel **p = luaL_checkudata(L, 1, CHANNEL_MT);
+  lstr_ipc **p = luaL_checkudata(L, 1, CHANNEL_MT);
   if (*p) {
-    lstr_channel_close(*p);
-    lstr_channel_release(*p);
+    lstr_ipc_close(*p);
+    lstr_ipc_drop(*p);
     *p = NULL;
   }
   return 0;
@@ -423,7 +466,7 @@ static int channel_gc(lua_State *L) {
  * | nil, 'ERR_IPC_CHANNEL_CLOSED'.  Raises DataCloneError, sending nothing.
  * The channel owns fd once the call returns true; otherwise the caller. */
 static int channel_send(lua_State *L) {
-  lstr_channel *ch = lstr_channel_check(L, 1);
+  lstr_ipc *ch = lstr_ipc_check(L, 1);
   int kind = (int)luaL_checkinteger(L, 2);
   luaL_checkany(L, 3);
   int fd = (int)luaL_optinteger(L, 4, -1);
@@ -436,7 +479,7 @@ static int channel_send(lua_State *L) {
   if (!m) return lua_error(L);
   size_t len;
   const char *bytes = lstr_msg_bytes(m, &len);
-  int rc = lstr_channel_send(ch, kind, bytes, len, fd);
+  int rc = lstr_ipc_send(ch, kind, bytes, len, fd);
   lstr_msg_free(m);
   if (rc < 0) {
     lua_pushnil(L);
@@ -451,35 +494,35 @@ static int channel_send(lua_State *L) {
 /* ch:close([graceful]): graceful stops reading now and closes once what was
  * sent has left (process.disconnect()); otherwise at once. */
 static int channel_close(lua_State *L) {
-  lstr_channel *ch = lstr_channel_check(L, 1);
+  lstr_ipc *ch = lstr_ipc_check(L, 1);
   if (!ch->open) return 0;
   if (lua_toboolean(L, 2) && ch->head) {
     ch->closing_after_flush = 1;
     lstr_unref(L, &ch->on_frame_ref);
     update_events(ch);
   } else {
-    lstr_channel_close(ch);
+    lstr_ipc_close(ch);
   }
   return 0;
 }
 
+/* ch:ref([on]): whether the channel keeps the process alive while idle
+ * (frames waiting to be written always do). */
 static int channel_ref(lua_State *L) {
-  lstr_channel *ch = lstr_channel_check(L, 1);
-  if (ch->handle_live && !uv_is_closing((uv_handle_t *)&ch->poll)) {
-    if (lua_isnone(L, 2) || lua_toboolean(L, 2)) uv_ref((uv_handle_t *)&ch->poll);
-    else uv_unref((uv_handle_t *)&ch->poll);
-  }
+  lstr_ipc *ch = lstr_ipc_check(L, 1);
+  ch->want_ref = lua_isnone(L, 2) || lua_toboolean(L, 2);
+  if (ch->open) apply_ref(ch);
   return 0;
 }
 
 static int channel_is_open(lua_State *L) {
-  lstr_channel *ch = lstr_channel_check(L, 1);
+  lstr_ipc *ch = lstr_ipc_check(L, 1);
   lua_pushboolean(L, ch->open && !ch->closing_after_flush);
   return 1;
 }
 
 static int channel_backlog(lua_State *L) {
-  lua_pushnumber(L, (lua_Number)lstr_channel_check(L, 1)->backlog);
+  lua_pushnumber(L, (lua_Number)lstr_ipc_check(L, 1)->backlog);
   return 1;
 }
 
@@ -489,10 +532,10 @@ static int channel_new_lua(lua_State *L) {
   luaL_checktype(L, 2, LUA_TFUNCTION);
   lua_pushvalue(L, 2);
   int ref = lstr_ref(L);
-  lstr_channel *ch = lstr_channel_new(lstr_ctx(L), fd, ref);
+  lstr_ipc *ch = lstr_ipc_new(lstr_ctx(L), fd, ref);
   if (!ch) { lstr_unref(L, &ref); return lstr_error(L, "ERR_IPC_CHANNEL_CLOSED", "cannot open the IPC channel"); }
-  lstr_channel_push(L, ch);
-  lstr_channel_release(ch); /* the userdata holds the only reference */
+  lstr_ipc_push(L, ch);
+  lstr_ipc_drop(ch); /* the userdata holds the only Lua-side reference */
   return 1;
 }
 
@@ -505,7 +548,7 @@ static const luaL_Reg channel_methods[] = {
   {NULL, NULL}
 };
 
-void lstr_channel_open_lib(lua_State *L) {
+void lstr_ipc_open_lib(lua_State *L) {
   lstr_new_class(L, CHANNEL_MT, channel_methods, channel_gc);
   lua_pushcfunction(L, channel_new_lua);
   lua_setfield(L, -2, "channel");
