@@ -44,7 +44,7 @@ function HttpSocket:setKeepAlive() end
 ---@field complete boolean the whole body has arrived
 ---@field aborted boolean the message was cut short
 ---@field params table<string, string> route parameters (router)
----@field body any the parsed body (router.json/urlencoded/text/raw)
+---@field body any the parsed body once a router body parser ran (router.json/urlencoded/text/raw); it then hides the body() method
 ---@field baseUrl string the path prefix a mounted router stripped (router)
 ---@field originalUrl string the url as it arrived (router)
 ---@field app Router the app handling the request (router)

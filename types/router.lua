@@ -39,6 +39,7 @@
 ---@class Route
 ---@field path string
 ---@field stack table[] the handlers, in order
+---@field methods table<string, boolean> the methods it has handlers for (upper-case)
 local Route = {}
 ---@param ... router.Handler|Router
 ---@return Route
