@@ -88,6 +88,8 @@ function IncomingMessage:is(...) end
 ---@field finished boolean
 ---@field req IncomingMessage
 ---@field socket HttpSocket
+---@field sendDate boolean send an automatic Date header (default true)
+---@field strictContentLength boolean the body must match a set Content-Length, else ERR_HTTP_CONTENT_LENGTH_MISMATCH (default false)
 ---@field locals table this request's values for later handlers (router)
 local ServerResponse = {}
 ---Node's `res.end` (Lua's `end` is a keyword): the same as `finish`.
@@ -99,12 +101,19 @@ ServerResponse['end'] = function(self, data) end
 ---@param value string|number|string[]
 ---@return ServerResponse
 function ServerResponse:setHeader(name, value) end
+---Add a value to a header (Node's appendHeader): a second value makes it
+---a list, sent as one line per value.
+---@param name string
+---@param value string|number|string[]
+---@return ServerResponse
+function ServerResponse:appendHeader(name, value) end
 ---@param name string
 ---@return string|number|string[]|nil
 function ServerResponse:getHeader(name) end
 ---@param name string
 ---@return boolean
 function ServerResponse:hasHeader(name) end
+---Remove a header; removing 'Date' also stops the automatic one.
 ---@param name string
 function ServerResponse:removeHeader(name) end
 ---A copy of the headers set so far, by lower-cased name.
@@ -112,13 +121,28 @@ function ServerResponse:removeHeader(name) end
 function ServerResponse:getHeaders() end
 ---@return string[]
 function ServerResponse:getHeaderNames() end
----Set the status (and reason, and headers {name = value} or a flat list);
----they are sent with the body.
+---Set the status (and reason, and headers {name = value} or a flat list,
+---merged over those setHeader set); they are sent with the body.  Once
+---only (ERR_HTTP_HEADERS_SENT); a 1xx status other than 101 is sent at
+---once and the final status still follows.
 ---@param status integer
 ---@param reason? string|table
 ---@param headers? table
 ---@return ServerResponse
 function ServerResponse:writeHead(status, reason, headers) end
+---Send `100 Continue` now (sent by itself for `Expect: 100-continue`
+---unless the handler sends it first).
+---@param cb? fun()
+function ServerResponse:writeContinue(cb) end
+---Send `102 Processing` now.
+---@param cb? fun()
+function ServerResponse:writeProcessing(cb) end
+---Send `103 Early Hints` now: `hints` is a Link value (a string or a list)
+---or a table `{link = ..., ['x-other'] = ...}`; nothing is sent without a
+---link.
+---@param hints string|string[]|table<string, string|string[]>
+---@param cb? fun()
+function ServerResponse:writeEarlyHints(hints, cb) end
 ---Send a piece of the body (chunked unless a Content-Length was set).
 ---Returns false when the connection is gone or 64 KiB wait in its queue:
 ---wait for 'drain'.
@@ -206,7 +230,8 @@ function ServerResponse:sendFile(path, opts) end
 ---@field port integer
 
 ---Options of http.createServer (Node's names and defaults; 0 disables a
----limit or timeout).
+---limit or timeout; checked: ERR_INVALID_ARG_TYPE / ERR_OUT_OF_RANGE, and
+---headersTimeout must not exceed requestTimeout).
 ---@class http.ServerOptions
 ---@field maxHeaderSize? integer bytes of request line + headers (16384), else 431
 ---@field maxBodySize? integer bytes of body (0 = no limit), else 413
@@ -218,15 +243,18 @@ function ServerResponse:sendFile(path, opts) end
 
 ---The server: events `'request'(req, res)`, `'listening'`, `'connection'`,
 ---`'close'`, `'error'(err)`.
+---The limits are properties too: assigning one (checked as the option)
+---takes effect for what comes next (`server.keepAliveTimeout = 65000`).
 ---@class HttpServer: EventEmitter
 ---@field listening boolean
 ---@field timeout integer
----@field maxHeaderSize integer|nil
----@field maxBodySize integer|nil
----@field headersTimeout integer|nil
----@field requestTimeout integer|nil
----@field keepAliveTimeout integer|nil
----@field maxConnections integer|nil
+---@field maxHeaderSize integer
+---@field maxBodySize integer
+---@field headersTimeout integer
+---@field requestTimeout integer
+---@field keepAliveTimeout integer
+---@field maxConnections integer
+---@field highWaterMark integer
 local HttpServer = {}
 ---`listen(port[, host][, backlog][, cb])` or `listen{port=, host=, backlog=,
 ---reusePort=}[, cb]`; port 0 picks a free one.  'listening' (and cb)
