@@ -20,6 +20,11 @@
 ---@field exitedAfterDisconnect boolean|nil
 ---@field state 'none'|'online'|'listening'|'disconnected'|'dead'
 local ClusterWorker = {}
+---A Worker not bound to a process (Node's `new cluster.Worker()`); fork()
+---is how workers are started.
+---@param options? {id?: integer, state?: string, process?: table}
+---@return cluster.Worker
+function ClusterWorker.new(options) end
 ---@param message any
 ---@param handle? any
 ---@param options? table

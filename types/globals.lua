@@ -1,6 +1,7 @@
 ---@meta
 -- LuaCATS definitions for the globals luster adds in every state (main
--- thread, worker threads, cluster workers).  `process` is in process.lua.
+-- thread, worker threads, cluster workers).  `process` is in process.lua,
+-- fetch and its classes in fetch.lua.
 
 ---Node's console: arguments joined by spaces, tables inspected, printf-like
 ---formats (%s %d %i %f %j %o) when the first argument is a string.
@@ -142,6 +143,14 @@ __filename = ''
 ---Its directory.
 ---@type string
 __dirname = ''
+---The WHATWG URL class, as in Node (the same table as `require('url').URL`).
+---@type URLConstructor
+URL = require('url').URL
+---As in Node (the same table as `require('url').URLSearchParams`).
+---@type URLSearchParamsConstructor
+URLSearchParams = require('url').URLSearchParams
+-- fetch, Headers, Request, Response, AbortController, AbortSignal: fetch.lua
+
 ---LuaJIT's FFI, also a global in luster.
 ---@type ffilib
 ffi = require('ffi')

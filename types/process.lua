@@ -2,8 +2,18 @@
 -- LuaCATS definitions for luster's `process` (also the global `process`).
 -- A module singleton: `process.on('exit', f)` and `process:on('exit', f)`
 -- both work.  Events: 'exit'(code), 'beforeExit', 'uncaughtException'(err),
--- 'unhandledRejection'(reason, promise), 'SIGINT', 'SIGTERM', 'SIGHUP', ...
--- and in a cluster worker 'message'(msg), 'disconnect'.
+-- 'unhandledRejection'(reason, promise), 'warning'(warning), 'SIGINT',
+-- 'SIGTERM', 'SIGHUP', ... and in a cluster worker 'message'(msg),
+-- 'disconnect'.
+
+---What process 'warning' listeners get (also printed to stderr as
+---`(luster:PID) Name: message`).
+---@class process.Warning
+---@field name string e.g. 'Warning', 'MaxListenersExceededWarning', 'DeprecationWarning'
+---@field message string
+---@field code? string
+---@field detail? string
+---@field stack string
 
 ---@class process.Stream
 ---@field fd integer
@@ -124,6 +134,14 @@ function process.kill(pid, signal) end
 ---@param cb? fun(err?: table)
 ---@return boolean
 function process.send(message, handle, options, cb) end
+---Emit a warning on the next tick: printed to stderr and given to
+---'warning' listeners.  `emitWarning(message[, type[, code]])`,
+---`emitWarning(message, {type=, code=, detail=})`, or a warning table
+---delivered as it is.
+---@param warning string|process.Warning
+---@param type? string|{type?: string, code?: string, detail?: string}
+---@param code? string
+function process.emitWarning(warning, type, code) end
 ---In a cluster worker: close the IPC channel.
 function process.disconnect() end
 

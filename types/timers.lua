@@ -30,20 +30,61 @@ function Immediate:unref() end
 ---@return boolean
 function Immediate:hasRef() end
 
----Promise forms (`require('timers/promises')`).
+---The iterator `timers.promises.setInterval` returns: a generic-for
+---iterator (`for n, value in setInterval(100, 'v') do`, n counting the
+---ticks; call :close() after a break) or Node's shape `await(it:next())`.
+---@class IntervalIterator
+local IntervalIterator = {}
+---A promise of the next tick: `{value=, done=false}`, or `{done=true}`
+---once closed (ticks nobody took yet are kept).
+---@return Promise
+function IntervalIterator:next() end
+---Stop the interval (Node's `iterator.return()`).
+---@return Promise
+function IntervalIterator:close() end
+---Alias of `close`.
+---@return Promise
+IntervalIterator['return'] = function(self) end
+
+---@class timers.PromiseOptions
+---@field ref? boolean false: the process may exit while it waits
+
+---`scheduler.wait(ms)` and `scheduler.yield()`, as in Node.
+---@class timers.Scheduler
+local Scheduler = {}
+---A promise fulfilled after `ms` milliseconds.
+---@param ms number
+---@param options? timers.PromiseOptions
+---@return Promise
+function Scheduler.wait(ms, options) end
+---A promise fulfilled after the loop's poll phase.
+---@return Promise
+function Scheduler.yield() end
+
+---Promise forms (`require('timers/promises')`, also `timers.promises`).
+---A bad option rejects the promise rather than raising; `options.signal`
+---is not supported yet (ERR_FEATURE_UNAVAILABLE_ON_PLATFORM).
 ---@class timers.promises
 local promises = {}
----A promise resolved with `value` after `ms` milliseconds.
----@generic T
+---A promise fulfilled with `value` after `ms` milliseconds.
 ---@param ms? number
----@param value? T
+---@param value? any
+---@param options? timers.PromiseOptions
 ---@return Promise
-function promises.setTimeout(ms, value) end
----A promise resolved with `value` after the poll phase.
----@generic T
----@param value? T
+function promises.setTimeout(ms, value, options) end
+---A promise fulfilled with `value` after the loop's poll phase.
+---@param value? any
+---@param options? timers.PromiseOptions
 ---@return Promise
-function promises.setImmediate(value) end
+function promises.setImmediate(value, options) end
+---Ticks giving `value` every `ms` milliseconds, as an iterator.
+---@param ms? number
+---@param value? any
+---@param options? timers.PromiseOptions
+---@return IntervalIterator
+function promises.setInterval(ms, value, options) end
+---@type timers.Scheduler
+promises.scheduler = Scheduler
 
 ---@class timers
 local timers = {}

@@ -2,6 +2,14 @@
 -- LuaCATS definitions for luster's `worker_threads`: OS threads, each with
 -- its own Lua state and loop; values cross as structured clones.
 
+---A worker's limits, with Node's names (0: no limit).
+---@class worker_threads.ResourceLimits
+---@field maxOldGenerationSizeMb? number the worker's Lua heap limit (ERR_WORKER_OUT_OF_MEMORY past it)
+---@field maxHeapSizeMb? number alias of maxOldGenerationSizeMb
+---@field stackSizeMb? number the thread's C stack (default 4)
+---@field maxYoungGenerationSizeMb? number no LuaJIT counterpart: only reported back
+---@field codeRangeSizeMb? number no LuaJIT counterpart: only reported back
+
 ---@class worker_threads.WorkerOptions
 ---@field workerData? any cloned into the worker's `workerData`
 ---@field transferList? table ArrayBuffers and MessagePorts to move
@@ -9,9 +17,10 @@
 ---@field name? string
 ---@field argv? any[] appended to the worker's process.argv
 ---@field env? table<string, string>|table SHARE_ENV or a private copy
----@field resourceLimits? {maxHeapSizeMb?: number}
+---@field resourceLimits? worker_threads.ResourceLimits
 ---@field stdout? boolean
 ---@field stderr? boolean
+---@field stdin? boolean
 
 ---A port of a MessageChannel, or a worker's `parentPort`.  Events:
 ---'message'(value), 'messageerror'(err), 'close'.
@@ -39,8 +48,8 @@ function MessagePort:hasRef() end
 ---'exit'(code).
 ---@class Worker: EventEmitter
 ---@overload fun(filename: string|function, options?: worker_threads.WorkerOptions): Worker
----@field threadId integer
----@field resourceLimits {maxHeapSizeMb?: number}
+---@field threadId integer -1 once it has exited
+---@field resourceLimits worker_threads.ResourceLimits the limits it runs with ({} once exited)
 local Worker = {}
 ---Start a thread running `filename` (a path), Lua source (options.eval) or
 ---a Lua function with no upvalues (called with workerData).
@@ -126,7 +135,7 @@ worker_threads.parentPort = nil
 ---@type any
 worker_threads.workerData = nil
 ---In a worker: its limits.
----@type {maxHeapSizeMb?: number}
+---@type worker_threads.ResourceLimits
 worker_threads.resourceLimits = {}
 ---Pass as options.env to share the parent's environment.
 ---@type table

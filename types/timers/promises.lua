@@ -1,3 +1,5 @@
 ---@meta timers/promises
 -- require('timers/promises') is timers.promises (types/timers.lua).
-return require('timers').promises
+---@type timers.promises
+local promises = require('timers').promises
+return promises
