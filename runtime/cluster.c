@@ -299,9 +299,9 @@ static int proc_kill(lua_State *L) {
   } else if (lua_isnumber(L, 2)) {
     no = (int)lua_tointeger(L, 2);
   }
-  if (p->exited) { lua_pushnil(L); lua_pushliteral(L, "ESRCH"); return 2; }
+  if (p->exited) return lstr_push_fail(L, UV_ESRCH, "kill");
   int rc = uv_process_kill(&p->h, no);
-  if (rc) { lua_pushnil(L); lua_pushstring(L, uv_err_name(rc)); return 2; }
+  if (rc) return lstr_push_fail(L, rc, "kill");
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -345,15 +345,11 @@ static int cluster_close_fd(lua_State *L) {
   return 0;
 }
 
-/* dup(fd) -> fd (close-on-exec) | nil, code ('EMFILE' at the limit: the
+/* dup(fd) -> fd (close-on-exec) | nil, err (EMFILE at the limit: the
  * primary answers the worker with it instead of failing itself) */
 static int cluster_dup(lua_State *L) {
   int fd = fcntl((int)luaL_checkinteger(L, 1), F_DUPFD_CLOEXEC, 0);
-  if (fd < 0) {
-    lua_pushnil(L);
-    lua_pushstring(L, uv_err_name(-errno));
-    return 2;
-  }
+  if (fd < 0) return lstr_push_fail(L, -errno, "dup");
   lua_pushinteger(L, fd);
   return 1;
 }

@@ -125,7 +125,7 @@ static share *check_share(lua_State *L) {
   return *p;
 }
 
-/* share_bind(host, port, backlog) -> share | nil, code, message */
+/* share_bind(host, port, backlog) -> share | nil, err (err.address/.port set) */
 static int share_bind(lua_State *L) {
   const char *host = luaL_optstring(L, 1, NULL);
   int port = (int)luaL_checkinteger(L, 2);
@@ -136,11 +136,12 @@ static int share_bind(lua_State *L) {
   if (rc < 0) {
     if (fd >= 0) close(fd);
     free(sh);
-    lua_pushnil(L);
-    lua_pushstring(L, uv_err_name(rc));
-    lua_pushfstring(L, "listen %s: %s %s:%d", uv_err_name(rc), uv_strerror(rc),
-                    host && *host ? host : "::", port);
-    return 3;
+    lstr_push_fail(L, rc, "listen");
+    lua_pushstring(L, host && *host ? host : "::");
+    lua_setfield(L, -2, "address");
+    lua_pushinteger(L, port);
+    lua_setfield(L, -2, "port");
+    return 2;
   }
   sh->s = lstr_ctx(L);
   sh->fd = fd;

@@ -56,3 +56,9 @@ int lstr_uv_error(lua_State *L, int uverr, const char *syscall) {
   lstr_push_uv_error(L, uverr, syscall);
   return lua_error(L);
 }
+
+int lstr_push_fail(lua_State *L, int uverr, const char *syscall) {
+  lua_pushnil(L);
+  lstr_push_uv_error(L, uverr, syscall);
+  return 2;
+}

@@ -188,9 +188,7 @@ static int server_listen_fd(lua_State *L) {
   srv->closing = 0;
   if (rc) {
     stop_listening(srv);
-    lua_pushnil(L);
-    lstr_push_uv_error(L, rc, "listen");
-    return 2;
+    return lstr_push_fail(L, rc, "listen");
   }
   lua_pushboolean(L, 1);
   return 1;

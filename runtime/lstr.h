@@ -116,6 +116,10 @@ int lstr_error(lua_State *L, const char *code, const char *fmt, ...);
  * message = "<syscall> <CODE>: <strerror>" as Node prints it. */
 void lstr_push_uv_error(lua_State *L, int uverr, const char *syscall);
 int lstr_uv_error(lua_State *L, int uverr, const char *syscall);
+/* The one soft-failure shape: push nil and that error table, return 2
+ * (`return lstr_push_fail(L, rc, "listen")` gives Lua `nil, err`).  Raise
+ * (lstr_error) only for programmer errors such as bad arguments. */
+int lstr_push_fail(lua_State *L, int uverr, const char *syscall);
 
 /* ---- references held by C for Lua values ---- */
 static inline int lstr_ref(lua_State *L) { return luaL_ref(L, LUA_REGISTRYINDEX); }

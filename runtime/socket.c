@@ -338,9 +338,7 @@ static int start_listening(lua_State *L, lsock *k, int backlog) {
   int rc = uv_listen(&k->h.stream, backlog > 0 ? backlog : 511, connection_cb);
   if (rc) {
     close_sock(k);
-    lua_pushnil(L);
-    lstr_push_uv_error(L, rc, "listen");
-    return 2;
+    return lstr_push_fail(L, rc, "listen");
   }
   k->listening = 1;
   return 1;
@@ -355,9 +353,7 @@ static int tcp_listen(lua_State *L) {
   luaL_checktype(L, 5, LUA_TFUNCTION);
   int fd = lstr_tcp_listen_socket(host, port, backlog, reuse);
   if (fd < 0) {
-    lua_pushnil(L);
-    lstr_push_uv_error(L, fd, "listen");
-    return 2;
+    return lstr_push_fail(L, fd, "listen");
   }
   lsock *k = new_sock(L, K_TCP);
   int rc = uv_tcp_open(&k->h.tcp, fd);
@@ -366,9 +362,7 @@ static int tcp_listen(lua_State *L) {
   if (rc) {
     close(fd);
     close_sock(k);
-    lua_pushnil(L);
-    lstr_push_uv_error(L, rc, "listen");
-    return 2;
+    return lstr_push_fail(L, rc, "listen");
   }
   return start_listening(L, k, backlog);
 }
@@ -384,9 +378,7 @@ static int pipe_listen(lua_State *L) {
   int rc = uv_pipe_bind(&k->h.pipe, path);
   if (rc) {
     close_sock(k);
-    lua_pushnil(L);
-    lstr_push_uv_error(L, rc, "listen");
-    return 2;
+    return lstr_push_fail(L, rc, "listen");
   }
   return start_listening(L, k, backlog);
 }
@@ -405,9 +397,7 @@ static int sock_adopt(lua_State *L) {
   if (rc) {
     close(fd);
     close_sock(k);
-    lua_pushnil(L);
-    lstr_push_uv_error(L, rc, "open");
-    return 2;
+    return lstr_push_fail(L, rc, "open");
   }
   if (listening) return start_listening(L, k, 511);
   return 1;

@@ -177,9 +177,7 @@ static int tcp_listen(lua_State *L) {
   if (port < 0 || port > 65535) luaL_argerror(L, 2, "port must be 0..65535");
   int fd = lstr_tcp_listen_socket(host, port, backlog, reuse);
   if (fd < 0) {
-    lua_pushnil(L);
-    lstr_push_uv_error(L, fd, "listen");
-    return 2;
+    return lstr_push_fail(L, fd, "listen");
   }
   lua_pushinteger(L, fd);
   return 1;

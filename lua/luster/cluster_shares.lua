@@ -32,16 +32,19 @@ function M.query(worker, msg, policy)
   local key = tostring(msg.host or '') .. ':' .. tostring(msg.port or 0) .. ':' .. tostring(msg.index or 0)
   local h = shares[key]
   if not h then
-    local sh, code, message = native.share_bind(msg.host, msg.port or 0, msg.backlog)
-    if not sh then return { errno = code, message = message } end
+    local sh, err = native.share_bind(msg.host, msg.port or 0, msg.backlog)
+    if not sh then -- Node's text: 'listen EADDRINUSE: address already in use :::3000'
+      return { errno = err.code, message = ('%s %s:%s'):format(err.message, err.address, err.port) }
+    end
     h = { share = sh, rr = policy == SCHED_RR, members = {}, n = 0, key = key }
     shares[key] = h
   end
   local reply = { key = key, sockname = h.share:address() }
   local fd
   if not h.rr then
-    local code
-    fd, code = native.dup(h.share:fd())
+    local err
+    fd, err = native.dup(h.share:fd())
+    local code = err and err.code
     if not fd then -- the primary is at its descriptor limit: the worker hears it
       if h.n == 0 and not M.keep_open then
         h.share:close()
