@@ -26,6 +26,7 @@
  */
 #include "cluster.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -159,6 +160,22 @@ static int bind_listen(const char *host, int port, int backlog) {
   return fd;
 }
 
+/* A share around a listening fd, pushed as its userdata. */
+static int push_share(lua_State *L, int fd) {
+  share *sh = calloc(1, sizeof *sh);
+  if (!sh) { close(fd); return luaL_error(L, "out of memory"); }
+  sh->s = lstr_ctx(L);
+  sh->fd = fd;
+  uv_poll_init(sh->s->loop, &sh->poll, fd);
+  sh->handle_live = 1;
+  sh->poll.data = sh;
+  share **p = lua_newuserdata(L, sizeof *p);
+  *p = sh;
+  luaL_getmetatable(L, SHARE_MT);
+  lua_setmetatable(L, -2);
+  return 1;
+}
+
 /* share_bind(host, port, backlog) -> share | nil, code, message */
 static int share_bind(lua_State *L) {
   const char *host = luaL_optstring(L, 1, NULL);
@@ -178,17 +195,26 @@ static int share_bind(lua_State *L) {
     lua_pushfstring(L, "listen %s: %s %s:%d", uv_err_name(fd), uv_strerror(fd), host, port);
     return 3;
   }
-  share *sh = calloc(1, sizeof *sh);
-  sh->s = lstr_ctx(L);
-  sh->fd = fd;
-  uv_poll_init(sh->s->loop, &sh->poll, fd);
-  sh->handle_live = 1;
-  sh->poll.data = sh;
-  share **p = lua_newuserdata(L, sizeof *p);
-  *p = sh;
-  luaL_getmetatable(L, SHARE_MT);
-  lua_setmetatable(L, -2);
-  return 1;
+  return push_share(L, fd);
+}
+
+/* share_adopt(fd) -> share | nil, code, message: a listening socket the
+ * primary inherited (systemd socket activation, LISTEN_FDS) becomes a
+ * share; made non-blocking and close-on-exec so workers do not inherit it. */
+static int share_adopt(lua_State *L) {
+  int fd = (int)luaL_checkinteger(L, 1);
+  int listening = 0;
+  socklen_t len = sizeof listening;
+  if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening) {
+    lua_pushnil(L);
+    lua_pushstring(L, "ENOTSOCK");
+    lua_pushfstring(L, "fd %d is not a listening socket", fd);
+    return 3;
+  }
+  int fl = fcntl(fd, F_GETFL);
+  if (fl >= 0) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  return push_share(L, fd);
 }
 
 static int share_fd(lua_State *L) {
@@ -309,4 +335,6 @@ void lstr_share_open_lib(lua_State *L) {
   lstr_new_class(L, SHARE_MT, share_methods, share_gc);
   lua_pushcfunction(L, share_bind);
   lua_setfield(L, -2, "share_bind");
+  lua_pushcfunction(L, share_adopt);
+  lua_setfield(L, -2, "share_adopt");
 }
