@@ -74,10 +74,11 @@ function M.attach(api, ops)
   if fs.existsSync(path) then
     local alive = Promise.await(Promise.new(function(resolve)
       local c = net.connect({ path = path })
-      c:on('connect', function() c:destroy() resolve(true) end)
+      -- (destroyed on the next tick: net starts reading right after 'connect')
+      c:on('connect', function() process.nextTick(function() c:destroy() end) resolve(true) end)
       c:on('error', function() resolve(false) end)
     end))
-    if alive then error(('luster: an app named %s is already running (%s)'):format(api.name, path), 0) end
+    if alive then ops.fatal('an app named %s is already running (%s)', api.name, path) end
     os.remove(path)
   end
 

@@ -22,7 +22,7 @@ local function handle_of(w)
   }
 end
 
-function M.attach(api, hooks_path)
+function M.attach(api, ops, hooks_path)
   local primary = {}
   function primary.instances()
     local list = {}
@@ -48,11 +48,11 @@ function M.attach(api, hooks_path)
   local hooks
   if hooks_path then
     local chunk, err = loadfile(hooks_path)
-    if not chunk then error(('luster: --primary %s: %s'):format(hooks_path, err), 0) end
-    hooks = chunk(primary)
-    if type(hooks) ~= 'table' then
-      error(('luster: --primary %s must return a table of hooks'):format(hooks_path), 0)
-    end
+    if not chunk then ops.fatal('--primary %s: %s', hooks_path, tostring(err)) end
+    local ok, res = pcall(chunk, primary)
+    if not ok then ops.fatal('--primary %s: %s', hooks_path, tostring(res)) end
+    if type(res) ~= 'table' then ops.fatal('--primary %s must return a table of hooks', hooks_path) end
+    hooks = res
   end
 
   local warned = {}

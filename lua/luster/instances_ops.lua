@@ -49,6 +49,13 @@ function M.output(worker, fd, text)
   for i = 1, #taps do taps[i](worker, fd, text) end
 end
 
+--- A start-up error (bad hooks file, name in use): one line, exit 1; no
+--- worker has started yet.
+function M.fatal(fmt, ...)
+  native_process.write(2, 'luster: ' .. fmt:format(...) .. '\n')
+  os.exit(1)
+end
+
 local function basename(path)
   return (path:match('([^/]+)$') or path):gsub('%.lua$', '')
 end
@@ -60,7 +67,7 @@ function M.attach(api)
   api.name = o.name or basename(api.script)
   M.api = api
   if o.log then sink = require('luster.instances_log').open(api, M, o) end
-  require('luster.instances_ipc').attach(api, o.primary)
+  require('luster.instances_ipc').attach(api, M, o.primary)
   require('luster.instances_systemd').attach(api, M)
   if o.name then require('luster.instances_control').attach(api, M) end
   if o.watch then require('luster.instances_watch').attach(api, M) end
