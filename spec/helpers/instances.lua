@@ -24,8 +24,11 @@ function M.env(extra)
 end
 
 --- Start `luster ARGS...` in the background; killed by M.cleanup if still up.
+--- A primary (-i) gets --kill-timeout 600: the specs' instances keep
+--- intervals running, and the default would hold each stop for seconds.
 function M.start(args, env)
   local argv = { h.bin }
+  if args[1] == '-i' then argv[2], argv[3] = '--kill-timeout', '600' end
   for _, a in ipairs(args) do argv[#argv + 1] = a end
   local p = h.start(argv, env)
   M.running[#M.running + 1] = p
