@@ -35,6 +35,13 @@ function M.start(args, env)
   return p
 end
 
+--- Start any program (argv[1] its path) in the background, cleaned up as M.start's.
+function M.spawn(argv, env)
+  local p = h.start(argv, env)
+  M.running[#M.running + 1] = p
+  return p
+end
+
 --- Run `luster ARGS...` to its end: {code=, out=, err=}.
 function M.ctl(env, ...)
   local argv = { h.bin, ... }
