@@ -30,12 +30,13 @@ end
 
 local function sleep(ms) Promise.await(Promise.new(function(r) timers.setTimeout(r, ms) end)) end
 
---- The command line that runs one app (for specs and for `start`).
+--- The command line that runs one app, and its log directory.
 function M.command(app, base)
+  local log = app.log and absolute(base, app.log) or (base .. '/logs')
   local argv = { process.execPath, '-i', tostring(app.instances or 1), '--name', app.name }
   local function opt(flag, v) if v ~= nil and v ~= false then argv[#argv + 1] = flag
     if v ~= true then argv[#argv + 1] = tostring(v) end end end
-  opt('--log', app.log and absolute(base, app.log) or (base .. '/logs'))
+  opt('--log', log)
   opt('--log-max-size', app.log_max_size)
   opt('--log-keep', app.log_keep)
   opt('--log-date', app.log_date and true)
@@ -45,7 +46,7 @@ function M.command(app, base)
   opt('--primary', app.primary and absolute(base, app.primary))
   argv[#argv + 1] = absolute(base, app.script)
   for _, a in ipairs(app.args or {}) do argv[#argv + 1] = tostring(a) end
-  return argv
+  return argv, log
 end
 
 local function check(app, k)
@@ -85,8 +86,7 @@ function M.start(path)
     if running[app.name] and Promise.await(cli.request(app.name, { cmd = 'status' }, function() end)).ok then
       io.stdout:write(('%s: already running\n'):format(app.name))
     else
-      local argv = M.command(app, base)
-      local log = argv[6] -- after -i N --name NAME --log
+      local argv, log = M.command(app, base)
       fs.mkdirSync(log, { recursive = true })
       local env = { 'env' }
       for k, v in pairs(app.env or {}) do env[#env + 1] = q(k .. '=' .. tostring(v)) end
