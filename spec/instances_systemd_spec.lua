@@ -78,7 +78,7 @@ describe('luster -i under systemd', function()
       local body = await(pending[k])
       assert.is_truthy(body:match('^pid %d+$'), 'request ' .. k .. ' failed: ' .. p.err())
     end
-    assert.is_truthy(record():find('run 2: READY=1'))
+    assert.is_true(h.wait_for(function() return record():find('run 2: READY=1') ~= nil end, 8000), record())
     os.execute('kill -TERM ' .. pids(p)[2])
     await(p.done)
   end)
