@@ -2,7 +2,10 @@
  * cli.c — the `luster` command line.
  *
  *   luster script.lua [args]     luster -e CODE [args]     luster -v | -h
- *   luster -i N|max [--kill-timeout MS] [--max-memory MB] script.lua
+ *   luster -i N|max [--kill-timeout MS] [--max-memory MB] [--name NAME] [--log DIR]
+ *             [--log-max-size MB] [--log-keep N] [--log-date] [--watch]
+ *             [--primary hooks.lua] script.lua
+ *   luster ls|status|reload|restart|stop|logs|start ...  (instances_cli.lua)
  *   luster test [busted options] [paths]     (also --test; lua/luster/test.lua)
  *
  * Exit codes follow Node: 1 for a script that failed (missing, syntax error,
