@@ -17,15 +17,15 @@ local native_process = require('native.process')
 local M = {}
 
 local LOG_LINES = 1000 -- the last lines of output kept for `luster logs`
+local MAX_REQUEST = 65536    -- a request line longer than this closes the connection
+local MAX_FOLLOW_BACKLOG = 1048576 -- a `logs --follow` client this far behind is dropped
 local CLK_TCK = 100    -- Linux's USER_HZ, what /proc/PID/stat counts in
 
 --- The directory of control sockets.
 function M.dir()
   local xdg = process.env.XDG_RUNTIME_DIR
   if xdg and xdg ~= '' then return xdg .. '/luster' end
-  local status = io.open('/proc/self/status')
-  local uid = status and tonumber(status:read('*a'):match('\nUid:%s*(%d+)'))
-  if status then status:close() end
+  local uid = my_uid()
   if uid == 0 then return '/run/luster' end
   return '/tmp/luster-' .. tostring(uid or 'user')
 end
@@ -36,6 +36,13 @@ local function read_file(path)
   local s = f:read('*a')
   f:close()
   return s
+end
+
+local function my_uid()
+  local status = io.open('/proc/self/status')
+  local uid = status and tonumber(status:read('*a'):match('\nUid:%s*(%d+)'))
+  if status then status:close() end
+  return uid
 end
 
 local function now_ms() return native_process.hrtime() / 1e6 end
@@ -65,7 +72,11 @@ end
 
 function M.attach(api, ops)
   local dir = M.dir()
-  fs.mkdirSync(dir, { recursive = true })
+  local made, err = pcall(fs.mkdirSync, dir, { recursive = true })
+  if not made then ops.fatal('cannot create the control directory %s: %s', dir, tostring(err.message or err)) end
+  -- whoever owns the directory could stand in for this primary's socket
+  local st = fs.statSync(dir)
+  if st.uid ~= my_uid() then ops.fatal('the control directory %s belongs to another user (uid %d)', dir, st.uid) end
   local path = dir .. '/' .. api.name .. '.sock'
   api.control_path = path
 
@@ -90,7 +101,12 @@ function M.attach(api, ops)
       local entry = { line = line, stream = fd == 2 and 'err' or 'out' }
       if count < LOG_LINES then count = count + 1 lines[count] = entry
       else lines[first] = entry first = first % LOG_LINES + 1 end
-      for sock in pairs(followers) do sock:write(json.encode(entry) .. '\n') end
+      for sock in pairs(followers) do
+        if not sock:write(json.encode(entry) .. '\n') and sock.writableLength > MAX_FOLLOW_BACKLOG then
+          followers[sock] = nil
+          sock:destroy()
+        end
+      end
     end
   end)
   local function recent(n)
@@ -175,7 +191,10 @@ function M.attach(api, ops)
     sock:on('data', function(data)
       buf = buf .. data
       local line = buf:match('^([^\n]*)\n')
-      if not line then return end
+      if not line then
+        if #buf > MAX_REQUEST then sock:destroy() end
+        return
+      end
       buf = ''
       local ok, req = pcall(json.decode, line)
       local fn = ok and type(req) == 'table' and cmds[req.cmd]

@@ -65,6 +65,9 @@ end
 function M.attach(api)
   local o = M.opts
   api.name = o.name or basename(api.script)
+  if o.name and not o.name:match('^[%w._-]+$') then
+    M.fatal('--name %q: use letters, digits, . _ and - only (it names a socket file)', o.name)
+  end
   M.api = api
   if o.log then sink = require('luster.instances_log').open(api, M, o) end
   require('luster.instances_ipc').attach(api, M, o.primary)
