@@ -42,6 +42,9 @@ static void usage(FILE *f) {
   fprintf(f,
     "Usage: luster [options] [script.lua | -e code] [arguments]\n"
     "       luster test [busted options] [paths]   (default path: spec/)\n"
+    "       luster start luster.config.lua         start every app of a config file\n"
+    "       luster ls|status [NAME] [--json]       apps started with -i --name\n"
+    "       luster reload|restart|stop NAME        luster logs NAME [--lines N] [--follow]\n"
     "\n"
     "Options:\n"
     "  -e, --eval CODE         run CODE as the entry chunk\n"
@@ -57,9 +60,7 @@ static void usage(FILE *f) {
     "      --log-date          prefix each log line with an ISO timestamp\n"
     "      --watch             rolling reload when a Lua file of the app changes\n"
     "      --primary HOOKS     with -i: HOOKS.lua receives process.send messages\n"
-    "  luster start luster.config.lua   start every app of a config file\n"
-    "  luster ls|status [NAME] [--json], reload|restart|stop NAME,\n"
-    "  luster logs NAME [--lines N] [--follow]\n"
+
     "  -v, --version           print the version\n"
     "  -h, --help              print this help\n"
     "\n"
