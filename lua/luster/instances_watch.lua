@@ -2,9 +2,10 @@
 --- triggers the rolling reload (as SIGHUP does).  The tree is polled: every
 --- half second the modification times and sizes of its *.lua files are
 --- compared with the last scan (no inotify watch per directory to keep in
---- step with renames; a scan of a few hundred files is well under a
---- millisecond of work per second).  A change reloads at the first scan that
---- finds nothing new (debounce), so saving several files reloads once.
+--- step with renames).  A scan is synchronous, a few milliseconds of the
+--- primary's loop per few hundred files: fine for development, which is
+--- what --watch is for.  A change reloads at the first scan that finds nothing
+--- new (debounce), so saving several files reloads once.
 --- Skipped: directories starting with '.', node_modules, lua_modules,
 --- and the --log directory.
 local fs = require('fs')
