@@ -2,7 +2,10 @@
  * cli.c — the `luster` command line.
  *
  *   luster script.lua [args]     luster -e CODE [args]     luster -v | -h
- *   luster -i N|max [--kill-timeout MS] [--max-memory MB] script.lua
+ *   luster -i N|max [--kill-timeout MS] [--max-memory MB] [--name NAME] [--log DIR]
+ *             [--log-max-size MB] [--log-keep N] [--log-date] [--watch]
+ *             [--primary hooks.lua] script.lua
+ *   luster ls|status|reload|restart|stop|logs|start ...  (instances_cli.lua)
  *   luster test [busted options] [paths]     (also --test; lua/luster/test.lua)
  *
  * Exit codes follow Node: 1 for a script that failed (missing, syntax error,
@@ -19,12 +22,29 @@
 
 /* cluster mode (instances.c) */
 int lstr_instances_main(int argc, char **argv, int first_script_arg, const char *count,
-                        long kill_timeout_ms, long max_memory_mb);
+                        long kill_timeout_ms, long max_memory_mb, int nops, char **ops);
+
+/* `luster ls|status|reload|restart|stop|logs|start ...` talk to running
+ * `luster -i --name` primaries (lua/luster/instances_cli.lua). */
+static const char *const control_commands[] = {
+  "ls", "status", "reload", "restart", "stop", "logs", "start", NULL,
+};
+
+/* -i options handled in Lua (lua/luster/instances_ops.lua): name and
+ * whether it takes a value; each is passed on as "name=value". */
+static const struct { const char *name; int has_value; } ops_options[] = {
+  {"--name", 1}, {"--log", 1}, {"--log-max-size", 1}, {"--log-keep", 1},
+  {"--log-date", 0}, {"--watch", 0}, {"--primary", 1}, {NULL, 0},
+};
+#define MAX_OPS 16
 
 static void usage(FILE *f) {
   fprintf(f,
     "Usage: luster [options] [script.lua | -e code] [arguments]\n"
     "       luster test [busted options] [paths]   (default path: spec/)\n"
+    "       luster start luster.config.lua         start every app of a config file\n"
+    "       luster ls|status [NAME] [--json]       apps started with -i --name\n"
+    "       luster reload|restart|stop NAME        luster logs NAME [--lines N] [--follow]\n"
     "\n"
     "Options:\n"
     "  -e, --eval CODE         run CODE as the entry chunk\n"
@@ -33,6 +53,14 @@ static void usage(FILE *f) {
     "      --kill-timeout MS   with -i: SIGKILL a worker that has not exited MS\n"
     "                          after being asked to (default 5000)\n"
     "      --max-memory MB     with -i: restart a worker whose RSS passes MB\n"
+    "      --name NAME         with -i: a control socket for luster ls/status/\n"
+    "                          reload/restart/stop/logs NAME\n"
+    "      --log DIR           with -i: DIR/NAME-ID.out.log and .err.log per instance\n"
+    "      --log-max-size MB   rotate a log file at MB (keep --log-keep N, default 5)\n"
+    "      --log-date          prefix each log line with an ISO timestamp\n"
+    "      --watch             rolling reload when a Lua file of the app changes\n"
+    "      --primary HOOKS     with -i: HOOKS.lua receives process.send messages\n"
+
     "  -v, --version           print the version\n"
     "  -h, --help              print this help\n"
     "\n"
@@ -81,6 +109,8 @@ static int bad_option(const char *msg, const char *arg) {
 LUSTER_API int luster_main(int argc, char **argv) {
   const char *eval = NULL, *instances = NULL, *eval_name = "=(command line)";
   long kill_timeout = 5000, max_memory = 0;
+  char *ops[MAX_OPS];
+  int nops = 0;
   int i = 1;
   signal(SIGPIPE, SIG_IGN); /* a closed socket is an EPIPE error, not death */
 
@@ -90,6 +120,13 @@ LUSTER_API int luster_main(int argc, char **argv) {
     eval = "require('luster.test').run()";
     eval_name = "=luster test";
     i = 2;
+  }
+  for (int c = 0; argc > 1 && control_commands[c] && !eval; c++) {
+    if (!strcmp(argv[1], control_commands[c])) {
+      eval = "require('luster.instances_cli').run()";
+      eval_name = "=luster control";
+      i = 1; /* process.argv = {exe, command, args...} */
+    }
   }
 
   for (; i < argc && !eval; i++) {
@@ -118,12 +155,24 @@ LUSTER_API int luster_main(int argc, char **argv) {
       if (a[2] == 'k') kill_timeout = v; else max_memory = v;
       continue;
     }
+    int op = 0;
+    while (ops_options[op].name && strcmp(a, ops_options[op].name)) op++;
+    if (ops_options[op].name) {
+      if (ops_options[op].has_value && i + 1 >= argc) return bad_option("option requires an argument", a);
+      if (nops >= MAX_OPS) return bad_option("too many options", a);
+      const char *v = ops_options[op].has_value ? argv[++i] : "true";
+      size_t len = strlen(a + 2) + strlen(v) + 2;
+      if (!(ops[nops] = malloc(len))) return out_of_memory();
+      snprintf(ops[nops++], len, "%s=%s", a + 2, v);
+      continue;
+    }
     return bad_option("bad option", a);
   }
 
+  if (nops && !instances) { fprintf(stderr, "luster: --%.*s needs -i\n", (int)strcspn(ops[0], "="), ops[0]); return 9; }
   if (instances) {
     if (eval || i >= argc) { fprintf(stderr, "luster: -i needs a script\n"); return 9; }
-    return lstr_instances_main(argc, argv, i, instances, kill_timeout, max_memory);
+    return lstr_instances_main(argc, argv, i, instances, kill_timeout, max_memory, nops, ops);
   }
 
   lstr_state_options o = { .is_main_thread = 1 };

@@ -29,6 +29,7 @@
 #include "cluster.h"
 #include "tcp.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -125,23 +126,15 @@ static share *check_share(lua_State *L) {
   return *p;
 }
 
-/* share_bind(host, port, backlog) -> share | nil, err (err.address/.port set) */
-static int share_bind(lua_State *L) {
-  const char *host = luaL_optstring(L, 1, NULL);
-  int port = (int)luaL_checkinteger(L, 2);
-  int backlog = (int)luaL_optinteger(L, 3, 511);
+/* A share around a listening fd, pushed as its userdata, or nil, err (the
+ * fd is closed then). */
+static int push_share(lua_State *L, int fd) {
   share *sh = calloc(1, sizeof *sh);
-  int fd = sh ? lstr_tcp_listen_socket(host, port, backlog, 0) : UV_ENOMEM;
-  int rc = fd < 0 ? fd : uv_poll_init(lstr_ctx(L)->loop, &sh->poll, fd);
+  int rc = sh ? uv_poll_init(lstr_ctx(L)->loop, &sh->poll, fd) : UV_ENOMEM;
   if (rc < 0) {
-    if (fd >= 0) close(fd);
+    close(fd);
     free(sh);
-    lstr_push_fail(L, rc, "listen");
-    lua_pushstring(L, host && *host ? host : "::");
-    lua_setfield(L, -2, "address");
-    lua_pushinteger(L, port);
-    lua_setfield(L, -2, "port");
-    return 2;
+    return lstr_push_fail(L, rc, "listen");
   }
   sh->s = lstr_ctx(L);
   sh->fd = fd;
@@ -152,6 +145,38 @@ static int share_bind(lua_State *L) {
   luaL_getmetatable(L, SHARE_MT);
   lua_setmetatable(L, -2);
   return 1;
+}
+
+/* share_bind(host, port, backlog) -> share | nil, err (err.address/.port set) */
+static int share_bind(lua_State *L) {
+  const char *host = luaL_optstring(L, 1, NULL);
+  int port = (int)luaL_checkinteger(L, 2);
+  int backlog = (int)luaL_optinteger(L, 3, 511);
+  int fd = lstr_tcp_listen_socket(host, port, backlog, 0);
+  if (fd < 0) {
+    lstr_push_fail(L, fd, "listen");
+    lua_pushstring(L, host && *host ? host : "::");
+    lua_setfield(L, -2, "address");
+    lua_pushinteger(L, port);
+    lua_setfield(L, -2, "port");
+    return 2;
+  }
+  return push_share(L, fd);
+}
+
+/* share_adopt(fd) -> share | nil, err: a listening socket the primary
+ * inherited (systemd socket activation, LISTEN_FDS) becomes a share; made
+ * non-blocking and close-on-exec so workers do not inherit it. */
+static int share_adopt(lua_State *L) {
+  int fd = (int)luaL_checkinteger(L, 1);
+  int listening = 0;
+  socklen_t len = sizeof listening;
+  if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening)
+    return lstr_push_fail(L, UV_ENOTSOCK, "listen");
+  int fl = fcntl(fd, F_GETFL);
+  if (fl >= 0) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  return push_share(L, fd);
 }
 
 static int share_fd(lua_State *L) {
@@ -254,4 +279,6 @@ void lstr_share_open_lib(lua_State *L) {
   lstr_new_class(L, SHARE_MT, share_methods, share_gc);
   lua_pushcfunction(L, share_bind);
   lua_setfield(L, -2, "share_bind");
+  lua_pushcfunction(L, share_adopt);
+  lua_setfield(L, -2, "share_adopt");
 }

@@ -32,7 +32,8 @@ function M.query(worker, msg, policy)
   local key = tostring(msg.host or '') .. ':' .. tostring(msg.port or 0) .. ':' .. tostring(msg.index or 0)
   local h = shares[key]
   if not h then
-    local sh, err = native.share_bind(msg.host, msg.port or 0, msg.backlog)
+    local sh, err = M.take_inherited(msg.port)
+    if not sh then sh, err = native.share_bind(msg.host, msg.port or 0, msg.backlog) end
     if not sh then -- Node's text: 'listen EADDRINUSE: address already in use :::3000'
       return { errno = err.code, message = ('%s %s:%s'):format(err.message, err.address, err.port) }
     end
@@ -74,6 +75,25 @@ local function leave(h, worker)
     h.share:close()
     shares[h.key] = nil
   end
+end
+
+-- ---- sockets the primary inherited (socket activation, instances_systemd) ----
+local inherited = {} -- port -> share, until a worker asks for that port
+
+--- Adopt listening fd `fd`; a worker's listen on its port uses it instead
+--- of binding.  Returns the port, or nil, code, message.
+function M.inherit(fd)
+  local sh, err = native.share_adopt(fd)
+  if not sh then return nil, err end
+  local port = sh:address().port
+  inherited[port] = sh
+  return port
+end
+
+function M.take_inherited(port)
+  local sh = port and inherited[port]
+  if sh then inherited[port] = nil end
+  return sh
 end
 
 --- A worker's server on `key` closed.

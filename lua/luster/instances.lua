@@ -25,6 +25,9 @@ local process = require('process')
 local timers = require('timers')
 local Promise = require('luster.promise')
 local os_ = require('os')
+-- operating features (control socket, logs, systemd, watch, IPC hooks):
+-- lua/luster/instances_ops.lua; the calls into it are marked `ops.`
+local ops = require('luster.instances_ops')
 
 local M = {}
 
@@ -45,7 +48,7 @@ local function prefixer(worker, fd)
   local tag = '[' .. worker.id .. '] '
   return function(data)
     if data == nil then
-      if rest ~= '' then native_process.write(fd, tag .. rest .. '\n') end
+      if rest ~= '' then ops.output(worker, fd, tag .. rest .. '\n') end
       rest = ''
       return
     end
@@ -54,7 +57,7 @@ local function prefixer(worker, fd)
     if not last then rest = buf return end
     rest = buf:sub(last + 1)
     local lines = buf:sub(1, last)
-    native_process.write(fd, (lines:gsub('([^\n]*\n)', function(l) return tag .. l end)))
+    ops.output(worker, fd, (lines:gsub('([^\n]*\n)', function(l) return tag .. l end)))
   end
 end
 
@@ -219,18 +222,26 @@ function M.main(count, kill_timeout, max_memory, script, ...)
     return true
   end
 
+  -- Returns {replaced=, failed=} of the last pass (nil when it only asked
+  -- a reload already running for another pass).
   local function reload()
     if reloading then reload_again = true return end
     reloading = true
+    ops.event('reloading')
+    local outcome
     repeat
       reload_again = false
+      outcome = { replaced = 0, failed = 0 }
       log('SIGHUP: reloading %d instances one by one', #slots)
       for _, slot in ipairs(slots) do
         if shutting_down then break end
-        replace(slot, 'reload')
+        local ok = replace(slot, 'reload')
+        if ok then outcome.replaced = outcome.replaced + 1 elseif ok == false then outcome.failed = outcome.failed + 1 end
       end
     until not reload_again or shutting_down
     reloading = false
+    ops.event('reloaded', outcome)
+    return outcome
   end
 
   local function shutdown(signal)
@@ -241,6 +252,7 @@ function M.main(count, kill_timeout, max_memory, script, ...)
       return
     end
     shutting_down = true
+    ops.event('stopping')
     log('%s: stopping %d workers', signal, #slots)
     if memory_timer then timers.clearTimeout(memory_timer) end
     for _, slot in ipairs(slots) do
@@ -270,6 +282,8 @@ function M.main(count, kill_timeout, max_memory, script, ...)
     memory_timer:unref()
   end
 
+  ops.attach({ slots = slots, script = script, reload = reload, shutdown = shutdown, stop = stop,
+               start = start, log = log, is_shutting_down = function() return shutting_down end })
   for i = 1, n do
     slots[i] = { index = i - 1, delay = BACKOFF_START, quick = 0 }
     slots[i].worker = start(slots[i])
