@@ -38,6 +38,7 @@ void lstr_sdict_flush_all(lstr_sdict *d);
 double lstr_sdict_free_space(lstr_sdict *d);
 double lstr_sdict_capacity(lstr_sdict *d);
 int lstr_sdict_check(lstr_sdict *d);
+int lstr_sdict_debug_die_holding(lstr_sdict *d, const char *k, size_t kl);
 ]]
 
 local NIL, NUMBER, BOOLEAN, STRING = 0, 1, 2, 3
@@ -227,6 +228,9 @@ function Dict:_check()
   local rc = C.lstr_sdict_check(self._d)
   return rc == 0, rc
 end
+
+--- Specs only: begin a store of key and keep its locks (then get killed).
+function Dict:_die_holding(key) return C.lstr_sdict_debug_die_holding(self._d, key, #key) end
 
 local M = {}
 local opened = {}

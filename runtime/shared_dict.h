@@ -121,6 +121,8 @@ double lstr_sdict_free_space(lstr_sdict *d);
 double lstr_sdict_capacity(lstr_sdict *d);
 /* Walk everything and check every invariant: 0, or a negative step number. */
 int lstr_sdict_check(lstr_sdict *d);
+/* specs only: start a store and return holding its locks (see ops.c) */
+int lstr_sdict_debug_die_holding(lstr_sdict *d, const char *k, size_t kl);
 
 /* ---- shared_dict_heap.c: inside the arena (internal) ---- */
 typedef struct sd_block {

@@ -482,3 +482,26 @@ LSTR_EXPORT int lstr_sdict_check(lstr_sdict *d) {
   for (int s = LSTR_SD_STRIPES - 1; s >= 0; s--) stripe_unlock(d, s);
   return rc;
 }
+
+/* Fault injection for the crash specs: do what a store does up to the
+ * point where its entry is linked but not yet valid, then also take the
+ * heap lock, and return holding both — the caller's process is then killed.
+ * The next users of the stripe and the heap must find them EOWNERDEAD and
+ * repair them (the half-made entry must not appear). */
+LSTR_EXPORT int lstr_sdict_debug_die_holding(lstr_sdict *d, const char *k, size_t kl) {
+  uint64_t h = hash_key(k, kl);
+  int s = stripe_of(bucket_of(d, h));
+  stripe_lock(d, s);
+  uint64_t off = sd_heap_alloc(d, sizeof(sd_entry) + kl, (uint32_t)s);
+  if (!off) return -1;
+  sd_entry *e = ent(d, off);
+  memset(e, 0, sizeof *e);
+  e->hash = h;
+  e->klen = (uint16_t)kl;
+  e->type = LSTR_SD_NUMBER;
+  e->num = 1;
+  memcpy(e->data, k, kl);
+  link_entry(d, s, off);
+  sd_heap_lock(d);
+  return 0;
+}
