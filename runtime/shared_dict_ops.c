@@ -31,7 +31,7 @@ typedef struct sd_entry {
   uint64_t hnext;             /* next entry (payload offset) in the bucket */
   uint64_t lprev, lnext;      /* the stripe's LRU list: prev = more recent */
   uint64_t hash;
-  uint64_t atime;             /* ms, monotonic coarse */
+  uint64_t atime;             /* access_tick() of the last use */
   int64_t expires;            /* ns, monotonic; 0 = never */
   double num;
   uint64_t vlen;
@@ -50,10 +50,16 @@ static int64_t now_ns(void) {
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
-static uint64_t now_ms_coarse(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
-  return (uint64_t)t.tv_sec * 1000 + (uint64_t)(t.tv_nsec / 1000000);
+/* Access order for the LRU: a fine, system-wide clock (the TSC is shared by
+ * every core and process), so that an entry touched a microsecond ago is
+ * never taken for the oldest even when the whole heap turns over in a
+ * millisecond. */
+static inline uint64_t access_tick(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  return __builtin_ia32_rdtsc();
+#else
+  return (uint64_t)now_ns();
+#endif
 }
 static int64_t expiry_of(double ttl) {
   if (!(ttl > 0)) return 0;
@@ -110,7 +116,7 @@ static void lru_push(lstr_sdict *d, sd_stripe *st, uint64_t off) {
 
 static void touch(lstr_sdict *d, sd_stripe *st, uint64_t off) {
   sd_entry *e = ent(d, off);
-  e->atime = now_ms_coarse();
+  e->atime = access_tick();
   if (st->lru_head != off) {
     int was_tail = st->lru_tail == off;
     lru_unlink(d, st, off);
@@ -207,7 +213,7 @@ static void stripe_unlock(lstr_sdict *d, int s) { pthread_mutex_unlock(&d->strip
  * tail of any stripe it can lock without waiting.  0 when nothing could go. */
 static int evict_one(lstr_sdict *d, int own, int *forcible) {
   unsigned char tried[LSTR_SD_STRIPES] = {0};
-  for (int round = 0; round < LSTR_SD_STRIPES; round++) {
+  for (int round = 0; round < 4 * LSTR_SD_STRIPES; round++) {
     int best = -1;
     uint64_t best_t = UINT64_MAX;
     for (int s = 0; s < LSTR_SD_STRIPES; s++) {
@@ -219,6 +225,13 @@ static int evict_one(lstr_sdict *d, int own, int *forcible) {
     if (best != own && !stripe_trylock(d, best)) continue;
     sd_stripe *st = &d->stripes[best];
     uint64_t off = st->lru_tail;
+    if (off && ent(d, off)->atime > best_t) {
+      /* used since we looked (another store evicted what was older): this
+       * is no longer the oldest, look again */
+      if (best != own) stripe_unlock(d, best);
+      tried[best] = 0;
+      continue;
+    }
     if (off) {
       if (!expired(ent(d, off))) *forcible = 1;
       remove_entry(d, best, off);
@@ -244,7 +257,7 @@ static int insert(lstr_sdict *d, int s, uint64_t h, const char *k, size_t kl, in
   e->type = (uint8_t)type;
   e->num = num;
   e->expires = expires;
-  e->atime = now_ms_coarse();
+  e->atime = access_tick();
   memcpy(e->data, k, kl);
   if (type == LSTR_SD_STRING) {
     e->vlen = sl;
