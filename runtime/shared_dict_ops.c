@@ -467,32 +467,40 @@ LSTR_EXPORT double lstr_sdict_free_space(lstr_sdict *d) {
 
 LSTR_EXPORT double lstr_sdict_capacity(lstr_sdict *d) { return (double)d->h->size; }
 
+/* One stripe at a time (a thread may hold only so many locks, TSan says
+ * 64): with stripe s held, the blocks it owns cannot change, so every used
+ * block owned by s must be reachable from s's chains and list. */
 LSTR_EXPORT int lstr_sdict_check(lstr_sdict *d) {
-  for (int s = 0; s < LSTR_SD_STRIPES; s++) stripe_lock(d, s);
+  uint64_t used = 0;
   sd_heap_lock(d);
-  uint64_t used = 0, linked = 0;
   int rc = sd_heap_check(d, &used);
+  sd_heap_unlock(d);
   for (int s = 0; s < LSTR_SD_STRIPES && rc == 0; s++) {
+    stripe_lock(d, s);
+    sd_heap_lock(d);
     sd_stripe *st = &d->stripes[s];
-    uint64_t in_chains = 0, in_list = 0, prev = 0;
+    uint64_t in_chains = 0, in_list = 0, owned = 0, prev = 0;
+    for (uint64_t off = d->h->heap_off; off < d->h->heap_end; off += ((sd_block *)(d->base + off))->size & ~15ULL) {
+      sd_block *bk = (sd_block *)(d->base + off);
+      if ((bk->size & 1) && bk->owner == (uint32_t)s) owned++;
+    }
     for (uint64_t b = (uint64_t)s; b < d->h->nbuckets && rc == 0; b += LSTR_SD_STRIPES)
       for (uint64_t off = d->buckets[b]; off; off = ent(d, off)->hnext) {
         sd_block *bk = hdr_of(d, off);
         if (!(bk->size & 1) || bk->owner != (uint32_t)s || !bk->valid) { rc = -20; break; }
         if (bucket_of(d, ent(d, off)->hash) != b) { rc = -21; break; }
         if (ent(d, off)->hash != hash_key(ent(d, off)->data, ent(d, off)->klen)) { rc = -22; break; }
-        if (++in_chains > used) { rc = -23; break; }
+        if (++in_chains > owned) { rc = -23; break; }
       }
     for (uint64_t off = st->lru_head; off && rc == 0; prev = off, off = ent(d, off)->lnext) {
       if (ent(d, off)->lprev != prev) rc = -24;
-      if (++in_list > used) rc = -25;
+      if (++in_list > owned) rc = -25;
     }
     if (rc == 0 && (st->lru_tail != prev || in_list != in_chains || st->count != in_chains)) rc = -26;
-    linked += in_chains;
+    if (rc == 0 && owned != in_chains) rc = -27; /* a block the stripe owns that no chain reaches */
+    sd_heap_unlock(d);
+    stripe_unlock(d, s);
   }
-  if (rc == 0 && linked != used) rc = -27; /* a used block that no chain reaches */
-  sd_heap_unlock(d);
-  for (int s = LSTR_SD_STRIPES - 1; s >= 0; s--) stripe_unlock(d, s);
   return rc;
 }
 
