@@ -95,6 +95,16 @@ end
 local Dict = {}
 Dict.__index = Dict
 
+-- A string value larger than the copy buffer: grow it and ask again (kept
+-- out of Dict:get so that get has no loop and compiles into its caller).
+local function get_large(d, key)
+  while true do
+    grow(tonumber(res.len))
+    local t = C.lstr_sdict_get(d, key, #key, res, buf, cap)
+    if t ~= ESMALL then return t end
+  end
+end
+
 --- The value of key, or nil when it is absent or expired.
 ---@param key string
 ---@return string|number|boolean|nil
@@ -104,15 +114,13 @@ function Dict:get(key)
     if not k then return nil, err end
     key = k
   end
-  local d = self._d
-  while true do
-    local t = C.lstr_sdict_get(d, key, #key, res, buf, cap)
-    if t == STRING then return ffi_string(buf, res.len) end
-    if t == NUMBER then return res.num end
-    if t == NIL then return nil end
-    if t == BOOLEAN then return res.num ~= 0 end
-    grow(tonumber(res.len))  -- ESMALL: the value is larger than our buffer
-  end
+  local t = C.lstr_sdict_get(self._d, key, #key, res, buf, cap)
+  if t == NUMBER then return res.num end
+  if t == STRING then return ffi_string(buf, res.len) end
+  if t == NIL then return nil end
+  if t == BOOLEAN then return res.num ~= 0 end
+  if get_large(self._d, key) == STRING then return ffi_string(buf, res.len) end
+  return self:get(key) -- it changed type meanwhile
 end
 
 local function store(self, mode, key, value, ttl)

@@ -114,9 +114,21 @@ static void lru_push(lstr_sdict *d, sd_stripe *st, uint64_t off) {
   st->lru_head = off;
 }
 
+/* Mark an entry used.  As memcached does (it bumps an item at most once a
+ * minute), an entry moves to the head of its list at most once per
+ * PROMOTE_TICKS (about a millisecond): a read of a hot entry then writes
+ * nothing, so its cache line stays shared between the cores of every
+ * process reading it.  The list stays ordered by atime. */
+#if defined(__x86_64__) || defined(__i386__)
+#define PROMOTE_TICKS (1ULL << 21)
+#else
+#define PROMOTE_TICKS 1000000ULL
+#endif
 static void touch(lstr_sdict *d, sd_stripe *st, uint64_t off) {
   sd_entry *e = ent(d, off);
-  e->atime = access_tick();
+  uint64_t now = access_tick();
+  if (now - e->atime < PROMOTE_TICKS) return;
+  e->atime = now;
   if (st->lru_head != off) {
     int was_tail = st->lru_tail == off;
     lru_unlink(d, st, off);
