@@ -57,11 +57,12 @@ typedef struct lstr_sdict_res {
 /* ---- in the arena ---- */
 typedef struct sd_stripe {
   pthread_mutex_t lock;
+  uint64_t seq;                /* odd while the lock is held (atomic): readers that take
+                                  no lock check it did not change (a seqlock) */
   uint64_t lru_head, lru_tail; /* most / least recently used entry (0 = none) */
   uint64_t oldest;             /* atime of lru_tail (atomic): eviction picks the minimum */
   uint64_t count;
-  char pad[24];
-} sd_stripe;
+} __attribute__((aligned(64))) sd_stripe;
 
 typedef struct sd_header {
   uint64_t magic;              /* LSTR_SD_MAGIC once initialised (atomic, release) */

@@ -200,25 +200,38 @@ static void repair_stripe(lstr_sdict *d, int s) {
   publish_oldest(d, st);
 }
 
-static void stripe_lock(lstr_sdict *d, int s) {
-  int rc = pthread_mutex_lock(&d->stripes[s].lock);
+/* The seqlock half of a stripe lock: seq is odd from just after the mutex
+ * is taken (before any repair) to just before it is released. */
+static void seq_begin(sd_stripe *st) {
+  uint64_t v = __atomic_load_n(&st->seq, __ATOMIC_RELAXED);
+  __atomic_store_n(&st->seq, (v + 1) | 1, __ATOMIC_RELAXED); /* a dead holder may have left it odd */
+  __atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+static void locked(lstr_sdict *d, int s, int rc) {
+  seq_begin(&d->stripes[s]);
   if (rc == EOWNERDEAD) {
     repair_stripe(d, s);
     pthread_mutex_consistent(&d->stripes[s].lock);
   }
+}
+
+static void stripe_lock(lstr_sdict *d, int s) {
+  locked(d, s, pthread_mutex_lock(&d->stripes[s].lock));
 }
 
 static int stripe_trylock(lstr_sdict *d, int s) {
   int rc = pthread_mutex_trylock(&d->stripes[s].lock);
-  if (rc == EOWNERDEAD) {
-    repair_stripe(d, s);
-    pthread_mutex_consistent(&d->stripes[s].lock);
-    return 1;
-  }
-  return rc == 0;
+  if (rc != 0 && rc != EOWNERDEAD) return 0;
+  locked(d, s, rc);
+  return 1;
 }
 
-static void stripe_unlock(lstr_sdict *d, int s) { pthread_mutex_unlock(&d->stripes[s].lock); }
+static void stripe_unlock(lstr_sdict *d, int s) {
+  sd_stripe *st = &d->stripes[s];
+  __atomic_store_n(&st->seq, __atomic_load_n(&st->seq, __ATOMIC_RELAXED) + 1, __ATOMIC_RELEASE);
+  pthread_mutex_unlock(&st->lock);
+}
 
 /* ---- eviction ---- */
 /* Evict one entry for a store holding stripe `own`: the least recently used
@@ -313,8 +326,73 @@ static int store_locked(lstr_sdict *d, int s, uint64_t h, uint64_t off, const ch
 
 /* ---- the operations ---- */
 
+/* A get that takes no lock: read the stripe's seq, find and copy, and keep
+ * the result only if seq was even and did not change.  Everything read may
+ * be half-written, so every offset and length is checked against the heap
+ * before it is followed.  SD_RETRY sends the caller to the locked get: the
+ * stripe was being written, or the entry must be written (it expired, or
+ * it is due to move up its LRU list).  Not under TSan, which cannot see
+ * that the seq check discards racing reads. */
+#define SD_RETRY (-100)
+#if defined(__SANITIZE_THREAD__)
+#define SD_OPTIMISTIC 0
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SD_OPTIMISTIC 0
+#endif
+#endif
+#ifndef SD_OPTIMISTIC
+#define SD_OPTIMISTIC 1
+#endif
+
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+static int get_optimistic(lstr_sdict *d, uint64_t h, const char *k, size_t kl, lstr_sdict_res *r,
+                          char *buf, size_t cap) {
+  uint64_t b = bucket_of(d, h);
+  sd_stripe *st = &d->stripes[stripe_of(b)];
+  uint64_t seq = __atomic_load_n(&st->seq, __ATOMIC_ACQUIRE);
+  if (seq & 1) return SD_RETRY;
+  const uint64_t lo = d->h->heap_off + sizeof(sd_block), hi = d->h->heap_end;
+  uint64_t off = LOAD(d->buckets[b]);
+  for (int steps = 0; off; steps++) {
+    if (off < lo || off + sizeof(sd_entry) + kl > hi || (off & 7) || steps > 1024) return SD_RETRY;
+    sd_entry *e = ent(d, off);
+    if (LOAD(e->hash) == h && LOAD(e->klen) == kl && memcmp(e->data, k, kl) == 0) break;
+    off = LOAD(e->hnext);
+  }
+  int rc = LSTR_SD_NIL;
+  if (off) {
+    sd_entry *e = ent(d, off);
+    int64_t ex = LOAD(e->expires);
+    if (ex && now_ns() >= ex) return SD_RETRY;
+    if (access_tick() - LOAD(e->atime) >= PROMOTE_TICKS) return SD_RETRY;
+    rc = LOAD(e->type);
+    if (rc == LSTR_SD_STRING) {
+      uint64_t vl = LOAD(e->vlen);
+      if (vl > hi - off - sizeof(sd_entry) - kl) return SD_RETRY;
+      r->len = vl;
+      if (vl > cap) rc = LSTR_SD_ESMALL;
+      else memcpy(buf, e->data + kl, vl);
+    } else if (rc == LSTR_SD_NUMBER || rc == LSTR_SD_BOOLEAN) {
+      r->num = *(volatile double *)&e->num;
+    } else {
+      return SD_RETRY;
+    }
+  }
+  __atomic_thread_fence(__ATOMIC_ACQUIRE);
+  return LOAD(st->seq) == seq ? rc : SD_RETRY;
+}
+
 LSTR_EXPORT int lstr_sdict_get(lstr_sdict *d, const char *k, size_t kl, lstr_sdict_res *r,
                                char *buf, size_t cap) {
+  if (SD_OPTIMISTIC) {
+    uint64_t hash = hash_key(k, kl);
+    for (int attempt = 0; attempt < 3; attempt++) {
+      int rc = get_optimistic(d, hash, k, kl, r, buf, cap);
+      if (rc != SD_RETRY) return rc;
+    }
+  }
   uint64_t h;
   int s;
   uint64_t off = open_key(d, k, kl, &h, &s);

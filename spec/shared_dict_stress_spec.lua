@@ -15,7 +15,7 @@ local THREAD = [=[
   local hrtime = require('native.process').hrtime
   local d = require('shared').dict(wt.workerData.name)
   local tag, deadline = wt.workerData.tag, hrtime() + wt.workerData.seconds * 1e9
-  local incrs, cases, forcible, i = 0, 0, 0, 0
+  local incrs, cases, forcible, torn, i = 0, 0, 0, 0, 0
   while hrtime() < deadline do
     for _ = 1, 100 do
       i = i + 1
@@ -29,11 +29,15 @@ local THREAD = [=[
       local _, err, f = d:set(tag .. (i % 4000), ('v'):rep(50 + i % 1000))
       assert(err == nil, err)
       if f then forcible = forcible + 1 end
+      -- keys every thread writes: a read sees one whole value or none
+      d:set('any' .. (i % 500), string.char(97 + i % 26):rep(20 + i % 300))
+      local v = d:get('any' .. (i * 7 % 500))
+      if v ~= nil and not (#v >= 20 and #v < 320 and v == v:sub(1, 1):rep(#v)) then torn = torn + 1 end
     end
   end
-  wt.parentPort:postMessage({ incrs = incrs, cases = cases, forcible = forcible })
+  wt.parentPort:postMessage({ incrs = incrs, cases = cases, forcible = forcible, torn = torn })
 ]=]
-local total, done = { incrs = 0, cases = 0, forcible = 0 }, 0
+local total, done = { incrs = 0, cases = 0, forcible = 0, torn = 0 }, 0
 for t = 1, 2 do
   local w = wt.Worker(THREAD, { eval = true, workerData = {
     name = name, seconds = seconds, tag = ('p%d_t%d_'):format(process.pid, t) } })
@@ -49,7 +53,7 @@ end
 ]]
 
 describe('a shared dictionary under load', function()
-  it('counts exactly with 4 processes x 2 threads doing incr/cas/set while it evicts', function()
+  it('counts exactly and reads whole values with 4 processes x 2 threads doing incr/cas/set/get while it evicts', function()
     local name = 'stress' .. process.pid
     -- the threads' 32000 keys need more than 16m: it evicts all along, yet
     -- an entry ages for many milliseconds before it is the oldest (the
@@ -67,10 +71,11 @@ describe('a shared dictionary under load', function()
       assert.are.equal(0, e[1])
     end
     assert.are.equal(4, #results)
-    local incrs, cases, forcible = 0, 0, 0
+    local incrs, cases, forcible, torn = 0, 0, 0, 0
     for _, r in ipairs(results) do
-      incrs, cases, forcible = incrs + r.incrs, cases + r.cases, forcible + r.forcible
+      incrs, cases, forcible, torn = incrs + r.incrs, cases + r.cases, forcible + r.forcible, torn + r.torn
     end
+    assert.are.equal(0, torn)
     assert.is_true(incrs > 1000, 'too little work: ' .. incrs)
     assert.are.equal(incrs, d:get('hits'))
     assert.are.equal(cases, d:get('cas'))
