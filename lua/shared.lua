@@ -10,7 +10,7 @@
 --- docs/shared.md says how the arena is built and found.
 local ffi = require('ffi')
 local errors = require('luster.errors')
-local core = require('native.core')
+local native = require('native.shared_dict')
 
 local C = ffi.C
 local type, tostring, floor = type, tostring, math.floor
@@ -19,7 +19,6 @@ local ffi_string = ffi.string
 ffi.cdef [[
 typedef struct lstr_sdict lstr_sdict;
 typedef struct lstr_sdict_res { double num; size_t len; int32_t type; int32_t forcible; } lstr_sdict_res;
-int lstr_sdict_scope(int is_main, int is_cluster_worker);
 lstr_sdict *lstr_sdict_open(const char *name, double size, int scope, char *err, size_t errlen);
 void lstr_sdict_close(lstr_sdict *d);
 int lstr_sdict_get(lstr_sdict *d, const char *k, size_t kl, lstr_sdict_res *r, char *buf, size_t cap);
@@ -265,8 +264,7 @@ function M.dict(name, options)
   local d = opened[name]
   if d then return d end
   local size = parse_size(options and options.size)
-  local info = core.info()
-  local scope = C.lstr_sdict_scope(info.isMainThread and 1 or 0, info.isClusterWorker and 1 or 0)
+  local scope = native.scope()
   local err = ffi.new('char[256]')
   local h = C.lstr_sdict_open(name, size, scope, err, 256)
   if h == nil then errors.throw('ERR_SHARED_DICT', 'shared.dict(%q): %s', name, ffi_string(err)) end

@@ -30,6 +30,7 @@ int luaopen_native_zlib(lua_State *L);
 int luaopen_native_dns(lua_State *L);
 int luaopen_native_socket(lua_State *L);
 int luaopen_native_http_parser(lua_State *L);
+int luaopen_native_shared_dict(lua_State *L);
 /* cjson comes from Debian's lua-cjson package: its module is loaded by the
  * path found at build time (its static archive is not PIC). */
 static int open_cjson(lua_State *L) {
@@ -61,6 +62,7 @@ static const struct { const char *name; lua_CFunction fn; } natives[] = {
   {"native.dns", luaopen_native_dns},
   {"native.socket", luaopen_native_socket},
   {"native.http_parser", luaopen_native_http_parser},
+  {"native.shared_dict", luaopen_native_shared_dict},
   {"cjson", open_cjson},
   {"native.clone", luaopen_native_clone},
   {"native.atomics", luaopen_native_atomics},
