@@ -5,7 +5,7 @@
  * Scope: the process whose lifetime a dictionary shares — the cluster
  * primary (of `cluster.fork` or of `luster -i`) for its workers, which are
  * its direct children, else the process itself.  The arena is a POSIX shared
- * memory object named /luster-<scope pid>-<scope start time>-<dict name>:
+ * memory object named /luster-dict-<scope pid>-<scope start time>-<dict name>:
  * the start time (from /proc) keeps a reused pid from meeting an old run's
  * objects, so two unrelated runs never share a dictionary.
  *
@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #define LSTR_EXPORT __attribute__((visibility("default")))
-#define PREFIX "luster-"
+#define PREFIX "luster-dict-"
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static lstr_sdict *registry;

@@ -35,7 +35,7 @@ local function shm_objects_of(pid)
   local p = io.popen('ls /dev/shm 2>/dev/null')
   local n = 0
   for line in p:lines() do
-    if line:find('^luster%-' .. pid .. '%-') then n = n + 1 end
+    if line:find('^luster%-dict%-' .. pid .. '%-') then n = n + 1 end
   end
   p:close()
   return n

@@ -265,6 +265,40 @@ describe('a shared dictionary across processes', function()
   end)
 end)
 
+local function shm_objects_of(pid)
+  local p = io.popen('ls /dev/shm 2>/dev/null')
+  local found = 0
+  for line in p:lines() do
+    if line:find('^luster%-dict%-' .. pid .. '%-') then found = found + 1 end
+  end
+  p:close()
+  return found
+end
+
+describe('the memory of a shared dictionary', function()
+  it('is released when its scope process exits', function()
+    local r = await(h.run({ h.bin, '-e', "require('shared').dict('bye'):set('k', 1) print(process.pid)" }))
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal(0, shm_objects_of(tonumber(r.out)))
+  end)
+
+  it('left by a process killed with SIGKILL is released by the next luster that opens one', function()
+    local p = h.start({ h.bin, '-e', [[
+      require('shared').dict('orphan'):set('k', 1)
+      print('ready')
+      setInterval(function() end, 1000)
+    ]] })
+    assert.is_true(h.wait_for(function() return p.out():find('ready') ~= nil end, 5000), p.err())
+    assert.are.equal(1, shm_objects_of(p.pid))
+    p.kill('SIGKILL')
+    await(p.done)
+    assert.are.equal(1, shm_objects_of(p.pid)) -- nobody ran its exit
+    local r = await(h.run({ h.bin, '-e', "require('shared').dict('sweeper')" }))
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal(0, shm_objects_of(p.pid))
+  end)
+end)
+
 describe('a shared dictionary when a process dies holding its locks', function()
   it('keeps working and stays consistent after a SIGKILL in the middle of a store', function()
     local name = 'crash' .. process.pid
