@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -173,10 +174,17 @@ static int map_arena(const char *shm, size_t size, void **mem, size_t *mapped) {
   for (int attempt = 0; attempt < 2; attempt++) {
     int fd = shm_open(shm, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd >= 0) {
+      /* reserve every page now: a full /dev/shm is then an error here
+       * rather than a SIGBUS on some later write */
       void *m = MAP_FAILED;
-      if (ftruncate(fd, (off_t)size) == 0)
+      struct statvfs vfs;
+      int err = fstatvfs(fd, &vfs) == 0 && (double)vfs.f_bavail * (double)vfs.f_frsize < (double)size
+                    ? ENOSPC /* before reserving pages we would have to give back */
+                    : posix_fallocate(fd, 0, (off_t)size);
+      if (err == 0) {
         m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-      int err = errno;
+        if (m == MAP_FAILED) err = errno;
+      }
       close(fd);
       if (m == MAP_FAILED || lstr_sdict_format(m, size)) {
         if (m != MAP_FAILED) munmap(m, size);

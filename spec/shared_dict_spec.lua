@@ -41,6 +41,20 @@ describe('shared.dict', function()
     assert.is_false(ok)
     assert.are.equal('ERR_SHARED_DICT', e.code)
   end)
+
+  it('says there is no space when shared memory cannot hold the size asked for', function()
+    local df = io.popen('df --output=avail -B1 /dev/shm | tail -1')
+    local avail = tonumber(df:read('*a'))
+    df:close()
+    local want = math.ceil(avail * 1.5 / 4096) * 4096 + 1024 * 1024
+    if want > 1e12 then return pending('more than 1t of /dev/shm') end
+    local ok, e = pcall(shared.dict, 'nospace' .. process.pid, { size = want })
+    assert.is_false(ok)
+    assert.are.equal('ERR_SHARED_DICT', e.code)
+    assert.is_truthy(e.message:find('No space left'), e.message)
+    local after = shared.dict('nospace' .. process.pid, { size = '64k' }) -- nothing was left behind
+    assert.are.equal(65536, after:capacity())
+  end)
 end)
 
 describe('a shared dictionary', function()
