@@ -216,8 +216,22 @@ static void locked(lstr_sdict *d, int s, int rc) {
   }
 }
 
+/* Critical sections are tens of nanoseconds: spin a little before the
+ * mutex puts us to sleep in the kernel (as nginx's shmtx does). */
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
 static void stripe_lock(lstr_sdict *d, int s) {
-  locked(d, s, pthread_mutex_lock(&d->stripes[s].lock));
+  pthread_mutex_t *m = &d->stripes[s].lock;
+  for (int spin = 0; spin < 100; spin++) {
+    int rc = pthread_mutex_trylock(m);
+    if (rc == 0 || rc == EOWNERDEAD) { locked(d, s, rc); return; }
+    cpu_relax();
+  }
+  locked(d, s, pthread_mutex_lock(m));
 }
 
 static int stripe_trylock(lstr_sdict *d, int s) {
