@@ -8,12 +8,16 @@
  * (forcible) or ran out of memory, the model forgets exactly the keys the
  * dictionary no longer has (and every key it still has must hold the
  * model's value).  After every operation lstr_sdict_check() walks the heap,
- * the chains and the LRU lists.
+ * the chains and the LRU lists.  One operation is a crash: a thread starts
+ * a store and exits holding the stripe and heap locks (robust mutexes then
+ * answer EOWNERDEAD, as when a process dies), and the next operations must
+ * repair both without the half-made entry showing.
  *
  *   scripts/fuzz fuzz_shared_dict 60
  */
 #include "shared_dict.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +115,14 @@ static void resync(lstr_sdict *d) {
   }
 }
 
+typedef struct { lstr_sdict *d; int k; int rc; } crash_arg;
+
+static void *die_holding(void *p) {
+  crash_arg *a = p;
+  a->rc = lstr_sdict_debug_die_holding(a->d, keybuf[a->k], keylen[a->k]);
+  return NULL; /* the thread ends holding the locks */
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static void *mem;
   if (!mem && !(mem = aligned_alloc(4096, ARENA))) abort();
@@ -192,7 +204,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       break;
     }
     case 8:
-      if (byte() % 8 == 0) {
+      if (byte() % 4 == 1) { /* a crash in the middle of a store */
+        crash_arg a = { &d, k, 0 };
+        pthread_t t;
+        if (pthread_create(&t, NULL, die_holding, &a) || pthread_join(t, NULL)) abort();
+        if (a.rc == 0) check_get(&d, k); /* repairs; the key is as it was */
+      } else if (byte() % 8 == 0) {
         lstr_sdict_flush_all(&d);
         for (int j = 0; j < NKEYS; j++) forget(j);
         if (lstr_sdict_free_space(&d) != (double)(d.h->heap_end - d.h->heap_off)) fail("free space after flush", k);
