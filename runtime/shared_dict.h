@@ -9,8 +9,8 @@
  * stripe (bucket % LSTR_SD_STRIPES) whose robust mutex guards that stripe's
  * chains and its LRU list.  The heap (boundary-tag blocks, first fit, one
  * free list) has its own robust mutex, always taken last.  No operation
- * takes a lock that covers the whole dictionary, so readers of different
- * stripes never meet.
+ * takes a lock that covers the whole dictionary, and reads take none: they
+ * check the stripe's sequence number (odd while it is locked) instead.
  *
  * Every operation is one C call (Lua reaches these through LuaJIT's FFI,
  * lua/shared.lua): its result is the return value plus a lstr_sdict_res the

@@ -3,10 +3,10 @@
  *
  * An entry lives in one heap block: its links (bucket chain, the stripe's
  * LRU list), hash, last access, expiry, the number (numbers and booleans)
- * and then the key and string value bytes.  Every operation locks the one
+ * and then the key and string value bytes.  Every write locks the one
  * stripe that owns the key's bucket and, only when it allocates or frees,
- * the heap after it.  So reads of different stripes never share a lock and
- * a `get` is: hash, lock, walk a short chain, copy, unlock.
+ * the heap after it.  A `get` takes no lock at all when it can: it checks
+ * the stripe's sequence number around its reads (get_optimistic).
  *
  * LRU: each stripe keeps an exact LRU list; each list's tail access time is
  * published in stripe->oldest.  When the heap is full, a store evicts the
