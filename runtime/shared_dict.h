@@ -70,7 +70,6 @@ typedef struct sd_header {
   uint64_t nbuckets;           /* power of two */
   uint64_t buckets_off, heap_off, heap_end;
   uint64_t free_bytes;         /* atomic: what freeSpace reports */
-  uint64_t free_head;          /* first free block (0 = none), under heap_lock */
   pthread_mutex_t heap_lock;
   char pad[64];
 } sd_header;
@@ -132,7 +131,6 @@ typedef struct sd_block {
   uint32_t valid;              /* the entry is complete and linked */
 } sd_block;
 
-#define SD_AT(d, off) ((void *)((d)->base + (off)))
 uint64_t sd_heap_alloc(lstr_sdict *d, size_t bytes, uint32_t owner); /* block payload offset or 0 */
 void sd_heap_free(lstr_sdict *d, uint64_t payload);                  /* under heap_lock */
 void sd_heap_lock(lstr_sdict *d);

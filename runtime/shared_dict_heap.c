@@ -32,7 +32,7 @@ typedef struct sd_free {
   uint64_t next, prev;  /* block offsets in the same class list, 0 = none */
 } sd_free;
 
-/* the class lists live just after the header (sd_header.pad is too small) */
+/* the size-class list heads: SD_HEAP_RESERVED bytes just before the heap */
 static uint64_t *class_heads(lstr_sdict *d) { return (uint64_t *)(d->base + d->h->heap_off) - NCLASSES; }
 
 static inline sd_block *blk(lstr_sdict *d, uint64_t off) { return (sd_block *)(d->base + off); }
