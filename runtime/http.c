@@ -46,7 +46,7 @@ static http_server *check_server(lua_State *L) {
 /* ---- lifetime ---- */
 
 void http_server_unref(http_server *srv) {
-  if (--srv->refs == 0) free(srv);
+  lstr_lifetime_drop(&srv->life);
 }
 
 static void handle_close_cb(uv_handle_t *h) { http_server_unref(h->data); }
@@ -144,7 +144,7 @@ static int new_server(lua_State *L) {
   srv->on_event_ref = lstr_ref(L);
   lua_pushvalue(L, 4);
   srv->socket_mt_ref = lstr_ref(L);
-  srv->refs = 3; /* the Lua object, the sweep timer, the resume idle */
+  lstr_lifetime_init(&srv->life, srv, free, 3); /* the Lua object, the sweep timer, the resume idle */
   uv_timer_init(s->loop, &srv->sweep);
   srv->sweep.data = srv;
   uv_unref((uv_handle_t *)&srv->sweep);
@@ -184,7 +184,7 @@ static int server_listen_fd(lua_State *L) {
   if (rc != 0) close(fd); /* not the handle's yet: closing it will not */
   else rc = uv_listen((uv_stream_t *)&srv->listener, 511, listener_cb);
   srv->listening = 1; /* the handle is initialised either way: close it on error */
-  srv->refs++;
+  lstr_lifetime_hold(&srv->life);
   srv->closing = 0;
   if (rc) {
     stop_listening(srv);

@@ -7,7 +7,7 @@
  *                    one write), the cached Date header, canned errors
  *
  * Ownership: the Lua server object holds a userdata pointing at the
- * http_server; each connection holds a reference on it too (`refs`), and it
+ * http_server; each connection holds it too (`life`, lstr.h's lifetime), and it
  * is freed when the last reference goes and its handles are closed.  A
  * connection is malloc'ed and freed in its close callback; Lua reaches it
  * through a small userdata cell that is nulled when the connection closes,
@@ -106,7 +106,7 @@ struct http_server {
   http_conn *conns;
   http_conn *resume_head;
   int nconns;
-  int refs;                     /* Lua object + open handles + connections */
+  lstr_lifetime life;           /* held by the Lua object, open handles, connections */
   int listening;
   int closing;                  /* close() called: no new connections */
   uint64_t close_started;       /* loop time server:close() was called */

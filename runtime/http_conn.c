@@ -498,7 +498,7 @@ static http_conn *new_conn(http_server *srv) {
   if (srv->conns) srv->conns->prev = c;
   srv->conns = c;
   srv->nconns++;
-  srv->refs++;
+  lstr_lifetime_hold(&srv->life);
   return c;
 }
 
