@@ -48,6 +48,19 @@ local function client(port, path, protocols, opts)
   return c
 end
 
+-- await(p), or fail after ms: a frame that never comes fails the spec
+-- instead of hanging it.
+local function within(p, ms)
+  local timer
+  local timeout = Promise.new(function(_, reject)
+    timer = setTimeout(function() reject('timed out waiting for the peer') end, ms or 5000)
+  end)
+  local ok, v = pcall(await, Promise.race({ p, timeout }))
+  clearTimeout(timer)
+  if not ok then error(v, 0) end
+  return v
+end
+
 -- A TCP client that did the handshake by hand; frames go out as given.
 local function raw(port, path)
   local s = net.connect(port, '127.0.0.1')
@@ -62,10 +75,10 @@ local function raw(port, path)
   s.head = head
   -- the server's next frame: opcode, payload
   function s.frame()
-    local b = await(s:read(2))
+    local b = within(s:read(2))
     local len = b:byte(2) % 128
-    if len == 126 then local e = await(s:read(2)); len = e:byte(1) * 256 + e:byte(2) end
-    return b:byte(1) % 16, len > 0 and await(s:read(len)) or ''
+    if len == 126 then local e = within(s:read(2)); len = e:byte(1) * 256 + e:byte(2) end
+    return b:byte(1) % 16, len > 0 and within(s:read(len)) or ''
   end
   function s.close_code()
     local op, payload = s.frame()
@@ -231,7 +244,7 @@ describe('WebSocket protocol errors (RFC 6455)', function()
     s:write(frames)
     local code = s.close_code()
     assert.are.equal(expected_code, code)
-    assert.is_nil(await(s:read()))   -- then the server ends the connection
+    assert.is_nil(within(s:read()))   -- then the server ends the connection
     wss:close()
     return errs
   end
