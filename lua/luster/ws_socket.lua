@@ -41,7 +41,7 @@ WebSocket.CONNECTING, WebSocket.OPEN, WebSocket.CLOSING, WebSocket.CLOSED = CONN
 local getters = {}
 function getters.bufferedAmount(self)
   local s = rawget(self, '_socket')
-  local n = rawget(self, '_after_close') or 0
+  local n = (rawget(self, '_after_close') or 0) + (rawget(self, '_out_len') or 0)
   if s and not s.destroyed then n = n + s.writableLength end
   return n
 end
@@ -135,7 +135,13 @@ function WebSocket:_attach(socket, head)
     self:close(err.statusCode)
     self:_event('error', err)
   end
-  socket:on('data', function(d) parser:feed(d) end)
+  socket:on('data', function(d)
+    -- what the listeners send while this read is parsed leaves in one write
+    self._batching = true
+    parser:feed(d)
+    self._batching = false
+    self:_flush()
+  end)
   socket:on('end', function()
     self.readyState = CLOSING
     finish_socket(self)
@@ -159,6 +165,38 @@ function WebSocket:_closed()
 end
 
 -- ---- sending ----
+
+-- Every frame goes out through _write.  While a read is being parsed the
+-- frames queue in self._out and leave as one socket write (an echo of a
+-- read holding many messages costs one syscall, not one per message);
+-- bufferedAmount counts them.
+function WebSocket:_write(data, cb)
+  if not self._batching then return self._socket:write(data, cb) end
+  local out = self._out
+  if not out then out = {}; self._out, self._out_len = out, 0 end
+  out[#out + 1] = data
+  self._out_len = self._out_len + #data
+  if cb then
+    local cbs = self._out_cbs
+    if not cbs then cbs = {}; self._out_cbs = cbs end
+    cbs[#cbs + 1] = cb
+  end
+end
+
+function WebSocket:_flush()
+  local out = self._out
+  if not out then return end
+  local cbs = self._out_cbs
+  self._out, self._out_len, self._out_cbs = nil, 0, nil
+  local cb
+  if cbs then cb = function(err) for i = 1, #cbs do cbs[i](err) end end end
+  local socket = self._socket
+  if socket.destroyed then
+    if cb then process.nextTick(cb, errors.new('ERR_STREAM_DESTROYED', 'Cannot call write after a stream was destroyed')) end
+    return
+  end
+  socket:write(#out == 1 and out[1] or table.concat(out), cb)
+end
 
 local function not_open(self, what, cb)
   local e = errors.new('ERR_WS_NOT_OPEN', ('WebSocket is not open: readyState %d (%s)'):format(self.readyState, STATE_NAMES[self.readyState]))
@@ -192,11 +230,11 @@ function WebSocket:send(data, opts, cb)
   if fin then self._fragment_op = nil elseif not self._fragment_op then self._fragment_op = op end
   local mask = not self.isServer
   if opts and opts.mask ~= nil then mask = opts.mask end
-  self._socket:write(new_frame(op, data, fin, mask), cb)
+  self:_write(new_frame(op, data, fin, mask), cb)
 end
 
 function WebSocket:_control(op, data, cb)
-  self._socket:write(new_frame(op, data, true, not self.isServer), cb)
+  self:_write(new_frame(op, data, true, not self.isServer), cb)
 end
 
 local function control_data(data)
@@ -246,7 +284,7 @@ function WebSocket:close(code, reason)
   self.readyState = CLOSING
   local payload = code and (char(floor(code / 256), code % 256) .. reason) or ''
   local socket = self._socket
-  self._socket:write(new_frame(frame.OP_CLOSE, payload, true, not self.isServer), function(err)
+  self:_write(new_frame(frame.OP_CLOSE, payload, true, not self.isServer), function(err)
     if err then return end
     self._close_sent = true
     if self._close_received or self._parser_failed then finish_socket(self) end
