@@ -20,8 +20,7 @@ local M = {}
 
 local WebSocket = wsock.WebSocket
 -- `ws.WebSocket(url, protocols, opts)` connects, like `new WebSocket(...)`
-setmetatable(WebSocket, { __index = require('events'),
-  __call = function(_, url, protocols, opts) return client.connect(url, protocols, opts) end })
+getmetatable(WebSocket).__call = function(_, url, protocols, opts) return client.connect(url, protocols, opts) end
 WebSocket.new = client.connect
 
 M.WebSocket = WebSocket

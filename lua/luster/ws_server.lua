@@ -73,7 +73,8 @@ function M.new(opts, cb)
   if cb then self:once('listening', cb) end
   return self
 end
-setmetatable(Server, { __index = EventEmitter, __call = function(_, opts, cb) return M.new(opts, cb) end })
+getmetatable(Server).__call = function(_, opts, cb) return M.new(opts, cb) end
+Server.new = M.new
 
 --- Is this upgrade request for us (the `path` option)?
 function Server:shouldHandle(req)
