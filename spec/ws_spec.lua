@@ -378,8 +378,12 @@ describe('WebSocket backpressure', function()
     assert.is_true(wait_for(function() return server_side ~= nil end))
     c:pause()
     local chunk = string.rep('z', 64 * 1024)
-    local written = 0
-    for _ = 1, 200 do server_side:send(chunk, { binary = true }, function() written = written + 1 end) end
+    local written, refused, drained = 0, 0, false
+    server_side:on('drain', function() drained = true end)
+    for _ = 1, 200 do
+      if not server_side:send(chunk, { binary = true }, function() written = written + 1 end) then refused = refused + 1 end
+    end
+    assert.is_true(refused > 0)   -- send says false past the high-water mark
     sleep(200)
     -- the client reads no more than its socket's high-water mark: the rest
     -- waits in the server's send buffer
@@ -391,6 +395,7 @@ describe('WebSocket backpressure', function()
     assert.is_true(wait_for(function() return n == 200 end, 10000))
     assert.are.equal(200, written)
     assert.are.equal(0, server_side.bufferedAmount)
+    assert.is_true(wait_for(function() return drained end))
     c:terminate()
     wss:close()
   end)

@@ -10,7 +10,8 @@
 ---
 --- Events are EventEmitter events as in npm's ws ('open', 'message'(data,
 --- isBinary), 'close'(code, reason), 'error'(err), 'ping'(data),
---- 'pong'(data)) and the browser-style properties work too:
+--- 'pong'(data), and 'drain' after a send that returned false) and the
+--- browser-style properties work too:
 --- `ws.onmessage = function(event) ... event.data ... end` (onopen,
 --- onclose with event.code/.reason/.wasClean, onerror with event.error).
 ---
@@ -148,6 +149,7 @@ function WebSocket:_attach(socket, head)
   end)
   socket:on('error', function() self.readyState = CLOSING; socket:destroy() end)
   socket:on('close', function() self:_closed() end)
+  socket:on('drain', function() self:emit('drain') end)
   self.readyState = OPEN
   self:_event('open')
   if head and #head > 0 then
@@ -171,7 +173,8 @@ end
 -- read holding many messages costs one syscall, not one per message);
 -- bufferedAmount counts them.
 function WebSocket:_write(data, cb)
-  if not self._batching then return self._socket:write(data, cb) end
+  local socket = self._socket
+  if not self._batching then return socket:write(data, cb) end
   local out = self._out
   if not out then out = {}; self._out, self._out_len = out, 0 end
   out[#out + 1] = data
@@ -181,6 +184,7 @@ function WebSocket:_write(data, cb)
     if not cbs then cbs = {}; self._out_cbs = cbs end
     cbs[#cbs + 1] = cb
   end
+  return socket.writableLength + self._out_len < socket.writableHighWaterMark
 end
 
 function WebSocket:_flush()
@@ -209,7 +213,8 @@ end
 --- when it is valid UTF-8 and `binary` is not set; typed arrays and
 --- ArrayBuffers as binary.  `fin = false` sends a fragment (the next sends
 --- continue the message until one with fin ~= false).  cb(err) once the
---- frame is written.
+--- frame is written.  Returns false once bufferedAmount reaches the
+--- socket's high-water mark (a luster addition: wait for 'drain').
 function WebSocket:send(data, opts, cb)
   if type(opts) == 'function' then opts, cb = nil, opts end
   local binary
@@ -230,7 +235,7 @@ function WebSocket:send(data, opts, cb)
   if fin then self._fragment_op = nil elseif not self._fragment_op then self._fragment_op = op end
   local mask = not self.isServer
   if opts and opts.mask ~= nil then mask = opts.mask end
-  self:_write(new_frame(op, data, fin, mask), cb)
+  return self:_write(new_frame(op, data, fin, mask), cb)
 end
 
 function WebSocket:_control(op, data, cb)
