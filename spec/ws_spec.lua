@@ -256,6 +256,17 @@ describe('WebSocket protocol errors (RFC 6455)', function()
     closes_with(1007, frame.frame(8, '\3\232\255', true, true))
   end)
 
+  it('ignores frames after a close frame', function()
+    local got = {}
+    local wss, port = server({}, function(sock) sock:on('message', function(d) got[#got + 1] = d end) end)
+    local s = raw(port)
+    s:write(frame.frame(1, 'before', true, true) .. frame.frame(8, '\3\232', true, true) .. frame.frame(1, 'after', true, true))
+    assert.are.equal(1000, s.close_code())
+    assert.is_nil(within(s:read()))
+    assert.are.same({ 'before' }, got)
+    wss:close()
+  end)
+
   it('accepts UTF-8 split across fragments', function()
     local got
     local wss, port = server({}, function(sock) sock:on('message', function(d) got = d end) end)

@@ -9,7 +9,7 @@
 --- on_close(code|nil, reason), on_error(err) where err = {code=, message=,
 --- statusCode=} (statusCode: the close code to answer with, as npm's ws:
 --- 1002 protocol error, 1007 invalid UTF-8, 1009 too big).  After an error
---- the parser ignores all further input.
+--- or a close frame the parser ignores all further input.
 ---
 --- frame(opcode, payload, fin, mask) -> the frame as one string.
 local ffi = require('ffi')
@@ -278,7 +278,11 @@ local function frame_done(self)
   if op >= 8 then
     local data = concat(self.cparts)
     self.cparts = nil
-    if op == 8 then return close_frame(self, data) end
+    if op == 8 then
+      close_frame(self, data)
+      self.failed = true   -- nothing may follow a close frame (RFC 6455 5.5.1)
+      return
+    end
     if op == 9 then return self.on_ping(data) end
     return self.on_pong(data)
   end
