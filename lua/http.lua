@@ -135,9 +135,21 @@ local function guarded_event(fn, sock, obj, a, b)
 end
 incoming.guard = function(req, fn) guarded_event(fn, req.socket, req) end
 
+-- A request left HTTP (runtime/http_conn.c, "upgrades"): its connection
+-- is now a net.Socket over `fd`, and `req` a complete request without a
+-- body; 'upgrade' (or 'connect' for CONNECT) gets (req, socket, head).
+local function upgrade(server, fd, head, method, url, raw, ver)
+  local socket = require('net').Socket.new({ fd = fd })
+  local req = setmetatable({ method = method, url = url, _raw = raw, _ver = ver, socket = socket,
+    complete = true, _body = false, upgrade = true }, req_mt)
+  server:emit(method == 'CONNECT' and 'connect' or 'upgrade', req, socket, head)
+end
+
 local function make_on_event(server)
-  return function(kind, sock, a, b)
-    if kind == 'body' then
+  return function(kind, sock, a, b, ...)
+    if kind == 'upgrade' then
+      upgrade(server, sock, a, b, ...)
+    elseif kind == 'body' then
       guarded_event(push_body, sock, sock._req, a, b)
     elseif kind == 'drain' then
       local res = sock._res
@@ -231,6 +243,8 @@ function Server:_listeners_changed(name)
     self._handler = type(l) == 'function' and l or nil
   elseif name == 'connection' then
     self._h:notify_connection(self:listenerCount('connection') > 0)
+  elseif name == 'upgrade' or name == 'connect' then
+    self._h:notify_upgrade(self:listenerCount('upgrade') > 0, self:listenerCount('connect') > 0)
   end
 end
 

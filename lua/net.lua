@@ -76,10 +76,6 @@ local function socket_init(self, opts)
   return self
 end
 
---- A new, unconnected socket (`net.Socket(opts)`); see connect.
-function Socket.new(opts)
-  return socket_init(setmetatable({}, Socket), opts)
-end
 setmetatable(Socket, { __index = stream.Duplex, __call = function(_, opts) return Socket.new(opts) end })
 
 local function refresh_timer(self)
@@ -144,6 +140,24 @@ local function attach(self, h, kind)
   self._h = h
   self._kind = kind
   h:set_handler(handler_for(self))
+end
+
+--- A new, unconnected socket (`net.Socket(opts)`); see connect.  With
+--- `opts.fd` (Node's option), a socket over that connected TCP descriptor,
+--- which it owns from then on (the HTTP server's upgrade hand-off).
+function Socket.new(opts)
+  local self = socket_init(setmetatable({}, Socket), opts)
+  if opts and opts.fd then
+    local h, err = native.adopt(opts.fd, handler_for(self))
+    if not h then error(err, 2) end
+    self._h, self._kind = h, 'tcp'
+    self.pending = false
+    self.readyState = 'open'
+    fill_addresses(self)
+    h:nodelay(true)
+    start_reading(self)
+  end
+  return self
 end
 
 function Socket:_read()

@@ -8,6 +8,10 @@
  *   on_request(sock, seq, method, url, raw_headers, version, flags, body)
  *   on_event(kind, sock, ...)   'body' (chunk, ended), 'abort' (status),
  *                               'close', 'connection', 'server_close'
+ *   on_event('upgrade', fd, head, method, url, raw_headers, version)
+ *                               a request left HTTP (Upgrade, CONNECT):
+ *                               its socket as a plain fd Lua now owns
+ *                               (http_conn.c, "upgrades")
  * Connections live in http_conn.c, responses in http_response.c.
  *
  * Headers reach Lua as one string ("name\0value\0"...) and become a table
@@ -19,6 +23,7 @@
  *     server:listen_fd(fd) -> true | nil, err      server:adopt(fd)
  *     server:close()  server:address()  server:connections()
  *     server:notify_connection(bool)  server:ref()  server:unref()
+ *     server:notify_upgrade(upgrade, connect)   hand those requests to Lua
  *     server:close_idle()  server:set_limits(opts)
  *   respond(h, seq, body, status, reason, hv, hn, final[, send_date]) -> bool
  *   inform(h, seq, status, reason, hv, hn) -> bool   (a 1xx response)
@@ -248,6 +253,12 @@ static int server_notify_connection(lua_State *L) {
   return 0;
 }
 
+static int server_notify_upgrade(lua_State *L) {
+  check_server(L)->notify_upgrade = (lua_toboolean(L, 2) ? HTTP_WANT_UPGRADE : 0) |
+                                    (lua_toboolean(L, 3) ? HTTP_WANT_CONNECT : 0);
+  return 0;
+}
+
 static int server_ref(lua_State *L) {
   http_server *srv = check_server(L);
   if (srv->listening) uv_ref((uv_handle_t *)&srv->listener);
@@ -394,6 +405,7 @@ static const luaL_Reg server_methods[] = {
   {"address", server_address},
   {"connections", server_connections},
   {"notify_connection", server_notify_connection},
+  {"notify_upgrade", server_notify_upgrade},
   {"ref", server_ref},
   {"unref", server_unref},
   {"release", server_release},

@@ -90,12 +90,18 @@ struct http_conn {
   unsigned dump_body : 1;       /* answered before the body was read: drop the rest */
   unsigned out_blocked : 1;     /* unsent output above the mark: next request waits */
   unsigned want_drain : 1;      /* a write() said false: tell Lua when the queue empties */
+  unsigned upgrade_handoff : 1; /* this request leaves HTTP: its socket goes to Lua (http_conn.c) */
+  unsigned upgrade_wait : 1;    /* ... once the earlier responses still queued are written */
 };
 
 /* The default of how much unsent output a connection may hold before
  * res:write() says false and pipelined requests wait (Node's
  * writableHighWaterMark; createServer's highWaterMark option). */
 #define HTTP_WRITE_HWM (64 * 1024)
+
+/* notify_upgrade bits: the server has an 'upgrade' / a 'connect' listener */
+#define HTTP_WANT_UPGRADE 1
+#define HTTP_WANT_CONNECT 2
 
 struct http_server {
   lstr_state *s;
@@ -111,6 +117,7 @@ struct http_server {
   int closing;                  /* close() called: no new connections */
   uint64_t close_started;       /* loop time server:close() was called */
   int notify_connection;        /* Lua listens for 'connection' */
+  int notify_upgrade;           /* HTTP_WANT_UPGRADE | HTTP_WANT_CONNECT: Lua listens */
   int on_request_ref, on_event_ref, socket_mt_ref;
 
   /* limits (options of createServer, Node's names and defaults) */

@@ -32,11 +32,21 @@
  * So per connection: one read buffer's worth past each mark.  A response
  * finished before its body was read (and nobody reads it) drops the rest of
  * the body instead of stopping, so the connection can go on.
+ *
+ * Upgrades: a request with `Connection: upgrade` + `Upgrade:` (or CONNECT)
+ * on a server with an 'upgrade' (or 'connect') listener leaves HTTP, as in
+ * Node: its body is not parsed (the bytes after the head belong to the new
+ * protocol), and once the responses before it are written the connection
+ * gives its socket away — a dup of the fd goes to Lua (which wraps it in a
+ * net.Socket, runtime/socket.c) with the bytes already read past the head,
+ * and this connection's handle is closed (which closes only its own fd).
+ * Without a listener such a request is served as any other, then closed.
  */
 #include "http.h"
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #define PEND_MAX (64 * 1024)   /* stop reading when this much input waits */
@@ -243,6 +253,10 @@ static int on_headers_complete(llhttp_t *p) {
     c->err_status = 413;
     return -1;
   }
+  if (p->upgrade && (srv->notify_upgrade & (p->method == HTTP_CONNECT ? HTTP_WANT_CONNECT : HTTP_WANT_UPGRADE))) {
+    c->upgrade_handoff = 1;
+    return 2; /* llhttp: no body, the rest is another protocol */
+  }
   if (c->expect_continue && p->http_major == 1 && p->http_minor >= 1) {
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
     uv_buf_t b = uv_buf_init((char *)cont, sizeof cont - 1);
@@ -285,6 +299,8 @@ void http_settings_init(llhttp_settings_t *st) {
 /* ---- the request cycle ---- */
 
 static void start_reading(http_conn *c);
+static void upgrade(http_conn *c, const char *rest, size_t n);
+static void finish_upgrade(http_conn *c);
 
 /* Read from the kernel unless one of the backpressure marks (top of the
  * file) holds.  A lingering connection always reads: it drops the input. */
@@ -357,6 +373,10 @@ void http_conn_feed(http_conn *c, const char *p, size_t n) {
     }
     p += used;
     n -= used;
+    if (c->upgrade_handoff && c->msg_complete) {
+      upgrade(c, p, n);
+      break;
+    }
     if (c->phase >= PHASE_BODY) {
       if (!c->dispatched) dispatch_request(c);
       else if (c->body.len || c->msg_complete) deliver_body(c);
@@ -433,6 +453,10 @@ void http_conn_response_done(http_conn *c) {
 
 void http_conn_drained(http_conn *c) {
   if (c->closing) return;
+  if (c->upgrade_wait) {
+    if (c->writes == 0) finish_upgrade(c);
+    return;
+  }
   if (c->want_drain) {
     c->want_drain = 0;
     if (c->dispatched && !c->res_done && c->sock_ref != LUA_NOREF && !lua_gone(c)) notify(c, "drain", 0);
@@ -453,6 +477,61 @@ void http_conn_read_body(http_conn *c, int on) {
     c->body_paused = 1;
   }
   update_reading(c);
+}
+
+/* ---- upgrades (see the top of the file) ---- */
+
+/* The request that leaves HTTP is complete; `rest` is what followed its
+ * head in this read.  Stop reading and wait for earlier responses still in
+ * the write queue: closing the handle now would cancel them. */
+static void upgrade(http_conn *c, const char *rest, size_t n) {
+  http_buf head = {0};
+  if (n && http_buf_append(&head, rest, n)) {
+    http_conn_close(c);
+    return;
+  }
+  if (c->pend.len && http_buf_append(&head, c->pend.p, c->pend.len)) {
+    http_buf_free(&head);
+    http_conn_close(c);
+    return;
+  }
+  http_buf_free(&c->pend);
+  c->pend = head; /* the new protocol's first bytes, until the hand-off */
+  c->phase = PHASE_WAIT; /* no HTTP timeout applies any more */
+  if (!c->read_stopped) {
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->read_stopped = 1;
+  }
+  c->upgrade_wait = 1;
+  if (c->writes == 0) finish_upgrade(c);
+}
+
+/* on_event('upgrade', fd, head, method, url, raw_headers, version), then
+ * close our handle: Lua's net.Socket owns the duplicate from here on. */
+static void finish_upgrade(http_conn *c) {
+  http_server *srv = c->srv;
+  lua_State *L = srv->s->L;
+  uv_os_fd_t fd;
+  int dupfd = -1;
+  c->upgrade_wait = 0;
+  if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0) dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  http_conn_close(c); /* the Lua side of the connection is over either way */
+  if (dupfd < 0) return;
+  if (lua_gone(c)) {
+    close(dupfd);
+    return;
+  }
+  c->dispatched = 0; /* nothing is left for the close callback to tell */
+  lstr_push_ref(L, srv->on_event_ref);
+  lua_pushliteral(L, "upgrade");
+  lua_pushinteger(L, dupfd);
+  lua_pushlstring(L, c->pend.p ? c->pend.p : "", c->pend.len);
+  lua_pushstring(L, llhttp_method_name((llhttp_method_t)c->parser.method));
+  lua_pushlstring(L, c->req.p, c->url_len);
+  lua_pushlstring(L, c->req.p + c->url_len, c->req.len - c->url_len);
+  lua_pushinteger(L, c->parser.http_major * 10 + c->parser.http_minor);
+  http_buf_free(&c->pend);
+  lstr_dispatch(srv->s, 7);
 }
 
 /* ---- reading ---- */

@@ -162,13 +162,13 @@ do
   end
 end
 
--- fetch and its classes are globals, as in Node (and browsers); the
--- HTTP client loads on first use.
+-- fetch and its classes, and the WebSocket client, are globals, as in Node
+-- (and browsers); the HTTP client loads on first use.
 do
   _G.fetch = function(...) return require('luster.fetch').fetch(...) end
   local where = { Headers = 'luster.fetch_headers', Request = 'luster.fetch_classes',
                   Response = 'luster.fetch_classes', AbortController = 'luster.abort',
-                  AbortSignal = 'luster.abort' }
+                  AbortSignal = 'luster.abort', WebSocket = 'ws' }
   for name, mod in pairs(where) do
     local function real()
       local m = require(mod)

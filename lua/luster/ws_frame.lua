@@ -1,0 +1,350 @@
+--- luster.ws_frame — RFC 6455 framing: the frame parser, the serializer,
+--- masking and UTF-8 validation.  Pure Lua over LuaJIT's FFI and bit ops:
+--- payload bytes are never walked as Lua strings.  Unmasking XORs 32-bit
+--- words from the received string straight into a scratch buffer (one
+--- ffi.string copy out), and UTF-8 is checked over a byte pointer.
+---
+--- Parser(opts) with opts = {isServer=, maxPayload=} and callbacks set on
+--- it:  on_message(data, isBinary), on_ping(data), on_pong(data),
+--- on_close(code|nil, reason), on_error(err) where err = {code=, message=,
+--- statusCode=} (statusCode: the close code to answer with, as npm's ws:
+--- 1002 protocol error, 1007 invalid UTF-8, 1009 too big).  After an error
+--- or a close frame the parser ignores all further input.
+---
+--- frame(opcode, payload, fin, mask) -> the frame as one string.
+local ffi = require('ffi')
+local errors = require('luster.errors')
+
+local band, bor, bxor, rshift, lshift = bit.band, bit.bor, bit.bxor, bit.rshift, bit.lshift
+local byte, char, sub, concat = string.byte, string.char, string.sub, table.concat
+local ffi_string, cast = ffi.string, ffi.cast
+local floor = math.floor
+
+local M = {}
+
+M.OP_CONT, M.OP_TEXT, M.OP_BINARY = 0, 1, 2
+M.OP_CLOSE, M.OP_PING, M.OP_PONG = 8, 9, 10
+
+local u8p, u32p = ffi.typeof('const uint8_t *'), ffi.typeof('uint32_t *')
+local cu32p = ffi.typeof('const uint32_t *')
+
+-- ---- UTF-8 ----
+
+--- Is `s` well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF)?
+function M.valid_utf8(s)
+  local n = #s
+  local p = cast(u8p, s)
+  local i = 0
+  -- ASCII runs four bytes at a time (the common case of text messages)
+  local w = cast(cu32p, p)
+  while i + 4 <= n do
+    if band(w[rshift(i, 2)], 0x80808080) ~= 0 then break end
+    i = i + 4
+  end
+  while i < n do
+    local c = p[i]
+    if c < 0x80 then
+      i = i + 1
+      if band(i, 3) == 0 then
+        while i + 4 <= n and band(w[rshift(i, 2)], 0x80808080) == 0 do i = i + 4 end
+      end
+    elseif c < 0xC2 then
+      return false
+    elseif c < 0xE0 then
+      if i + 1 >= n or band(p[i + 1], 0xC0) ~= 0x80 then return false end
+      i = i + 2
+    elseif c < 0xF0 then
+      if i + 2 >= n then return false end
+      local c1, c2 = p[i + 1], p[i + 2]
+      if band(c1, 0xC0) ~= 0x80 or band(c2, 0xC0) ~= 0x80 then return false end
+      if (c == 0xE0 and c1 < 0xA0) or (c == 0xED and c1 >= 0xA0) then return false end
+      i = i + 3
+    elseif c < 0xF5 then
+      if i + 3 >= n then return false end
+      local c1, c2, c3 = p[i + 1], p[i + 2], p[i + 3]
+      if band(c1, 0xC0) ~= 0x80 or band(c2, 0xC0) ~= 0x80 or band(c3, 0xC0) ~= 0x80 then return false end
+      if (c == 0xF0 and c1 < 0x90) or (c == 0xF4 and c1 >= 0x90) then return false end
+      i = i + 4
+    else
+      return false
+    end
+  end
+  return true
+end
+
+-- ---- masking ----
+
+local scratch, scratch_size = nil, 0
+local function scratch_for(n)
+  if n > scratch_size then
+    scratch_size = math.max(n, 64 * 1024)
+    scratch = ffi.new('uint8_t[?]', scratch_size + 4)
+  end
+  return scratch
+end
+
+--- XOR `n` bytes of `s` from offset `off` (0-based) with the 4-byte mask
+--- `key` (a string), the mask starting at its byte `moff`; a new string.
+function M.unmask(s, off, n, key, moff)
+  if n == 0 then return '' end
+  local m0, m1 = byte(key, moff % 4 + 1), byte(key, (moff + 1) % 4 + 1)
+  local m2, m3 = byte(key, (moff + 2) % 4 + 1), byte(key, (moff + 3) % 4 + 1)
+  local word = bor(m0, lshift(m1, 8), lshift(m2, 16), lshift(m3, 24))   -- little-endian
+  if ffi.abi('be') then word = bor(m3, lshift(m2, 8), lshift(m1, 16), lshift(m0, 24)) end
+  local dst = scratch_for(n)
+  local src = cast(u8p, s) + off
+  local d32, s32 = cast(u32p, dst), cast(cu32p, src)
+  local words = rshift(n, 2)
+  for i = 0, words - 1 do d32[i] = bxor(s32[i], word) end
+  for i = words * 4, n - 1 do
+    local j = i % 4
+    dst[i] = bxor(src[i], j == 0 and m0 or j == 1 and m1 or j == 2 and m2 or m3)
+  end
+  return ffi_string(dst, n)
+end
+
+-- 4 random mask bytes per frame, taken from a pooled block of
+-- crypto.randomBytes (RFC 6455 5.3: unpredictable masks).
+local pool, pool_pos = '', 1
+local function mask_key()
+  if pool_pos + 3 > #pool then
+    pool, pool_pos = require('crypto').randomBytes(4096), 1
+  end
+  local k = sub(pool, pool_pos, pool_pos + 3)
+  pool_pos = pool_pos + 4
+  return k
+end
+
+--- One frame as a string: `opcode`, `payload` (a string), `fin` (boolean),
+--- `mask` (true: a client's frame, masked with a fresh key).
+function M.frame(opcode, payload, fin, mask)
+  local n = #payload
+  local b0 = bor(fin == false and 0 or 0x80, opcode)
+  local mbit = mask and 0x80 or 0
+  local head
+  if n < 126 then
+    head = char(b0, bor(mbit, n))
+  elseif n < 65536 then
+    head = char(b0, bor(mbit, 126), rshift(n, 8), band(n, 255))
+  else
+    local hi, lo = floor(n / 4294967296), n % 4294967296
+    head = char(b0, bor(mbit, 127), band(rshift(hi, 24), 255), band(rshift(hi, 16), 255),
+      band(rshift(hi, 8), 255), band(hi, 255), floor(lo / 16777216) % 256, floor(lo / 65536) % 256,
+      floor(lo / 256) % 256, lo % 256)
+  end
+  if not mask then return head .. payload end
+  local key = mask_key()
+  return head .. key .. M.unmask(payload, 0, n, key, 0)
+end
+
+-- ---- the parser ----
+
+local Parser = {}
+Parser.__index = Parser
+M.Parser = Parser
+
+local function perror(code, status, fmt, ...)
+  local e = errors.new(code, fmt:format(...))
+  e.statusCode = status
+  return e
+end
+M.error = perror
+
+function M.new_parser(opts)
+  return setmetatable({
+    is_server = opts.isServer and true or false,
+    max = opts.maxPayload or 100 * 1024 * 1024,
+    buf = nil,            -- bytes of an incomplete header
+    state = 0,            -- 0: want a header, 1: in a payload
+    fin = false, opcode = 0, key = false, left = 0, moff = 0,
+    parts = {}, nparts = 0, msg_len = 0, msg_op = nil,   -- the data message being assembled
+    cparts = nil,         -- the control frame's payload pieces
+    failed = false,
+  }, Parser)
+end
+
+function Parser:fail(err)
+  self.failed = true
+  self.parts, self.nparts, self.cparts = {}, 0, nil
+  self.on_error(err)
+end
+
+-- Parse a header at offset `pos` of `s` (0-based); returns the offset past
+-- it, or nil when it is not all there yet (or the frame was rejected).
+local function header(self, s, pos, n)
+  if n - pos < 2 then return nil end
+  local b0, b1 = byte(s, pos + 1, pos + 2)
+  local len = band(b1, 0x7F)
+  local masked = band(b1, 0x80) ~= 0
+  local need = 2 + (len == 126 and 2 or len == 127 and 8 or 0) + (masked and 4 or 0)
+  if n - pos < need then return nil end
+  local at = pos + 2
+  if len == 126 then
+    local a, b = byte(s, at + 1, at + 2)
+    len = a * 256 + b
+    at = at + 2
+  elseif len == 127 then
+    local a, b, c, d, e, f, g, h = byte(s, at + 1, at + 8)
+    if a ~= 0 or b > 0x1F then   -- above 2^53 - 1: a number cannot hold it
+      self:fail(perror('WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH', 1009, 'Unsupported WebSocket frame: payload length > 2^53 - 1'))
+      return nil
+    end
+    len = ((((((b * 256 + c) * 256 + d) * 256 + e) * 256 + f) * 256 + g) * 256) + h
+    at = at + 8
+  end
+  if band(b0, 0x70) ~= 0 then
+    self:fail(perror('WS_ERR_UNEXPECTED_RSV_1', 1002, 'Invalid WebSocket frame: RSV1, RSV2 and RSV3 must be clear'))
+    return nil
+  end
+  local fin, op = band(b0, 0x80) ~= 0, band(b0, 0x0F)
+  if op >= 8 then
+    if op > 10 then
+      self:fail(perror('WS_ERR_INVALID_OPCODE', 1002, 'Invalid WebSocket frame: invalid opcode %d', op))
+      return nil
+    end
+    if not fin then
+      self:fail(perror('WS_ERR_EXPECTED_FIN', 1002, 'Invalid WebSocket frame: FIN must be set'))
+      return nil
+    end
+    if len > 125 then
+      self:fail(perror('WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH', 1002, 'Invalid WebSocket frame: invalid payload length %d', len))
+      return nil
+    end
+  elseif op == 0 then
+    if not self.msg_op then
+      self:fail(perror('WS_ERR_INVALID_OPCODE', 1002, 'Invalid WebSocket frame: invalid opcode 0'))
+      return nil
+    end
+  elseif op <= 2 then
+    if self.msg_op then
+      self:fail(perror('WS_ERR_INVALID_OPCODE', 1002, 'Invalid WebSocket frame: invalid opcode %d', op))
+      return nil
+    end
+  else
+    self:fail(perror('WS_ERR_INVALID_OPCODE', 1002, 'Invalid WebSocket frame: invalid opcode %d', op))
+    return nil
+  end
+  if masked ~= self.is_server then
+    if masked then
+      self:fail(perror('WS_ERR_UNEXPECTED_MASK', 1002, 'Invalid WebSocket frame: MASK must be clear'))
+    else
+      self:fail(perror('WS_ERR_EXPECTED_MASK', 1002, 'Invalid WebSocket frame: MASK must be set'))
+    end
+    return nil
+  end
+  if op < 8 then
+    if self.max > 0 and self.msg_len + len > self.max then
+      self:fail(perror('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 1009, 'Max payload size exceeded'))
+      return nil
+    end
+    if op ~= 0 then self.msg_op = op end
+    self.msg_len = self.msg_len + len
+  else
+    self.cparts = {}
+  end
+  self.fin, self.opcode, self.left, self.moff = fin, op, len, 0
+  if masked then
+    self.key = sub(s, at + 1, at + 4)
+    at = at + 4
+  else
+    self.key = false
+  end
+  self.state = 1
+  return at
+end
+
+local function close_frame(self, data)
+  local n = #data
+  if n == 0 then return self.on_close(nil, '') end
+  if n == 1 then
+    return self:fail(perror('WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH', 1002, 'Invalid WebSocket frame: invalid payload length 1'))
+  end
+  local a, b = byte(data, 1, 2)
+  local code = a * 256 + b
+  if not M.valid_close_code(code) then
+    return self:fail(perror('WS_ERR_INVALID_CLOSE_CODE', 1002, 'Invalid WebSocket frame: invalid status code %d', code))
+  end
+  local reason = sub(data, 3)
+  if not M.valid_utf8(reason) then
+    return self:fail(perror('WS_ERR_INVALID_UTF8', 1007, 'Invalid WebSocket frame: invalid UTF-8 sequence'))
+  end
+  self.on_close(code, reason)
+end
+
+-- A whole frame's payload is in: act on it.
+local function frame_done(self)
+  self.state = 0
+  local op = self.opcode
+  if op >= 8 then
+    local data = concat(self.cparts)
+    self.cparts = nil
+    if op == 8 then
+      close_frame(self, data)
+      self.failed = true   -- nothing may follow a close frame (RFC 6455 5.5.1)
+      return
+    end
+    if op == 9 then return self.on_ping(data) end
+    return self.on_pong(data)
+  end
+  if not self.fin then return end
+  local parts, k = self.parts, self.nparts
+  local data = k == 1 and parts[1] or concat(parts, '', 1, k)
+  for i = 1, k do parts[i] = nil end
+  local mop = self.msg_op
+  self.nparts, self.msg_len, self.msg_op = 0, 0, nil
+  if mop == 1 and not M.valid_utf8(data) then
+    return self:fail(perror('WS_ERR_INVALID_UTF8', 1007, 'Invalid WebSocket frame: invalid UTF-8 sequence'))
+  end
+  self.on_message(data, mop == 2)
+end
+
+--- Feed bytes read from the socket.
+function Parser:feed(s)
+  if self.failed then return end
+  local buf = self.buf
+  if buf then s = buf .. s; self.buf = nil end
+  local n, pos = #s, 0
+  while pos < n or (self.state == 1 and self.left == 0) do
+    if self.failed then return end
+    if self.state == 0 then
+      local at = header(self, s, pos, n)
+      if not at then
+        if not self.failed then self.buf = sub(s, pos + 1) end
+        return
+      end
+      pos = at
+    else
+      local take = self.left
+      if take > n - pos then take = n - pos end
+      if take > 0 then
+        local piece
+        if self.key then
+          piece = M.unmask(s, pos, take, self.key, self.moff)
+          self.moff = self.moff + take
+        elseif pos == 0 and take == n then
+          piece = s
+        else
+          piece = sub(s, pos + 1, pos + take)
+        end
+        pos = pos + take
+        self.left = self.left - take
+        if self.opcode >= 8 then
+          self.cparts[#self.cparts + 1] = piece
+        else
+          local k = self.nparts + 1
+          self.parts[k] = piece
+          self.nparts = k
+        end
+      end
+      if self.left == 0 then frame_done(self) end
+    end
+  end
+end
+
+--- May `code` travel in a close frame (RFC 6455 7.4, as npm's ws checks)?
+function M.valid_close_code(code)
+  return (code >= 1000 and code <= 1014 and code ~= 1004 and code ~= 1005 and code ~= 1006)
+    or (code >= 3000 and code <= 4999)
+end
+
+return M
