@@ -18,20 +18,31 @@
  * ref to the promise's resolve function and two libuv handles; all are given
  * back when it resolves, times out or its state is forgotten.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memfd_create, F_ADD_SEALS (the fuzz build has no -D) */
+#endif
 #include "shared_memory.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 struct lstr_waiter {
   lstr_waiter *next, *prev; /* in block->waiters, FIFO */
   size_t off;
   int in_block;             /* still queued on the block */
   int notified;
-  int interrupted;          /* sync: woken by lstr_atomics_interrupt */
+  int interrupted;          /* sync: woken by lstr_atomics_interrupt (atomic) */
+  int futex;                /* sync: asleep on the futex, not on `cond` */
   int async;
   pthread_cond_t cond;      /* sync waiters only */
   uv_thread_t thread;       /* sync: the waiting thread */
@@ -51,16 +62,52 @@ struct lstr_waiter {
 
 /* ---------------------------------------------------------------- blocks */
 
+#define SAB_MAGIC 0x4241534cu /* "LSAB" */
+#define CTRL_SIZE sizeof(lstr_sab_ctrl)
+
+/* Where the control area starts: the bytes rounded up to its alignment. */
+static size_t ctrl_offset(size_t n) { return (n + CTRL_SIZE - 1) / CTRL_SIZE * CTRL_SIZE; }
+
+/* SharedArrayBuffer bytes in a sealed memfd: nobody (not a peer that got
+ * the fd either) can shrink it under another process's mapping, which
+ * would turn that process's reads into SIGBUS.  0 or -1 (b untouched). */
+static int sab_map_new(lstr_block *b, size_t n) {
+  if (n > LSTR_BLOCK_MAX - CTRL_SIZE) return -1;
+  size_t at = ctrl_offset(n), len = at + CTRL_SIZE;
+  int fd = memfd_create("luster-sab", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return -1;
+  if (ftruncate(fd, (off_t)len) != 0 ||
+      fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+    close(fd);
+    return -1;
+  }
+  void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) { close(fd); return -1; }
+  b->data = p;
+  b->length = n;
+  b->fd = fd;
+  b->maplen = len;
+  b->ctrl = (lstr_sab_ctrl *)((uint8_t *)p + at);
+  b->ctrl->magic = SAB_MAGIC;
+  b->ctrl->length = n;
+  return 0;
+}
+
 lstr_block *lstr_block_new(double nbytes, int shared) {
   if (!(nbytes >= 0) || nbytes > (double)LSTR_BLOCK_MAX) return NULL;
   size_t n = (size_t)nbytes;
   lstr_block *b = calloc(1, sizeof *b);
   if (!b) return NULL;
-  /* Never hand out a NULL data pointer for a live block: Lua tells a
-   * detached buffer by data == NULL. */
-  b->data = calloc(n ? n : 1, 1);
-  if (!b->data) { free(b); return NULL; }
-  b->length = n;
+  b->fd = -1;
+  /* Out of descriptors (or no memfd at all): heap bytes still serve every
+   * thread; only sending them to another process is refused. */
+  if (!shared || sab_map_new(b, n) != 0) {
+    /* Never hand out a NULL data pointer for a live block: Lua tells a
+     * detached buffer by data == NULL. */
+    b->data = calloc(n ? n : 1, 1);
+    if (!b->data) { free(b); return NULL; }
+    b->length = n;
+  }
   b->shared = shared ? 1 : 0;
   b->refs = 1;
   pthread_mutex_init(&b->lock, NULL);
@@ -72,13 +119,127 @@ lstr_block *lstr_block_retain(lstr_block *b) {
   return b;
 }
 
-void lstr_block_release(lstr_block *b) {
-  if (!b) return;
-  if (__atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+/* Received memory is found again by its inode, so that one memory is one
+ * block per process however many times it arrives (and its waiters are in
+ * one list).  A memfd block's last reference is dropped under this lock, so
+ * a lookup never revives a block being freed. */
+static pthread_mutex_t g_reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static lstr_block *g_reg;
+
+static void block_free(lstr_block *b) {
   /* No waiter can be left: each one holds a reference. */
   pthread_mutex_destroy(&b->lock);
-  free(b->data);
+  if (b->fd >= 0) {
+    munmap(b->data, b->maplen);
+    close(b->fd);
+  } else {
+    free(b->data);
+  }
   free(b);
+}
+
+void lstr_block_release(lstr_block *b) {
+  if (!b) return;
+  if (b->fd < 0) {
+    if (__atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) == 0) block_free(b);
+    return;
+  }
+  size_t r = __atomic_load_n(&b->refs, __ATOMIC_RELAXED);
+  while (r > 1)
+    if (__atomic_compare_exchange_n(&b->refs, &r, r - 1, 1, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) return;
+  pthread_mutex_lock(&g_reg_lock);
+  int last = __atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) == 0;
+  if (last && b->registered) {
+    if (b->rprev) b->rprev->rnext = b->rnext; else g_reg = b->rnext;
+    if (b->rnext) b->rnext->rprev = b->rprev;
+  }
+  pthread_mutex_unlock(&g_reg_lock);
+  if (last) block_free(b);
+}
+
+/* Under g_reg_lock. */
+static void reg_add(lstr_block *b) {
+  b->registered = 1;
+  b->rprev = NULL;
+  b->rnext = g_reg;
+  if (g_reg) g_reg->rprev = b;
+  g_reg = b;
+}
+
+static void wake_sync_waiters_locked(lstr_block *b);
+
+int lstr_block_export(lstr_block *b) {
+  if (b->fd < 0) return -1;
+  if (__atomic_load_n(&b->ipc, __ATOMIC_ACQUIRE)) return 0;
+  struct stat st;
+  if (fstat(b->fd, &st) != 0) return -1;
+  pthread_mutex_lock(&g_reg_lock);
+  if (!b->registered) {
+    b->dev = (uint64_t)st.st_dev;
+    b->ino = (uint64_t)st.st_ino;
+    reg_add(b);
+  }
+  pthread_mutex_unlock(&g_reg_lock);
+  /* Threads already asleep on this block's condition variables would not
+   * hear a notify from another process: wake them to sleep on the futex. */
+  pthread_mutex_lock(&b->lock);
+  __atomic_store_n(&b->ipc, 1, __ATOMIC_RELEASE);
+  wake_sync_waiters_locked(b);
+  pthread_mutex_unlock(&b->lock);
+  return 0;
+}
+
+lstr_block *lstr_block_from_fd(int fd) {
+  struct stat st;
+  int seals = fcntl(fd, F_GET_SEALS);
+  if (fstat(fd, &st) != 0 || seals < 0 || !(seals & F_SEAL_SHRINK) ||
+      st.st_size < (off_t)CTRL_SIZE || st.st_size % CTRL_SIZE || (uint64_t)st.st_size > LSTR_BLOCK_MAX) {
+    close(fd);
+    return NULL;
+  }
+  lstr_block *b = NULL;
+  pthread_mutex_lock(&g_reg_lock);
+  for (lstr_block *r = g_reg; r; r = r->rnext) {
+    if (r->ino == (uint64_t)st.st_ino && r->dev == (uint64_t)st.st_dev) {
+      b = lstr_block_retain(r);
+      break;
+    }
+  }
+  if (b) {
+    pthread_mutex_unlock(&g_reg_lock);
+    close(fd);
+    return b;
+  }
+  size_t len = (size_t)st.st_size;
+  void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  lstr_sab_ctrl *c = p == MAP_FAILED ? NULL : (lstr_sab_ctrl *)((uint8_t *)p + len - CTRL_SIZE);
+  /* The peer could still write the control area: read its length once. */
+  uint64_t n = c ? __atomic_load_n(&c->length, __ATOMIC_RELAXED) : 0;
+  if (c && (c->magic != SAB_MAGIC || n > len - CTRL_SIZE || ctrl_offset((size_t)n) != len - CTRL_SIZE)) {
+    munmap(p, len);
+    c = NULL;
+  }
+  if (c) b = calloc(1, sizeof *b);
+  if (!b) {
+    if (c) munmap(p, len);
+    pthread_mutex_unlock(&g_reg_lock);
+    close(fd);
+    return NULL;
+  }
+  b->data = p;
+  b->length = (size_t)n;
+  b->shared = 1;
+  b->refs = 1;
+  b->fd = fd;
+  b->maplen = len;
+  b->ctrl = c;
+  b->ipc = 1;
+  b->dev = (uint64_t)st.st_dev;
+  b->ino = (uint64_t)st.st_ino;
+  pthread_mutex_init(&b->lock, NULL);
+  reg_add(b);
+  pthread_mutex_unlock(&g_reg_lock);
+  return b;
 }
 
 void lstr_block_mark_untransferable(lstr_block *b) {
@@ -92,6 +253,7 @@ void lstr_block_move(void *dst, const void *src, size_t n) {
 lstr_block *lstr_block_new_header(void) {
   lstr_block *b = calloc(1, sizeof *b);
   if (!b) return NULL;
+  b->fd = -1;
   b->refs = 1;
   pthread_mutex_init(&b->lock, NULL);
   return b;
@@ -166,6 +328,82 @@ static int64_t load_cell(lstr_block *b, size_t off, int width) {
   return __atomic_load_n((int32_t *)(b->data + off), SC);
 }
 
+/* ------------------------------------------- futexes in shared memory */
+
+/* Not FUTEX_PRIVATE_FLAG: the kernel then keys a waiter by the page and
+ * offset in the memfd rather than by address, so a FUTEX_WAKE from any
+ * process that maps the memory finds it.  Timeouts are absolute on
+ * CLOCK_MONOTONIC (FUTEX_WAIT_BITSET), like the condition variables. */
+static long futex_call(uint32_t *addr, int op, uint32_t val, const struct timespec *ts) {
+  return syscall(SYS_futex, addr, op, val, ts, NULL, FUTEX_BITSET_MATCH_ANY);
+}
+
+/* The word the kernel compares: the cell, or a 64-bit cell's low half. */
+static uint32_t *futex_word(lstr_block *b, size_t off) {
+  return (uint32_t *)(void *)(b->data + off);
+}
+
+static void wake_sync_waiters_locked(lstr_block *b) {
+  for (lstr_waiter *w = b->waiters; w; w = w->next)
+    if (!w->async) pthread_cond_signal(&w->cond);
+}
+
+/* How long one futex sleep may last when the kernel's compare is not the
+ * whole story: a 64-bit cell whose high half changed, or a worker thread
+ * whose terminate() woke the futex just before it went to sleep. */
+#define FUTEX_SLICE_NS 50000000
+
+static int is_main_thread(void) { return getpid() == (pid_t)syscall(SYS_gettid); }
+
+/* Atomics.wait on memory other processes map.  The kernel compares the
+ * word and queues the waiter atomically: that is the critical section.  A
+ * waiter is counted in ctrl->waiters before its compare, so a notifier that
+ * reads 0 there ran before it, and skips the system call. */
+static int futex_wait(lstr_block *b, lstr_waiter *w, int width, int64_t expected,
+                      int forever, const struct timespec *deadline) {
+  lstr_sab_ctrl *c = b->ctrl;
+  uint32_t *word = futex_word(b, w->off);
+  uint32_t want = (uint32_t)(uint64_t)expected;
+  int sliced = width == 8 || !is_main_thread();
+  __atomic_add_fetch(&c->waiters, 1, SC);
+  uint32_t gen = __atomic_load_n(&c->gen, SC);
+  int r, slept = 0;
+  for (;;) {
+    if (__atomic_load_n(&w->interrupted, SC)) { r = LSTR_WAIT_TIMED_OUT; break; }
+    /* Changed after we slept: somebody stored, and notifies (or did). */
+    if (load_cell(b, w->off, width) != expected) { r = slept ? LSTR_WAIT_OK : LSTR_WAIT_NOT_EQUAL; break; }
+    const struct timespec *ts = forever ? NULL : deadline;
+    struct timespec slice;
+    int is_slice = 0;
+    if (sliced) {
+      clock_gettime(CLOCK_MONOTONIC, &slice);
+      int64_t at = (int64_t)slice.tv_sec * 1000000000 + slice.tv_nsec + FUTEX_SLICE_NS;
+      if (forever || at < (int64_t)deadline->tv_sec * 1000000000 + deadline->tv_nsec) {
+        slice.tv_sec = (time_t)(at / 1000000000);
+        slice.tv_nsec = (long)(at % 1000000000);
+        ts = &slice;
+        is_slice = 1;
+      }
+    }
+    long rc = futex_call(word, FUTEX_WAIT_BITSET, want, ts);
+    int err = rc == 0 ? 0 : errno;
+    slept = 1;
+    if (__atomic_load_n(&w->interrupted, SC)) { r = LSTR_WAIT_TIMED_OUT; break; }
+    if (rc == 0) {
+      uint32_t g = __atomic_load_n(&c->gen, SC);
+      if (g != gen) { gen = g; continue; } /* another thread's terminate() */
+      r = LSTR_WAIT_OK;
+      break;
+    }
+    if (err == EAGAIN) { r = LSTR_WAIT_OK; break; } /* the word changed: see above */
+    if (err == EINTR || (err == ETIMEDOUT && is_slice)) continue;
+    r = LSTR_WAIT_TIMED_OUT;
+    break;
+  }
+  __atomic_sub_fetch(&c->waiters, 1, SC);
+  return r;
+}
+
 /* ---------------------------------------------------------- Atomics.wait */
 
 /* Sync waiters are also listed process-wide, with the threads marked as
@@ -194,10 +432,15 @@ void lstr_atomics_interrupt(uv_thread_t thread) {
   for (lstr_waiter *w = g_sync; w; w = w->snext) {
     if (!uv_thread_equal(&w->thread, &thread)) continue;
     pthread_mutex_lock(&w->sblk->lock);
-    w->interrupted = 1;
+    __atomic_store_n(&w->interrupted, 1, SC);
     if (w->in_block) {
       dequeue(w->sblk, w);
       pthread_cond_signal(&w->cond);
+    } else if (w->futex) {
+      /* wakes every waiter of the cell, in every process: `gen` tells the
+       * others it was not a notify */
+      __atomic_add_fetch(&w->sblk->ctrl->gen, 1, SC);
+      futex_call(futex_word(w->sblk, w->off), FUTEX_WAKE, INT_MAX, NULL);
     }
     pthread_mutex_unlock(&w->sblk->lock);
   }
@@ -254,6 +497,13 @@ static int wait_deadline(double timeout_ms, struct timespec *deadline) {
   return 1;
 }
 
+static int deadline_passed(const struct timespec *deadline) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return now.tv_sec > deadline->tv_sec ||
+         (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
 int lstr_atomic_wait(lstr_block *b, size_t off, int width, int64_t expected,
                      double timeout_ms) {
   struct timespec deadline;
@@ -267,11 +517,13 @@ int lstr_atomic_wait(lstr_block *b, size_t off, int width, int64_t expected,
   if (!sync_list(&w, 1)) return LSTR_WAIT_TIMED_OUT;
 
   pthread_mutex_lock(&b->lock);
-  int r = LSTR_WAIT_OK, slept = 0;
+  int r = LSTR_WAIT_OK, slept = 0, on_futex = 0;
   if (load_cell(b, off, width) != expected) {
     r = LSTR_WAIT_NOT_EQUAL;
   } else if ((!forever && timeout_ms == 0) || w.interrupted) {
     r = LSTR_WAIT_TIMED_OUT;
+  } else if (__atomic_load_n(&b->ipc, __ATOMIC_ACQUIRE)) {
+    w.futex = on_futex = 1;
   } else {
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -280,7 +532,9 @@ int lstr_atomic_wait(lstr_block *b, size_t off, int width, int64_t expected,
     pthread_condattr_destroy(&ca);
     slept = 1;
     enqueue(b, &w);
-    while (!w.notified && !w.interrupted) {
+    /* lstr_block_export sets ipc under the lock and wakes us: from then on
+     * a notify may come from another process, which only the futex hears */
+    while (!w.notified && !w.interrupted && !b->ipc) {
       if (forever) {
         pthread_cond_wait(&w.cond, &b->lock);
       } else {
@@ -292,10 +546,14 @@ int lstr_atomic_wait(lstr_block *b, size_t off, int width, int64_t expected,
     }
     if (!w.notified) {
       if (w.in_block) dequeue(b, &w);
-      r = LSTR_WAIT_TIMED_OUT;
+      if (!w.interrupted && b->ipc && (forever || !deadline_passed(&deadline)))
+        w.futex = on_futex = 1;
+      else
+        r = LSTR_WAIT_TIMED_OUT;
     }
   }
   pthread_mutex_unlock(&b->lock);
+  if (on_futex) r = futex_wait(b, &w, width, expected, forever, &deadline);
   sync_list(&w, 0);
   if (slept) pthread_cond_destroy(&w.cond);
   return r;
@@ -320,6 +578,14 @@ int lstr_atomic_notify(lstr_block *b, size_t off, double count) {
     w = next;
   }
   pthread_mutex_unlock(&b->lock);
+  /* Sync waiters of memory shared with other processes sleep on the futex,
+   * wherever they are (this process included). */
+  if ((all || woken < count) && __atomic_load_n(&b->ipc, __ATOMIC_ACQUIRE) &&
+      __atomic_load_n(&b->ctrl->waiters, SC) > 0) {
+    double left = all ? (double)INT_MAX : count - woken;
+    long n = futex_call(futex_word(b, off), FUTEX_WAKE, left >= INT_MAX ? INT_MAX : (uint32_t)left, NULL);
+    if (n > 0) woken += (int)n;
+  }
   return woken;
 }
 
