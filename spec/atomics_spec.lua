@@ -288,3 +288,70 @@ describe('Atomics.waitAsync', function()
     assert.are.same({ 'a', 'b' }, order)
   end)
 end)
+
+-- Memory shared with another process (API.md "Shared memory across
+-- processes"): sync waits sleep on a process-shared futex.  Threads and
+-- cluster processes together.
+describe('Atomics.wait across threads and processes', function()
+  local cluster = require('cluster')
+  local h = require('helpers.cluster')
+
+  -- A cluster worker that, for each SAB it is sent, notifies cell 0 until
+  -- somebody was woken (for m.patience seconds), then answers how many.
+  local function notifier()
+    cluster.setupPrimary({ exec = h.script([[
+      process:on('message', function(m)
+        local v = Int32Array(m.sab)
+        local deadline, n = os.time() + m.patience, 0
+        repeat n = Atomics.notify(v, 0) until n > 0 or os.time() > deadline
+        process.send(n)
+      end)
+    ]]), args = {} })
+    return cluster.fork()
+  end
+
+  local function message_of(w)
+    return await(Promise.new(function(r) w:once('message', r) end))
+  end
+
+  it('a thread already waiting when the memory first leaves the process is woken from the other process', function()
+    local sab = SharedArrayBuffer(8)
+    local v = Int32Array(sab)
+    local t = waiting_worker(sab, 10000) -- asleep on this process's lock before the send
+    until_waiting(v)
+    local p = notifier()
+    p:send({ sab = sab, patience = 10 })
+    assert.are.equal('ok', await(Promise.new(function(r) t:once('message', r) end)))
+    assert.are.equal(1, message_of(p))
+    p:kill()
+    await(t:terminate())
+  end)
+
+  it('a thread waits on the futex once the memory is shared, woken by a thread or a process', function()
+    local sab = SharedArrayBuffer(8)
+    local v = Int32Array(sab)
+    local p = notifier()
+    p:send({ sab = sab, patience = 0 })
+    assert.are.equal(0, message_of(p)) -- it has mapped the memory; nobody waited yet
+    local t = waiting_worker(sab, 10000)
+    until_waiting(v)
+    assert.are.equal(1, Atomics.notify(v, 0)) -- from this process's main thread
+    assert.are.equal('ok', await(Promise.new(function(r) t:once('message', r) end)))
+    await(t:terminate())
+    p:kill()
+  end)
+
+  it('terminate() still ends a thread waiting forever on shared memory', function()
+    local sab = SharedArrayBuffer(8)
+    local v = Int32Array(sab)
+    local p = notifier()
+    p:send({ sab = sab, patience = 0 })
+    assert.are.equal(0, message_of(p))
+    local t = waiting_worker(sab, math.huge)
+    until_waiting(v)
+    local t0 = os.time()
+    assert.are.equal(1, await(t:terminate()))
+    assert.is_true(os.time() - t0 <= 2)
+    p:kill()
+  end)
+end)

@@ -235,3 +235,19 @@ describe('SharedArrayBuffer between cluster processes', function()
     exit_of(w)
   end)
 end)
+
+describe('shared memory examples', function()
+  local root = os.getenv('LUSTER_SOURCE_DIR') or '.'
+
+  it('examples/shared_counter.lua: every worker adds to one cell, the total is exact', function()
+    local r = await(h.run({ h.bin, root .. '/examples/shared_counter.lua' }, { WORKERS = '3', ADDS = '200000' }))
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal(3 * 200000, tonumber(r.out:match('total (%d+)')), r.out .. r.err)
+  end)
+
+  it("examples/shared_memory_cluster.lua: the seed's SAB snippet across a process boundary", function()
+    local r = await(h.run({ h.bin, root .. '/examples/shared_memory_cluster.lua' }))
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal('100\nmain sees 101\n', r.out)
+  end)
+end)
