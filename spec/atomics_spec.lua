@@ -341,6 +341,31 @@ describe('Atomics.wait across threads and processes', function()
     p:kill()
   end)
 
+  it('a SAB a process received goes on to its worker threads: one memory for all', function()
+    cluster.setupPrimary({ exec = h.script([[
+      local Worker = require('worker_threads').Worker
+      process:on('message', function(m)
+        local t = Worker([=[
+          local wt = require('worker_threads')
+          local v = Int32Array(wt.workerData.sab)
+          for _ = 1, 1000 do Atomics.add(v, 0, 1) end
+          Atomics.store(v, 1, 1)
+          Atomics.notify(v, 1)                  -- wakes the primary, another process
+        ]=], { eval = true, workerData = { sab = m.sab } })
+        t:on('exit', function() process.send('done') end)
+      end)
+    ]]), args = {} })
+    local p = cluster.fork()
+    local sab = SharedArrayBuffer(8)
+    local v = Int32Array(sab)
+    p:send({ sab = sab })
+    local r = Atomics.wait(v, 1, 0, 20000)
+    assert.is_true(r == 'ok' or r == 'not-equal')
+    assert.are.equal('done', message_of(p))
+    assert.are.equal(1000, Atomics.load(v, 0))
+    p:kill()
+  end)
+
   it('terminate() still ends a thread waiting forever on shared memory', function()
     local sab = SharedArrayBuffer(8)
     local v = Int32Array(sab)

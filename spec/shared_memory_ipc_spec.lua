@@ -251,3 +251,34 @@ describe('shared memory examples', function()
     assert.are.equal('100\nmain sees 101\n', r.out)
   end)
 end)
+
+describe('SharedArrayBuffer without a descriptor left', function()
+  it('still works in the process, and sending it to another is a DataCloneError', function()
+    local path = h.script([[
+      local cluster = require('cluster')
+      if cluster.isWorker then
+        process:on('message', function(m) process.send(Atomics.add(Int32Array(m.sab), 0, 1)) end)
+        return
+      end
+      local w = cluster.fork()
+      local kept, heap = {}, nil
+      for i = 1, 200 do                       -- the descriptor limit is 64
+        kept[i] = SharedArrayBuffer(8)
+        Atomics.store(Int32Array(kept[i]), 0, i)
+      end
+      local ok, e = pcall(w.send, w, { sab = kept[200] })
+      local sum = 0
+      for i = 1, 200 do sum = sum + Atomics.load(Int32Array(kept[i]), 0) end
+      for i = 2, 200 do kept[i] = nil end
+      collectgarbage(); collectgarbage()        -- descriptors again: a memfd one goes
+      w:send({ sab = kept[1] })
+      w:on('message', function(old)
+        print(ok, e and e.code, sum, old, Atomics.load(Int32Array(kept[1]), 0))
+        w:kill()
+      end)
+    ]])
+    local r = await(h.run({ '/bin/sh', '-c', 'ulimit -n 64 && exec "$0" "$1"', h.bin, path }))
+    assert.are.equal(0, r.code, r.err)
+    assert.are.equal(('false\tDataCloneError\t%d\t1\t2\n'):format(200 * 201 / 2), r.out)
+  end)
+end)
