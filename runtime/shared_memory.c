@@ -358,16 +358,17 @@ static int is_main_thread(void) { return getpid() == (pid_t)syscall(SYS_gettid);
 /* Atomics.wait on memory other processes map.  The kernel compares the
  * word and queues the waiter atomically: that is the critical section.  A
  * waiter is counted in ctrl->waiters before its compare, so a notifier that
- * reads 0 there ran before it, and skips the system call. */
+ * reads 0 there ran before it, and skips the system call.  `slept`: the
+ * waiter was already asleep (on its condition variable) before. */
 static int futex_wait(lstr_block *b, lstr_waiter *w, int width, int64_t expected,
-                      int forever, const struct timespec *deadline) {
+                      int forever, const struct timespec *deadline, int slept) {
   lstr_sab_ctrl *c = b->ctrl;
   uint32_t *word = futex_word(b, w->off);
   uint32_t want = (uint32_t)(uint64_t)expected;
   int sliced = width == 8 || !is_main_thread();
   __atomic_add_fetch(&c->waiters, 1, SC);
   uint32_t gen = __atomic_load_n(&c->gen, SC);
-  int r, slept = 0;
+  int r;
   for (;;) {
     if (__atomic_load_n(&w->interrupted, SC)) { r = LSTR_WAIT_TIMED_OUT; break; }
     /* Changed after we slept: somebody stored, and notifies (or did). */
@@ -553,7 +554,8 @@ int lstr_atomic_wait(lstr_block *b, size_t off, int width, int64_t expected,
     }
   }
   pthread_mutex_unlock(&b->lock);
-  if (on_futex) r = futex_wait(b, &w, width, expected, forever, &deadline);
+  /* slept: moved over from the condition variable (see futex_wait) */
+  if (on_futex) r = futex_wait(b, &w, width, expected, forever, &deadline, slept);
   sync_list(&w, 0);
   if (slept) pthread_cond_destroy(&w.cond);
   return r;
