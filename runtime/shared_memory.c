@@ -58,6 +58,13 @@ struct lstr_waiter {
   int done;                 /* result delivered or state forgotten */
   int resolve_ref;
   lstr_waiter *gnext, *gprev; /* in the process-wide list of async waiters */
+  /* async waiters on memory shared with other processes (see helper_main) */
+  int helper;               /* its thread still runs (guarded by g_async_lock) */
+  int helper_result;        /* LSTR_WAIT_*, set by the thread (same lock) */
+  int width;
+  int64_t expected;
+  int forever;
+  struct timespec deadline;
 };
 
 /* ---------------------------------------------------------------- blocks */
@@ -604,7 +611,10 @@ static void glist_remove(lstr_waiter *w) {
 
 static void waiter_close_cb(uv_handle_t *h) {
   lstr_waiter *w = h->data;
-  if (--w->open_handles == 0) free(w);
+  pthread_mutex_lock(&g_async_lock);
+  int last = --w->open_handles == 0 && !w->helper;
+  pthread_mutex_unlock(&g_async_lock);
+  if (last) free(w);
 }
 
 /* Give back everything the waiter holds except the Lua ref (see callers). */
@@ -634,7 +644,58 @@ static void waiter_deliver(lstr_waiter *w, const char *result) {
 }
 
 static void wake_cb(uv_async_t *h) {
-  waiter_deliver(h->data, "ok");
+  lstr_waiter *w = h->data;
+  pthread_mutex_lock(&g_async_lock);
+  int r = w->helper_result;
+  pthread_mutex_unlock(&g_async_lock);
+  /* the cell had changed by the time the thread looked: as good as woken */
+  waiter_deliver(w, r == LSTR_WAIT_TIMED_OUT ? "timed-out" : "ok");
+}
+
+/* waitAsync on memory other processes map: a notify from another process
+ * reaches only futex sleepers, so the waiter gets a small thread that
+ * sleeps on the futex exactly as a sync waiter would (the same kernel
+ * queue: order and counts stay exact across processes, and its deadline is
+ * the futex's) and hands the result to the loop through w->wake.  It sleeps
+ * in slices (futex_wait on a thread that is not main), so forgetting the
+ * state only sets `interrupted`: the thread sees it within a slice and
+ * leaves without touching the loop.  It holds its own block reference; the
+ * waiter is freed by whichever of it and the handles' close goes last. */
+static void *helper_main(void *arg) {
+  lstr_waiter *w = arg;
+  lstr_block *b = w->sblk;
+  int r = futex_wait(b, w, w->width, w->expected, w->forever, &w->deadline, 1);
+  pthread_mutex_lock(&g_async_lock);
+  if (!w->done) {
+    w->helper_result = r;
+    uv_async_send(&w->wake);
+  }
+  w->helper = 0;
+  int last = w->open_handles == 0;
+  pthread_mutex_unlock(&g_async_lock);
+  if (last) free(w);
+  lstr_block_release(b);
+  return NULL;
+}
+
+/* Start w's thread (g_async_lock held).  0 or -1. */
+static int helper_start(lstr_waiter *w, lstr_block *b) {
+  pthread_attr_t a;
+  pthread_t t;
+  if (pthread_attr_init(&a) != 0) return -1;
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&a, 256 * 1024);
+  w->sblk = lstr_block_retain(b);
+  w->helper = 1;
+  int rc = pthread_create(&t, &a, helper_main, w);
+  pthread_attr_destroy(&a);
+  if (rc != 0) {
+    w->helper = 0;
+    lstr_block_release(b);
+    w->sblk = NULL;
+    return -1;
+  }
+  return 0;
 }
 
 static void timer_cb(uv_timer_t *h) {
@@ -688,6 +749,29 @@ static int wait_async(lua_State *L) {
   uv_async_init(s->loop, &w->wake, wake_cb);
   w->wake.data = w;
   w->open_handles = 1;
+  if (__atomic_load_n(&b->ipc, __ATOMIC_ACQUIRE)) {
+    /* the futex compares the cell from here on; lock order is g_async_lock
+     * before a block's lock, so b->lock goes first */
+    pthread_mutex_unlock(&b->lock);
+    w->width = width;
+    w->expected = expected;
+    w->forever = !wait_deadline(timeout, &w->deadline);
+    pthread_mutex_lock(&g_async_lock);
+    if (helper_start(w, b) != 0) {
+      pthread_mutex_unlock(&g_async_lock);
+      uv_close((uv_handle_t *)&w->wake, waiter_close_cb);
+      lstr_block_release(w->blk);
+      return lstr_error(L, "ERR_OPERATION_FAILED", "Atomics.waitAsync: cannot start a thread");
+    }
+    w->gnext = g_async;
+    if (g_async) g_async->gprev = w;
+    g_async = w;
+    pthread_mutex_unlock(&g_async_lock);
+    lua_pushvalue(L, 7);
+    w->resolve_ref = lstr_ref(L);
+    lua_pushboolean(L, 1);
+    return 1;
+  }
   if (!forever) {
     uv_timer_init(s->loop, &w->timer);
     w->timer.data = w;
@@ -718,6 +802,7 @@ void lstr_atomics_forget_state(lstr_state *s) {
     lstr_waiter *next = w->gnext;
     if (w->s == s) {
       glist_remove(w);
+      __atomic_store_n(&w->interrupted, 1, SC); /* a helper thread leaves */
       pthread_mutex_lock(&w->blk->lock);
       if (w->in_block) dequeue(w->blk, w);
       pthread_mutex_unlock(&w->blk->lock);
