@@ -394,7 +394,7 @@ static int futex_wait(lstr_block *b, lstr_waiter *w, int width, int64_t expected
       }
     }
     long rc = futex_call(word, FUTEX_WAIT_BITSET, want, ts);
-    int err = rc == 0 ? 0 : errno;
+    int err = rc == 0 ? 0 : errno, had_slept = slept;
     slept = 1;
     if (__atomic_load_n(&w->interrupted, SC)) { r = LSTR_WAIT_TIMED_OUT; break; }
     if (rc == 0) {
@@ -403,7 +403,10 @@ static int futex_wait(lstr_block *b, lstr_waiter *w, int width, int64_t expected
       r = LSTR_WAIT_OK;
       break;
     }
-    if (err == EAGAIN) { r = LSTR_WAIT_OK; break; } /* the word changed: see above */
+    /* The word changed between our compare and the kernel's: the first
+     * time, as if we had come after the store (its notify may have found
+     * nobody); after a sleep, as the compare above. */
+    if (err == EAGAIN) { r = had_slept ? LSTR_WAIT_OK : LSTR_WAIT_NOT_EQUAL; break; }
     if (err == EINTR || (err == ETIMEDOUT && is_slice)) continue;
     r = LSTR_WAIT_TIMED_OUT;
     break;
