@@ -136,7 +136,7 @@ size_t lstr_msg_nfds(const lstr_msg *m) { return m->nblocks; }
 
 int lstr_msg_dup_fds(const lstr_msg *m, int *out) {
   for (size_t i = 0; i < m->nblocks; i++) {
-    out[i] = fcntl(m->blocks[i]->fd, F_DUPFD_CLOEXEC, 0);
+    out[i] = lstr_fd_made(fcntl(m->blocks[i]->fd, F_DUPFD_CLOEXEC, 0));
     if (out[i] < 0) {
       while (i > 0) close(out[--i]);
       return -1;

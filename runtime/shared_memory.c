@@ -75,13 +75,36 @@ struct lstr_waiter {
 /* Where the control area starts: the bytes rounded up to its alignment. */
 static size_t ctrl_offset(size_t n) { return (n + CTRL_SIZE - 1) / CTRL_SIZE * CTRL_SIZE; }
 
+/* ThreadSanitizer tracks descriptors by number and sees only the calls it
+ * intercepts: memfd_create and fcntl(F_DUPFD) are not among them, so the
+ * close of such a descriptor "races" with whatever thread last closed that
+ * number.  Re-making the number with dup2 (intercepted) tells it. */
+#if defined(__SANITIZE_THREAD__)
+#define LSTR_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define LSTR_TSAN 1
+#endif
+#endif
+
+int lstr_fd_made(int fd) {
+#ifdef LSTR_TSAN
+  int t = dup(fd);
+  if (t >= 0) {
+    dup2(t, fd);
+    close(t);
+  }
+#endif
+  return fd;
+}
+
 /* SharedArrayBuffer bytes in a sealed memfd: nobody (not a peer that got
  * the fd either) can shrink it under another process's mapping, which
  * would turn that process's reads into SIGBUS.  0 or -1 (b untouched). */
 static int sab_map_new(lstr_block *b, size_t n) {
   if (n > LSTR_BLOCK_MAX - CTRL_SIZE) return -1;
   size_t at = ctrl_offset(n), len = at + CTRL_SIZE;
-  int fd = memfd_create("luster-sab", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  int fd = lstr_fd_made(memfd_create("luster-sab", MFD_CLOEXEC | MFD_ALLOW_SEALING));
   if (fd < 0) return -1;
   if (ftruncate(fd, (off_t)len) != 0 ||
       fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {

@@ -102,6 +102,9 @@ int lstr_block_export(lstr_block *b);
  * process when the memory came here before, else a new mapping.  NULL (fd
  * closed) when fd is not a sealed luster SharedArrayBuffer or on OOM. */
 lstr_block *lstr_block_from_fd(int fd);
+/* Returns fd, made known to ThreadSanitizer (in TSan builds) when it comes
+ * from a call TSan does not intercept (memfd_create, fcntl F_DUPFD). */
+int lstr_fd_made(int fd);
 
 /* ---- Atomics: sequentially consistent, called through the FFI ----
  * lstr_atomic_<op>_<t>(p, ...) with t in i8 u8 i16 u16 i32 u32 i64 u64;
