@@ -28,6 +28,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -77,8 +78,10 @@ static size_t ctrl_offset(size_t n) { return (n + CTRL_SIZE - 1) / CTRL_SIZE * C
 
 /* ThreadSanitizer tracks descriptors by number and sees only the calls it
  * intercepts: memfd_create and fcntl(F_DUPFD) are not among them, so the
- * close of such a descriptor "races" with whatever thread last closed that
- * number.  Re-making the number with dup2 (intercepted) tells it. */
+ * first use of such a number "races" with whichever thread last used it.
+ * In TSan builds the descriptor is therefore reopened through /proc (open
+ * is intercepted: TSan starts the number afresh) and the unseen one closed
+ * behind TSan's back. */
 #if defined(__SANITIZE_THREAD__)
 #define LSTR_TSAN 1
 #elif defined(__has_feature)
@@ -89,13 +92,15 @@ static size_t ctrl_offset(size_t n) { return (n + CTRL_SIZE - 1) / CTRL_SIZE * C
 
 int lstr_fd_made(int fd) {
 #ifdef LSTR_TSAN
-  int t = dup(fd);
-  if (t >= 0) {
-    dup2(t, fd);
-    close(t);
-  }
-#endif
+  if (fd < 0) return fd;
+  char path[40];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  int seen = open(path, O_RDWR | O_CLOEXEC);
+  syscall(SYS_close, fd);
+  return seen;
+#else
   return fd;
+#endif
 }
 
 /* SharedArrayBuffer bytes in a sealed memfd: nobody (not a peer that got
