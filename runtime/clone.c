@@ -16,10 +16,12 @@
  */
 #include "clone_wire.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const lstr_transfer_hook *clone_hooks[8];
 int clone_nhooks;
@@ -126,6 +128,42 @@ lstr_msg *lstr_msg_from_bytes(const char *p, size_t len) {
   memcpy(m->buf, p, len);
   m->len = len;
   return m;
+}
+
+/* Process messages hold only SharedArrayBuffers in `blocks` (transfers are
+ * refused), so block i is descriptor i. */
+size_t lstr_msg_nfds(const lstr_msg *m) { return m->nblocks; }
+
+int lstr_msg_dup_fds(const lstr_msg *m, int *out) {
+  for (size_t i = 0; i < m->nblocks; i++) {
+    out[i] = lstr_fd_made(fcntl(m->blocks[i]->fd, F_DUPFD_CLOEXEC, 0));
+    if (out[i] < 0) {
+      while (i > 0) close(out[--i]);
+      return -1;
+    }
+  }
+  return (int)m->nblocks;
+}
+
+int lstr_msg_attach_fds(lstr_msg *m, const int *fds, size_t n) {
+  int rc = 0;
+  if (n && !m->blocks) {
+    m->blocks = malloc(n * sizeof *m->blocks);
+    m->handed = calloc(n, 1);
+    if (!m->blocks || !m->handed) rc = -1;
+    else m->capblocks = n;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (rc != 0 || fds[i] < 0 || m->nblocks == m->capblocks) {
+      if (fds[i] >= 0) close(fds[i]);
+      rc = -1;
+      continue;
+    }
+    lstr_block *b = lstr_block_from_fd(fds[i]);
+    if (!b) { rc = -1; continue; }
+    m->blocks[m->nblocks++] = b;
+  }
+  return rc;
 }
 
 /* ---------------------------------------------------------------- encoder */
@@ -345,8 +383,14 @@ static void enc_table(enc *e, int idx) {
 /* A buffer (SAB or AB) by its block; used for buffers and views' buffers. */
 static void enc_buffer(enc *e, lstr_block *b) {
   if (b->shared) {
-    if (e->mode == LSTR_CLONE_PROCESS) enc_fail(e, "a SharedArrayBuffer (not shareable between processes)");
     if (enc_identity(e, 0, b)) return;
+    if (e->mode == LSTR_CLONE_PROCESS) {
+      /* its memfd goes with the bytes (lstr_msg_dup_fds) */
+      if (lstr_block_export(b) != 0)
+        enc_fail(e, "a SharedArrayBuffer without shared memory (no descriptor was left to make it)");
+      if (e->m->nblocks >= LSTR_MSG_MAX_FDS)
+        enc_fail(e, "a SharedArrayBuffer too many: at most 252 travel in one message");
+    }
     size_t i = add_block(e, lstr_block_retain(b));
     put_u8(e, T_SAB);
     put_varint(e, i);

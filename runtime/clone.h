@@ -27,7 +27,7 @@
 typedef struct lstr_msg lstr_msg;
 
 #define LSTR_CLONE_THREAD 0  /* SABs shared, ArrayBuffers transferable */
-#define LSTR_CLONE_PROCESS 1 /* flat bytes only: SAB, transfers -> DataCloneError */
+#define LSTR_CLONE_PROCESS 1 /* bytes + SABs' memfds: transfers -> DataCloneError */
 
 /* Nesting deeper than this is refused (encode) or rejected (decode). */
 #define LSTR_CLONE_MAX_DEPTH 512
@@ -66,11 +66,26 @@ void lstr_msg_recycle(lstr_msg *m, lstr_msg_cache *c);
 void lstr_msg_cache_move(lstr_msg_cache *dst, lstr_msg_cache *src);
 void lstr_msg_cache_clear(lstr_msg_cache *c);
 
-/* The flat bytes (for process IPC).  Only meaningful alone for messages
- * encoded with LSTR_CLONE_PROCESS: thread messages refer to their blocks. */
+/* The flat bytes (for process IPC).  Only meaningful for messages encoded
+ * with LSTR_CLONE_PROCESS (thread messages refer to their blocks), together
+ * with the descriptors of lstr_msg_dup_fds. */
 const char *lstr_msg_bytes(const lstr_msg *m, size_t *len);
 /* A message from bytes (copied).  Nothing is trusted: decode validates. */
 lstr_msg *lstr_msg_from_bytes(const char *p, size_t len);
+
+/* A process message carries each SharedArrayBuffer as the memfd behind it,
+ * to be sent with the bytes (SCM_RIGHTS) in this order; the bytes name them
+ * by index.  At most LSTR_MSG_MAX_FDS distinct ones (the kernel's limit on
+ * descriptors in one sendmsg, less one for a connection's).
+ * lstr_msg_dup_fds: close-on-exec copies in out[0..n), the caller's to
+ * close; returns n, or -1 (none left open) when out of descriptors.
+ * lstr_msg_attach_fds: the received message takes fds[0..n) (all closed
+ * whatever happens) and maps them; 0, or -1 when one is not a luster
+ * SharedArrayBuffer's (then decoding would fail anyway). */
+#define LSTR_MSG_MAX_FDS 252
+size_t lstr_msg_nfds(const lstr_msg *m);
+int lstr_msg_dup_fds(const lstr_msg *m, int *out);
+int lstr_msg_attach_fds(lstr_msg *m, const int *fds, size_t n);
 
 /* ---- extension point: transferable objects (MessagePort) ----
  * worker_threads registers one hook per transferable type at startup.  For

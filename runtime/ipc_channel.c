@@ -10,9 +10,11 @@
  *
  * Wire format: frames of an 8-byte header — payload length (uint32), kind
  * (user or internal message), number of attached descriptors (0 or 1),
- * padding — then the payload: the bytes of the one structured-clone
- * serializer (clone.h, LSTR_CLONE_PROCESS).  A descriptor travels as
- * SCM_RIGHTS ancillary data on the first sendmsg of its frame; the kernel
+ * number of SharedArrayBuffer memfds (uint16) — then the payload: the bytes
+ * of the one structured-clone serializer (clone.h, LSTR_CLONE_PROCESS),
+ * which name the memfds by index.  A frame's descriptors (the attached one
+ * first, then the memfds) travel as SCM_RIGHTS ancillary data on the first
+ * sendmsg of its frame; the kernel
  * delivers it with the first byte of that frame and never merges two
  * sendmsg's descriptors into one recvmsg, so the reader queues descriptors
  * in arrival order and each frame that says it has one takes the oldest.
@@ -53,7 +55,7 @@
 #define HEADER_SIZE 8
 #define READ_CHUNK 65536
 #define MAX_FRAME (1u << 30)   /* refuse absurd lengths from a broken peer */
-#define MAX_FDS_PER_READ 16
+#define MAX_FDS_PER_READ (1 + LSTR_MSG_MAX_FDS) /* one frame's worth */
 #define SPIN_NS 40000
 #define SPIN_MISSES 8
 #define SPIN_RETRY 256
@@ -63,6 +65,8 @@ typedef struct out_frame {
   struct out_frame *next;
   size_t len, off;
   int fd;               /* attached descriptor not yet sent, or -1 */
+  int nsab;             /* SharedArrayBuffers' memfds not yet sent */
+  int *sabfd;
   char data[];          /* header + payload */
 } out_frame;
 
@@ -109,12 +113,20 @@ void lstr_ipc_drop(lstr_ipc *ch) { lstr_lifetime_drop(&ch->life); }
 int lstr_ipc_is_open(const lstr_ipc *ch) { return ch->open && !ch->broken; }
 size_t lstr_ipc_backlog(const lstr_ipc *ch) { return ch->backlog; }
 
+static void frame_close_sabfds(out_frame *f) {
+  for (int i = 0; i < f->nsab; i++) close(f->sabfd[i]);
+  free(f->sabfd);
+  f->sabfd = NULL;
+  f->nsab = 0;
+}
+
 /* Forget every frame still waiting to be written (and the fds they carry). */
 static void drop_pending_frames(lstr_ipc *ch) {
   while (ch->head) {
     out_frame *f = ch->head;
     ch->head = f->next;
     if (f->fd >= 0) close(f->fd);
+    frame_close_sabfds(f);
     free(f);
   }
   ch->tail = NULL;
@@ -162,16 +174,19 @@ static int flush_queue(lstr_ipc *ch) {
     out_frame *f = ch->head;
     struct iovec iov = { f->data + f->off, f->len - f->off };
     struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } cm;
-    if (f->fd >= 0) {
+    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int) * (1 + LSTR_MSG_MAX_FDS))]; } cm;
+    int nfd = (f->fd >= 0) + f->nsab;
+    if (nfd) {
       memset(&cm, 0, sizeof cm);
       msg.msg_control = cm.buf;
-      msg.msg_controllen = sizeof cm.buf;
+      msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfd);
       struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
       c->cmsg_level = SOL_SOCKET;
       c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int));
-      memcpy(CMSG_DATA(c), &f->fd, sizeof(int));
+      c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfd);
+      unsigned char *at = CMSG_DATA(c);
+      if (f->fd >= 0) { memcpy(at, &f->fd, sizeof(int)); at += sizeof(int); }
+      if (f->nsab) memcpy(at, f->sabfd, sizeof(int) * (size_t)f->nsab);
     }
     ssize_t n = sendmsg(ch->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) {
@@ -180,6 +195,7 @@ static int flush_queue(lstr_ipc *ch) {
       return -errno;
     }
     if (f->fd >= 0) { close(f->fd); f->fd = -1; } /* the peer has its copy */
+    frame_close_sabfds(f);
     f->off += (size_t)n;
     ch->backlog -= (size_t)n;
     if (f->off == f->len) {
@@ -201,19 +217,29 @@ static void after_write(lstr_ipc *ch, int rc) {
   update_events(ch);
 }
 
-int lstr_ipc_send(lstr_ipc *ch, int kind, const char *payload, size_t len, int fd) {
-  if (!ch->open || ch->closing_after_flush || ch->broken) return -EPIPE;
-  out_frame *f = malloc(sizeof *f + HEADER_SIZE + len);
-  if (!f) return -ENOMEM;
+/* lstr_ipc_send, with `nsab` memfds in `sabfd` (malloc'ed), which the
+ * channel takes whatever happens. */
+static int send_frame(lstr_ipc *ch, int kind, const char *payload, size_t len, int fd,
+                      int *sabfd, int nsab) {
+  out_frame *f = NULL;
+  if (ch->open && !ch->closing_after_flush && !ch->broken) f = malloc(sizeof *f + HEADER_SIZE + len);
+  if (!f) {
+    for (int i = 0; i < nsab; i++) close(sabfd[i]);
+    free(sabfd);
+    return ch->open && !ch->closing_after_flush && !ch->broken ? -ENOMEM : -EPIPE;
+  }
   uint32_t n32 = (uint32_t)len;
   memcpy(f->data, &n32, 4);
   f->data[4] = (char)kind;
   f->data[5] = fd >= 0 ? 1 : 0;
-  f->data[6] = f->data[7] = 0;
+  f->data[6] = (char)(nsab & 0xff);
+  f->data[7] = (char)(nsab >> 8);
   memcpy(f->data + HEADER_SIZE, payload, len);
   f->len = HEADER_SIZE + len;
   f->off = 0;
   f->fd = fd;
+  f->nsab = nsab;
+  f->sabfd = sabfd;
   f->next = NULL;
   int was_empty = ch->head == NULL;
   if (kind == LSTR_IPC_USER) ch->last_user_send = uv_hrtime();
@@ -226,6 +252,10 @@ int lstr_ipc_send(lstr_ipc *ch, int kind, const char *payload, size_t len, int f
   if (undelivered) f->fd = -1; /* the caller keeps its descriptor */
   after_write(ch, rc);
   return undelivered ? rc : 0;
+}
+
+int lstr_ipc_send(lstr_ipc *ch, int kind, const char *payload, size_t len, int fd) {
+  return send_frame(ch, kind, payload, len, fd, NULL, 0);
 }
 
 /* ---- reading ---- */
@@ -280,13 +310,17 @@ static int parse_frames(lstr_ipc *ch) {
     memcpy(&len, ch->rbuf + pos, 4);
     int kind = (unsigned char)ch->rbuf[pos + 4];
     int nfds = (unsigned char)ch->rbuf[pos + 5];
-    if (len > MAX_FRAME || nfds > 1) return -1;
+    int nsab = (unsigned char)ch->rbuf[pos + 6] | (unsigned char)ch->rbuf[pos + 7] << 8;
+    if (len > MAX_FRAME || nfds > 1 || nsab > LSTR_MSG_MAX_FDS) return -1;
     if (ch->rlen - pos < HEADER_SIZE + (size_t)len) break;
     const char *payload = ch->rbuf + pos + HEADER_SIZE;
     pos += HEADER_SIZE + len;
     int fd = nfds ? take_fd(ch) : -1;
+    int sabfd[LSTR_MSG_MAX_FDS];
+    for (int i = 0; i < nsab; i++) sabfd[i] = take_fd(ch);
     if (ch->on_frame_ref == LUA_NOREF) { /* closing after a flush: nobody listens */
       if (fd >= 0) close(fd);
+      for (int i = 0; i < nsab; i++) if (sabfd[i] >= 0) close(sabfd[i]);
       continue;
     }
 
@@ -294,6 +328,9 @@ static int parse_frames(lstr_ipc *ch) {
     lstr_push_ref(L, ch->on_frame_ref);
     lua_pushinteger(L, kind);
     lstr_msg *m = lstr_msg_from_bytes(payload, len);
+    if (!m) for (int i = 0; i < nsab; i++) { if (sabfd[i] >= 0) close(sabfd[i]); }
+    /* a memfd that cannot be mapped leaves its index unknown: decode fails */
+    if (m) lstr_msg_attach_fds(m, sabfd, (size_t)nsab);
     int bad = !m || lstr_msg_decode(L, m) != 0;
     lstr_msg_free(m);
     if (bad) {
@@ -477,9 +514,15 @@ static int channel_send(lua_State *L) {
   }
   lstr_msg *m = lstr_msg_encode(L, 3, 0, LSTR_CLONE_PROCESS);
   if (!m) return lua_error(L);
-  size_t len;
+  size_t len, nsab = lstr_msg_nfds(m);
+  int *sabfd = nsab ? malloc(nsab * sizeof *sabfd) : NULL;
+  if (nsab && (!sabfd || lstr_msg_dup_fds(m, sabfd) < 0)) {
+    free(sabfd);
+    lstr_msg_free(m);
+    return lstr_error(L, "DataCloneError", "no descriptor left to send a SharedArrayBuffer with");
+  }
   const char *bytes = lstr_msg_bytes(m, &len);
-  int rc = lstr_ipc_send(ch, kind, bytes, len, fd);
+  int rc = send_frame(ch, kind, bytes, len, fd, sabfd, (int)nsab);
   lstr_msg_free(m);
   if (rc < 0) {
     lua_pushnil(L);

@@ -10,6 +10,13 @@
  * Views read through the block header (data + length) on every access, so
  * detaching an ArrayBuffer (transfer) empties every view of it at once.
  *
+ * A SharedArrayBuffer's bytes are a memfd mapped MAP_SHARED, so that they
+ * can be sent to another process (the fd rides along with SCM_RIGHTS) and
+ * mapped there: the same memory, in both.  The memfd ends with a small
+ * control area (lstr_sab_ctrl) every process sees, used by Atomics.wait /
+ * notify once the memory has crossed a process boundary.  The kernel keeps
+ * the memory while any process maps it or holds the fd.
+ *
  * The first four fields are mirrored by the ffi.cdef in lua/luster/buffers.lua
  * (as `struct lstr_blockh`); keep them in sync.
  */
@@ -29,8 +36,24 @@
 #define LSTR_BLOCK_MAX ((size_t)1 << 40)
 
 typedef struct lstr_waiter lstr_waiter;
+typedef struct lstr_block lstr_block;
 
-typedef struct lstr_block {
+/* The last 64 bytes of a SharedArrayBuffer's memfd (at data + ctrl_at),
+ * shared by every process that maps it.  `length` lets a receiver find the
+ * bytes without trusting the message; `waiters` counts the Atomics.wait
+ * callers asleep on a futex in this memory (any process), so notify only
+ * makes the futex call when somebody may be there; `gen` moves when a
+ * worker's terminate() wakes every futex waiter of a cell, so that the
+ * others can tell that wake-up from a notify. */
+typedef struct lstr_sab_ctrl {
+  uint32_t magic;
+  uint32_t waiters;
+  uint64_t length;
+  uint32_t gen;
+  uint32_t pad[11];
+} lstr_sab_ctrl;
+
+struct lstr_block {
   /* ---- mirrored in Lua (read-only there) ---- */
   uint8_t *data;        /* never NULL unless detached (0-byte blocks get 1) */
   size_t length;        /* bytes; 0 once detached */
@@ -40,9 +63,20 @@ typedef struct lstr_block {
   size_t refs;          /* atomic */
   pthread_mutex_t lock; /* guards `waiters` (Atomics.wait critical section) */
   lstr_waiter *waiters; /* FIFO of sync and async waiters, any offset */
-} lstr_block;
+  /* SharedArrayBuffer memory (fd < 0: plain heap bytes, this process only) */
+  int fd;               /* the memfd mapped at data */
+  size_t maplen;        /* bytes mapped at data: the bytes + the control area */
+  lstr_sab_ctrl *ctrl;
+  int ipc;              /* atomic: the memory has been sent to or received
+                         * from another process (wait sleeps on a futex) */
+  int registered;       /* in the process-wide list by inode (guarded by it) */
+  uint64_t dev, ino;
+  lstr_block *rnext, *rprev;
+};
 
-/* Returns a zeroed block with one reference, or NULL (size too big / OOM). */
+/* Returns a zeroed block with one reference, or NULL (size too big / OOM).
+ * Shared blocks are backed by a memfd when the kernel gives one (otherwise
+ * by the heap, and then they cannot cross processes). */
 LSTR_EXPORT lstr_block *lstr_block_new(double nbytes, int shared);
 LSTR_EXPORT lstr_block *lstr_block_retain(lstr_block *b);
 LSTR_EXPORT void lstr_block_release(lstr_block *b);
@@ -58,6 +92,19 @@ lstr_block *lstr_block_new_header(void);
 void lstr_block_steal(lstr_block *dst, lstr_block *src);
 /* A private copy of `src`'s bytes (for decoding a moved buffer twice). */
 lstr_block *lstr_block_copy(const lstr_block *src);
+
+/* ---- SharedArrayBuffers across processes (the cluster IPC channel) ----
+ * Before a SharedArrayBuffer is sent: returns 0 once its memory is ready to
+ * be mapped by another process (from then on Atomics.wait on it sleeps on a
+ * process-shared futex), or -1 when it has no memfd. */
+int lstr_block_export(lstr_block *b);
+/* The block for a received memfd (takes `fd`): the one already in this
+ * process when the memory came here before, else a new mapping.  NULL (fd
+ * closed) when fd is not a sealed luster SharedArrayBuffer or on OOM. */
+lstr_block *lstr_block_from_fd(int fd);
+/* Returns fd, made known to ThreadSanitizer (in TSan builds) when it comes
+ * from a call TSan does not intercept (memfd_create, fcntl F_DUPFD). */
+int lstr_fd_made(int fd);
 
 /* ---- Atomics: sequentially consistent, called through the FFI ----
  * lstr_atomic_<op>_<t>(p, ...) with t in i8 u8 i16 u16 i32 u32 i64 u64;

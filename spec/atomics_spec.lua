@@ -288,3 +288,151 @@ describe('Atomics.waitAsync', function()
     assert.are.same({ 'a', 'b' }, order)
   end)
 end)
+
+-- Memory shared with another process (API.md "Shared memory across
+-- processes"): sync waits sleep on a process-shared futex.  Threads and
+-- cluster processes together.
+describe('Atomics.wait across threads and processes', function()
+  local cluster = require('cluster')
+  local h = require('helpers.cluster')
+
+  -- A cluster worker that, for each SAB it is sent, notifies cell 0 until
+  -- somebody was woken (for m.patience seconds), then answers how many.
+  local function notifier()
+    cluster.setupPrimary({ exec = h.script([[
+      process:on('message', function(m)
+        local v = Int32Array(m.sab)
+        local deadline, n = os.time() + m.patience, 0
+        repeat n = Atomics.notify(v, 0) until n > 0 or os.time() > deadline
+        process.send(n)
+      end)
+    ]]), args = {} })
+    return cluster.fork()
+  end
+
+  local function message_of(w)
+    return await(Promise.new(function(r) w:once('message', r) end))
+  end
+
+  it('a thread already waiting when the memory first leaves the process is woken from the other process', function()
+    local sab = SharedArrayBuffer(8)
+    local v = Int32Array(sab)
+    local t = waiting_worker(sab, 10000) -- asleep on this process's lock before the send
+    until_waiting(v)
+    local p = notifier()
+    -- listen to both before either can answer
+    local answer = Promise.new(function(r) p:once('message', r) end)
+    local woken = Promise.new(function(r) t:once('message', r) end)
+    p:send({ sab = sab, patience = 10 })
+    assert.are.equal('ok', await(woken))
+    assert.are.equal(1, await(answer))
+    p:kill()
+    await(t:terminate())
+  end)
+
+  it('a thread waits on the futex once the memory is shared, woken by a thread or a process', function()
+    local sab = SharedArrayBuffer(8)
+    local v = Int32Array(sab)
+    local p = notifier()
+    p:send({ sab = sab, patience = 0 })
+    assert.are.equal(0, message_of(p)) -- it has mapped the memory; nobody waited yet
+    local t = waiting_worker(sab, 10000)
+    until_waiting(v)
+    assert.are.equal(1, Atomics.notify(v, 0)) -- from this process's main thread
+    assert.are.equal('ok', await(Promise.new(function(r) t:once('message', r) end)))
+    await(t:terminate())
+    p:kill()
+  end)
+
+  it('a SAB a process received goes on to its worker threads: one memory for all', function()
+    cluster.setupPrimary({ exec = h.script([[
+      local Worker = require('worker_threads').Worker
+      process:on('message', function(m)
+        local t = Worker([=[
+          local wt = require('worker_threads')
+          local v = Int32Array(wt.workerData.sab)
+          for _ = 1, 1000 do Atomics.add(v, 0, 1) end
+          Atomics.store(v, 1, 1)
+          Atomics.notify(v, 1)                  -- wakes the primary, another process
+        ]=], { eval = true, workerData = { sab = m.sab } })
+        t:on('exit', function() process.send('done') end)
+      end)
+    ]]), args = {} })
+    local p = cluster.fork()
+    local sab = SharedArrayBuffer(8)
+    local v = Int32Array(sab)
+    p:send({ sab = sab })
+    local r = Atomics.wait(v, 1, 0, 20000)
+    assert.is_true(r == 'ok' or r == 'not-equal')
+    assert.are.equal('done', message_of(p))
+    assert.are.equal(1000, Atomics.load(v, 0))
+    p:kill()
+  end)
+
+  it('waitAsync on shared memory is resolved by a notify from another process, or times out', function()
+    local sab = SharedArrayBuffer(8)
+    local v = Int32Array(sab)
+    local p = notifier()
+    p:send({ sab = sab, patience = 0 })
+    assert.are.equal(0, message_of(p)) -- mapped there: the memory is shared now
+    local late = Atomics.waitAsync(v, 1, 0, 50)
+    local r = Atomics.waitAsync(v, 0, 0, 10000)
+    assert.is_true(r.async)
+    p:send({ sab = sab, patience = 10 })
+    assert.are.equal(1, message_of(p))
+    assert.are.equal('ok', await(r.value))
+    assert.are.equal('timed-out', await(late.value))
+    p:kill()
+  end)
+
+  it('waitAsync in another process is resolved by a notify from this one', function()
+    cluster.setupPrimary({ exec = h.script([[
+      process:on('message', function(m)
+        local v = Int32Array(m.sab)
+        local r = Atomics.waitAsync(v, 0, 0, 10000)
+        Atomics.store(v, 1, 1)
+        r.value:next(function(x) process.send(x) end)
+      end)
+    ]]), args = {} })
+    local p = cluster.fork()
+    local sab = SharedArrayBuffer(8)
+    local v = Int32Array(sab)
+    p:send({ sab = sab })
+    assert.is_true(h.wait_for(function() return Atomics.load(v, 1) == 1 end, 10000))
+    assert.is_true(h.wait_for(function() return Atomics.notify(v, 0, 1) == 1 end, 10000))
+    assert.are.equal('ok', message_of(p))
+    p:kill()
+  end)
+
+  it('a worker thread with a waitAsync pending on shared memory can be terminated', function()
+    local sab = SharedArrayBuffer(8)
+    local v = Int32Array(sab)
+    local p = notifier()
+    p:send({ sab = sab, patience = 0 })
+    assert.are.equal(0, message_of(p))
+    local t = require('worker_threads').Worker([[
+      local v = Int32Array(require('worker_threads').workerData.sab)
+      Atomics.waitAsync(v, 0, 0)      -- forever: keeps this thread's loop
+      Atomics.store(v, 1, 1)
+    ]], { eval = true, workerData = { sab = sab } })
+    until_waiting(v)
+    assert.are.equal(1, await(t:terminate()))
+    sleep(120) -- the futex thread has seen it within a slice and left
+    assert.are.equal(0, Atomics.notify(v, 0))
+    p:kill()
+  end)
+
+  it('terminate() still ends a thread waiting forever on shared memory', function()
+    local sab = SharedArrayBuffer(8)
+    local v = Int32Array(sab)
+    local p = notifier()
+    p:send({ sab = sab, patience = 0 })
+    assert.are.equal(0, message_of(p))
+    local t = waiting_worker(sab, math.huge)
+    until_waiting(v)
+    local t0 = os.time()
+    assert.are.equal(1, await(t:terminate()))
+    assert.is_true(os.time() - t0 <= 2)
+    p:kill()
+  end)
+end)

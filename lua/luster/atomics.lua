@@ -3,8 +3,10 @@
 --- Every operation is a LuaJIT FFI call to a one-instruction C function in
 --- runtime/shared_memory.c (lock xadd, cmpxchg, ...), so a loop of
 --- `Atomics.add` compiles to a guard, a bounds check and a direct call.
---- wait/notify go to the block's waiter queue in C; waitAsync registers a
---- waiter on this state's libuv loop (require('native.atomics')).
+--- wait/notify go to the block's waiter queue in C (and to a process-shared
+--- futex once the SharedArrayBuffer has been sent to or from another
+--- process); waitAsync registers a waiter on this state's libuv loop
+--- (require('native.atomics')).
 local ffi = require('ffi')
 local bit = require('bit')
 local buffers = require('luster.buffers')

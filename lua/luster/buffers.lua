@@ -1,7 +1,8 @@
 --- luster.buffers — ArrayBuffer, SharedArrayBuffer and the typed-array views.
 ---
 --- The bytes live in C blocks (runtime/shared_memory.c), reference counted
---- across threads.  Lua holds them through FFI cdata:
+--- across threads; a SharedArrayBuffer's are a memfd mapping, so cluster IPC
+--- can send them to another process.  Lua holds them through FFI cdata:
 ---   * a buffer is a `struct lstr_sab *` / `struct lstr_ab *` pointing at the
 ---     block header, with an ffi.gc finalizer that drops its reference;
 ---   * a view is a small struct {block, byteOffset, length}, one ctype per
