@@ -10,7 +10,7 @@ local errors = require('luster.errors')
 
 local setmetatable, getmetatable, select, type = setmetatable, getmetatable, select, type
 local yield, running = coroutine.yield, coroutine.running
-local enqueue, run, AWAIT = sched.enqueue, sched.run, sched.AWAIT
+local enqueue, run, run_in_job, AWAIT = sched.enqueue, sched.run, sched.run_in_job, sched.AWAIT
 
 local PENDING, FULFILLED, REJECTED = 0, 1, 2
 
@@ -76,7 +76,7 @@ local function then_job(r, p)
     if p.state == FULFILLED then resolve(r.d, p.value) else reject(r.d, p.value) end
     return
   end
-  local ok, err = run(run_handler, h, p.value, r.d)
+  local ok, err = run_in_job(run_handler, h, p.value, r.d)
   if not ok then sched.uncaught(err) end
 end
 
@@ -88,8 +88,11 @@ local function adopt_job(r, p)
 end
 
 local function subscribe(p, r)
-  p.handled = true
-  if p.state == PENDING then
+  local state = p.state
+  -- (only a rejection asks whether it was handled: a fulfilled promise
+  -- keeps its two fields)
+  if state ~= FULFILLED then p.handled = true end
+  if state == PENDING then
     if not p.r then
       p.r = r
     else
@@ -131,11 +134,13 @@ end
 function Promise.new(executor)
   local p = new_promise()
   if executor ~= nil then
-    local done = false
-    local function res(v) if not done then done = true; resolve(p, v) end end
-    local function rej(e) if not done then done = true; reject(p, e) end end
+    -- resolve and reject ignore a promise already settled or locked onto
+    -- another one: that is the "called once" of the resolving functions,
+    -- with no flag of their own (one upvalue for the pair, not two)
+    local function res(v) resolve(p, v) end
+    local function rej(e) reject(p, e) end
     local ok, e = pcall(executor, res, rej)
-    if not ok then rej(e) end
+    if not ok then reject(p, e) end
   end
   return p
 end
@@ -169,7 +174,8 @@ end
 ---@return Promise
 function Promise.resolve(v)
   if getmetatable(v) == Promise then return v end
-  return setmetatable({ state = FULFILLED, value = v, handled = false, r = false }, Promise)
+  -- settled for good: no reactions will be kept, nor a handled flag asked
+  return setmetatable({ state = FULFILLED, value = v }, Promise)
 end
 
 ---@return Promise
@@ -254,7 +260,7 @@ end
 --- raise its rejection.  A non-promise is returned as it is.
 ---@param p Promise|any
 ---@return any
-local is_runtime = sched.is_runtime
+local is_runtime, inline_await = sched.is_runtime, sched.inline_await
 function Promise.await(p)
   if getmetatable(p) ~= Promise then return p end
   local co = running()
@@ -262,6 +268,13 @@ function Promise.await(p)
     error(errors.new('ERR_AWAIT_OUTSIDE_COROUTINE',
       'await() needs a runtime coroutine (the entry chunk, a callback, or a function run by async()); '
       .. 'it was called from a coroutine created by coroutine.create/wrap', 2), 2)
+  end
+  local state = p.state
+  if state ~= PENDING and inline_await(co) then
+    -- the continuation would be the next job: go on without suspending
+    if state == FULFILLED then return p.value end
+    p.handled = true
+    error(p.value, 0)
   end
   subscribe(p, co)
   local ok, v = yield(AWAIT)
