@@ -4,6 +4,7 @@
  *   luster script.lua [args]     luster -e CODE [args]     luster -v | -h
  *   luster -i N|max [--kill-timeout MS] [--max-memory MB] script.lua
  *   luster test [busted options] [paths]     (also --test; lua/luster/test.lua)
+ *   luster --prof[=FILE] [--prof-format=text|folded] script.lua  (profiler.lua)
  *
  * Exit codes follow Node: 1 for a script that failed (missing, syntax error,
  * uncaught error), 9 for a bad option.  Scripts read from standard input
@@ -33,6 +34,14 @@ static void usage(FILE *f) {
     "      --kill-timeout MS   with -i: SIGKILL a worker that has not exited MS\n"
     "                          after being asked to (default 5000)\n"
     "      --max-memory MB     with -i: restart a worker whose RSS passes MB\n"
+    "      --prof[=FILE]       sample the script with LuaJIT's profiler and write\n"
+    "                          a report of the hottest functions and lines to FILE\n"
+    "                          (default luster.prof; other processes and threads:\n"
+    "                          FILE.<pid>.<threadId>)\n"
+    "      --prof-format=F     text (default) or folded (stacks for flame graphs)\n"
+    "      --prof-interval=MS  sampling interval (default 1)\n"
+    "      --prof-thread=ID    the thread sampled in each process (default 0, the\n"
+    "                          main thread; LuaJIT samples one state per process)\n"
     "  -v, --version           print the version\n"
     "  -h, --help              print this help\n"
     "\n"
@@ -78,6 +87,59 @@ static int bad_option(const char *msg, const char *arg) {
   return 9;
 }
 
+/* --prof options.  They travel in the environment, so that every state
+ * that boots -- worker threads, and cluster workers, which are processes
+ * -- finds them (lua/luster/profiler.lua reads them).  Returns 1 when `a`
+ * was a --prof option, 0 when it is not one, -1 (and says why) when its
+ * value is bad. */
+static int prof_option(const char *a) {
+  const char *v;
+  if (!strcmp(a, "--prof")) v = "luster.prof";
+  else if (!strncmp(a, "--prof=", 7)) v = a + 7;
+  else v = NULL;
+  if (v) {
+    char pid[32];
+    if (!*v) { fprintf(stderr, "luster: --prof= needs a file name\n"); return -1; }
+    snprintf(pid, sizeof pid, "%ld", (long)getpid());
+    setenv("LUSTER_PROF", v, 1);
+    setenv("LUSTER_PROF_PID", pid, 1);
+    return 1;
+  }
+  if (!strncmp(a, "--prof-format=", 14)) {
+    v = a + 14;
+    if (strcmp(v, "text") && strcmp(v, "folded")) {
+      fprintf(stderr, "luster: --prof-format takes 'text' or 'folded': %s\n", v);
+      return -1;
+    }
+    setenv("LUSTER_PROF_FORMAT", v, 1);
+    return 1;
+  }
+  if (!strncmp(a, "--prof-interval=", 16) || !strncmp(a, "--prof-thread=", 14)) {
+    int interval = a[7] == 'i';
+    v = a + (interval ? 16 : 14);
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (!*v || *end || n < (interval ? 1 : 0)) {
+      fprintf(stderr, "luster: %.*s takes a %s number: %s\n", (int)(v - a - 1), a,
+              interval ? "positive" : "non-negative", v);
+      return -1;
+    }
+    setenv(interval ? "LUSTER_PROF_INTERVAL" : "LUSTER_PROF_THREAD", v, 1);
+    return 1;
+  }
+  return 0;
+}
+
+/* The main thread's state is never closed (see the end of luster_main):
+ * write its profile now.  Worker threads write theirs as their state
+ * closes. */
+static void prof_finish(lstr_state *s) {
+  if (!getenv("LUSTER_PROF")) return;
+  lua_State *L = s->L;
+  if (luaL_dostring(L, "local p = package.loaded['luster.profiler'] if p then p.stop() end") != 0)
+    lua_pop(L, 1);
+}
+
 LUSTER_API int luster_main(int argc, char **argv) {
   const char *eval = NULL, *instances = NULL, *eval_name = "=(command line)";
   long kill_timeout = 5000, max_memory = 0;
@@ -118,6 +180,9 @@ LUSTER_API int luster_main(int argc, char **argv) {
       if (a[2] == 'k') kill_timeout = v; else max_memory = v;
       continue;
     }
+    int prof = prof_option(a);
+    if (prof < 0) return 9;
+    if (prof > 0) continue;
     return bad_option("bad option", a);
   }
 
@@ -158,6 +223,7 @@ LUSTER_API int luster_main(int argc, char **argv) {
   }
   (void)rc;
   int code = lstr_run_loop(s);
+  prof_finish(s);
   fflush(stdout);
   /* The binary does not tear the state down: the OS does it faster, and
    * worker threads still running end with the process, as in Node. */
