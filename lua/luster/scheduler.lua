@@ -134,7 +134,7 @@ end
 --- settled promise `p` (state 1 = fulfilled).  drain() runs it inline: it
 --- is the hottest job there is.
 function M.resume_job(co, p)
-  M.resume(co, p.state == 1, p.value)
+  M.resume(co, p[1] == 1, p[2]) -- a promise's state and value
 end
 local resume_job = M.resume_job
 
@@ -265,7 +265,7 @@ local function run_microtasks()
     if f == resume_job then
       local prev, prev_micro = direct, direct_micro
       direct, direct_micro = a, true
-      local alive, tag, ok, err = resume(a, b.state == 1, b.value)
+      local alive, tag, ok, err = resume(a, b[1] == 1, b[2])
       direct, direct_micro = prev, prev_micro
       if tag ~= AWAIT then
         local good, e = settle(a, alive, tag, ok, err)
