@@ -241,13 +241,21 @@ local function final(req, res, err)
   end
 end
 
--- A matched route: its app:param callbacks, then its handlers.
-local function start_route(self, layer, req, res, nxt)
-  if not layer.keys or next(self.params) == nil then return layer.route:dispatch(req, res, nxt) end
+-- The slow halves of start_route and parse_then_route, which make a
+-- closure: kept apart so that the common path has none (a function that
+-- makes a closure closes its upvalues on every return, which LuaJIT does
+-- not compile, so the whole request path would run interpreted).
+local function route_after_params(self, layer, req, res, nxt)
   return run_params(self, layer, req, res, function(err)
     if err ~= nil then return nxt(err) end
     return layer.route:dispatch(req, res, nxt)
   end)
+end
+
+-- A matched route: its app:param callbacks, then its handlers.
+local function start_route(self, layer, req, res, nxt)
+  if not layer.keys or next(self.params) == nil then return layer.route:dispatch(req, res, nxt) end
+  return route_after_params(self, layer, req, res, nxt)
 end
 
 -- Whether the request surely has no body: complete with nothing received
@@ -257,6 +265,14 @@ local function bodiless(req)
   return (m == 'GET' or m == 'HEAD') and req.complete and not rawget(req, '_body') and not rawget(req, '_buf')
 end
 
+local function parse_first(self, layer, req, res, nxt, parse)
+  local e = run(parse, nil, req, res, function(err)
+    if err ~= nil then return nxt(err) end
+    return start_route(self, layer, req, res, nxt)
+  end)
+  if e ~= nil then return nxt(e) end
+end
+
 -- The app's JSON parser first, for a request no router.json has seen.
 local function parse_then_route(self, layer, req, res, nxt)
   local app = rawget(req, 'app')
@@ -264,11 +280,7 @@ local function parse_then_route(self, layer, req, res, nxt)
   if not parse or rawget(req, '_json_seen') or bodiless(req) then
     return start_route(self, layer, req, res, nxt)
   end
-  local e = run(parse, nil, req, res, function(err)
-    if err ~= nil then return nxt(err) end
-    return start_route(self, layer, req, res, nxt)
-  end)
-  if e ~= nil then return nxt(e) end
+  return parse_first(self, layer, req, res, nxt, parse)
 end
 
 -- One request's walk through one router's stack.  Its state is one table
