@@ -241,13 +241,21 @@ local function final(req, res, err)
   end
 end
 
--- A matched route: its app:param callbacks, then its handlers.
-local function start_route(self, layer, req, res, nxt)
-  if not layer.keys or next(self.params) == nil then return layer.route:dispatch(req, res, nxt) end
+-- The slow halves of start_route and parse_then_route, which make a
+-- closure: kept apart so that the common path has none (a function that
+-- makes a closure closes its upvalues on every return, which LuaJIT does
+-- not compile, so the whole request path would run interpreted).
+local function route_after_params(self, layer, req, res, nxt)
   return run_params(self, layer, req, res, function(err)
     if err ~= nil then return nxt(err) end
     return layer.route:dispatch(req, res, nxt)
   end)
+end
+
+-- A matched route: its app:param callbacks, then its handlers.
+local function start_route(self, layer, req, res, nxt)
+  if not layer.keys or next(self.params) == nil then return layer.route:dispatch(req, res, nxt) end
+  return route_after_params(self, layer, req, res, nxt)
 end
 
 -- Whether the request surely has no body: complete with nothing received
@@ -257,6 +265,14 @@ local function bodiless(req)
   return (m == 'GET' or m == 'HEAD') and req.complete and not rawget(req, '_body') and not rawget(req, '_buf')
 end
 
+local function parse_first(self, layer, req, res, nxt, parse)
+  local e = run(parse, nil, req, res, function(err)
+    if err ~= nil then return nxt(err) end
+    return start_route(self, layer, req, res, nxt)
+  end)
+  if e ~= nil then return nxt(e) end
+end
+
 -- The app's JSON parser first, for a request no router.json has seen.
 local function parse_then_route(self, layer, req, res, nxt)
   local app = rawget(req, 'app')
@@ -264,11 +280,92 @@ local function parse_then_route(self, layer, req, res, nxt)
   if not parse or rawget(req, '_json_seen') or bodiless(req) then
     return start_route(self, layer, req, res, nxt)
   end
-  local e = run(parse, nil, req, res, function(err)
-    if err ~= nil then return nxt(err) end
-    return start_route(self, layer, req, res, nxt)
-  end)
-  if e ~= nil then return nxt(e) end
+  return parse_first(self, layer, req, res, nxt, parse)
+end
+
+-- One request's walk through one router's stack.  Its state is one table
+-- (and `nxt` one closure over it): a closure over a dozen locals would make
+-- a dozen upvalue objects per request per router, most of the garbage a
+-- request made.
+local function walk(st, err)
+  local self, req, res = st.self, st.req, st.res
+  local url, path, lpath, base = st.url, st.path, st.lpath, st.base
+  local stack, method, nxt = st.stack, st.method, st.nxt
+  if st.stripped then
+    req.url, req.path, req.baseUrl = url, path, base
+    st.stripped = false
+  end
+  if err == 'route' then err = nil end
+  while true do
+    local i = st.i + 1
+    st.i = i
+    local layer = stack[i]
+    if not layer or err == 'router' then
+      -- leaving this router: the request as it came in
+      req.url, req.path, req.baseUrl, req.params = url, path, base, st.parent_params or nil
+      local allow = st.allow
+      if allow and err == nil and not res.finished then return send_options(res, allow) end
+      local out = st.out
+      if out then return out(err ~= 'router' and err or nil) end
+      return final(req, res, err)
+    end
+    local route = layer.route
+    if route then
+      -- a route runs only with no error pending, for a method it has
+      if err == nil and method == 'OPTIONS' and not route:_handles(method) and match_route(layer, path, lpath) then
+        local allow = st.allow
+        if not allow then allow = {}; st.allow = allow end
+        for m in pairs(route.methods) do allow[m] = true end
+        if route.methods.GET then allow.HEAD = true end
+      elseif err == nil and route:_handles(method) then
+        local params, perr = match_route(layer, path, lpath)
+        if perr then
+          err = perr
+        elseif params then
+          if params == NO_PARAMS then
+            params = st.own_params
+            if not params then params = {}; st.own_params = params end
+          elseif self.mergeParams and st.parent_params then
+            for k, v in pairs(st.parent_params) do if params[k] == nil then params[k] = v end end
+          end
+          req.params = params
+          return parse_then_route(self, layer, req, res, nxt)
+        end
+      end
+    elseif (err ~= nil) == (layer.arity == 4) then
+      local params, removed, perr = match_prefix(layer, path, lpath)
+      if perr then
+        err = perr
+      elseif params then
+        if params ~= NO_PARAMS then
+          if self.mergeParams and st.parent_params then
+            for k, v in pairs(st.parent_params) do if params[k] == nil then params[k] = v end end
+          end
+          req.params = params
+        else
+          local own = st.own_params
+          if not own then own = {}; st.own_params = own end
+          if rawget(req, 'params') ~= own then req.params = own end
+        end
+        if removed ~= '' then
+          st.stripped = true
+          local rest = sub(url, #removed + 1)
+          if sub(rest, 1, 1) ~= '/' then rest = '/' .. rest end
+          req.url = rest
+          req.path = sub(path, #removed + 1)
+          if req.path == '' then req.path = '/' end
+          req.baseUrl = base .. removed
+        end
+        local e = run(layer.fn, err, req, res, nxt)
+        if e == nil then return end
+        if st.stripped then
+          req.url, req.path, req.baseUrl = url, path, base
+          st.stripped = false
+        end
+        err = e
+      end
+    end
+  end
 end
 
 --- Handle one request (also usable as a plain `http` handler, or as
@@ -278,7 +375,6 @@ end
 ---@param out? fun(err?: any)
 function Router:handle(req, res, out)
   local url, path = req.url, req.path
-  local lpath = self.caseSensitive and path or lower(path)
   local base = rawget(req, 'baseUrl')
   if base == nil then
     base = ''
@@ -289,85 +385,13 @@ function Router:handle(req, res, out)
     res.locals = {} -- Express's res.locals: this request's, for the handlers after
   end
   local parent_params = rawget(req, 'params')
-  local own_params
-  if self.mergeParams then own_params = parent_params or {} end
-  local stack, i, stripped = self.stack, 0, false
-  local method = req.method
-  local allow -- OPTIONS with no route for it: the methods the path has
-
-  local nxt
-  nxt = function(err)
-    if stripped then
-      req.url, req.path, req.baseUrl = url, path, base
-      stripped = false
-    end
-    if err == 'route' then err = nil end
-    while true do
-      i = i + 1
-      local layer = stack[i]
-      if not layer or err == 'router' then
-        -- leaving this router: the request as it came in
-        req.url, req.path, req.baseUrl, req.params = url, path, base, parent_params
-        if allow and err == nil and not res.finished then return send_options(res, allow) end
-        if out then return out(err ~= 'router' and err or nil) end
-        return final(req, res, err)
-      end
-      local route = layer.route
-      if route then
-        -- a route runs only with no error pending, for a method it has
-        if err == nil and method == 'OPTIONS' and not route:_handles(method) and match_route(layer, path, lpath) then
-          allow = allow or {}
-          for m in pairs(route.methods) do allow[m] = true end
-          if route.methods.GET then allow.HEAD = true end
-        elseif err == nil and route:_handles(method) then
-          local params, perr = match_route(layer, path, lpath)
-          if perr then
-            err = perr
-          elseif params then
-            if params == NO_PARAMS then
-              if not own_params then own_params = {} end
-              params = own_params
-            elseif self.mergeParams and parent_params then
-              for k, v in pairs(parent_params) do if params[k] == nil then params[k] = v end end
-            end
-            req.params = params
-            return parse_then_route(self, layer, req, res, nxt)
-          end
-        end
-      elseif (err ~= nil) == (layer.arity == 4) then
-        local params, removed, perr = match_prefix(layer, path, lpath)
-        if perr then
-          err = perr
-        elseif params then
-          if params ~= NO_PARAMS then
-            if self.mergeParams and parent_params then
-              for k, v in pairs(parent_params) do if params[k] == nil then params[k] = v end end
-            end
-            req.params = params
-          else
-            if not own_params then own_params = {} end
-            if rawget(req, 'params') ~= own_params then req.params = own_params end
-          end
-          if removed ~= '' then
-            stripped = true
-            local rest = sub(url, #removed + 1)
-            if sub(rest, 1, 1) ~= '/' then rest = '/' .. rest end
-            req.url = rest
-            req.path = sub(path, #removed + 1)
-            if req.path == '' then req.path = '/' end
-            req.baseUrl = base .. removed
-          end
-          local e = run(layer.fn, err, req, res, nxt)
-          if e == nil then return end
-          if stripped then
-            req.url, req.path, req.baseUrl = url, path, base
-            stripped = false
-          end
-          err = e
-        end
-      end
-    end
-  end
+  -- every key is in the constructor: the table is made at its final size
+  local st = { self = self, req = req, res = res, out = out or false, url = url, path = path,
+    lpath = self.caseSensitive and path or lower(path), base = base, parent_params = parent_params or false,
+    own_params = self.mergeParams and (parent_params or {}) or false, stack = self.stack, i = 0,
+    stripped = false, method = req.method, allow = false, nxt = false }
+  local function nxt(err) return walk(st, err) end
+  st.nxt = nxt
   nxt()
 end
 

@@ -7,6 +7,7 @@
  *             [--primary hooks.lua] script.lua
  *   luster ls|status|reload|restart|stop|logs|start ...  (instances_cli.lua)
  *   luster test [busted options] [paths]     (also --test; lua/luster/test.lua)
+ *   luster --prof[=FILE] [--prof-format=text|folded] script.lua  (profiler.lua)
  *
  * Exit codes follow Node: 1 for a script that failed (missing, syntax error,
  * uncaught error), 9 for a bad option.  Scripts read from standard input
@@ -60,7 +61,14 @@ static void usage(FILE *f) {
     "      --log-date          prefix each log line with an ISO timestamp\n"
     "      --watch             rolling reload when a Lua file of the app changes\n"
     "      --primary HOOKS     with -i: HOOKS.lua receives process.send messages\n"
-
+    "      --prof[=FILE]       sample the script with LuaJIT's profiler and write\n"
+    "                          a report of the hottest functions and lines to FILE\n"
+    "                          (default luster.prof; other processes and threads:\n"
+    "                          FILE.<pid>.<threadId>)\n"
+    "      --prof-format=F     text (default) or folded (stacks for flame graphs)\n"
+    "      --prof-interval=MS  sampling interval (default 1)\n"
+    "      --prof-thread=ID    the thread sampled in each process (default 0, the\n"
+    "                          main thread; LuaJIT samples one state per process)\n"
     "  -v, --version           print the version\n"
     "  -h, --help              print this help\n"
     "\n"
@@ -104,6 +112,59 @@ static int out_of_memory(void) {
 static int bad_option(const char *msg, const char *arg) {
   fprintf(stderr, "luster: %s: %s\n", msg, arg);
   return 9;
+}
+
+/* --prof options.  They travel in the environment, so that every state
+ * that boots -- worker threads, and cluster workers, which are processes
+ * -- finds them (lua/luster/profiler.lua reads them).  Returns 1 when `a`
+ * was a --prof option, 0 when it is not one, -1 (and says why) when its
+ * value is bad. */
+static int prof_option(const char *a) {
+  const char *v;
+  if (!strcmp(a, "--prof")) v = "luster.prof";
+  else if (!strncmp(a, "--prof=", 7)) v = a + 7;
+  else v = NULL;
+  if (v) {
+    char pid[32];
+    if (!*v) { fprintf(stderr, "luster: --prof= needs a file name\n"); return -1; }
+    snprintf(pid, sizeof pid, "%ld", (long)getpid());
+    setenv("LUSTER_PROF", v, 1);
+    setenv("LUSTER_PROF_PID", pid, 1);
+    return 1;
+  }
+  if (!strncmp(a, "--prof-format=", 14)) {
+    v = a + 14;
+    if (strcmp(v, "text") && strcmp(v, "folded")) {
+      fprintf(stderr, "luster: --prof-format takes 'text' or 'folded': %s\n", v);
+      return -1;
+    }
+    setenv("LUSTER_PROF_FORMAT", v, 1);
+    return 1;
+  }
+  if (!strncmp(a, "--prof-interval=", 16) || !strncmp(a, "--prof-thread=", 14)) {
+    int interval = a[7] == 'i';
+    v = a + (interval ? 16 : 14);
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (!*v || *end || n < (interval ? 1 : 0)) {
+      fprintf(stderr, "luster: %.*s takes a %s number: %s\n", (int)(v - a - 1), a,
+              interval ? "positive" : "non-negative", v);
+      return -1;
+    }
+    setenv(interval ? "LUSTER_PROF_INTERVAL" : "LUSTER_PROF_THREAD", v, 1);
+    return 1;
+  }
+  return 0;
+}
+
+/* The main thread's state is never closed (see the end of luster_main):
+ * write its profile now.  Worker threads write theirs as their state
+ * closes. */
+static void prof_finish(lstr_state *s) {
+  if (!getenv("LUSTER_PROF")) return;
+  lua_State *L = s->L;
+  if (luaL_dostring(L, "local p = package.loaded['luster.profiler'] if p then p.stop() end") != 0)
+    lua_pop(L, 1);
 }
 
 LUSTER_API int luster_main(int argc, char **argv) {
@@ -155,6 +216,9 @@ LUSTER_API int luster_main(int argc, char **argv) {
       if (a[2] == 'k') kill_timeout = v; else max_memory = v;
       continue;
     }
+    int prof = prof_option(a);
+    if (prof < 0) return 9;
+    if (prof > 0) continue;
     int op = 0;
     while (ops_options[op].name && strcmp(a, ops_options[op].name)) op++;
     if (ops_options[op].name) {
@@ -207,6 +271,7 @@ LUSTER_API int luster_main(int argc, char **argv) {
   }
   (void)rc;
   int code = lstr_run_loop(s);
+  prof_finish(s);
   fflush(stdout);
   /* The binary does not tear the state down: the OS does it faster, and
    * worker threads still running end with the process, as in Node. */

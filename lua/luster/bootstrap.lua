@@ -220,6 +220,9 @@ if core.info().isMainThread and process.env.LUSTER_UNIQUE_ID then
   require('luster.cluster_worker').setup()
 end
 
+-- luster --prof: every state that boots looks (lua/luster/profiler.lua)
+if os.getenv('LUSTER_PROF') then require('luster.profiler').start_from_env() end
+
 collectgarbage('restart')
 return {
   dispatch = sched.dispatch,

@@ -10,18 +10,22 @@ local errors = require('luster.errors')
 
 local setmetatable, getmetatable, select, type = setmetatable, getmetatable, select, type
 local yield, running = coroutine.yield, coroutine.running
-local enqueue, run, AWAIT = sched.enqueue, sched.run, sched.AWAIT
+local enqueue, run, run_in_job, AWAIT = sched.enqueue, sched.run, sched.run_in_job, sched.AWAIT
 
 local PENDING, FULFILLED, REJECTED = 0, 1, 2
 
+-- A promise's fields are in its array part (one allocation, no hash part):
+-- its state (0 pending, 1 fulfilled, 2 rejected), its value, whether a
+-- rejection was handled, its first reaction, the list of the others, and
+-- whether it is locked onto another promise.  scheduler.lua reads [1], [2].
+local STATE, VALUE, HANDLED, R, RS, LOCKED = 1, 2, 3, 4, 5, 6
+
 ---@class Promise
----@field state integer 0 pending, 1 fulfilled, 2 rejected
----@field value any
 local Promise = {}
 Promise.__index = Promise
 Promise.__tostring = function(p)
   local names = { [0] = 'pending', 'fulfilled', 'rejected' }
-  return 'Promise { <' .. names[p.state] .. '> }'
+  return 'Promise { <' .. names[p[STATE]] .. '> }'
 end
 
 local function is_promise(v) return getmetatable(v) == Promise end
@@ -34,7 +38,7 @@ local resolve, reject
 
 -- A reaction is either a coroutine parked in await (the common case: no
 -- table needed) or a table whose `job` runs it.  The first reaction is kept
--- in p.r, any others in the list p.rs.
+-- in p[R], any others in the list p[RS].
 local await_job
 
 local function queue_reaction(r, p)
@@ -42,18 +46,18 @@ local function queue_reaction(r, p)
 end
 
 local function settle(p, state, value)
-  if p.state ~= PENDING then return end
-  p.state, p.value = state, value
-  local r = p.r
+  if p[STATE] ~= PENDING then return end
+  p[STATE], p[VALUE] = state, value
+  local r = p[R]
   if r then
-    p.r = false
+    p[R] = false
     queue_reaction(r, p)
-    local rs = p.rs
+    local rs = p[RS]
     if rs then
-      p.rs = nil
+      p[RS] = false
       for i = 1, #rs do queue_reaction(rs[i], p) end
     end
-  elseif state == REJECTED and not p.handled then
+  elseif state == REJECTED and not p[HANDLED] then
     unhandled_n = unhandled_n + 1
     unhandled[unhandled_n] = p
   end
@@ -71,12 +75,12 @@ end
 
 local function then_job(r, p)
   local h
-  if p.state == FULFILLED then h = r.ok else h = r.err end
+  if p[STATE] == FULFILLED then h = r.ok else h = r.err end
   if h == nil then
-    if p.state == FULFILLED then resolve(r.d, p.value) else reject(r.d, p.value) end
+    if p[STATE] == FULFILLED then resolve(r.d, p[VALUE]) else reject(r.d, p[VALUE]) end
     return
   end
-  local ok, err = run(run_handler, h, p.value, r.d)
+  local ok, err = run_in_job(run_handler, h, p[VALUE], r.d)
   if not ok then sched.uncaught(err) end
 end
 
@@ -84,44 +88,47 @@ await_job = sched.resume_job
 
 local function adopt_job(r, p)
   local target = r.target
-  settle(target, p.state, p.value)
+  settle(target, p[STATE], p[VALUE])
 end
 
 local function subscribe(p, r)
-  p.handled = true
-  if p.state == PENDING then
-    if not p.r then
-      p.r = r
+  local state = p[STATE]
+  -- (only a rejection asks whether it was handled: a fulfilled promise
+  -- from Promise.resolve keeps its two slots)
+  if state ~= FULFILLED then p[HANDLED] = true end
+  if state == PENDING then
+    if not p[R] then
+      p[R] = r
     else
-      local rs = p.rs
-      if rs then rs[#rs + 1] = r else p.rs = { r } end
+      local rs = p[RS]
+      if rs then rs[#rs + 1] = r else p[RS] = { r } end
     end
   else
     queue_reaction(r, p)
   end
 end
 
--- Every field a promise will get is in the constructor, so the table is
--- allocated once at its final size (no rehash on the await path).
+-- Every slot a promise will get is in the constructor, so the table is
+-- allocated once at its final size (its array part comes with it).
 local function new_promise()
-  return setmetatable({ state = PENDING, value = false, handled = false, r = false }, Promise)
+  return setmetatable({ PENDING, false, false, false, false, false }, Promise)
 end
 
 --- Resolve p with x: adopt x's outcome when x is a promise.
 function resolve(p, x)
-  if p.state ~= PENDING or p.locked then return end
+  if p[STATE] ~= PENDING or p[LOCKED] then return end
   if x == p then
     return settle(p, REJECTED, errors.new('ERR_INVALID_RETURN_VALUE', 'Chaining cycle detected for promise'))
   end
   if is_promise(x) then
-    p.locked = true
+    p[LOCKED] = true
     return subscribe(x, { job = adopt_job, target = p })
   end
   settle(p, FULFILLED, x)
 end
 
 function reject(p, e)
-  if p.state ~= PENDING or p.locked then return end
+  if p[STATE] ~= PENDING or p[LOCKED] then return end
   settle(p, REJECTED, e)
 end
 
@@ -131,11 +138,13 @@ end
 function Promise.new(executor)
   local p = new_promise()
   if executor ~= nil then
-    local done = false
-    local function res(v) if not done then done = true; resolve(p, v) end end
-    local function rej(e) if not done then done = true; reject(p, e) end end
+    -- resolve and reject ignore a promise already settled or locked onto
+    -- another one: that is the "called once" of the resolving functions,
+    -- with no flag of their own (one upvalue for the pair, not two)
+    local function res(v) resolve(p, v) end
+    local function rej(e) reject(p, e) end
     local ok, e = pcall(executor, res, rej)
-    if not ok then rej(e) end
+    if not ok then reject(p, e) end
   end
   return p
 end
@@ -169,7 +178,9 @@ end
 ---@return Promise
 function Promise.resolve(v)
   if getmetatable(v) == Promise then return v end
-  return setmetatable({ state = FULFILLED, value = v, handled = false, r = false }, Promise)
+  -- settled for good: no reactions will be kept, nor a handled flag asked,
+  -- so state and value are all it needs
+  return setmetatable({ FULFILLED, v }, Promise)
 end
 
 ---@return Promise
@@ -254,7 +265,7 @@ end
 --- raise its rejection.  A non-promise is returned as it is.
 ---@param p Promise|any
 ---@return any
-local is_runtime = sched.is_runtime
+local is_runtime, inline_await = sched.is_runtime, sched.inline_await
 function Promise.await(p)
   if getmetatable(p) ~= Promise then return p end
   local co = running()
@@ -262,6 +273,13 @@ function Promise.await(p)
     error(errors.new('ERR_AWAIT_OUTSIDE_COROUTINE',
       'await() needs a runtime coroutine (the entry chunk, a callback, or a function run by async()); '
       .. 'it was called from a coroutine created by coroutine.create/wrap', 2), 2)
+  end
+  local state = p[STATE]
+  if state ~= PENDING and inline_await(co) then
+    -- the continuation would be the next job: go on without suspending
+    if state == FULFILLED then return p[VALUE] end
+    p[HANDLED] = true
+    error(p[VALUE], 0)
   end
   subscribe(p, co)
   local ok, v = yield(AWAIT)
@@ -307,14 +325,14 @@ sched.after_microtasks = function()
   unhandled, unhandled_n = {}, 0
   for i = 1, n do
     local p = list[i]
-    if not p.handled then
-      p.handled = true
+    if not p[HANDLED] then
+      p[HANDLED] = true
       local process = package.loaded['process']
       if process and process:listenerCount('unhandledRejection') > 0 then
-        local ok, err = run(process.emit, process, 'unhandledRejection', p.value, p)
+        local ok, err = run(process.emit, process, 'unhandledRejection', p[VALUE], p)
         if not ok then sched.uncaught(err) end
       else
-        sched.uncaught({ value = rejection_error(p.value), origin = 'unhandledRejection' })
+        sched.uncaught({ value = rejection_error(p[VALUE]), origin = 'unhandledRejection' })
       end
     end
   end

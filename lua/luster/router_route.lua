@@ -83,10 +83,11 @@ end
 
 -- decodeURIComponent for a path param: nil when the text is not valid
 -- percent-encoding ('+' is a plus sign in a path).
+local function hex_byte(h) return char(tonumber(h, 16)) end
 local function decode_param(s)
   if not find(s, '%', 1, true) then return s end
   if find(s, '%%%X') or find(s, '%%%x%X') or find(s, '%%.?$') then return nil end
-  return (s:gsub('%%(%x%x)', function(h) return char(tonumber(h, 16)) end))
+  return (s:gsub('%%(%x%x)', hex_byte))
 end
 
 -- '/users/:id/files/*' -> a Lua pattern, the param names ('*' are 0,

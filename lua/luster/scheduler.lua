@@ -8,6 +8,9 @@
 ---   queue, then the microtask queue, until both are empty — Node's order.
 --- * An error nobody catches goes to process 'uncaughtException', or is
 ---   printed with its traceback and ends the state with exit code 1.
+--- * `await` of a promise that is already settled does not suspend when
+---   its continuation would be the very next job anyway (see inline_await):
+---   the order Node shows is kept, without two coroutine switches.
 local M = {}
 
 local create, resume, yield, running = coroutine.create, coroutine.resume, coroutine.yield, coroutine.running
@@ -131,7 +134,7 @@ end
 --- settled promise `p` (state 1 = fulfilled).  drain() runs it inline: it
 --- is the hottest job there is.
 function M.resume_job(co, p)
-  M.resume(co, p.state == 1, p.value)
+  M.resume(co, p[1] == 1, p[2]) -- a promise's state and value
 end
 local resume_job = M.resume_job
 
@@ -150,6 +153,17 @@ local band = bit.band
 local mq_cap, mq_mask = 256, 255
 local mq_f, mq_a, mq_b = {}, {}, {}
 local mq_head, mq_count = 0, 0
+
+-- The coroutine whose suspension would hand control straight back to the
+-- queue runner, with nothing run in between: the one drain resumed from
+-- the microtask queue (direct_micro), or the one running a callback from
+-- the loop, before that callback's drain (not direct_micro).  When it
+-- awaits a settled promise and no job is queued, its continuation would be
+-- the next job: inline_await lets it go on without suspending.
+local direct, direct_micro = nil, false
+-- Set when a callback's code went on as the first microtask of its drain:
+-- that drain then starts with the microtask queue (and is the same turn).
+local micro_first = false
 
 local function grow_microtasks()
   local f, a, b = {}, {}, {}
@@ -170,6 +184,19 @@ function M.next_tick(fn, ...)
   ticks[tick_tail] = n == 0 and fn or { fn = fn, n = n, ... }
 end
 
+--- Whether coroutine co, awaiting a settled promise, may go on at once:
+--- its continuation, queued now, would be the next job to run.
+function M.inline_await(co)
+  if co ~= direct or mq_count ~= 0 or M.exiting then return false end
+  if not direct_micro then
+    -- a callback's own code: its drain would run the ticks first
+    if tick_head <= tick_tail then return false end
+    direct_micro, micro_first = true, true
+    M.turn = M.turn + 1 -- what the drain would have counted
+  end
+  return true
+end
+
 --- Queue an internal job f(a, b) on the microtask queue (promise reactions).
 --- Jobs must not raise; user code inside them goes through M.run.
 function M.enqueue(f, a, b)
@@ -179,8 +206,26 @@ function M.enqueue(f, a, b)
   mq_f[t], mq_a[t], mq_b[t] = f, a, b
 end
 
+-- The coroutine running the microtask queue's jobs (see run_microtasks).
+local runner = nil
+
+--- Run fn(...) as part of the running microtask job: in the runner
+--- itself when this is the runner (no coroutine switch), else in a
+--- coroutine of its own.  Returns like M.run.  An fn that suspends parks
+--- the runner with it; the queue goes on in another one.
+local function run_in_job(fn, ...)
+  local co = running()
+  if co ~= runner then return M.run(fn, ...) end
+  local prev, prev_micro = direct, direct_micro
+  direct, direct_micro = co, true
+  local ok, err = xcall(fn, ...)
+  direct, direct_micro = prev, prev_micro
+  return ok, err
+end
+M.run_in_job = run_in_job
+
 local function run_user(fn)
-  local ok, err = M.run(fn)
+  local ok, err = run_in_job(fn)
   if not ok then M.uncaught(err) end
 end
 
@@ -204,13 +249,45 @@ M.has_pending_rejections = function() return false end
 --- Node's nextTick-emitted event).
 M.turn = 0
 
---- Run nextTicks and microtasks until both queues are empty.
-function M.drain()
+-- The body of the runner: run microtask jobs until the queue is empty.
+-- User code in a job runs right here (run_in_job); when it suspends in
+-- await, this coroutine is parked on that promise and drain starts another
+-- runner.  Resumed later (by that runner, as a job), the parked one
+-- finishes its job and returns: it is no longer the runner.
+local function run_microtasks()
+  local me = running()
+  while mq_count > 0 and not M.exiting do
+    local h = mq_head
+    local f, a, b = mq_f[h], mq_a[h], mq_b[h]
+    mq_f[h], mq_a[h], mq_b[h] = nil, nil, nil
+    mq_head = band(h + 1, mq_mask)
+    mq_count = mq_count - 1
+    if f == resume_job then
+      local prev, prev_micro = direct, direct_micro
+      direct, direct_micro = a, true
+      local alive, tag, ok, err = resume(a, b[1] == 1, b[2])
+      direct, direct_micro = prev, prev_micro
+      if tag ~= AWAIT then
+        local good, e = settle(a, alive, tag, ok, err)
+        if not good then M.uncaught(e) end
+      end
+    else
+      f(a, b)
+      if runner ~= me then return end
+    end
+  end
+  runner = nil
+end
+
+-- Run nextTicks and microtasks until both queues are empty; skip_ticks:
+-- the callback already went on as the drain's first microtask (so the
+-- microtask queue comes first, and the turn is already counted).
+local function drain(skip_ticks)
   if draining then return end
   draining = true
-  M.turn = M.turn + 1
+  if not skip_ticks then M.turn = M.turn + 1 end
   repeat
-    while tick_head <= tick_tail and not M.exiting do
+    while tick_head <= tick_tail and not M.exiting and not skip_ticks do
       local t = ticks[tick_head]
       ticks[tick_head] = nil
       tick_head = tick_head + 1
@@ -219,35 +296,39 @@ function M.drain()
       else ok, err = M.run(t.fn, unpack(t, 1, t.n)) end
       if not ok then M.uncaught(err) end
     end
-    tick_head, tick_tail = 1, 0
+    if tick_head > tick_tail then tick_head, tick_tail = 1, 0 end
+    skip_ticks = false
     while mq_count > 0 and not M.exiting do
-      local h = mq_head
-      local f, a, b = mq_f[h], mq_a[h], mq_b[h]
-      mq_f[h], mq_a[h], mq_b[h] = nil, nil, nil
-      mq_head = band(h + 1, mq_mask)
-      mq_count = mq_count - 1
-      if f == resume_job then
-        local alive, tag, ok, err = resume(a, b.state == 1, b.value)
-        if tag ~= AWAIT then
-          local good, e = settle(a, alive, tag, ok, err)
-          if not good then M.uncaught(e) end
-        end
-      else
-        f(a, b)
-      end
+      local co = take()
+      runner = co
+      -- back when the queue is empty, or when the runner parked in await
+      local good, err = settle(co, resume(co, run_microtasks))
+      if runner == co then runner = nil end
+      if not good then M.uncaught(err) end
     end
     if M.has_pending_rejections() and not M.exiting then M.after_microtasks() end
   until M.exiting or (tick_head > tick_tail and mq_count == 0)
   draining = false
 end
 
+--- Run nextTicks and microtasks until both queues are empty.
+function M.drain() drain(false) end
+
 --- Entry point for every callback from C: run it, then drain the queues.
 function M.dispatch(fn, ...)
   if M.exiting then return end
   M.turn = M.turn + 1
-  local ok, err = M.run(fn, ...)
+  local co = take()
+  local prev, prev_micro, prev_first = direct, direct_micro, micro_first
+  -- inside a drain (a callback from C made while a job runs) the code that
+  -- follows is the job's, not the queues': nothing may go on inline
+  if draining then direct = nil else direct, direct_micro = co, false end
+  micro_first = false
+  local ok, err = settle(co, resume(co, fn, ...))
+  local skip_ticks = micro_first
+  direct, direct_micro, micro_first = prev, prev_micro, prev_first
   if not ok then M.uncaught(err) end
-  if tick_tail >= tick_head or mq_count > 0 or M.has_pending_rejections() then M.drain() end
+  if skip_ticks or tick_tail >= tick_head or mq_count > 0 or M.has_pending_rejections() then drain(skip_ticks) end
 end
 
 --- Set by process.lua: handles an error nobody caught.  Default: print it
