@@ -106,7 +106,16 @@ local function handler_for(self)
   return function(event, a)
     if event == 'data' then
       self.bytesRead = self.bytesRead + #a
-      refresh_timer(self)
+      local t = self._timer
+      if t then t:refresh() end
+      -- an internal consumer (the HTTP client) takes the bytes with a plain
+      -- call; it returns false to stop reading until it calls _read()
+      local sink = self._sink
+      if sink then
+        local ev = rawget(self, '_events')
+        if sink(self, a) == false and not rawget(self, 'destroyed') then self._h:read_stop() end
+        if not (ev and ev.data) then return end
+      end
       if not self:push(a) then self._h:read_stop() end
     elseif event == 'drain' then
       local done = self._wdone
