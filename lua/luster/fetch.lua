@@ -23,6 +23,8 @@ local M = {}
 
 local MAX_REDIRECTS = 20
 local ENCODINGS = 'gzip, deflate, br'
+-- what fetch sends unless the request says otherwise, in this order
+local DEFAULTS = { 'accept', '*/*', 'accept-language', '*', 'user-agent', 'luster', 'accept-encoding', ENCODINGS }
 
 local function fetch_failed(cause)
   local e = errors.new('TypeError', 'fetch failed', 3)
@@ -44,9 +46,6 @@ end
 
 -- The Response for an http.IncomingMessage.
 local function make_response(res, url, redirected, decode)
-  local headers = Headers.new()
-  local raw = res.rawHeaders
-  for i = 1, #raw, 2 do headers:append(raw[i], raw[i + 1]) end
   local status = res.statusCode
   local body = res
   if status == 204 or status == 304 or res.req.method == 'HEAD' then
@@ -59,8 +58,9 @@ local function make_response(res, url, redirected, decode)
       body = res:pipe(d)
     end
   end
+  -- `headers` is made on first use (fetch_classes.lua), from _raw_headers
   local r = setmetatable({
-    status = status, statusText = res.statusMessage or '', headers = headers,
+    status = status, statusText = res.statusMessage or '', _raw_headers = res.rawHeaders,
     ok = status >= 200 and status < 300, url = url, redirected = redirected,
     type = 'basic', bodyUsed = false, _source = body,
   }, Response)
@@ -106,19 +106,28 @@ local function exchange(state, resolve, reject)
     if not has then return reject(fetch_failed(errors.new('ERR_NOT_SUPPORTED', 'https is not available'))) end
     https_module = mod
   end
-  local headers = Headers.new(state.headers)
-  if not headers:has('accept') then headers:set('accept', '*/*') end
-  if not headers:has('accept-language') then headers:set('accept-language', '*') end
-  if not headers:has('user-agent') then headers:set('user-agent', 'luster') end
-  local decode = false
-  if not headers:has('accept-encoding') then
-    headers:set('accept-encoding', ENCODINGS)
-    decode = true
+  -- the request's headers and fetch's defaults, as the client's trusted
+  -- list (names lower-cased and values checked by Headers already)
+  local given = state.headers
+  local names, values = given._names, given._values
+  local list = {}
+  for i = 1, #names do
+    local k = names[i]
+    list[i], list[k] = k, values[k]
   end
+  local n = #names
+  for i = 1, #DEFAULTS, 2 do
+    local k = DEFAULTS[i]
+    if values[k] == nil then
+      n = n + 1
+      list[n], list[k] = k, DEFAULTS[i + 1]
+    end
+  end
+  local decode = values['accept-encoding'] == nil
   local init = state.init
   local opts = {
     protocol = u.protocol, hostname = u.hostname, port = tonumber(u.port), method = state.method,
-    path = (u.pathname ~= '' and u.pathname or '/') .. u.search, headers = headers:toTable(),
+    path = (u.pathname ~= '' and u.pathname or '/') .. u.search, headers = list, _trusted_headers = true,
     ca = init.ca, cert = init.cert, key = init.key, rejectUnauthorized = init.rejectUnauthorized,
     _tls = https or nil, agent = init.dispatcher,
   }
