@@ -190,6 +190,7 @@ end
 
 function Socket:_destroy()
   if self._timer then clearTimeout(self._timer); self._timer = nil end
+  if self._spare_timer then clearTimeout(self._spare_timer); self._spare_timer = nil end
   self.readyState = 'closed'
   local h = self._h
   if h then h:close() end
@@ -288,17 +289,40 @@ function Socket:setKeepAlive(on, delay)
 end
 
 --- Idle timeout: 'timeout' after `ms` without reads or writes (0 = off).
+--- A pooled keep-alive socket switches its timeout off and on for every
+--- request, so the Timeout is kept: switched off, it stays scheduled and
+--- does nothing when it fires (`_timer` no longer names it), and the next
+--- setTimeout with the same ms restarts it.
 function Socket:setTimeout(ms, cb)
-  if self._timer then clearTimeout(self._timer); self._timer = nil end
+  local t = self._timer
+  if t then
+    self._timer = nil
+    if self._spare_timer then clearTimeout(self._spare_timer) end
+    self._spare_timer = t
+  end
   if cb then self:once('timeout', cb) end
   self.timeout = ms
   if ms and ms > 0 then
-    self._timer = setTimeout(function()
+    t = self._spare_timer
+    if t and t._ms == ms and not t.cleared then
+      self._spare_timer = nil
+      self._timer = t
+      t:refresh()
+      return self
+    end
+    if t then clearTimeout(t); self._spare_timer = nil end
+    local timer
+    timer = setTimeout(function()
+      if self._timer ~= timer then return end   -- switched off since
       self._timer = nil
+      if self._spare_timer then clearTimeout(self._spare_timer) end
+      self._spare_timer = timer                  -- fired, not cleared: refresh() restarts it
       self:emit('timeout')
       -- like Node, the socket stays open; the user decides
     end, ms)
-    self._timer:unref()
+    timer._ms = ms
+    timer:unref()
+    self._timer = timer
   end
   return self
 end

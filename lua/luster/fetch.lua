@@ -132,7 +132,7 @@ local function exchange(state, resolve, reject)
     _tls = https or nil, agent = init.dispatcher,
   }
   if https then opts._default_agent = https_module.globalAgent end
-  local ok, req = pcall(client.request, opts)
+  local ok, req = pcall(client._request, opts)
   if not ok then return reject(fetch_failed(req)) end
   state.req = req
   req:on('response', function(res)

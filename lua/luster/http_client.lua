@@ -127,6 +127,9 @@ function M.get(...)
   return req
 end
 
+--- (fetch) A request from an options table the caller made for it alone.
+function M._request(o) return Request.new(o) end
+
 function Request.new(o, cb)
   local self = setmetatable({}, Request)
   local protocol = o.protocol or 'http:'
