@@ -470,8 +470,10 @@ local function on_data(self, data)
         else
           local res = new_response(self, h)
           self.res = res
-          self:emit('response', res)
-          if self:listenerCount('response') == 0 then res:resume() end
+          -- nobody to hear it: the body is dumped, so the socket is freed
+          -- (Node's rule; a once listener has already removed itself, so
+          -- what counts is whether emit found one)
+          if not self:emit('response', res) then res:resume() end
         end
       elseif kind == 'body' then
         local res = self.res
