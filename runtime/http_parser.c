@@ -195,7 +195,8 @@ static int on_headers_complete(llhttp_t *p) {
   lua_setfield(L, r->head, "status");
   lua_pushlstring(L, r->status, (size_t)r->status_len);
   lua_setfield(L, r->head, "statusMessage");
-  lua_pushfstring(L, "%d.%d", p->http_major, p->http_minor);
+  if (p->http_major == 1 && p->http_minor <= 1) lua_pushstring(L, p->http_minor ? "1.1" : "1.0");
+  else lua_pushfstring(L, "%d.%d", p->http_major, p->http_minor);
   lua_setfield(L, r->head, "httpVersion");
   lua_pushboolean(L, llhttp_should_keep_alive(p));
   lua_setfield(L, r->head, "keepAlive");

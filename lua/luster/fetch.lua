@@ -26,6 +26,8 @@ local ENCODINGS = 'gzip, deflate, br'
 -- what fetch sends unless the request says otherwise, in this order
 local DEFAULTS = { 'accept', '*/*', 'accept-language', '*', 'user-agent', 'luster', 'accept-encoding', ENCODINGS }
 
+local function noop() end
+
 local function fetch_failed(cause)
   local e = errors.new('TypeError', 'fetch failed', 3)
   e.name = 'TypeError'
@@ -145,7 +147,7 @@ local function exchange(state, resolve, reject)
       return exchange(state, resolve, reject)
     end
     state.res = res
-    res:on('error', function() end)   -- reported through the body's readers
+    res:on('error', noop)   -- reported through the body's readers
     resolve(make_response(res, u.href, state.redirects > 0, decode))
   end)
   req:on('error', function(e)

@@ -105,11 +105,26 @@ local function check_header(name, value)
   end
 end
 
+-- Parsed URL strings (a client asks the same few URLs over and over).
+local url_cache, url_cached, URL_CACHE_MAX = {}, 0, 256
+local URL_PARTS = { 'protocol', 'auth', 'hostname', 'port', 'path' }
+
+local function from_url_cached(s, into)
+  local u = url_cache[s]
+  if not u then
+    u = from_url(s, {})
+    if url_cached >= URL_CACHE_MAX then url_cache, url_cached = {}, 0 end
+    url_cache[s], url_cached = u, url_cached + 1
+  end
+  for i = 1, #URL_PARTS do local k = URL_PARTS[i]; into[k] = u[k] end
+  return into
+end
+
 --- http.request(url | opts[, opts][, cb])
 function M.request(a, b, c)
   local o, cb = {}, nil
   if type(a) == 'string' then
-    from_url(a, o)
+    from_url_cached(a, o)
     if type(b) == 'table' then for k, v in pairs(b) do o[k] = v end; cb = c else cb = b end
   elseif type(a) == 'table' then
     if a.href then from_url(a.href, o) end
@@ -131,7 +146,14 @@ end
 function M._request(o) return Request.new(o) end
 
 function Request.new(o, cb)
-  local self = setmetatable({}, Request)
+  -- the fields a request gets during its life, made at once (no rehash as
+  -- they arrive one by one); false where false and nil mean the same
+  local self = setmetatable({
+    method = false, path = false, host = false, port = false, protocol = false, _opts = o,
+    _names = false, _values = false, _order = false, agent = false, _keep_body = false,
+    headersSent = false, _chunked = false, _got_bytes = false, _response_done = false,
+    _request_sent = false, _released = false, _parser = false, _wrote = false, _info = false,
+  }, Request)
   local protocol = o.protocol or 'http:'
   if protocol ~= 'http:' and protocol ~= (o._tls and 'https:' or 'http:') then
     error(err('ERR_INVALID_PROTOCOL', ('Protocol "%s" not supported. Expected "%s"'):format(protocol, o._tls and 'https:' or 'http:')), 3)
