@@ -69,6 +69,16 @@ local function make_response(res, url, redirected, decode)
   return r
 end
 
+-- fetch(url) with no init shares one empty Headers (never changed: a
+-- redirect that drops headers takes its own first).
+local NO_HEADERS = Headers.empty()
+local NO_INIT = setmetatable({}, { __newindex = function() error('fetch: internal init is read-only', 2) end })
+
+local function own_headers(state)
+  if state.headers == NO_HEADERS then state.headers = Headers.empty() end
+  return state.headers
+end
+
 -- What a redirect turns the request into, or nil, err.
 local function follow(req, res, state)
   local loc = res.headers.location
@@ -84,14 +94,14 @@ local function follow(req, res, state)
     state.method = 'GET'
     state.body = nil
     for _, h in ipairs { 'content-type', 'content-length', 'content-encoding', 'content-language', 'content-location' } do
-      state.headers:delete(h)
+      own_headers(state):delete(h)
     end
   elseif state.body ~= nil and type(state.body) ~= 'string' then
     return nil, fetch_failed(errors.new('UND_ERR_REQ_CONTENT_LENGTH_MISMATCH', 'cannot replay a streamed body on redirect'))
   end
   if origin_of(next_url) ~= origin_of(state.url) then
-    state.headers:delete('authorization')
-    state.headers:delete('cookie')
+    own_headers(state):delete('authorization')
+    own_headers(state):delete('cookie')
   end
   state.url = next_url
   return true
@@ -166,16 +176,25 @@ end
 
 --- fetch(input[, init]) -> a promise of a Response.
 function M.fetch(input, init)
-  init = init or {}
-  local ok, request = pcall(Request.new, input, init)
-  if not ok then return Promise.reject(request) end
-  local signal = request.signal
-  if signal and signal.aborted then return Promise.reject(signal.reason) end
-  local body = rawget(request, '_source')
-  local state = {
-    url = request._url, method = request.method, headers = request.headers, body = body,
-    redirect = request.redirect, redirects = 0, init = init,
-  }
+  local state, signal
+  if type(input) == 'string' and (init == nil or next(init) == nil) then
+    -- fetch(url): what Request.new would check of a URL alone
+    local ok, u = classes.parse_url(input)
+    if ok and u.username == '' and u.password == '' then
+      state = { url = u, method = 'GET', headers = NO_HEADERS, redirect = 'follow', redirects = 0, init = NO_INIT }
+    end
+  end
+  if not state then
+    init = init or {}
+    local ok, request = pcall(Request.new, input, init)
+    if not ok then return Promise.reject(request) end
+    signal = request.signal
+    if signal and signal.aborted then return Promise.reject(signal.reason) end
+    state = {
+      url = request._url, method = request.method, headers = request.headers, body = rawget(request, '_source'),
+      redirect = request.redirect, redirects = 0, init = init,
+    }
+  end
   return Promise.new(function(resolve, reject)
     if signal then
       signal:addEventListener('abort', function()

@@ -218,6 +218,8 @@ local function parse_url(s)
   return true, u
 end
 
+M.parse_url = parse_url
+
 local METHODS = { delete = 'DELETE', get = 'GET', head = 'HEAD', options = 'OPTIONS', post = 'POST',
                   put = 'PUT', patch = 'PATCH' }
 
