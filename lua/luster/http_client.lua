@@ -53,7 +53,7 @@ end
 -- when the response's buffer was full).
 function Response:_read()
   local sock = self.socket
-  if sock and not self._done and sock._h then sock:_read() end
+  if sock and not self._done and sock._h and not rawget(sock, 'destroyed') then sock:_read() end
 end
 
 --- A promise of the whole body (also `res:body()`, from the stream model).
@@ -581,7 +581,8 @@ function Request:_assignSocket(sock)
   self._parser = parser
   parser:begin(self.method, self._opts.maxHeaderSize)
   if self._timeout then sock:setTimeout(self._timeout) end
-  if sock._h and not sock.connecting then sock:_read() end  -- a socket last paused by a full response
+  -- reading again on a socket a full response stopped
+  if sock._h and not sock.connecting and not rawget(sock, 'destroyed') then sock:_read() end
   self:emit('socket', sock)
   local pw, pf = self._pending_write, self._pending_final
   if pw then self._pending_write = nil; self:_write(pw[1], pw[2]) end
