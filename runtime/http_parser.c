@@ -170,6 +170,7 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n) {
   rparser *r = p->data;
   if (count_head(r, n)) return -1;
   if (r->in_value && end_header(r)) return -1;
+  if (n == 0) return 0;
   if (grow(&r->field, &r->fcap, r->flen + n)) return -1;
   memcpy(r->field + r->flen, at, n);
   r->flen += n;
@@ -180,6 +181,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n) {
   rparser *r = p->data;
   if (count_head(r, n)) return -1;
   r->in_value = 1;
+  if (n == 0) return 0;   /* an empty value: the buffer may not exist yet */
   if (grow(&r->value, &r->vcap, r->vlen + n)) return -1;
   memcpy(r->value + r->vlen, at, n);
   r->vlen += n;
@@ -215,6 +217,7 @@ static int on_headers_complete(llhttp_t *p) {
 
 static int on_body(llhttp_t *p, const char *at, size_t n) {
   rparser *r = p->data;
+  if (n == 0) return 0;
   if (grow(&r->body, &r->bcap, r->blen + n)) return -1;
   memcpy(r->body + r->blen, at, n);
   r->blen += n;
