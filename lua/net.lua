@@ -334,6 +334,20 @@ function Socket:address()
   return a or {}
 end
 
+-- With a sink (the HTTP client) the bytes bypass the readable buffer, so
+-- pause/resume act on the kernel reads directly.
+function Socket:pause()
+  stream.Readable.pause(self)
+  if self._sink and self._h and not self.destroyed then self._h:read_stop() end
+  return self
+end
+
+function Socket:resume()
+  stream.Readable.resume(self)
+  if self._sink and self._h and not self.destroyed and not self.connecting then self._h:read_start() end
+  return self
+end
+
 function Socket:ref() if self._h then self._h:ref(true) end return self end
 function Socket:unref() if self._h then self._h:ref(false) end return self end
 function Socket:destroySoon() self:finish() end

@@ -82,6 +82,27 @@ describe('http client', function()
     server:close()
   end)
 
+  it('stops the response when its socket is paused, until it is resumed', function()
+    local size = 1024 * 1024
+    local server, base = serve(function(_, res) res:finish(('p'):rep(size)) end)
+    local got = 0
+    local req
+    local done = Promise.new(function(resolve)
+      req = http.get(base .. '/', { agent = false }, function(res)
+        res:on('data', function(d) got = got + #d end)
+        res:on('end', resolve)
+      end)
+    end)
+    await(Promise.new(function(resolve) req:on('socket', resolve) end))
+    req.socket:pause()
+    sleep(100)
+    assert.is_true(got < size, 'read while paused: ' .. got)
+    req.socket:resume()
+    await(done)
+    assert.are.equal(size, got)
+    server:close()
+  end)
+
   it('gives the headers of the head as Node does: lower-cased, joined, set-cookie a list', function()
     local server, base = serve(function(_, res)
       res:setHeader('Set-Cookie', { 'a=1', 'b=2' })
