@@ -53,7 +53,10 @@ end
 -- when the response's buffer was full).
 function Response:_read()
   local sock = self.socket
-  if sock and not self._done and sock._h and not rawget(sock, 'destroyed') then sock:_read() end
+  if sock and not self._done and sock._h and not rawget(sock, 'destroyed')
+     and stream.rstate(sock).flowing ~= false then   -- not while the user paused the socket
+    sock:_read()
+  end
 end
 
 --- A promise of the whole body (also `res:body()`, from the stream model).
