@@ -102,7 +102,16 @@ local function handler_for(self)
   return function(event, a)
     if event == 'data' then
       self.bytesRead = self.bytesRead + #a
-      refresh_timer(self)
+      local t = self._timer
+      if t then t:refresh() end
+      -- an internal consumer (the HTTP client) takes the bytes with a plain
+      -- call; it returns false to stop reading until it calls _read()
+      local sink = self._sink
+      if sink then
+        local ev = rawget(self, '_events')
+        if sink(self, a) == false and not rawget(self, 'destroyed') then self._h:read_stop() end
+        if not (ev and ev.data) then return end
+      end
       if not self:push(a) then self._h:read_stop() end
     elseif event == 'drain' then
       local done = self._wdone
@@ -195,6 +204,7 @@ end
 
 function Socket:_destroy()
   if self._timer then clearTimeout(self._timer); self._timer = nil end
+  if self._spare_timer then clearTimeout(self._spare_timer); self._spare_timer = nil end
   self.readyState = 'closed'
   local h = self._h
   if h then h:close() end
@@ -293,17 +303,40 @@ function Socket:setKeepAlive(on, delay)
 end
 
 --- Idle timeout: 'timeout' after `ms` without reads or writes (0 = off).
+--- A pooled keep-alive socket switches its timeout off and on for every
+--- request, so the Timeout is kept: switched off, it stays scheduled and
+--- does nothing when it fires (`_timer` no longer names it), and the next
+--- setTimeout with the same ms restarts it.
 function Socket:setTimeout(ms, cb)
-  if self._timer then clearTimeout(self._timer); self._timer = nil end
+  local t = self._timer
+  if t then
+    self._timer = nil
+    if self._spare_timer then clearTimeout(self._spare_timer) end
+    self._spare_timer = t
+  end
   if cb then self:once('timeout', cb) end
   self.timeout = ms
   if ms and ms > 0 then
-    self._timer = setTimeout(function()
+    t = self._spare_timer
+    if t and t._ms == ms and not t.cleared then
+      self._spare_timer = nil
+      self._timer = t
+      t:refresh()
+      return self
+    end
+    if t then clearTimeout(t); self._spare_timer = nil end
+    local timer
+    timer = setTimeout(function()
+      if self._timer ~= timer then return end   -- switched off since
       self._timer = nil
+      if self._spare_timer then clearTimeout(self._spare_timer) end
+      self._spare_timer = timer                  -- fired, not cleared: refresh() restarts it
       self:emit('timeout')
       -- like Node, the socket stays open; the user decides
     end, ms)
-    self._timer:unref()
+    timer._ms = ms
+    timer:unref()
+    self._timer = timer
   end
   return self
 end
@@ -313,6 +346,20 @@ function Socket:address()
   if not h then return {} end
   local a = h:address(false)
   return a or {}
+end
+
+-- With a sink (the HTTP client) the bytes bypass the readable buffer, so
+-- pause/resume act on the kernel reads directly.
+function Socket:pause()
+  stream.Readable.pause(self)
+  if self._sink and self._h and not self.destroyed then self._h:read_stop() end
+  return self
+end
+
+function Socket:resume()
+  stream.Readable.resume(self)
+  if self._sink and self._h and not self.destroyed and not self.connecting then self._h:read_start() end
+  return self
 end
 
 function Socket:ref() if self._h then self._h:ref(true) end return self end

@@ -32,6 +32,8 @@ typedef struct {
   size_t blen, bcap;
   char *field, *value;  /* the header being parsed */
   size_t flen, fcap, vlen, vcap;
+  char *lower;          /* the field lower-cased, for the headers map */
+  size_t lcap;
   int in_value;
   size_t head_bytes, max_head;
   int skip_body;        /* the request was HEAD: no body whatever the headers say */
@@ -91,35 +93,84 @@ static int on_status(llhttp_t *p, const char *at, size_t n) {
   return 0;
 }
 
-/* the head table: {status=, statusMessage=, httpVersion=, rawHeaders={}} */
+/* the head table: {status=, statusMessage=, httpVersion=, rawHeaders={},
+ * headers={}}.  `headers` is Node's IncomingMessage.headers, made here so
+ * the client does not walk rawHeaders again: names lower-cased, repeats
+ * joined with ', ', set-cookie a list.  rawHeaders sits at head+1 and
+ * headers at head+2 on the stack while the head is built. */
 static void start_head(rparser *r) {
   if (r->head) return;
   lua_State *L = r->L;
   lua_createtable(L, 0, 8);
   r->head = lua_gettop(L);
   lua_createtable(L, 16, 0);
+  lua_pushvalue(L, -1);
   lua_setfield(L, r->head, "rawHeaders");
+  lua_createtable(L, 0, 8);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, r->head, "headers");
 }
 
-static void end_header(rparser *r) {
-  if (!r->flen && !r->in_value) return;
+static void drop_head(rparser *r) {
+  lua_settop(r->L, r->head - 1);
+  r->head = 0;
+}
+
+static int end_header(rparser *r) {
+  if (!r->flen && !r->in_value) return 0;
   lua_State *L = r->L;
   start_head(r);
-  lua_getfield(L, r->head, "rawHeaders");
-  int n = (int)lua_objlen(L, -1);
-  lua_pushlstring(L, r->field ? r->field : "", r->flen);
-  lua_rawseti(L, -2, n + 1);
+  int raw = r->head + 1, map = r->head + 2;
+  int n = (int)lua_objlen(L, raw);
+  const char *field = r->field ? r->field : "";
+  lua_pushlstring(L, field, r->flen);
+  lua_rawseti(L, raw, n + 1);
   lua_pushlstring(L, r->value ? r->value : "", r->vlen);
-  lua_rawseti(L, -2, n + 2);
-  lua_pop(L, 1);
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, raw, n + 2);
+  /* stack: value */
+  if (grow(&r->lower, &r->lcap, r->flen + 1)) return -1;
+  for (size_t i = 0; i < r->flen; i++) {
+    unsigned char c = (unsigned char)field[i];
+    r->lower[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  }
+  int cookie = r->flen == 10 && memcmp(r->lower, "set-cookie", 10) == 0;
+  lua_pushlstring(L, r->lower, r->flen);   /* value, name */
+  lua_pushvalue(L, -1);
+  lua_rawget(L, map);                      /* value, name, have */
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    if (cookie) {
+      lua_createtable(L, 2, 0);
+      lua_pushvalue(L, -3);
+      lua_rawseti(L, -2, 1);
+      lua_rawset(L, map);
+      lua_pop(L, 1);
+    } else {
+      lua_insert(L, -2);                   /* name, value */
+      lua_rawset(L, map);
+    }
+  } else if (lua_istable(L, -1)) {         /* set-cookie: append */
+    lua_pushvalue(L, -3);
+    lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
+    lua_pop(L, 3);
+  } else {                                 /* have .. ', ' .. value */
+    lua_pushliteral(L, ", ");
+    lua_pushvalue(L, -4);
+    lua_concat(L, 3);                      /* value, name, joined */
+    lua_rawset(L, map);
+    lua_pop(L, 1);
+  }
   r->flen = r->vlen = 0;
   r->in_value = 0;
+  return 0;
 }
 
 static int on_header_field(llhttp_t *p, const char *at, size_t n) {
   rparser *r = p->data;
   if (count_head(r, n)) return -1;
-  if (r->in_value) end_header(r);
+  if (r->in_value && end_header(r)) return -1;
+  if (n == 0) return 0;
   if (grow(&r->field, &r->fcap, r->flen + n)) return -1;
   memcpy(r->field + r->flen, at, n);
   r->flen += n;
@@ -130,6 +181,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n) {
   rparser *r = p->data;
   if (count_head(r, n)) return -1;
   r->in_value = 1;
+  if (n == 0) return 0;   /* an empty value: the buffer may not exist yet */
   if (grow(&r->value, &r->vcap, r->vlen + n)) return -1;
   memcpy(r->value + r->vlen, at, n);
   r->vlen += n;
@@ -139,13 +191,14 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n) {
 static int on_headers_complete(llhttp_t *p) {
   rparser *r = p->data;
   lua_State *L = r->L;
-  end_header(r);
+  if (end_header(r)) return -1;
   start_head(r);
   lua_pushinteger(L, p->status_code);
   lua_setfield(L, r->head, "status");
   lua_pushlstring(L, r->status, (size_t)r->status_len);
   lua_setfield(L, r->head, "statusMessage");
-  lua_pushfstring(L, "%d.%d", p->http_major, p->http_minor);
+  if (p->http_major == 1 && p->http_minor <= 1) lua_pushstring(L, p->http_minor ? "1.1" : "1.0");
+  else lua_pushfstring(L, "%d.%d", p->http_major, p->http_minor);
   lua_setfield(L, r->head, "httpVersion");
   lua_pushboolean(L, llhttp_should_keep_alive(p));
   lua_setfield(L, r->head, "keepAlive");
@@ -156,8 +209,7 @@ static int on_headers_complete(llhttp_t *p) {
   push_event(r, "head");
   lua_pushvalue(L, r->head);
   lua_rawseti(L, r->ev, ++r->nev);
-  lua_remove(L, r->head);
-  r->head = 0;
+  drop_head(r);
   if (upgrade) return 2;          /* no body; the rest is the new protocol */
   if (r->skip_body) return 1;     /* a response to HEAD */
   return 0;
@@ -165,6 +217,7 @@ static int on_headers_complete(llhttp_t *p) {
 
 static int on_body(llhttp_t *p, const char *at, size_t n) {
   rparser *r = p->data;
+  if (n == 0) return 0;
   if (grow(&r->body, &r->bcap, r->blen + n)) return -1;
   memcpy(r->body + r->blen, at, n);
   r->blen += n;
@@ -196,9 +249,10 @@ static rparser *check_parser(lua_State *L) { return luaL_checkudata(L, 1, PARSER
 /* new([max_header_size]) -> parser */
 static int parser_new(lua_State *L) {
   uv_once(&settings_once, settings_init);
+  size_t max_head = (size_t)luaL_optinteger(L, 1, 16 * 1024);   /* before the push: new() has no arg 1 */
   rparser *r = lua_newuserdata(L, sizeof *r);
   memset(r, 0, sizeof *r);
-  r->max_head = (size_t)luaL_optinteger(L, 1, 16 * 1024);
+  r->max_head = max_head;
   llhttp_init(&r->p, HTTP_RESPONSE, &settings);
   r->p.data = r;
   luaL_getmetatable(L, PARSER_MT);
@@ -209,7 +263,7 @@ static int parser_new(lua_State *L) {
 /* Push events, rest, err for a finished llhttp call. */
 static int results(lua_State *L, rparser *r, llhttp_errno_t rc, const char *data, size_t n) {
   flush_body(r);
-  if (r->head) { lua_remove(L, r->head); r->head = 0; }
+  if (r->head) drop_head(r);
   lua_pushvalue(L, r->ev);
   if (rc == HPE_OK) { lua_pushnil(L); lua_pushnil(L); return 3; }
   if (rc == HPE_PAUSED || rc == HPE_PAUSED_UPGRADE) {
@@ -283,12 +337,26 @@ static int parser_reset(lua_State *L) {
   return 0;
 }
 
+/* p:begin(method[, max_header_size]) — reset, expect and the head limit in
+ * one call: a parser kept per connection serves each request on it */
+static int parser_begin(lua_State *L) {
+  rparser *r = check_parser(L);
+  const char *m = luaL_checkstring(L, 2);
+  llhttp_init(&r->p, HTTP_RESPONSE, &settings);
+  r->p.data = r;
+  r->overflow = 0;
+  r->skip_body = strcmp(m, "HEAD") == 0;
+  r->max_head = (size_t)luaL_optinteger(L, 3, 16 * 1024);
+  return 0;
+}
+
 static int parser_gc(lua_State *L) {
   rparser *r = check_parser(L);
   free(r->field);
   free(r->value);
   free(r->body);
-  r->field = r->value = r->body = NULL;
+  free(r->lower);
+  r->field = r->value = r->body = r->lower = NULL;
   return 0;
 }
 
@@ -298,6 +366,7 @@ static const luaL_Reg parser_methods[] = {
   {"resume", parser_resume},
   {"expect", parser_expect},
   {"reset", parser_reset},
+  {"begin", parser_begin},
   {NULL, NULL}
 };
 

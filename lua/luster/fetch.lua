@@ -23,6 +23,10 @@ local M = {}
 
 local MAX_REDIRECTS = 20
 local ENCODINGS = 'gzip, deflate, br'
+-- what fetch sends unless the request says otherwise, in this order
+local DEFAULTS = { 'accept', '*/*', 'accept-language', '*', 'user-agent', 'luster', 'accept-encoding', ENCODINGS }
+
+local function noop() end
 
 local function fetch_failed(cause)
   local e = errors.new('TypeError', 'fetch failed', 3)
@@ -44,9 +48,6 @@ end
 
 -- The Response for an http.IncomingMessage.
 local function make_response(res, url, redirected, decode)
-  local headers = Headers.new()
-  local raw = res.rawHeaders
-  for i = 1, #raw, 2 do headers:append(raw[i], raw[i + 1]) end
   local status = res.statusCode
   local body = res
   if status == 204 or status == 304 or res.req.method == 'HEAD' then
@@ -59,12 +60,23 @@ local function make_response(res, url, redirected, decode)
       body = res:pipe(d)
     end
   end
+  -- `headers` is made on first use (fetch_classes.lua), from _raw_headers
   local r = setmetatable({
-    status = status, statusText = res.statusMessage or '', headers = headers,
+    status = status, statusText = res.statusMessage or '', _raw_headers = res.rawHeaders,
     ok = status >= 200 and status < 300, url = url, redirected = redirected,
     type = 'basic', bodyUsed = false, _source = body,
   }, Response)
   return r
+end
+
+-- fetch(url) with no init shares one empty Headers (never changed: a
+-- redirect that drops headers takes its own first).
+local NO_HEADERS = Headers.empty()
+local NO_INIT = setmetatable({}, { __newindex = function() error('fetch: internal init is read-only', 2) end })
+
+local function own_headers(state)
+  if state.headers == NO_HEADERS then state.headers = Headers.empty() end
+  return state.headers
 end
 
 -- What a redirect turns the request into, or nil, err.
@@ -82,14 +94,14 @@ local function follow(req, res, state)
     state.method = 'GET'
     state.body = nil
     for _, h in ipairs { 'content-type', 'content-length', 'content-encoding', 'content-language', 'content-location' } do
-      state.headers:delete(h)
+      own_headers(state):delete(h)
     end
   elseif state.body ~= nil and type(state.body) ~= 'string' then
     return nil, fetch_failed(errors.new('UND_ERR_REQ_CONTENT_LENGTH_MISMATCH', 'cannot replay a streamed body on redirect'))
   end
   if origin_of(next_url) ~= origin_of(state.url) then
-    state.headers:delete('authorization')
-    state.headers:delete('cookie')
+    own_headers(state):delete('authorization')
+    own_headers(state):delete('cookie')
   end
   state.url = next_url
   return true
@@ -106,24 +118,33 @@ local function exchange(state, resolve, reject)
     if not has then return reject(fetch_failed(errors.new('ERR_NOT_SUPPORTED', 'https is not available'))) end
     https_module = mod
   end
-  local headers = Headers.new(state.headers)
-  if not headers:has('accept') then headers:set('accept', '*/*') end
-  if not headers:has('accept-language') then headers:set('accept-language', '*') end
-  if not headers:has('user-agent') then headers:set('user-agent', 'luster') end
-  local decode = false
-  if not headers:has('accept-encoding') then
-    headers:set('accept-encoding', ENCODINGS)
-    decode = true
+  -- the request's headers and fetch's defaults, as the client's trusted
+  -- list (names lower-cased and values checked by Headers already)
+  local given = state.headers
+  local names, values = given._names, given._values
+  local list = {}
+  for i = 1, #names do
+    local k = names[i]
+    list[i], list[k] = k, values[k]
   end
+  local n = #names
+  for i = 1, #DEFAULTS, 2 do
+    local k = DEFAULTS[i]
+    if values[k] == nil then
+      n = n + 1
+      list[n], list[k] = k, DEFAULTS[i + 1]
+    end
+  end
+  local decode = values['accept-encoding'] == nil
   local init = state.init
   local opts = {
     protocol = u.protocol, hostname = u.hostname, port = tonumber(u.port), method = state.method,
-    path = (u.pathname ~= '' and u.pathname or '/') .. u.search, headers = headers:toTable(),
+    path = (u.pathname ~= '' and u.pathname or '/') .. u.search, headers = list, _trusted_headers = true,
     ca = init.ca, cert = init.cert, key = init.key, rejectUnauthorized = init.rejectUnauthorized,
     _tls = https or nil, agent = init.dispatcher,
   }
   if https then opts._default_agent = https_module.globalAgent end
-  local ok, req = pcall(client.request, opts)
+  local ok, req = pcall(client._request, opts)
   if not ok then return reject(fetch_failed(req)) end
   state.req = req
   req:on('response', function(res)
@@ -136,7 +157,7 @@ local function exchange(state, resolve, reject)
       return exchange(state, resolve, reject)
     end
     state.res = res
-    res:on('error', function() end)   -- reported through the body's readers
+    res:on('error', noop)   -- reported through the body's readers
     resolve(make_response(res, u.href, state.redirects > 0, decode))
   end)
   req:on('error', function(e)
@@ -155,16 +176,25 @@ end
 
 --- fetch(input[, init]) -> a promise of a Response.
 function M.fetch(input, init)
-  init = init or {}
-  local ok, request = pcall(Request.new, input, init)
-  if not ok then return Promise.reject(request) end
-  local signal = request.signal
-  if signal and signal.aborted then return Promise.reject(signal.reason) end
-  local body = rawget(request, '_source')
-  local state = {
-    url = request._url, method = request.method, headers = request.headers, body = body,
-    redirect = request.redirect, redirects = 0, init = init,
-  }
+  local state, signal
+  if type(input) == 'string' and (init == nil or next(init) == nil) then
+    -- fetch(url): what Request.new would check of a URL alone
+    local ok, u = classes.parse_url(input)
+    if ok and u.username == '' and u.password == '' then
+      state = { url = u, method = 'GET', headers = NO_HEADERS, redirect = 'follow', redirects = 0, init = NO_INIT }
+    end
+  end
+  if not state then
+    init = init or {}
+    local ok, request = pcall(Request.new, input, init)
+    if not ok then return Promise.reject(request) end
+    signal = request.signal
+    if signal and signal.aborted then return Promise.reject(signal.reason) end
+    state = {
+      url = request._url, method = request.method, headers = request.headers, body = rawget(request, '_source'),
+      redirect = request.redirect, redirects = 0, init = init,
+    }
+  end
   return Promise.new(function(resolve, reject)
     if signal then
       signal:addEventListener('abort', function()

@@ -103,6 +103,16 @@ end
 local function index_with(class)
   return function(t, k)
     if k == 'body' then return body_stream(t) end
+    if k == 'headers' then
+      -- a fetched response's Headers, made from the parsed head on first use
+      local raw = rawget(t, '_raw_headers')
+      if raw then
+        local h = Headers.from_raw(raw)
+        rawset(t, 'headers', h)
+        rawset(t, '_raw_headers', nil)
+        return h
+      end
+    end
     local v = Body[k]
     if v ~= nil then return v end
     return class[k]
@@ -190,6 +200,26 @@ local Request = { __name = 'Request' }
 Request.__index = index_with(Request)
 M.Request = Request
 
+-- Parsed request URLs by their string, as plain fields: a service fetches
+-- the same few URLs over and over, and parsing is pure.  What fetch reads
+-- of a URL is copied (the URL object's fields are getters); bounded.
+local url_cache, url_cached, URL_CACHE_MAX = {}, 0, 256
+local URL_FIELDS = { 'href', 'protocol', 'username', 'password', 'host', 'hostname', 'port', 'pathname', 'search' }
+
+local function parse_url(s)
+  local u = url_cache[s]
+  if u then return true, u end
+  local ok, parsed = pcall(require('url').URL, s)
+  if not ok then return false, parsed end
+  u = {}
+  for i = 1, #URL_FIELDS do local k = URL_FIELDS[i]; u[k] = parsed[k] end
+  if url_cached >= URL_CACHE_MAX then url_cache, url_cached = {}, 0 end
+  url_cache[s], url_cached = u, url_cached + 1
+  return true, u
+end
+
+M.parse_url = parse_url
+
 local METHODS = { delete = 'DELETE', get = 'GET', head = 'HEAD', options = 'OPTIONS', post = 'POST',
                   put = 'PUT', patch = 'PATCH' }
 
@@ -199,7 +229,7 @@ function Request.new(input, init)
   local base = {}
   if getmetatable(input) == Request then base = input end
   local url = base.url or tostring(input)
-  local ok, parsed = pcall(require('url').URL, url)
+  local ok, parsed = parse_url(url)
   if not ok then
     local e = type_error('Failed to parse URL from ' .. url, 2)
     e.cause = parsed
@@ -218,7 +248,8 @@ function Request.new(input, init)
   if src ~= nil and (method == 'GET' or method == 'HEAD') then
     error(type_error('Request with GET/HEAD method cannot have body.', 2), 2)
   end
-  local headers = Headers.new(init.headers or base.headers)
+  local hinit = init.headers or base.headers
+  local headers = hinit == nil and Headers.empty() or Headers.new(hinit)
   if ctype and not headers:has('content-type') then headers:set('content-type', ctype) end
   local self = setmetatable({
     url = parsed.href, method = method, headers = headers,

@@ -147,6 +147,30 @@ function Headers:forEach(fn)
   for k, v in self:entries() do fn(v, k, self) end
 end
 
+--- A new empty Headers (fetch without init.headers).
+Headers.empty = new
+
+--- Headers of a parsed response head (`rawHeaders`: name, value, ...):
+--- llhttp already refused bad names and values; values are trimmed here.
+function Headers.from_raw(raw)
+  local self = new()
+  local names, values = self._names, self._values
+  for i = 1, #raw, 2 do
+    local k, v = raw[i]:lower(), raw[i + 1]
+    if v:find('^[ \t]') or v:find('[ \t]$') then v = v:gsub('^[ \t]+', ''):gsub('[ \t]+$', '') end
+    local have = values[k]
+    if have == nil then
+      names[#names + 1] = k
+      values[k] = k == 'set-cookie' and { v } or v
+    elseif k == 'set-cookie' then
+      have[#have + 1] = v
+    else
+      values[k] = have .. ', ' .. v
+    end
+  end
+  return self
+end
+
 --- Name → value as a plain table (what http.request takes).
 function Headers:toTable()
   local t = {}

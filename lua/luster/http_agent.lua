@@ -35,6 +35,7 @@ function Agent.new(opts)
   self.protocol = opts.protocol or 'http:'
   self.sockets, self.freeSockets, self.requests = {}, {}, {}
   self.totalSocketCount = 0
+  self._targets = {}   -- host -> port -> connection options (http_client.lua)
   return self
 end
 setmetatable(Agent, { __index = EventEmitter, __call = function(_, opts) return Agent.new(opts) end })
@@ -44,10 +45,49 @@ function Agent:getName(o)
   return ('%s:%s:%s:%s'):format(o.host or 'localhost', o.port or '', o.localAddress or '', o.socketPath or '')
 end
 
+-- The key of `o`, cached on it (the client reuses one options table per
+-- plain origin).
+local function name_of(self, o)
+  local name = rawget(o, '_agent_key')
+  if name and rawget(o, '_agent_key_of') == self then return name end
+  name = self:getName(o)
+  o._agent_key, o._agent_key_of = name, self
+  return name
+end
+
 local function list(t, name)
   local l = t[name]
   if not l then l = {}; t[name] = l end
   return l
+end
+
+-- The busy list of an origin: a socket knows its place in it, so taking
+-- it out costs the same however many are busy.
+local function add_busy(self, name, sock)
+  local l = self.sockets[name]
+  if not l then l = {}; self.sockets[name] = l end
+  local i = #l + 1
+  l[i] = sock
+  sock._agent_i = i
+end
+
+local function remove_busy(self, name, sock)
+  local l = self.sockets[name]
+  if not l then return false end
+  local i = sock._agent_i
+  if not i or l[i] ~= sock then
+    i = nil
+    for j = #l, 1, -1 do if l[j] == sock then i = j break end end
+    if not i then return false end
+  end
+  local n = #l
+  local last = l[n]
+  l[i] = last
+  last._agent_i = i
+  l[n] = nil
+  sock._agent_i = nil
+  if n == 1 then self.sockets[name] = nil end
+  return true
 end
 
 local function remove(l, x)
@@ -65,11 +105,19 @@ function Agent:createConnection(o)
 end
 
 local function drop(self, name, sock)
-  if remove(self.freeSockets[name], sock) or remove(self.sockets[name], sock) then
+  if remove(self.freeSockets[name], sock) or remove_busy(self, name, sock) then
     self.totalSocketCount = self.totalSocketCount - 1
   end
   if self.freeSockets[name] and #self.freeSockets[name] == 0 then self.freeSockets[name] = nil end
-  if self.sockets[name] and #self.sockets[name] == 0 then self.sockets[name] = nil end
+end
+
+--- The socket leaves the pool for good (an upgrade took it over).
+function Agent:_forget(sock)
+  local name = sock._agent_name
+  if remove_busy(self, name, sock) or remove(self.freeSockets[name], sock) then
+    self.totalSocketCount = self.totalSocketCount - 1
+  end
+  sock._agent_name = nil
 end
 
 local function new_socket(self, name, o)
@@ -77,8 +125,7 @@ local function new_socket(self, name, o)
   sock._agent_name = name
   sock._agent_fresh = true
   self.totalSocketCount = self.totalSocketCount + 1
-  local l = list(self.sockets, name)
-  l[#l + 1] = sock
+  add_busy(self, name, sock)
   sock:on('close', function()
     drop(self, name, sock)
     self:_next(name)  -- a slot opened: serve whoever waits
@@ -99,12 +146,12 @@ end
 
 --- A new connection for the origin of `o`, counted in the pool (a retry).
 function Agent:_fresh_socket(o)
-  return new_socket(self, self:getName(o), o)
+  return new_socket(self, name_of(self, o), o)
 end
 
 --- Hand `req` a socket now or when one frees up.
 function Agent:addRequest(req, o)
-  local name = self:getName(o)
+  local name = name_of(self, o)
   req._agent_name = name
   local free = self.freeSockets[name]
   if free and #free > 0 then
@@ -114,8 +161,7 @@ function Agent:addRequest(req, o)
     sock._agent_fresh = false
     sock:ref()
     sock:setTimeout(0)
-    local l = list(self.sockets, name)
-    l[#l + 1] = sock
+    add_busy(self, name, sock)
     return req:_assignSocket(sock)
   end
   if busy_count(self, name) < self.maxSockets and self.totalSocketCount < self.maxTotalSockets then
@@ -141,14 +187,12 @@ end
 --- The request on `sock` is over: keep the socket for another, or close it.
 function Agent:release(sock, reusable)
   local name = sock._agent_name
-  remove(self.sockets[name], sock)
-  if self.sockets[name] and #self.sockets[name] == 0 then self.sockets[name] = nil end
+  remove_busy(self, name, sock)
   local q = self.requests[name]
   if reusable and self.keepAlive and not sock.destroyed then
     if q and #q > 0 then
       -- someone waits: reuse the socket directly
-      local l = list(self.sockets, name)
-      l[#l + 1] = sock
+      add_busy(self, name, sock)
       local item = table.remove(q, 1)
       if #q == 0 then self.requests[name] = nil end
       sock._agent_fresh = false

@@ -19,6 +19,7 @@ local Agent = require('luster.http_agent')
 local native_parser = require('native.http_parser')
 
 local type, tostring, tonumber, concat = type, tostring, tonumber, table.concat
+local next_tick = require('luster.scheduler').next_tick
 
 local M = {}
 
@@ -26,6 +27,8 @@ M.Agent = Agent
 M.globalAgent = Agent.new { keepAlive = true }
 
 local IDEMPOTENT = { GET = true, HEAD = true, OPTIONS = true, PUT = true, DELETE = true, TRACE = true }
+local GOOD_METHOD = { GET = true, HEAD = true, POST = true, PUT = true, DELETE = true, OPTIONS = true,
+                      PATCH = true, TRACE = true, CONNECT = true }
 local NO_BODY = { GET = true, HEAD = true, DELETE = true, OPTIONS = true, TRACE = true, CONNECT = true }
 
 local function err(code, msg) return errors.new(code, msg) end
@@ -37,32 +40,23 @@ local Response = stream.Readable.extend({})
 Response.__index = stream.index(Response)
 M.IncomingMessage = Response
 
+-- (the parser builds `headers` from rawHeaders: runtime/http_parser.c)
 local function new_response(req, head)
-  local res = setmetatable({}, Response)
-  res.statusCode = head.status
-  res.statusMessage = head.statusMessage
-  res.httpVersion = head.httpVersion
-  res.rawHeaders = head.rawHeaders
-  local headers = {}
-  local raw = head.rawHeaders
-  for i = 1, #raw, 2 do
-    local k, v = raw[i]:lower(), raw[i + 1]
-    local have = headers[k]
-    if have == nil then headers[k] = k == 'set-cookie' and { v } or v
-    elseif k == 'set-cookie' then have[#have + 1] = v
-    else headers[k] = have .. ', ' .. v end
-  end
-  res.headers = headers
-  res.complete = false
-  res.aborted = false
-  res.req = req
-  res.socket = req.socket
-  return res
+  return setmetatable({
+    statusCode = head.status, statusMessage = head.statusMessage, httpVersion = head.httpVersion,
+    rawHeaders = head.rawHeaders, headers = head.headers, complete = false, aborted = false,
+    req = req, socket = req.socket,
+  }, Response)
 end
 
+-- The consumer wants more: read from the kernel again (on_data stopped it
+-- when the response's buffer was full).
 function Response:_read()
   local sock = self.socket
-  if sock and stream.rstate(sock).flowing == false and not self._done then sock:resume() end
+  if sock and not self._done and sock._h and not rawget(sock, 'destroyed')
+     and stream.rstate(sock).flowing ~= false then   -- not while the user paused the socket
+    sock:_read()
+  end
 end
 
 --- A promise of the whole body (also `res:body()`, from the stream model).
@@ -114,11 +108,26 @@ local function check_header(name, value)
   end
 end
 
+-- Parsed URL strings (a client asks the same few URLs over and over).
+local url_cache, url_cached, URL_CACHE_MAX = {}, 0, 256
+local URL_PARTS = { 'protocol', 'auth', 'hostname', 'port', 'path' }
+
+local function from_url_cached(s, into)
+  local u = url_cache[s]
+  if not u then
+    u = from_url(s, {})
+    if url_cached >= URL_CACHE_MAX then url_cache, url_cached = {}, 0 end
+    url_cache[s], url_cached = u, url_cached + 1
+  end
+  for i = 1, #URL_PARTS do local k = URL_PARTS[i]; into[k] = u[k] end
+  return into
+end
+
 --- http.request(url | opts[, opts][, cb])
 function M.request(a, b, c)
   local o, cb = {}, nil
   if type(a) == 'string' then
-    from_url(a, o)
+    from_url_cached(a, o)
     if type(b) == 'table' then for k, v in pairs(b) do o[k] = v end; cb = c else cb = b end
   elseif type(a) == 'table' then
     if a.href then from_url(a.href, o) end
@@ -136,33 +145,61 @@ function M.get(...)
   return req
 end
 
+--- (fetch) A request from an options table the caller made for it alone.
+function M._request(o) return Request.new(o) end
+
 function Request.new(o, cb)
-  local self = setmetatable({}, Request)
+  -- the fields a request gets during its life, made at once (no rehash as
+  -- they arrive one by one); false where false and nil mean the same
+  local self = setmetatable({
+    method = false, path = false, host = false, port = false, protocol = false, _opts = o,
+    _names = false, _values = false, _order = false, agent = false, _keep_body = false,
+    headersSent = false, _chunked = false, _got_bytes = false, _response_done = false,
+    _request_sent = false, _released = false, _parser = false, _wrote = false, _info = false,
+  }, Request)
   local protocol = o.protocol or 'http:'
   if protocol ~= 'http:' and protocol ~= (o._tls and 'https:' or 'http:') then
     error(err('ERR_INVALID_PROTOCOL', ('Protocol "%s" not supported. Expected "%s"'):format(protocol, o._tls and 'https:' or 'http:')), 3)
   end
-  self.method = (o.method or 'GET'):upper()
-  if not self.method:match('^[%w!#$%%&\'*+%-.^_`|~]+$') then
-    error(err('ERR_INVALID_HTTP_TOKEN', 'Method must be a valid HTTP token ["' .. self.method .. '"]'), 3)
+  local method = o.method
+  if method == nil then method = 'GET'
+  elseif not GOOD_METHOD[method] then
+    method = method:upper()
+    if not method:match('^[%w!#$%%&\'*+%-.^_`|~]+$') then
+      error(err('ERR_INVALID_HTTP_TOKEN', 'Method must be a valid HTTP token ["' .. method .. '"]'), 3)
+    end
   end
-  self.path = o.path or '/'
-  if self.path:find('[%s%z]') then
+  self.method = method
+  local path = o.path or '/'
+  if path ~= '/' and path:find('[%s%z]') then
     error(err('ERR_UNESCAPED_CHARACTERS', 'Request path contains unescaped characters'), 3)
   end
-  self.host = o.hostname or (o.host and o.host:gsub(':%d+$', '')) or 'localhost'
-  self.host = self.host:gsub('^%[(.*)%]$', '%1')
+  self.path = path
+  local host = o.hostname or (o.host and o.host:gsub(':%d+$', '')) or 'localhost'
+  if host:byte(1) == 91 then host = host:gsub('^%[(.*)%]$', '%1') end  -- '[::1]'
+  self.host = host
   self.port = tonumber(o.port) or (o._tls and 443 or 80)
   self.protocol = protocol
   self._opts = o
-  self._names, self._values = {}, {}   -- lower name -> original name, value
-  self._order = {}
-  if o.headers then
-    local h = o.headers
-    if h.entries and type(h.entries) == 'function' then
-      for k, v in h:entries() do self:setHeader(k, v) end
-    else
-      for k, v in pairs(h) do self:setHeader(k, v) end
+  local h = o.headers
+  if o._trusted_headers then
+    -- fetch's own path: lower-cased names, already validated by Headers
+    -- (copied: setHeader on this request must not reach the Headers)
+    local names, values, order = {}, {}, {}
+    for i = 1, #h do
+      local k = h[i]
+      names[k], values[k], order[i] = k, h[k], k
+    end
+    self._names, self._values, self._order = names, values, order
+  else
+    self._names, self._values = {}, {}   -- lower name -> original name, value
+    self._order = {}
+    if h then
+      if h.entries and type(h.entries) == 'function' then
+        for k, v in h:entries() do self:setHeader(k, v) end
+      else
+        for k, v in pairs(h) do self:setHeader(k, v) end
+      end
     end
   end
   if o.auth and not self:hasHeader('authorization') then
@@ -173,7 +210,6 @@ function Request.new(o, cb)
   local agent = o.agent
   if agent == nil then agent = o._default_agent or M.globalAgent end
   self.agent = agent or nil
-  self._body_parts = {}
   self._keep_body = IDEMPOTENT[self.method]
   if o.timeout then self:setTimeout(o.timeout) end
   if o.signal then
@@ -184,7 +220,7 @@ function Request.new(o, cb)
       signal:addEventListener('abort', function() self:destroy(M._abort_error(signal)) end)
     end
   end
-  process.nextTick(function() self:_connect() end)
+  next_tick(Request._connect, self)
   return self
 end
 setmetatable(Request, { __index = stream.Writable })
@@ -231,44 +267,58 @@ function Request:getHeaderNames()
 end
 
 -- The request head, with framing decided from what is known when it is sent.
+-- One scratch list for every head (head() never yields, so it is not shared).
+local lines = {}
+
 local function head(self, whole_body)
-  local lines = { self.method, ' ', self.path, ' HTTP/1.1\r\n' }
+  lines[1], lines[2], lines[3], lines[4] = self.method, ' ', self.path, ' HTTP/1.1\r\n'
+  local n = 4
   local v = self._values
   if v.host == nil and self._opts.setHost ~= false then
-    local h = self.host:find(':') and ('[' .. self.host .. ']') or self.host
+    local h = self.host:find(':', 1, true) and ('[' .. self.host .. ']') or self.host
     local default = self._opts._tls and 443 or 80
-    lines[#lines + 1] = 'Host: ' .. h .. (self.port ~= default and (':' .. self.port) or '') .. '\r\n'
+    n = n + 1
+    lines[n] = self.port ~= default and ('Host: ' .. h .. ':' .. self.port .. '\r\n') or ('Host: ' .. h .. '\r\n')
   end
-  for _, k in ipairs(self._order) do
+  local order, names = self._order, self._names
+  for i = 1, #order do
+    local k = order[i]
     local val = v[k]
     if val ~= nil then
-      local name = self._names[k]
+      local name = names[k]
       if type(val) == 'table' then
-        for _, one in ipairs(val) do lines[#lines + 1] = name .. ': ' .. tostring(one) .. '\r\n' end
+        for _, one in ipairs(val) do n = n + 1; lines[n] = name .. ': ' .. tostring(one) .. '\r\n' end
       else
-        lines[#lines + 1] = name .. ': ' .. tostring(val) .. '\r\n'
+        n = n + 1
+        lines[n] = name .. ': ' .. tostring(val) .. '\r\n'
       end
     end
   end
   if v.connection == nil then
-    lines[#lines + 1] = (self.agent and self.agent.keepAlive) and 'Connection: keep-alive\r\n' or 'Connection: close\r\n'
+    n = n + 1
+    lines[n] = (self.agent and self.agent.keepAlive) and 'Connection: keep-alive\r\n' or 'Connection: close\r\n'
   end
   self._chunked = false
   if v['content-length'] == nil and v['transfer-encoding'] == nil then
     if whole_body ~= nil then
       if #whole_body > 0 or not NO_BODY[self.method] then
-        lines[#lines + 1] = 'Content-Length: ' .. #whole_body .. '\r\n'
+        n = n + 1
+        lines[n] = 'Content-Length: ' .. #whole_body .. '\r\n'
       end
     else
-      lines[#lines + 1] = 'Transfer-Encoding: chunked\r\n'
+      n = n + 1
+      lines[n] = 'Transfer-Encoding: chunked\r\n'
       self._chunked = true
     end
   elseif v['transfer-encoding'] and tostring(v['transfer-encoding']):lower():find('chunked') then
     self._chunked = true
   end
-  lines[#lines + 1] = '\r\n'
+  n = n + 1
+  lines[n] = '\r\n'
   self.headersSent = true
-  return concat(lines)
+  local out = concat(lines, '', 1, n)
+  for i = 1, n do lines[i] = nil end
+  return out
 end
 
 -- ---- writing ----
@@ -285,7 +335,7 @@ function Request:_write(chunk, done)
     out = ('%x\r\n'):format(#chunk) .. chunk .. '\r\n'
   end
   self:_keep(out)
-  self.socket:write(out, function(e) done(e) end)
+  self.socket:write(out, done)
 end
 
 -- What was sent, kept for a retry while it is small (64 KiB at most).
@@ -296,7 +346,9 @@ function Request:_keep(out)
     self._keep_body, self._body_parts = false, nil
     return
   end
-  self._body_parts[#self._body_parts + 1] = out
+  local parts = self._body_parts
+  if not parts then parts = {}; self._body_parts = parts end
+  parts[#parts + 1] = out
 end
 
 function Request:_final(done)
@@ -313,7 +365,7 @@ function Request:_final(done)
   self._request_sent = true
   if out then
     self:_keep(out)
-    self.socket:write(out, function(e) done(e) end)
+    self.socket:write(out, done)
   else
     done()
   end
@@ -371,24 +423,60 @@ end
 
 -- ---- the socket ----
 
+-- The options a connection is made from.  Requests of a plain origin
+-- (host and port only) share one table per agent, with its pool key
+-- cached on it: the agent asks getName once per origin, not per request.
+local function target_of(self)
+  local o = self._opts
+  if o.socketPath == nil and o.family == nil and o.localAddress == nil and o.servername == nil
+     and o.ca == nil and o.cert == nil and o.key == nil and o.rejectUnauthorized == nil
+     and o.ALPNProtocols == nil then
+    local agent = self.agent
+    local cache = agent and agent._targets
+    if cache then
+      local by_port = cache[self.host]
+      local t = by_port and by_port[self.port]
+      if t then return t end
+      t = { host = self.host, port = self.port, servername = self.host }
+      if not by_port then by_port = {}; cache[self.host] = by_port end
+      by_port[self.port] = t
+      return t
+    end
+  end
+  return { host = self.host, port = self.port, socketPath = o.socketPath, family = o.family,
+           localAddress = o.localAddress, servername = o.servername or self.host,
+           ca = o.ca, cert = o.cert, key = o.key, rejectUnauthorized = o.rejectUnauthorized,
+           ALPNProtocols = o.ALPNProtocols }
+end
+
 function Request:_connect()
   if self.destroyed then return end
-  local o = self._opts
-  local target = { host = self.host, port = self.port, socketPath = o.socketPath, family = o.family,
-                   localAddress = o.localAddress, servername = o.servername or self.host,
-                   ca = o.ca, cert = o.cert, key = o.key, rejectUnauthorized = o.rejectUnauthorized,
-                   ALPNProtocols = o.ALPNProtocols }
+  local target = target_of(self)
   if self.agent then
     self.agent:addRequest(self, target)
   else
+    local o = self._opts
     local sock = o.createConnection and o.createConnection(target) or Agent.createConnection({}, target)
     self:_assignSocket(sock)
   end
 end
 
+local function response_over(self, keepalive)
+  local res = self.res
+  res.complete = true
+  res._done = true
+  self._response_done = true
+  res:push(nil)
+  if keepalive ~= nil then self._head_keepalive = keepalive
+  elseif self._head_keepalive == nil then self._head_keepalive = true end
+end
+
 -- Feed what the socket read into the parser and act on each event.
+-- Returns false when the response's buffer is full: the socket stops
+-- reading until the response is read (Response:_read).
 local function on_data(self, data)
   local parser = self._parser
+  local full = false
   while data do
     local events, rest, perr = parser:execute(data)
     data = nil
@@ -397,31 +485,29 @@ local function on_data(self, data)
       if kind == 'head' then
         local h = events[i + 1]
         self._got_bytes = true
-        if h.status >= 100 and h.status < 200 and h.status ~= 101 then
-          local info = new_response(self, h)
-          self:emit('information', { statusCode = info.statusCode, statusMessage = info.statusMessage,
-            httpVersion = info.httpVersion, headers = info.headers, rawHeaders = info.rawHeaders })
+        local status = h.status
+        if status >= 100 and status < 200 and status ~= 101 then
+          self:emit('information', { statusCode = status, statusMessage = h.statusMessage,
+            httpVersion = h.httpVersion, headers = h.headers, rawHeaders = h.rawHeaders })
           self._info = true
         elseif h.upgrade then
           return self:_upgrade(h, rest or '')
         else
           local res = new_response(self, h)
           self.res = res
-          self:emit('response', res)
-          if self:listenerCount('response') == 0 then res:resume() end
+          -- nobody to hear it: the body is dumped, so the socket is freed
+          -- (Node's rule; a once listener has already removed itself, so
+          -- what counts is whether emit found one)
+          if not self:emit('response', res) then res:resume() end
         end
       elseif kind == 'body' then
         local res = self.res
-        if res and not res:push(events[i + 1]) then self.socket:pause() end
+        if res and not res:push(events[i + 1]) then full = true end
       elseif kind == 'done' then
         if self._info then
           self._info = false
         elseif self.res then
-          self.res.complete = true
-          self.res._done = true
-          self._response_done = true
-          self.res:push(nil)
-          if self._head_keepalive == nil then self._head_keepalive = true end
+          response_over(self)
         end
         parser:resume()
         if self._response_done then
@@ -436,6 +522,53 @@ local function on_data(self, data)
       return self:destroy(perr)
     end
   end
+  if full then return false end
+end
+
+-- The peer closed: a body read to EOF is complete, anything else failed.
+local function on_end(self)
+  if self._response_done then return end
+  local events, _, perr = self._parser:finish()
+  for i = 1, #events do
+    if events[i] == 'done' and self.res then
+      response_over(self, false)
+      return self:_maybe_release()
+    end
+  end
+  self:_socket_failed(perr)
+end
+
+-- What the socket reads goes to the request it serves now, as a plain call
+-- (net.lua's sink: no 'data' event, no stream buffer in between); between
+-- requests (a pooled socket) it is dropped, as a server may not speak
+-- unasked.
+local function sink(sock, data)
+  local req = sock._http_req
+  if req then return on_data(req, data) end
+end
+
+-- A socket's listeners are set once, when it serves its first request,
+-- and speak to whichever request it serves (`sock._http_req`).
+local function hook(sock)
+  if rawget(sock, '_http_hooks') then return end
+  local hooks = {
+    ['end'] = function() local r = sock._http_req; if r then on_end(r) end end,
+    error = function(e) local r = sock._http_req; if r then r:_socket_failed(e) end end,
+    close = function() local r = sock._http_req; if r and not r._response_done then on_end(r) end end,
+    timeout = function() local r = sock._http_req; if r then r:emit('timeout') end end,
+  }
+  sock._http_hooks = hooks
+  for k, f in pairs(hooks) do sock:on(k, f) end
+  sock._sink = sink
+  sock._http_parser = native_parser.new()
+end
+
+-- The socket leaves HTTP (an upgrade): its hooks go.
+local function unhook(sock)
+  local hooks = rawget(sock, '_http_hooks')
+  if not hooks then return end
+  for k, f in pairs(hooks) do sock:removeListener(k, f) end
+  sock._http_hooks, sock._sink, sock._http_req = nil, nil, nil
 end
 
 function Request:_assignSocket(sock)
@@ -445,45 +578,24 @@ function Request:_assignSocket(sock)
   end
   self.socket = sock
   self.connection = sock
-  self._parser = self._parser or native_parser.new(self._opts.maxHeaderSize)
-  self._parser:reset()
-  self._parser:expect(self.method)
-  local function ondata(d) on_data(self, d) end
-  local function onend()
-    if self._response_done then return end
-    local events, _, perr = self._parser:finish()
-    for i = 1, #events do
-      if events[i] == 'done' and self.res then
-        self.res.complete = true
-        self.res._done = true
-        self._response_done = true
-        self.res:push(nil)
-        self._head_keepalive = false
-        return self:_maybe_release()
-      end
-    end
-    self:_socket_failed(perr)
-  end
-  local function onerror(e) self:_socket_failed(e) end
-  local function onclose() if not self._response_done then onend() end end
-  local function ontimeout() self:emit('timeout') end
-  self._listeners = { data = ondata, ['end'] = onend, error = onerror, close = onclose, timeout = ontimeout }
-  for k, f in pairs(self._listeners) do sock:on(k, f) end
+  hook(sock)
+  sock._http_req = self
+  local parser = sock._http_parser
+  self._parser = parser
+  parser:begin(self.method, self._opts.maxHeaderSize)
   if self._timeout then sock:setTimeout(self._timeout) end
-  if stream.rstate(sock).flowing == false then sock:resume() end
+  -- reading again on a socket a full response stopped
+  if sock._h and not sock.connecting and not rawget(sock, 'destroyed') then sock:_read() end
   self:emit('socket', sock)
   local pw, pf = self._pending_write, self._pending_final
-  self._pending_write, self._pending_final = nil, nil
-  if pw then self:_write(pw[1], pw[2]) end
-  if pf then self:_final(pf) end
+  if pw then self._pending_write = nil; self:_write(pw[1], pw[2]) end
+  if pf then self._pending_final = nil; self:_final(pf) end
 end
 
 -- Stop hearing the socket (before it goes back to the pool or away).
 function Request:_detach()
   local sock = self.socket
-  if not sock or not self._listeners then return end
-  for k, f in pairs(self._listeners) do sock:removeListener(k, f) end
-  self._listeners = nil
+  if sock and sock._http_req == self then sock._http_req = nil end
 end
 
 -- The connection failed or closed before the response was complete.
@@ -503,7 +615,7 @@ function Request:_socket_failed(e)
       family = o.family, localAddress = o.localAddress, servername = o.servername or self.host,
       ca = o.ca, cert = o.cert, key = o.key, rejectUnauthorized = o.rejectUnauthorized })
     self:_assignSocket(fresh)
-    fresh:write(concat(self._body_parts))
+    fresh:write(concat(self._body_parts or {}))
     return
   end
   if self.res and not self.res.complete then
@@ -516,6 +628,8 @@ function Request:_socket_failed(e)
   if not e or e.code == nil then e = err('ECONNRESET', 'socket hang up') end
   self:destroy(e)
 end
+
+local function emit_close(self) self:emit('close') end
 
 -- Both halves done: the socket goes back to the agent (or is closed).
 function Request:_maybe_release()
@@ -530,22 +644,18 @@ function Request:_maybe_release()
     sock:destroy()
   end
   self.socket = nil
-  process.nextTick(function() self:emit('close') end)
+  next_tick(emit_close, self)
 end
 
 function Request:_upgrade(h, rest)
   local res = new_response(self, h)
   local sock = self.socket
   self:_detach()
+  unhook(sock)
   self._response_done = true
   self._released = true
   if self.agent and sock._agent_name then
-    -- the socket leaves the pool for good
-    local name = sock._agent_name
-    local l = self.agent.sockets[name]
-    if l then for i = #l, 1, -1 do if l[i] == sock then table.remove(l, i) end end end
-    self.agent.totalSocketCount = self.agent.totalSocketCount - 1
-    sock._agent_name = nil
+    self.agent:_forget(sock)   -- the socket leaves the pool for good
   end
   local event = self.method == 'CONNECT' and 'connect' or 'upgrade'
   if self:listenerCount(event) == 0 then
