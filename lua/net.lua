@@ -108,9 +108,13 @@ local function handler_for(self)
       -- call; it returns false to stop reading until it calls _read()
       local sink = self._sink
       if sink then
+        -- user 'data' listeners hear the bytes too, if they were there before
+        -- the sink ran (a sink that hands the socket over, an upgrade, must
+        -- not have the bytes it consumed pushed to the new owner's listeners)
         local ev = rawget(self, '_events')
-        if sink(self, a) == false and not rawget(self, 'destroyed') then self._h:read_stop() end
-        if not (ev and ev.data) then return end
+        local listened = ev and ev.data
+        if sink(self, a) == false and not rawget(self, 'destroyed') and self._h then self._h:read_stop() end
+        if not listened then return end
       end
       if not self:push(a) then self._h:read_stop() end
     elseif event == 'drain' then
