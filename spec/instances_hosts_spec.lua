@@ -17,6 +17,7 @@ local HOSTS = 3
 local function sh(cmd) return os.execute(cmd .. ' >/dev/null 2>&1') == 0 end
 
 local function usable()
+  if os.getenv('LUSTER_FRESH') then return false, 'not in the chroot of scripts/test --fresh' end
   if not sh('test "$(id -u)" = 0') then return false, 'needs root' end
   if not (sh('test -x ' .. IP) and sh('command -v nginx') and sh('command -v wrk')) then
     return false, 'needs ip (iproute2), nginx and wrk'
