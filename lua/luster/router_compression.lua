@@ -243,23 +243,28 @@ function M.new(opts)
     -- A streamed body: the compressor's output goes to the socket, paused
     -- while the socket's queue is full.
     local function start_stream()
-      z = zlib[STREAM[coding]](engine[coding])
+      local zs = zlib[STREAM[coding]](engine[coding])
+      z = zs
       -- as after any write: the head is committed (an error now resets it)
       res.headersSent = true
-      z:on('data', function(out)
-        if not base_write(res, out) then
+      -- a stream dropped by an error response may still have output on
+      -- its way: only the current one writes
+      local function current() return z == zs and not res.finished end
+      zs:on('data', function(out)
+        if current() and not base_write(res, out) then
           sock_blocked = true
-          z:pause()
+          zs:pause()
         end
       end)
-      z:on('end', function() base_finish(res) end)
-      z:on('error', function(err)
+      zs:on('end', function() if current() then base_finish(res) end end)
+      zs:on('error', function(err)
+        if not current() then return end
         io.stderr:write('router.compression: ', errors.describe(err), '\n')
         res:destroy()
       end)
       -- the compressor's input has room again: the handler may write
-      z:on('drain', function()
-        if not user_blocked then return end
+      zs:on('drain', function()
+        if not current() or not user_blocked then return end
         user_blocked = false
         if not sock_blocked then wstate(res).need_drain = false end
         forwarding = true
@@ -268,11 +273,11 @@ function M.new(opts)
       end)
       -- the socket's queue emptied: feed it again
       res:on('drain', function()
-        if forwarding or not sock_blocked then return end
+        if forwarding or not sock_blocked or z ~= zs then return end
         sock_blocked = false
-        z:resume()
+        zs:resume()
       end)
-      res:once('close', function() if not z.destroyed then z:destroy() end end)
+      res:once('close', function() if not zs.destroyed then zs:destroy() end end)
     end
 
     local function write(self, chunk)
