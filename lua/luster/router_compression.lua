@@ -8,7 +8,7 @@
 --- and either compresses or lets the response through untouched.  It is
 --- skipped when the filter says the type is not worth it (default: text,
 --- JSON, JavaScript, XML, SVG...), when Cache-Control has no-transform,
---- for HEAD, 1xx/204/304, when Content-Encoding is already set, when the
+--- for HEAD, 1xx/204/206/304, when Content-Encoding is already set, when the
 --- body is known (Content-Length, or the one finish(data)) to be below
 --- `threshold`, and when the client accepts no coding we have.  Vary:
 --- Accept-Encoding is added whenever the answer depends on that header.
@@ -227,7 +227,8 @@ function M.new(opts)
       if not filter(req, res) or no_transform(res) then return nil end
       add_vary(res)
       local status = res._status or res.statusCode
-      if status < 200 or status == 204 or status == 304 or req.method == 'HEAD' then return nil end
+      -- a 206's Content-Range counts bytes of the identity body
+      if status < 200 or status == 204 or status == 206 or status == 304 or req.method == 'HEAD' then return nil end
       local declared = tonumber(first(res:getHeader('content-length')))
       local size = declared or length
       if size and size < threshold then return nil end
