@@ -75,6 +75,15 @@ app:get('/notransform', function(req, res)
 end)
 app:get('/204', function(req, res) res:status(204); res:type('text'); res:finish() end)
 app:get('/304', function(req, res) res:status(304); res:type('text'); res:finish() end)
+app:get('/206', function(req, res)
+  res:status(206); res:type('text'); res:set('Content-Range', 'bytes 0-1999/' .. #TEXT); res:send(TEXT:sub(1, 2000))
+end)
+app:get('/flushed', function(req, res)
+  res:type('text')
+  res:write(TEXT:sub(1, 2000))
+  res:flush() -- what the compressor holds goes out now, not at the end
+  setTimeout(function() res:finish(TEXT:sub(2001, 4000)) end, 1500)
+end)
 app:get('/declared-small', function(req, res)
   res:type('text'); res:setHeader('Content-Length', 10); res:write('0123456789'); res:finish()
 end)
@@ -245,11 +254,12 @@ describe('router.compression', function()
       assert.are.equal(TEXT, r.body)
     end)
 
-    it('HEAD, 204 and 304', function()
+    it('HEAD, 204, 206 and 304', function()
       local rs = batch(srv.port, {
         { 'HEAD', '/text', headers = { ['Accept-Encoding'] = 'gzip' } },
         { 'GET', '/204', headers = { ['Accept-Encoding'] = 'gzip' } },
         { 'GET', '/304', headers = { ['Accept-Encoding'] = 'gzip' } },
+        { 'GET', '/206', headers = { ['Accept-Encoding'] = 'gzip' } },
       })
       assert.are.equal(200, rs[1].status)
       assert.is_nil(rs[1].headers['content-encoding'])
@@ -257,6 +267,9 @@ describe('router.compression', function()
       assert.is_nil(rs[2].headers['content-encoding'])
       assert.are.equal(304, rs[3].status)
       assert.is_nil(rs[3].headers['content-encoding'])
+      assert.are.equal(206, rs[4].status)
+      assert.is_nil(rs[4].headers['content-encoding'])
+      assert.are.equal(TEXT:sub(1, 2000), rs[4].body)
     end)
 
     it('what the filter option rejects, whatever the threshold', function()
@@ -316,6 +329,33 @@ describe('router.compression', function()
         assert.are.equal('chunked', rs[i].headers['transfer-encoding'])
         assert.are.equal(TEXT, decoded(rs[i]))
       end
+    end)
+
+    it('res:flush() sends what the compressor holds before the body ends', function()
+      local out = H.py(srv.port, [[
+import socket, zlib, time
+s = socket.create_connection(('127.0.0.1', PORT))
+s.sendall(b'GET /flushed HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n')
+s.settimeout(1.0)
+raw = b''
+try:
+    while True:
+        b = s.recv(65536)
+        if not b: break
+        raw += b
+except socket.timeout:
+    pass
+body = raw.partition(b'\r\n\r\n')[2]
+z, got = zlib.decompressobj(16 + 15), 0
+while b'\r\n' in body:
+    line, _, body = body.partition(b'\r\n')
+    n = int(line, 16)
+    if n == 0: break
+    got += len(z.decompress(body[:n]))
+    body = body[n + 2:]
+print(got)
+]])
+      assert.are.equal('2000', out:match('%d+'))
     end)
 
     it('lets the other middleware see the status and headers sent', function()
