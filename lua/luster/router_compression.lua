@@ -59,14 +59,24 @@ end
 -- wins over gzip over deflate.
 local PREFERENCE = { 'br', 'gzip', 'deflate' }
 
---- The coding to use for an Accept-Encoding value: 'br', 'gzip',
---- 'deflate' or 'identity' (none acceptable, no header, or identity
---- preferred by a higher q).
----@param header? string|string[]
----@return string
-function M.negotiate(header)
-  if type(header) == 'table' then header = table.concat(header, ',') end
-  if type(header) ~= 'string' or header == '' then return 'identity' end
+-- Clients send the same few header values again and again, and LuaJIT
+-- does not compile pattern matching: answers for short values are
+-- remembered, in a table dropped when it fills so memory stays bounded.
+local function memo(fn)
+  local cache, n = {}, 0
+  return function(key)
+    local v = cache[key]
+    if v ~= nil then return v end
+    v = fn(key)
+    if #key <= 256 then
+      if n >= 256 then cache, n = {}, 0 end
+      cache[key], n = v, n + 1
+    end
+    return v
+  end
+end
+
+local negotiate_string = memo(function(header)
   local q = accepted(header)
   local star = q['*']
   local best, best_q = 'identity', 0
@@ -78,6 +88,17 @@ function M.negotiate(header)
   local identity = q.identity
   if identity and identity > best_q then return 'identity' end
   return best
+end)
+
+--- The coding to use for an Accept-Encoding value: 'br', 'gzip',
+--- 'deflate' or 'identity' (none acceptable, no header, or identity
+--- preferred by a higher q).
+---@param header? string|string[]
+---@return string
+function M.negotiate(header)
+  if type(header) == 'table' then header = table.concat(header, ',') end
+  if type(header) ~= 'string' or header == '' then return 'identity' end
+  return negotiate_string(header)
 end
 
 -- ---- what is worth compressing ----
@@ -96,14 +117,7 @@ local function first(v)
   return v ~= nil and tostring(v) or nil
 end
 
---- Whether a Content-Type is worth compressing: text/*, JSON,
---- JavaScript, XML and SVG (+json, +xml) and a few more.  An event stream
---- is not, by default: each event must reach the client at once.
----@param ctype? string
----@return boolean
-function M.compressible(ctype)
-  ctype = first(ctype)
-  if not ctype then return false end
+local compressible_type = memo(function(ctype)
   local t = lower(ctype):match('^%s*([^;%s]+)')
   if not t then return false end
   if t == 'text/event-stream' then return false end
@@ -112,6 +126,17 @@ function M.compressible(ctype)
     return true
   end
   return COMPRESSIBLE[t] or false
+end)
+
+--- Whether a Content-Type is worth compressing: text/*, JSON,
+--- JavaScript, XML and SVG (+json, +xml) and a few more.  An event stream
+--- is not, by default: each event must reach the client at once.
+---@param ctype? string
+---@return boolean
+function M.compressible(ctype)
+  ctype = first(ctype)
+  if not ctype then return false end
+  return compressible_type(ctype)
 end
 
 --- The default filter (Express's compression.filter): the response's
