@@ -102,6 +102,12 @@ app:get('/streamed', function(req, res)
   for i = 1, 20 do res:write(TEXT:sub((i - 1) * 1000 + 1, i * 1000)) end
   res:finish(TEXT:sub(20001))
 end)
+app:get('/piped', function(req, res)
+  res:type('text')
+  local src = zlib.createGunzip() -- a readable stream of TEXT
+  src:pipe(res)
+  src:finish(zlib.gzipSync(TEXT))
+end)
 app:get('/fails', function(req, res)
   res:type('text'); res:write(TEXT:sub(1, 100)); error({ status = 418, message = 'teapot' })
 end)
@@ -319,12 +325,13 @@ describe('router.compression', function()
         { 'GET', '/streamed', headers = { ['Accept-Encoding'] = 'gzip' } },
         { 'GET', '/streamed', headers = { ['Accept-Encoding'] = 'br' } },
         { 'GET', '/streamed', headers = { ['Accept-Encoding'] = 'deflate' } },
+        { 'GET', '/piped', headers = { ['Accept-Encoding'] = 'br' } },
       })
       for i = 1, 2 do
         assert.are.equal(TEXT:rep(12), decoded(rs[i]))
         assert.is_true(#rs[i].body < #TEXT)
       end
-      for i = 3, 5 do
+      for i = 3, 6 do
         assert.is_truthy(rs[i].headers['content-encoding'])
         assert.are.equal('chunked', rs[i].headers['transfer-encoding'])
         assert.are.equal(TEXT, decoded(rs[i]))
@@ -445,6 +452,23 @@ end
       assert.are.equal('/streamed\tbr\t' .. sha(TEXT), lines[2])
       assert.are.equal('/large\tbr\t' .. sha(TEXT:rep(12)), lines[3])
     end)
+  end)
+
+  it('survives a client that goes away in the middle of a streamed body', function()
+    local out = H.py(srv.port, [[
+import socket, time, http.client
+s = socket.create_connection(('127.0.0.1', PORT))
+s.sendall(b'GET /stream HTTP/1.1\r\nHost: x\r\nAccept-Encoding: br\r\n\r\n')
+got = len(s.recv(65536))
+s.close()
+time.sleep(0.3)
+c = http.client.HTTPConnection('127.0.0.1', PORT, timeout=10)
+c.request('GET', '/small', headers={'Accept-Encoding': 'gzip'})
+r = c.getresponse()
+print(got > 0, r.status, r.read().decode())
+]])
+    assert.are.equal('True 200 small body', out:gsub('%s+$', ''))
+    assert.is_true(srv:alive())
   end)
 
   it('streams 8 MiB to a slow reader with backpressure, in bounded memory', function()
