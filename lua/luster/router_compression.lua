@@ -216,15 +216,9 @@ end
 
 -- ---- the middleware ----
 
----@class router.CompressionOptions
----@field threshold? integer|string smallest body compressed (default 1024 bytes; or '1kb')
----@field level? integer gzip/deflate level (-1..9, default zlib's 6)
----@field memLevel? integer
----@field windowBits? integer
----@field strategy? integer
----@field chunkSize? integer the engines' output step (default 16 KiB)
----@field brotli? {params?: table<integer, integer>, chunkSize?: integer} brotli parameters (quality 4 unless given)
----@field filter? fun(req: IncomingMessage, res: ServerResponse): boolean compress this response? (default M.filter)
+-- Options (router.CompressionOptions in types/router.lua): threshold
+-- (bytes or '1kb', default 1024), level, memLevel, windowBits, strategy,
+-- chunkSize, brotli = {params = {[BROTLI_PARAM_*] = v}}, filter(req, res).
 
 --- The middleware.
 ---@param opts? router.CompressionOptions
