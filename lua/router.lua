@@ -444,4 +444,5 @@ return setmetatable({
   text = body.text,
   raw = body.raw,
   static = static.serve,
+  compression = require('luster.router_compression'),
 }, { __call = function(_, opts) return new_app(opts) end })

@@ -35,6 +35,39 @@
 ---@field immutable? boolean
 ---@field setHeaders? fun(res: ServerResponse, path: string, stat: table)
 
+---Options of router.compression (Express's compression names).
+---@class router.CompressionOptions
+---@field threshold? integer|string smallest body compressed (default 1024 bytes, or '1kb')
+---@field level? integer gzip/deflate level (-1..9, default 6)
+---@field memLevel? integer
+---@field windowBits? integer
+---@field strategy? integer
+---@field chunkSize? integer the engines' output step (default 16 KiB)
+---@field brotli? {params?: table<integer, integer>, chunkSize?: integer} brotli parameters (quality 4 unless given)
+---@field filter? fun(req: IncomingMessage, res: ServerResponse): boolean compress this response? (default router.compression.filter)
+
+---`router.compression(opts)`: the middleware; its helpers are fields.
+---@class router.Compression
+---@overload fun(opts?: router.CompressionOptions): router.Handler
+local Compression = {}
+---The middleware (the same as calling router.compression).
+---@param opts? router.CompressionOptions
+---@return router.Handler
+function Compression.new(opts) end
+---The default filter: the response's Content-Type is compressible.
+---@param req IncomingMessage
+---@param res ServerResponse
+---@return boolean
+function Compression.filter(req, res) end
+---Whether a Content-Type compresses (text/*, JSON, JavaScript, XML, SVG...).
+---@param ctype? string
+---@return boolean
+function Compression.compressible(ctype) end
+---The coding for an Accept-Encoding value: 'br', 'gzip', 'deflate' or 'identity'.
+---@param header? string|string[]
+---@return string
+function Compression.negotiate(header) end
+
 ---One path with handlers by method: `app:route('/book'):get(f):post(g)`.
 ---@class Route
 ---@field path string
@@ -182,5 +215,9 @@ function router.raw(opts) end
 ---@param opts? router.StaticOptions
 ---@return router.Handler
 function router.static(root, opts) end
+---Compress responses by Accept-Encoding (br, gzip or deflate), as Express's
+---`compression`: `app:use(router.compression{threshold = 1024})`.
+---@type router.Compression
+router.compression = Compression
 
 return router

@@ -28,9 +28,12 @@ local function feed(self, input, flush, done)
     input = more and input:sub(consumed + 1) or ''
     local room = true
     if #out > 0 then room = stream.Readable.push(self, out) end
-    if not more then return done() end
+    if not more and room then return done() end
     if room then return step() end
-    self._resume_step = step   -- the readable side is full: wait for _read
+    -- the readable side is full: wait for _read, before the next step or,
+    -- with this input consumed, before taking the next chunk (so that
+    -- write() says false while nobody reads)
+    self._resume_step = more and step or function() done() end
   end
   step()
 end
