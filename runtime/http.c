@@ -44,7 +44,10 @@ static http_server *check_server(lua_State *L) {
 /* ---- lifetime ---- */
 
 void http_server_unref(http_server *srv) {
-  if (--srv->refs == 0) free(srv);
+  if (--srv->refs == 0) {
+    if (srv->tls_ctx) tls_http_release_ctx(srv);
+    free(srv);
+  }
 }
 
 static void handle_close_cb(uv_handle_t *h) { http_server_unref(h->data); }

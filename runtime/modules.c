@@ -29,6 +29,7 @@ int luaopen_native_crypto_pkey(lua_State *L);
 int luaopen_native_zlib(lua_State *L);
 int luaopen_native_dns(lua_State *L);
 int luaopen_native_socket(lua_State *L);
+int luaopen_native_tls(lua_State *L);
 int luaopen_native_http_parser(lua_State *L);
 /* cjson comes from Debian's lua-cjson package: its module is loaded by the
  * path found at build time (its static archive is not PIC). */
@@ -60,6 +61,7 @@ static const struct { const char *name; lua_CFunction fn; } natives[] = {
   {"native.zlib", luaopen_native_zlib},
   {"native.dns", luaopen_native_dns},
   {"native.socket", luaopen_native_socket},
+  {"native.tls", luaopen_native_tls},
   {"native.http_parser", luaopen_native_http_parser},
   {"cjson", open_cjson},
   {"native.clone", luaopen_native_clone},
