@@ -22,7 +22,6 @@ struct tls_engine {
   int secure;
   int failed;
   int reject_in_handshake;   /* server with requestCert + rejectUnauthorized */
-  long verify_err;           /* the first verification failure, X509_V_OK if none */
   int sni_answered;
   char *sni_name;
   unsigned char *session;    /* DER of the latest session (client) */
@@ -73,7 +72,6 @@ static int verify_cb(int ok, X509_STORE_CTX *x) {
   SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
   tls_engine *e = ssl ? engine_of(ssl) : NULL;
   if (!e) return ok;
-  if (!ok && e->verify_err == X509_V_OK) e->verify_err = X509_STORE_CTX_get_error(x);
   return e->reject_in_handshake ? ok : 1;
 }
 
@@ -146,7 +144,6 @@ tls_engine *tls_engine_new(SSL_CTX *ctx, int is_server) {
   SSL_set_bio(e->ssl, e->rbio, e->wbio);
   SSL_set_ex_data(e->ssl, engine_idx, e);
   e->is_server = is_server;
-  e->verify_err = X509_V_OK;
   tls_ctx_opts *o = tls_ctx_get_opts(ctx);
   if (is_server) {
     SSL_set_accept_state(e->ssl);
@@ -242,7 +239,7 @@ void tls_engine_shutdown(tls_engine *e) {
 }
 
 int tls_engine_eof(tls_engine *e) {
-  if (BIO_ctrl_pending(e->rbio) > 0 && !e->failed) {
+  if ((BIO_ctrl_pending(e->rbio) > 0 || SSL_has_pending(e->ssl)) && !e->failed) {
     e->failed = 1;
     snprintf(e->err_code, sizeof e->err_code, "ECONNRESET");
     snprintf(e->err_msg, sizeof e->err_msg, "TLS record truncated: the peer closed the connection inside a record");
@@ -279,7 +276,9 @@ static const struct { long err; const char *name; } verify_names[] = {
 #undef V
 
 const char *tls_engine_verify_code(tls_engine *e, const char **message) {
-  long err = e->verify_err;
+  /* the verify result, as Node reads it (the callback lets the chain
+   * walk go on, so this is the verdict at its end) */
+  long err = SSL_get_verify_result(e->ssl);
   X509 *peer = SSL_get0_peer_certificate(e->ssl);
   if (err == X509_V_OK && !peer) err = X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT; /* nothing to verify */
   if (err == X509_V_OK) return NULL;

@@ -18,7 +18,7 @@
  * in the engine, and leaves nothing on OpenSSL's per-thread error queue.
  *
  * Verification, as Node does it: a client always completes the handshake
- * (the verify callback records the first failure without aborting), and its
+ * (the verify callback lets it go on without aborting), and its
  * owner decides afterwards (rejectUnauthorized) with tls_engine_verify_code
  * and tls_engine_check_host.  A server with requestCert and
  * rejectUnauthorized fails the handshake instead.
