@@ -153,14 +153,16 @@ read_step = function(self)
   local eng = self._eng
   local plain, st, out, err = eng:read()
   send(self, out)
-  if plain ~= '' then self._plain('data', plain) end
-  if self._session_seq ~= nil and not self.destroyed then
+  -- the session first: the data may end the socket's use (an agent
+  -- destroys it once the response is read)
+  if self._session_seq ~= nil then
     local seq = eng:session_seq()
     if seq ~= self._session_seq then
       self._session_seq = seq
       self:emit('session', (eng:session()))
     end
   end
+  if plain ~= '' then self._plain('data', plain) end
   if st == 'closed' then
     if not self._tls_ended then self._tls_ended = true; self._plain('end') end
   elseif st == 'error' then
