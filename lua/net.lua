@@ -150,6 +150,20 @@ local function attach(self, h, kind)
   h:set_handler(handler_for(self))
 end
 
+--- Move `from`'s connected native socket to `to` (tls.connect{socket=}:
+--- STARTTLS); `from` no longer owns it and is left closed.
+function M._take_over(to, from)
+  local h, kind = from._h, from._kind
+  if not h or from.connecting then return false end
+  from._h = nil
+  attach(to, h, kind)
+  to.connecting, to.pending = false, false
+  to.readyState = 'open'
+  fill_addresses(to)
+  from:destroy()
+  return true
+end
+
 function Socket:_read()
   local h = self._h
   if h and not self.connecting then h:read_start()

@@ -334,7 +334,9 @@ local function is_ip(host) return host and net.isIP(host) ~= 0 end
 
 --- tls.connect{host=, port=, path=, servername=, ca=, cert=, key=,
 --- rejectUnauthorized=true, ALPNProtocols=, session=, timeout=,
---- handshakeTimeout=, secureContext=, minVersion=, maxVersion=, ciphers=}
+--- handshakeTimeout=, secureContext=, minVersion=, maxVersion=, ciphers=,
+--- socket=} (`socket`: a connected net.Socket to secure, for STARTTLS
+--- protocols; the TLSSocket takes its connection over)
 --- (or tls.connect(port[, host][, opts][, cb])) -> a connecting TLSSocket;
 --- cb listens for 'secureConnect'.
 function M.connect(...)
@@ -348,6 +350,15 @@ function M.connect(...)
   sock:_tls_setup(sctx, false, o)
   if o.servername == nil then sock._check_name = o.host end
   if cb then sock:once('secureConnect', cb) end
+  if o.socket then
+    -- STARTTLS: the handshake runs over an already connected socket
+    if not net._take_over(sock, o.socket) then
+      errors.throw('ERR_SOCKET_CLOSED', 'tls.connect: options.socket must be a connected net.Socket')
+    end
+    sock._h:read_start()
+    handshake_step(sock)
+    return sock
+  end
   sock:connect { host = o.host, port = o.port, path = o.path, family = o.family, timeout = o.timeout,
                  noDelay = o.noDelay }
   return sock

@@ -421,3 +421,36 @@ describe('tls with Node', function()
     os.remove(nscript)
   end)
 end)
+
+describe('tls over an existing socket (STARTTLS)', function()
+  if not peer.have('node') then return end
+
+  it('upgrades a connected net.Socket with tls.connect{socket=}', function()
+    local nport = peer.free_port()
+    local nscript = peer.tmp('.js', ([[
+      const net = require('net'), tls = require('tls'), fs = require('fs');
+      net.createServer((raw) => {
+        raw.once('data', (d) => {
+          if (String(d) !== 'STARTTLS\n') return raw.destroy();
+          raw.write('OK\n', () => {
+            const s = new tls.TLSSocket(raw, { isServer: true, cert: fs.readFileSync(%q), key: fs.readFileSync(%q) });
+            s.on('data', (x) => s.write('secure:' + x));
+          });
+        });
+      }).listen(%d, '127.0.0.1');
+    ]]):format(certs.server_cert_path, certs.server_key_path, nport))
+    local p = peer.start({ 'node', nscript }, { port = nport })
+    local raw = net.connect(nport, '127.0.0.1')
+    await(raw:connected())
+    raw:write('STARTTLS\n')
+    assert.are.equal('OK', await(raw:readline()))
+    local s = tls.connect { socket = raw, servername = 'localhost', ca = certs.ca }
+    assert.are.equal(s, await(s:connected()))
+    assert.is_true(s.authorized)
+    s:write('ping')
+    assert.are.equal('secure:ping', await(s:read(11)))
+    s:destroy()
+    p:stop()
+    os.remove(nscript)
+  end)
+end)
