@@ -99,6 +99,8 @@ local function on_secure(self)
   clear_handshake_timer(self)
   local eng = self._eng
   self._secure = true
+  -- what stays readable after the close (the engine goes with the socket)
+  self._protocol, self._reused, self._cipher = eng:protocol(), eng:reused(), eng:cipher()
   self.alpnProtocol = eng:alpn()
   self.servername = eng:servername() or self._servername or false
   if self._is_server then
@@ -159,7 +161,8 @@ read_step = function(self)
     local seq = eng:session_seq()
     if seq ~= self._session_seq then
       self._session_seq = seq
-      self:emit('session', (eng:session()))
+      self._session = eng:session()
+      self:emit('session', self._session)
     end
   end
   if plain ~= '' then self._plain('data', plain) end
@@ -187,6 +190,13 @@ local function on_native(self, event, a)
     local st, err = self._eng:eof()
     if st == 'error' then return self:destroy(err) end
     if not self._tls_ended then self._tls_ended = true; self._plain('end') end
+  elseif event == 'close' then
+    self._plain('close')
+    -- the SSL and its buffers go now, not when the collector finds the
+    -- small userdata holding them
+    local eng = self._eng
+    self._eng = nil
+    if eng then eng:close() end
   else
     self._plain(event, a)
   end
@@ -239,9 +249,9 @@ function TLSSocket:_write(chunk, done)
     q[#q + 1] = function() self:_write(chunk, done) end
     return
   end
-  local h = self._h
-  if not h then return done(errors.new('ERR_SOCKET_CLOSED', 'Socket is closed')) end
-  local out, err = self._eng:write(chunk)
+  local h, eng = self._h, self._eng
+  if not h or not eng then return done(errors.new('ERR_SOCKET_CLOSED', 'Socket is closed')) end
+  local out, err = eng:write(chunk)
   if not out then return done(err) end
   self.bytesWritten = self.bytesWritten + #chunk
   local t = self._timer
@@ -300,11 +310,11 @@ function TLSSocket:getCertificate()
 end
 
 --- 'TLSv1.3', 'TLSv1.2', ... or nil before the handshake.
-function TLSSocket:getProtocol() return self._eng and self._eng:protocol() or nil end
-function TLSSocket:getCipher() return self._eng and self._eng:cipher() or nil end
+function TLSSocket:getProtocol() return self._protocol end
+function TLSSocket:getCipher() return self._cipher end
 --- The session (DER bytes) for `tls.connect{session = ...}`.
-function TLSSocket:getSession() return self._eng and (self._eng:session()) or nil end
-function TLSSocket:isSessionReused() return self._eng and self._eng:reused() or false end
+function TLSSocket:getSession() return self._session or (self._eng and (self._eng:session())) or nil end
+function TLSSocket:isSessionReused() return self._reused or false end
 
 -- ================================================================ connect
 

@@ -251,6 +251,9 @@ static int new_context(lua_State *L) {
   if (minv) SSL_CTX_set_min_proto_version(ctx, minv);
   if (maxv) SSL_CTX_set_max_proto_version(ctx, maxv);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  /* a renegotiation would make a write wait for a read; Node limits
+   * client renegotiations, we refuse them */
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
 
   lua_getfield(L, 1, "ciphers");
   const char *ciphers = lua_tostring(L, -1);

@@ -175,10 +175,12 @@ describe('https clients', function()
   it('resumes TLS sessions across an agent\'s connections', function()
     local server = hello_server()
     local port = listen(server)
-    local agent = https.Agent { keepAlive = false }
+    local agent = https.Agent { keepAlive = true }
     local a = get { host = 'localhost', port = port, path = '/1', ca = certs.ca, agent = agent }
     assert.are.equal('hello /1', a.body)
     assert.is_false(a.socket:isSessionReused())
+    agent:destroy()   -- the pooled connection goes; the agent keeps its session
+    sleep(20)
     local b = get { host = 'localhost', port = port, path = '/2', ca = certs.ca, agent = agent }
     assert.are.equal('hello /2', b.body)
     assert.is_true(b.socket:isSessionReused())
