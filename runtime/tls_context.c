@@ -38,6 +38,9 @@
 int lstr_tls_push_cert(lua_State *L, X509 *x);   /* tls_cert.c */
 
 static int opts_idx = -1;
+static uv_once_t opts_once = UV_ONCE_INIT;
+static void opts_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp);
+static void make_opts_index(void) { opts_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, opts_free); }
 
 static void opts_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp) {
   (void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
@@ -226,7 +229,7 @@ static const unsigned char SESSION_ID_CONTEXT[] = "luster";
 
 static int new_context(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
-  if (opts_idx < 0) opts_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, opts_free);
+  uv_once(&opts_once, make_opts_index);   /* process-wide, whichever thread is first */
   int server = field_bool(L, 1, "server", 0);
   SSL_CTX **cell = lua_newuserdata(L, sizeof *cell);
   *cell = NULL;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
+#include <uv.h>
 
 struct tls_engine {
   SSL *ssl;
@@ -119,8 +120,12 @@ static int client_hello_cb(SSL *ssl, int *alert, void *arg) {
   return SSL_CLIENT_HELLO_RETRY;
 }
 
+/* ex_data indexes are process-wide: made once, whichever thread is first */
+static uv_once_t index_once = UV_ONCE_INIT;
+static void make_index(void) { engine_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL); }
+
 void tls_engine_install(SSL_CTX *ctx) {
-  if (engine_idx < 0) engine_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+  uv_once(&index_once, make_index);
   SSL_CTX_sess_set_new_cb(ctx, new_session_cb);
   SSL_CTX_set_client_hello_cb(ctx, client_hello_cb, NULL);
 }
