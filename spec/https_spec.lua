@@ -239,3 +239,53 @@ describe('https with Node', function()
     os.remove(nscript)
   end)
 end)
+
+describe('https with nginx', function()
+  if not peer.have('nginx') then return end
+
+  it('is the upstream of nginx (proxy_ssl_verify) and the client of an nginx TLS server', function()
+    local server = hello_server()
+    local port = listen(server)
+    local front, tls_port = peer.free_port(), peer.free_port()
+    local dir = certs.dir .. '/nginx'
+    os.execute('mkdir -p ' .. run.quote(dir .. '/logs'))
+    local conf = peer.tmp('.conf', ([[
+daemon off;
+worker_processes 1;
+pid %s/nginx.pid;
+error_log %s/logs/error.log error;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path %s; proxy_temp_path %s; fastcgi_temp_path %s; uwsgi_temp_path %s; scgi_temp_path %s;
+  server {
+    listen 127.0.0.1:%d;
+    location / {
+      proxy_pass https://127.0.0.1:%d;
+      proxy_ssl_verify on;
+      proxy_ssl_trusted_certificate %s;
+      proxy_ssl_name localhost;
+      proxy_ssl_server_name on;
+    }
+  }
+  server {
+    listen 127.0.0.1:%d ssl;
+    ssl_certificate %s;
+    ssl_certificate_key %s;
+    location / { default_type text/plain; return 200 "nginx tls $request_uri"; }
+  }
+}
+]]):format(dir, dir, dir, dir, dir, dir, dir, front, port, certs.ca_cert_path, tls_port, certs.server_cert_path,
+      certs.server_key_path))
+    local p = peer.start({ 'nginx', '-p', dir, '-c', conf, '-e', dir .. '/logs/error.log' }, { port = front })
+    local r = curl('http://127.0.0.1:' .. front .. '/through')
+    assert.are.equal('hello /through', r.out)
+    local g = get { host = 'localhost', port = tls_port, path = '/from-luster', ca = certs.ca }
+    assert.are.equal('nginx tls /from-luster', g.body)
+    assert.is_true(g.socket.authorized)
+    https.globalAgent:destroy()
+    p:stop()
+    os.remove(conf)
+    close(server)
+  end)
+end)
