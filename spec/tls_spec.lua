@@ -454,3 +454,34 @@ describe('tls over an existing socket (STARTTLS)', function()
     os.remove(nscript)
   end)
 end)
+
+describe('tls in worker threads', function()
+  it('connects from several workers at once to a server on the main thread', function()
+    local Worker = require('worker_threads').Worker
+    local server = echo_server()
+    local port = listen(server, 0, '127.0.0.1')
+    local src = ([[
+      local wt = require('worker_threads')
+      local tls = require('tls')
+      local s = tls.connect { host = 'localhost', port = %d, ca = wt.workerData }
+      await(s:connected())
+      s:write('from ' .. wt.threadId .. '\n')
+      local line = await(s:readline())
+      s:destroy()
+      wt.parentPort:postMessage(line)
+    ]]):format(port)
+    local ws, replies = {}, {}
+    for i = 1, 4 do
+      local w = Worker.new(src, { eval = true, workerData = certs.ca })
+      ws[i] = w.threadId   -- (-1 once the worker has exited)
+      replies[i] = Promise.new(function(resolve, reject)
+        w:once('message', resolve)
+        w:once('error', reject)
+      end)
+    end
+    for i = 1, 4 do
+      assert.are.equal('from ' .. ws[i], await(replies[i]))
+    end
+    close(server)
+  end)
+end)
