@@ -20,6 +20,7 @@ local Agent = require('luster.http_agent')
 local tls = require('tls')
 local ctxs = require('luster.tls_contexts')
 local native = require('native.tls')
+local errors = require('luster.errors')
 
 local M = {}
 
@@ -120,6 +121,12 @@ end
 function M.createServer(opts, handler)
   if type(opts) == 'function' then opts, handler = nil, opts end
   opts = opts or {}
+  if opts.SNICallback ~= nil then
+    -- the C server cannot pause a handshake for Lua yet: refuse rather than
+    -- serve the default certificate to every name
+    errors.throw('ERR_FEATURE_UNAVAILABLE_ON_PLATFORM',
+      'https.createServer does not support SNICallback yet; use tls.createServer')
+  end
   local srv = http.createServer(opts, handler)
   local sctx = opts.secureContext and opts.secureContext.context or ctxs.for_options(opts, true)
   native.http_attach(srv._h, sctx)

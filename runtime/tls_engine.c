@@ -40,6 +40,21 @@ static tls_engine *engine_of(SSL *ssl) {
 
 /* ---- errors ---- */
 
+#define L(x) { ERR_LIB_##x, #x "_" }
+static const struct { int lib; const char *name; } lib_names[] = {
+  L(SYS), L(BN), L(RSA), L(DH), L(EVP), L(BUF), L(OBJ), L(PEM), L(DSA), L(X509), L(ASN1), L(CONF),
+  L(CRYPTO), L(EC), L(SSL), L(BIO), L(PKCS7), L(X509V3), L(PKCS12), L(RAND), L(DSO), L(ENGINE),
+  L(OCSP), L(UI), L(COMP), L(ECDSA), L(ECDH), L(OSSL_STORE), L(FIPS), L(CMS), L(TS), L(HMAC), L(CT),
+  L(ASYNC), L(KDF), L(SM2), L(USER),
+};
+#undef L
+
+static const char *lib_name(int lib) {
+  for (size_t i = 0; i < sizeof lib_names / sizeof lib_names[0]; i++)
+    if (lib_names[i].lib == lib) return lib_names[i].name;
+  return "";
+}
+
 void tls_take_error(char *code, size_t codelen, char *msg, size_t msglen, const char *fallback) {
   unsigned long e = ERR_peek_error();
   if (!e) {
@@ -50,8 +65,10 @@ void tls_take_error(char *code, size_t codelen, char *msg, size_t msglen, const 
   const char *reason = ERR_reason_error_string(e);
   const char *lib = ERR_lib_error_string(e);
   snprintf(msg, msglen, "error:%08lX:%s::%s", e, lib ? lib : "unknown routines", reason ? reason : "unknown");
-  /* Node: ERR_SSL_<REASON> for the SSL library, ERR_OSSL_<REASON> otherwise */
-  size_t n = (size_t)snprintf(code, codelen, ERR_GET_LIB(e) == ERR_LIB_SSL ? "ERR_SSL_" : "ERR_OSSL_");
+  /* Node: ERR_SSL_<REASON> for the SSL library, ERR_OSSL_<LIB>_<REASON>
+   * for the others (ERR_OSSL_PEM_NO_START_LINE, ERR_OSSL_X509_KEY_VALUES_MISMATCH) */
+  size_t n = (size_t)snprintf(code, codelen, "ERR_%s%s", ERR_GET_LIB(e) == ERR_LIB_SSL ? "" : "OSSL_",
+                              lib_name(ERR_GET_LIB(e)));
   for (const char *r = reason ? reason : "UNKNOWN"; *r && n + 1 < codelen; r++)
     code[n++] = isalnum((unsigned char)*r) ? (char)toupper((unsigned char)*r) : '_';
   code[n] = '\0';
