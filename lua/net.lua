@@ -98,8 +98,10 @@ local function fill_addresses(self)
 end
 
 -- Every event of the native socket, as one function (runtime/socket.c).
+-- A subclass that layers a protocol under the stream (TLS: lua/tls.lua)
+-- wraps it with `_wrap_native(plain_handler)`.
 local function handler_for(self)
-  return function(event, a)
+  local function handler(event, a)
     if event == 'data' then
       self.bytesRead = self.bytesRead + #a
       local t = self._timer
@@ -146,6 +148,8 @@ local function handler_for(self)
       self._h = nil
     end
   end
+  if self._wrap_native then return self:_wrap_native(handler) end
+  return handler
 end
 
 -- Take over a connected native socket (accepted, adopted, or connected).
@@ -171,6 +175,20 @@ function Socket.new(opts)
     start_reading(self)
   end
   return self
+end
+
+--- Move `from`'s connected native socket to `to` (tls.connect{socket=}:
+--- STARTTLS); `from` no longer owns it and is left closed.
+function M._take_over(to, from)
+  local h, kind = from._h, from._kind
+  if not h or from.connecting then return false end
+  from._h = nil
+  attach(to, h, kind)
+  to.connecting, to.pending = false, false
+  to.readyState = 'open'
+  fill_addresses(to)
+  from:destroy()
+  return true
 end
 
 function Socket:_read()
@@ -393,7 +411,8 @@ local function serve(self, h, kind)
   if self._closing then h:close() return end
   local max = self.maxConnections
   if max and self._conns >= max then h:close() return end
-  local sock = socket_init(setmetatable({}, Socket), self._opts)
+  local sock = socket_init(setmetatable({}, self._Socket or Socket), self._opts)
+  sock.server = self   -- before attach: a TLS socket takes its context from it
   attach(sock, h, kind)
   sock.pending = false
   sock.readyState = 'open'

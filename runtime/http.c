@@ -50,6 +50,12 @@ static http_server *check_server(lua_State *L) {
 
 /* ---- lifetime ---- */
 
+static void free_server(void *p) {
+  http_server *srv = p;
+  if (srv->tls_ctx) tls_http_release_ctx(srv);
+  free(srv);
+}
+
 void http_server_unref(http_server *srv) {
   lstr_lifetime_drop(&srv->life);
 }
@@ -149,7 +155,7 @@ static int new_server(lua_State *L) {
   srv->on_event_ref = lstr_ref(L);
   lua_pushvalue(L, 4);
   srv->socket_mt_ref = lstr_ref(L);
-  lstr_lifetime_init(&srv->life, srv, free, 3); /* the Lua object, the sweep timer, the resume idle */
+  lstr_lifetime_init(&srv->life, srv, free_server, 3); /* the Lua object, the sweep timer, the resume idle */
   uv_timer_init(s->loop, &srv->sweep);
   srv->sweep.data = srv;
   uv_unref((uv_handle_t *)&srv->sweep);

@@ -24,6 +24,8 @@
 
 typedef struct http_server http_server;
 typedef struct http_conn http_conn;
+struct tls_engine;   /* tls_engine.h: https connections only */
+struct ssl_ctx_st;   /* OpenSSL's SSL_CTX */
 
 /* a growable byte buffer */
 typedef struct {
@@ -51,6 +53,7 @@ struct http_conn {
   http_conn *resume_next;       /* queue of connections to resume (idle cb) */
   http_conn **cell;             /* the Lua userdata cell pointing at us */
   int sock_ref;                 /* Lua socket table, LUA_NOREF until needed */
+  struct tls_engine *tls;       /* https: the TLS session (tls_http.c), else NULL */
 
   /* the request being parsed: url, then "name\0value\0" pairs */
   http_buf req;
@@ -119,6 +122,7 @@ struct http_server {
   int notify_connection;        /* Lua listens for 'connection' */
   int notify_upgrade;           /* HTTP_WANT_UPGRADE | HTTP_WANT_CONNECT: Lua listens */
   int on_request_ref, on_event_ref, socket_mt_ref;
+  struct ssl_ctx_st *tls_ctx;   /* https: connections speak TLS (tls_http.c) */
 
   /* limits (options of createServer, Node's names and defaults) */
   size_t max_header_size;       /* 16 KiB -> 431 */
@@ -162,5 +166,16 @@ int http_respond(lua_State *L);   /* native.http.respond */
 int http_inform(lua_State *L);    /* native.http.inform: a 1xx response */
 int http_check_headers(lua_State *L); /* native.http.check_headers(t) */
 int http_check_header(lua_State *L);  /* native.http.check_header(name, value) */
+
+/* The socket itself, under TLS (http_conn_write is TLS-aware) */
+int http_conn_write_raw(http_conn *c, uv_buf_t *bufs, int nbufs);
+
+/* tls_http.c: the hooks of a server with a tls_ctx */
+int tls_http_start(http_conn *c);                  /* new connection: its engine */
+void tls_http_free(http_conn *c);
+void tls_http_read(http_conn *c, const char *p, size_t n);
+int tls_http_write(http_conn *c, uv_buf_t *bufs, int nbufs);
+void tls_http_close_notify(http_conn *c);
+void tls_http_release_ctx(http_server *srv);
 
 #endif

@@ -546,7 +546,8 @@ static void read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
   http_conn *c = h->data;
   if (nread > 0) {
     if (c->phase == PHASE_LINGER) return; /* draining before close */
-    http_conn_feed(c, buf->base, (size_t)nread);
+    if (c->tls) tls_http_read(c, buf->base, (size_t)nread);
+    else http_conn_feed(c, buf->base, (size_t)nread);
   } else if (nread == UV_EOF) {
     c->eof = 1;
     uv_read_stop(h);
@@ -588,6 +589,10 @@ static void start_conn(http_conn *c) {
   c->parser.data = c;
   c->phase = PHASE_IDLE;
   c->t_start = now_ms(c);
+  if (srv->tls_ctx && tls_http_start(c) != 0) {
+    http_conn_close(c);
+    return;
+  }
   start_reading(c);
   if (srv->notify_connection && !lua_gone(c)) notify(c, "connection", 0);
 }
@@ -634,6 +639,7 @@ static void conn_close_cb(uv_handle_t *h) {
   http_buf_free(&c->req);
   http_buf_free(&c->body);
   http_buf_free(&c->pend);
+  if (c->tls) tls_http_free(c);
   free(c);
   if (srv->closing && srv->nconns == 0 && srv->on_event_ref != LUA_NOREF && !srv->s->exiting) {
     lstr_push_ref(L, srv->on_event_ref);
@@ -674,6 +680,7 @@ void http_conn_shutdown(http_conn *c) {
   c->shut = 1;
   c->phase = PHASE_LINGER;
   c->t_start = now_ms(c);
+  if (c->tls) tls_http_close_notify(c);
   uv_shutdown_t *req = malloc(sizeof *req);
   req->data = c;
   if (!req || uv_shutdown(req, (uv_stream_t *)&c->tcp, shutdown_cb) != 0) {

@@ -110,6 +110,11 @@ static void write_cb(uv_write_t *req, int status) {
 }
 
 int http_conn_write(http_conn *c, uv_buf_t *bufs, int nbufs) {
+  if (c->tls) return tls_http_write(c, bufs, nbufs);
+  return http_conn_write_raw(c, bufs, nbufs);
+}
+
+int http_conn_write_raw(http_conn *c, uv_buf_t *bufs, int nbufs) {
   if (c->closing) return -1;
   size_t total = 0;
   for (int i = 0; i < nbufs; i++) total += bufs[i].len;

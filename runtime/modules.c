@@ -29,7 +29,7 @@ extern const lstr_builtin lstr_builtins[];
 #define LSTR_NATIVES(X) \
   X(core) X(modules) X(timer) X(process) X(os) X(fs) X(clone) X(atomics) X(worker) X(tcp) X(http) \
   X(cluster) X(crypto) X(crypto_kdf) X(crypto_pkey) X(zlib) X(dns) X(socket) X(http_parser) X(systemd) \
-  X(shared_dict)
+  X(shared_dict) X(tls)
 
 #define DECLARE_NATIVE(x) int luaopen_native_##x(lua_State *L);
 LSTR_NATIVES(DECLARE_NATIVE)

@@ -247,8 +247,10 @@ static int sock_queued(lua_State *L) {
 static void shutdown_cb(uv_shutdown_t *req, int status) {
   lsock *k = req->data;
   free(req);
-  if (status == 0) emit(k, "shutdown");
-  else if (status != UV_ECANCELED && status != UV_ENOTCONN) emit_error(k, status, "shutdown");
+  /* ENOTCONN: the peer already reset the connection; our side is as shut
+   * as it will get, and the stream waiting for its end must hear of it */
+  if (status == 0 || status == UV_ENOTCONN) emit(k, "shutdown");
+  else if (status != UV_ECANCELED) emit_error(k, status, "shutdown");
 }
 
 /* sock:shutdown() — end our side once the queued writes are out */

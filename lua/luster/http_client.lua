@@ -208,7 +208,7 @@ function Request.new(o, cb)
   end
   if cb then self:once('response', cb) end
   local agent = o.agent
-  if agent == nil then agent = o._default_agent or M.globalAgent end
+  if agent == nil then agent = o._default_agent or (o._tls and require('https').globalAgent) or M.globalAgent end
   self.agent = agent or nil
   self._keep_body = IDEMPOTENT[self.method]
   if o.timeout then self:setTimeout(o.timeout) end
