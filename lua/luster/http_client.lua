@@ -399,6 +399,7 @@ local function on_data(self, data)
         self._got_bytes = true
         if h.status >= 100 and h.status < 200 and h.status ~= 101 then
           local info = new_response(self, h)
+          if h.status == 100 then self:emit('continue') end  -- as Node, before 'information'
           self:emit('information', { statusCode = info.statusCode, statusMessage = info.statusMessage,
             httpVersion = info.httpVersion, headers = info.headers, rawHeaders = info.rawHeaders })
           self._info = true
