@@ -408,8 +408,10 @@ local function on_data(self, data)
         else
           local res = new_response(self, h)
           self.res = res
-          self:emit('response', res)
-          if self:listenerCount('response') == 0 then res:resume() end
+          -- nobody listens: drain the body so the socket can be reused (as
+          -- Node's _dump).  emit's result, not listenerCount: a once()
+          -- listener is already gone when emit returns.
+          if not self:emit('response', res) then res:resume() end
         end
       elseif kind == 'body' then
         local res = self.res
