@@ -356,6 +356,15 @@ function Request:abort()
   self:destroy()
 end
 
+--- destroy([err]): without an error, a request whose connection exists and
+--- has no response yet fails with 'socket hang up' (ECONNRESET), as Node's.
+function Request:destroy(e)
+  if e == nil and not self.destroyed and self.socket and not self.res then
+    e = err('ECONNRESET', 'socket hang up')
+  end
+  return stream.Writable.destroy(self, e)
+end
+
 function Request:_destroy(e)
   local sock = self.socket
   if sock then
