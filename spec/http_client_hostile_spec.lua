@@ -86,6 +86,43 @@ describe('http client against hostile servers', function()
     close(server)
   end)
 
+  it('reports a real TCP reset (RST) mid-body and before the response', function()
+    local peer = require('helpers.peer')
+    if not peer.have('python3') then pending('python3 is not installed') return end
+    local port = peer.free_port()
+    -- SO_LINGER {on, 0}: close() sends RST instead of FIN
+    local py = peer.tmp('.py', ([[
+import socket, struct, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', %d))
+s.listen(8)
+while True:
+    c, _ = s.accept()
+    req = b''
+    while b'\r\n\r\n' not in req:
+        d = c.recv(4096)
+        if not d: break
+        req += d
+    if req.startswith(b'GET /mid'):
+        c.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten..')
+        time.sleep(0.05)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+    c.close()
+]]):format(port))
+    local server = peer.start({ 'python3', py }, { port = port })
+    local ok, err = pcall(function()
+      local e = fails(exchange { port = port, host = '127.0.0.1', path = '/mid', agent = false })
+      assert.are.equal('ECONNRESET', e.code)
+      assert.is_true(e.aborted)
+      local h = fails(exchange { port = port, host = '127.0.0.1', path = '/none', agent = false })
+      assert.are.equal('ECONNRESET', h.code)
+    end)
+    server:stop()
+    os.remove(py)
+    assert(ok, err)
+  end)
+
   it('fails a bad chunk size with HPE_INVALID_CHUNK_SIZE', function()
     local server, port = raw_server(function(sock)
       on_heads(sock, function()

@@ -183,7 +183,9 @@ describe('nginx as an upstream', function()
   it('answers return 200 and a static file over kept-alive connections', function()
     local big = ('static file line\n'):rep(5000)
     local n = nginx.start {
-      server = 'location = /r { return 200 "from nginx"; }',
+      server = [[
+        location = /r { return 200 "from nginx"; }
+        location = /c { return 200 "$connection $connection_requests"; }]],
       files = { ['f.txt'] = big },
     }
     with(function() n:stop() end, function()
@@ -198,6 +200,17 @@ describe('nginx as an upstream', function()
         assert.are.equal(i % 4 == 0 and big or 'from nginx', r.body)
       end
       assert.is_true(agent.totalSocketCount <= 4)
+      -- nginx's own view: a few connections, each carrying many requests
+      local ids, cs = {}, {}
+      for i = 1, 8 do cs[i] = exchange { host = '127.0.0.1', port = n.port, path = '/c', agent = agent } end
+      for i = 1, 8 do
+        local id, count = await(cs[i]).body:match('^(%d+) (%d+)$')
+        ids[id] = true
+        assert.is_true(tonumber(count) > 1, 'a request on a fresh nginx connection')
+      end
+      local distinct = 0
+      for _ in pairs(ids) do distinct = distinct + 1 end
+      assert.is_true(distinct <= 4)
       local h = await(exchange { host = '127.0.0.1', port = n.port, path = '/f.txt', method = 'HEAD', agent = agent })
       assert.are.same({ 200, tostring(#big), '' }, { h.res.statusCode, h.res.headers['content-length'], h.body })
       local e = await(exchange { host = '127.0.0.1', port = n.port, path = '/missing', agent = agent })
