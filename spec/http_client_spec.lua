@@ -79,11 +79,12 @@ describe('http client against a luster server', function()
       elseif u == '/hints' then
         res:writeEarlyHints({ link = { '</a.css>; rel=preload; as=style', '</b.js>; rel=preload; as=script' } })
         res:finish('after hints')
-      elseif u == '/slow' then setTimeout(function() if not res.finished then res:finish('late') end end, 3000)
+      elseif u == '/slow' then setTimeout(function() if not res.finished then res:finish('late') end end, 1000)
       else res:writeHead(404); res:finish('nope') end
     end)
   end)
-  teardown(function() close(server) end)
+  -- the global agent's idle sockets would hold close() for their 5 s
+  teardown(function() http.globalAgent:destroy(); close(server) end)
 
   it('sends every method with headers and a body', function()
     for _, m in ipairs { 'GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS' } do
@@ -321,7 +322,7 @@ describe('http.Agent pooling', function()
       end)
     end)
   end)
-  teardown(function() close(server) end)
+  teardown(function() http.globalAgent:destroy(); close(server) end)
   before_each(function()
     -- the previous test's sockets are closed (their close is asynchronous)
     local deadline = os.time() + 5
