@@ -249,8 +249,11 @@ static int sock_queued(lua_State *L) {
 static void shutdown_cb(uv_shutdown_t *req, int status) {
   lsock *k = req->data;
   free(req);
-  if (status == 0) emit(k, "shutdown");
-  else if (status != UV_ECANCELED && status != UV_ENOTCONN) emit_error(k, status, "shutdown");
+  /* ENOTCONN: the peer reset the connection meanwhile.  Our side is over
+   * all the same (Node's afterShutdown ignores the status); without the
+   * event the socket would wait for its 'finish' forever and never close. */
+  if (status == 0 || status == UV_ENOTCONN) emit(k, "shutdown");
+  else if (status != UV_ECANCELED) emit_error(k, status, "shutdown");
 }
 
 /* sock:shutdown() — end our side once the queued writes are out */
