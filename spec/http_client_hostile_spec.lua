@@ -189,6 +189,40 @@ while True:
     close(server)
   end)
 
+  it('closes the server side when a client leaves while the server keeps writing', function()
+    -- the client's FIN, then the RST its kernel answers the server's next
+    -- write with: the server's own shutdown then fails with ENOTCONN, and
+    -- its socket must close all the same
+    local closed, open = 0, 0
+    local server, port = raw_server(function(sock)
+      open = open + 1
+      sock:on('close', function() closed = closed + 1 end)
+      on_heads(sock, function()
+        sock:write('HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n')
+        local t
+        t = setInterval(function()
+          if sock.destroyed or not pcall(sock.write, sock, 'x') then clearInterval(t) end
+        end, 1)
+        sock:on('close', function() clearInterval(t) end)
+      end)
+    end)
+    for _ = 1, 20 do
+      await(Promise.new(function(resolve)
+        local req
+        req = http.get({ port = port, host = '127.0.0.1', agent = false }, function(res)
+          res:on('data', function() end)
+          res:on('error', function() end)
+          setTimeout(function() req:destroy(); resolve() end, 5)
+        end)
+        req:on('error', function() end)
+      end))
+    end
+    local deadline = os.time() + 5
+    while closed < open and os.time() <= deadline do sleep(10) end
+    assert.are.equal(open, closed)
+    close(server)
+  end)
+
   it('never hands a request a keep-alive socket the server already closed', function()
     local conns = 0
     local server, port = raw_server(function(sock)
