@@ -65,9 +65,11 @@ static _Thread_local char read_buf[READ_BUF];
 
 /* ---- calling Lua ---- */
 
-/* Push the handler and the event name; returns 0 when there is nobody to tell. */
+/* Push the handler and the event name; returns 0 when there is nobody to tell.
+ * A state being freed (a worker's end) has closed its Lua state first: the
+ * close callbacks its finalizers queued run after that, with s->L NULL. */
 static int begin_event(lsock *k, const char *event) {
-  if (k->handler_ref == LUA_NOREF || k->s->exiting) return 0;
+  if (k->handler_ref == LUA_NOREF || k->s->exiting || !k->s->L) return 0;
   lstr_push_ref(k->s->L, k->handler_ref);
   lua_pushstring(k->s->L, event);
   return 1;

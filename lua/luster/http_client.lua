@@ -408,6 +408,15 @@ function Request:abort()
   self:destroy()
 end
 
+--- destroy([err]): without an error, a request whose connection exists and
+--- has no response yet fails with 'socket hang up' (ECONNRESET), as Node's.
+function Request:destroy(e)
+  if e == nil and not self.destroyed and self.socket and not self.res then
+    e = err('ECONNRESET', 'socket hang up')
+  end
+  return stream.Writable.destroy(self, e)
+end
+
 function Request:_destroy(e)
   local sock = self.socket
   if sock then
@@ -487,6 +496,7 @@ local function on_data(self, data)
         self._got_bytes = true
         local status = h.status
         if status >= 100 and status < 200 and status ~= 101 then
+          if status == 100 then self:emit('continue') end  -- as Node, before 'information'
           self:emit('information', { statusCode = status, statusMessage = h.statusMessage,
             httpVersion = h.httpVersion, headers = h.headers, rawHeaders = h.rawHeaders })
           self._info = true
