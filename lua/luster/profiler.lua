@@ -114,8 +114,10 @@ function M.start(opts)
     end
   end)
   active = p
-  -- a worker thread's state is closed when it ends (terminate() too):
-  -- its profile is written then
+  -- written on 'exit' (before the parent hears that the state ended, so a
+  -- process that exits right after its worker still finds the file), and
+  -- at the latest when the state closes (a worker that is terminated)
+  if process and process.on then process:on('exit', function() M.stop() end) end
   p.guard = newproxy(true)
   getmetatable(p.guard).__gc = function() M.stop() end
   return true
