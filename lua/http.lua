@@ -249,28 +249,13 @@ function Server:_listeners_changed(name)
 end
 
 -- listen(port[, host][, backlog][, cb]) or listen({port=, host=, backlog=, reusePort=}[, cb])
+-- listen()'s arguments, as every server takes them (lua/luster/net.lua);
+-- the C server listens on TCP ports only
 local function listen_args(...)
-  local first = ...
-  local opts, cb = {}, nil
-  local rest_from = 1
-  if type(first) == 'table' then
-    for k, v in pairs(first) do opts[k] = v end
-    rest_from = 2
+  local opts, cb = net.listen_args(...)
+  if opts.path then
+    errors.throw('ERR_FEATURE_UNAVAILABLE_ON_PLATFORM', 'http servers listen on TCP ports, not on paths (%s)', opts.path)
   end
-  for i = rest_from, select('#', ...) do
-    local v = select(i, ...)
-    if type(v) == 'function' then cb = v
-    elseif i == 1 then opts.port = v
-    elseif type(v) == 'string' then opts.host = v
-    elseif type(v) == 'number' then opts.backlog = v end
-  end
-  local port = opts.port
-  if port == nil then port = 0 end
-  port = tonumber(port)
-  if not port or port < 0 or port > 65535 or port % 1 ~= 0 then
-    errors.throw('ERR_SOCKET_BAD_PORT', 'Port should be >= 0 and < 65536. Received %s', tostring(opts.port))
-  end
-  opts.port = port
   return opts, cb
 end
 

@@ -245,13 +245,7 @@ local function connect_args(...)
   return opts, c
 end
 
-local function check_port(port)
-  local p = tonumber(port)
-  if not p or p < 0 or p > 65535 or p % 1 ~= 0 then
-    throw('ERR_SOCKET_BAD_PORT', 'Port should be >= 0 and < 65536. Received %s.', tostring(port))
-  end
-  return p
-end
+local check_port = seam.check_port
 
 --- Connect: `sock:connect(port[, host][, cb])`, `sock:connect(path[, cb])` or
 --- `sock:connect{port=, host=, path=, family=, timeout=, noDelay=}`.
@@ -439,27 +433,7 @@ local function server_handler(self, kind)
   end
 end
 
-local function listen_args(...)
-  local opts, cb = {}, nil
-  local first = ...
-  local rest_from = 1
-  if type(first) == 'table' then
-    for k, v in pairs(first) do opts[k] = v end
-    rest_from = 2
-  elseif type(first) == 'string' and not tonumber(first) then
-    opts.path = first
-    rest_from = 2
-  end
-  for i = rest_from, select('#', ...) do
-    local v = select(i, ...)
-    if type(v) == 'function' then cb = v
-    elseif i == 1 then opts.port = v
-    elseif type(v) == 'string' then opts.host = v
-    elseif type(v) == 'number' then opts.backlog = v end
-  end
-  if not opts.path then opts.port = check_port(opts.port == nil and 0 or opts.port) end
-  return opts, cb
-end
+local listen_args = seam.listen_args
 
 --- listen(port[, host][, backlog][, cb]) | listen(path[, cb]) |
 --- listen{port=, host=, path=, backlog=, reusePort=, exclusive=}
