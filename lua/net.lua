@@ -267,19 +267,40 @@ function Socket:connect(...)
   local host = opts.host or 'localhost'
   self._dest_port = port
   self._kind = 'tcp'
-  dns.lookup(host, { family = opts.family }, function(err, address)
+  -- Every address of the name, in the resolver's order, until one
+  -- connects (Node 20's autoSelectFamily, one attempt at a time): a
+  -- 'localhost' that resolves to ::1 first still reaches a server that
+  -- listens on 127.0.0.1 only.
+  dns.lookup(host, { family = opts.family, all = true }, function(err, list)
     if self.destroyed then return end
     if err then
       self.connecting = false
       return self:destroy(err)
     end
-    self._dest_address = address
-    local ok, h = pcall(native.tcp_connect, address, port, handler)
-    if not ok then
-      self.connecting = false
-      return self:destroy(with_address(h, 'connect', address, port))
+    local function attempt(i)
+      local address = list[i].address
+      self._dest_address = address
+      local h
+      local base = i == 1 and handler or handler_for(self)
+      local function on_event(event, a)
+        if h ~= nil and self._h ~= h then return end   -- an abandoned attempt
+        if event == 'error' and self.connecting and list[i + 1] then
+          self._h = nil
+          h:close()
+          return attempt(i + 1)
+        end
+        return base(event, a)
+      end
+      local ok, hh = pcall(native.tcp_connect, address, port, on_event)
+      if not ok then
+        if list[i + 1] then return attempt(i + 1) end
+        self.connecting = false
+        return self:destroy(with_address(hh, 'connect', address, port))
+      end
+      h = hh
+      self._h = h
     end
-    self._h = h
+    attempt(1)
   end)
   return self
 end

@@ -93,6 +93,28 @@ describe('net clients and servers', function()
     assert.are.equal('connect ECONNREFUSED 127.0.0.1:' .. port, e.message)
   end)
 
+  it('tries every address of a name until one connects (autoSelectFamily)', function()
+    local server = echo_server()
+    local addr = listen(server, 0, '127.0.0.1')
+    local dns = require('dns')
+    local real = dns.lookup
+    -- a name whose first address refuses: ::1 (nobody listens there), then 127.0.0.1
+    dns.lookup = function(host, opts, cb)
+      if host ~= 'two-addresses.test' then return real(host, opts, cb) end
+      process.nextTick(cb, nil, { { address = '::1', family = 6 }, { address = '127.0.0.1', family = 4 } })
+    end
+    local ok, err = pcall(function()
+      local c = net.connect(addr.port, 'two-addresses.test')
+      c:write('x')
+      assert.are.equal('x', await(c:read(1)))
+      assert.are.equal('127.0.0.1', c.remoteAddress)
+      c:destroy()
+    end)
+    dns.lookup = real
+    close(server)
+    assert(ok, err)
+  end)
+
   it('reports ENOTFOUND as an error event and EADDRINUSE on listen', function()
     local err = await(Promise.new(function(resolve)
       net.connect(80, 'no-such-host.invalid'):on('error', resolve)
