@@ -215,7 +215,9 @@ describe('https with Node', function()
     local port = listen(server)
     local script = peer.tmp('.js', ([[
       const https = require('https'), fs = require('fs');
-      https.get({ host: 'localhost', port: %d, path: '/node', ca: fs.readFileSync(%q) }, (res) => {
+      // 127.0.0.1 + servername: Node 18 tries only the first address of
+      // 'localhost' (::1 on Debian), where nothing listens
+      https.get({ host: '127.0.0.1', servername: 'localhost', port: %d, path: '/node', ca: fs.readFileSync(%q) }, (res) => {
         let b = ''; res.on('data', (d) => b += d); res.on('end', () => console.log(res.statusCode, b));
       }).on('error', (e) => console.log('error', e.code));
     ]]):format(port, certs.ca_cert_path))
