@@ -341,6 +341,9 @@ static void stash(http_conn *c, const char *p, size_t n) {
 /* The peer has half-closed: finish what was asked, then close. */
 static void check_eof(http_conn *c) {
   if (!c->eof || c->closing) return;
+  /* our side is shut and the peer's FIN is here: nothing more to drain
+   * (the last request may still count as dispatched: it was answered) */
+  if (c->phase == PHASE_LINGER) { http_conn_close(c); return; }
   if (!c->dispatched && c->pend.len == 0) {
     if (c->phase == PHASE_IDLE || c->phase == PHASE_LINGER) http_conn_close(c);
     else http_conn_fail(c, 400); /* a request cut short */
