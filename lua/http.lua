@@ -268,14 +268,7 @@ function Server:listen(...)
   local opts, cb = listen_args(...)
   if cb then self:once('listening', cb) end
   self._closing = nil
-  if net.cluster_listen then
-    net.cluster_listen(self, opts)
-    return self
-  end
-  local ok, err = self:_bind_local(opts)
-  sched.next_tick(function()
-    if ok then self:_listening() else self:_listen_failed(err) end
-  end)
+  net.listen(self, opts)
   return self
 end
 

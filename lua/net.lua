@@ -473,14 +473,7 @@ function Server:listen(...)
     end)
     return self
   end
-  if seam.cluster_listen and not opts.exclusive then
-    seam.cluster_listen(self, opts)
-    return self
-  end
-  local ok, err = self:_bind_local(opts)
-  process.nextTick(function()
-    if ok then self:_listening() else self:_listen_failed(err) end
-  end)
+  seam.listen(self, opts)
   return self
 end
 

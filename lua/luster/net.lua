@@ -22,8 +22,20 @@
 --- owns it from then on, also when it returns false (it has closed it); an
 --- adoption method that raises has not taken it.
 local errors = require('luster.errors')
+local sched = require('luster.scheduler')
 
 local M = {}
+
+--- Listen as every TCP server does: through the cluster seam in a cluster
+--- worker (unless opts.exclusive), else bind here; 'listening' or the
+--- error follows on the next tick.
+function M.listen(server, opts)
+  if M.cluster_listen and not opts.exclusive then return M.cluster_listen(server, opts) end
+  local ok, err = server:_bind_local(opts)
+  sched.next_tick(function()
+    if ok then server:_listening() else server:_listen_failed(err) end
+  end)
+end
 
 --- A port number (0..65535, whole) or ERR_SOCKET_BAD_PORT, as Node's.
 function M.check_port(port)
