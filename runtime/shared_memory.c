@@ -8,7 +8,7 @@
  *   - the atomic read-modify-write primitives, as tiny exported functions so
  *     LuaJIT calls them through the FFI from compiled traces (a C call per op
  *     is what keeps Atomics.add competitive with V8).
- *   - Atomics.wait / notify / waitAsync.  The spec's "critical section" is one
+ *   - Atomics.wait / notify (waitAsync: atomics_async.c).  The spec's "critical section" is one
  *     mutex per block: a waiter compares the cell and enqueues itself under it,
  *     a notifier dequeues under it, so no wake-up is lost.  Sync waiters sleep
  *     on their own condition variable; async waiters (waitAsync) are woken by
@@ -21,7 +21,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memfd_create, F_ADD_SEALS (the fuzz build has no -D) */
 #endif
-#include "shared_memory.h"
+#include "shared_memory_wait.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,36 +37,6 @@
 #include <time.h>
 #include <unistd.h>
 
-struct lstr_waiter {
-  lstr_waiter *next, *prev; /* in block->waiters, FIFO */
-  size_t off;
-  int in_block;             /* still queued on the block */
-  int notified;
-  int interrupted;          /* sync: woken by lstr_atomics_interrupt (atomic) */
-  int futex;                /* sync: asleep on the futex, not on `cond` */
-  int async;
-  pthread_cond_t cond;      /* sync waiters only */
-  uv_thread_t thread;       /* sync: the waiting thread */
-  lstr_block *sblk;         /* sync: the block waited on */
-  lstr_waiter *snext, *sprev; /* sync: in the process-wide list */
-  /* async waiters only */
-  lstr_state *s;
-  lstr_block *blk;
-  uv_async_t wake;
-  uv_timer_t timer;
-  int has_timer;
-  int open_handles;
-  int done;                 /* result delivered or state forgotten */
-  int resolve_ref;
-  lstr_waiter *gnext, *gprev; /* in the process-wide list of async waiters */
-  /* async waiters on memory shared with other processes (see helper_main) */
-  int helper;               /* its thread still runs (guarded by g_async_lock) */
-  int helper_result;        /* LSTR_WAIT_*, set by the thread (same lock) */
-  int width;
-  int64_t expected;
-  int forever;
-  struct timespec deadline;
-};
 
 /* ---------------------------------------------------------------- blocks */
 
@@ -311,7 +281,6 @@ lstr_block *lstr_block_copy(const lstr_block *src) {
 
 /* ---------------------------------------------------------------- atomics */
 
-#define SC __ATOMIC_SEQ_CST
 #define LSTR_ATOMIC_DEFS(T, N)                                                 \
   T lstr_atomic_load_##N(T *p) { return __atomic_load_n(p, SC); }              \
   T lstr_atomic_store_##N(T *p, T v) { __atomic_store_n(p, v, SC); return v; } \
@@ -337,7 +306,7 @@ LSTR_ATOMIC_DEFS(uint64_t, u64)
 
 /* ------------------------------------------------------ waiter queue (locked) */
 
-static void enqueue(lstr_block *b, lstr_waiter *w) {
+void lstr_waiter_enqueue(lstr_block *b, lstr_waiter *w) {
   w->next = NULL;
   w->prev = NULL;
   if (!b->waiters) {
@@ -351,14 +320,14 @@ static void enqueue(lstr_block *b, lstr_waiter *w) {
   w->in_block = 1;
 }
 
-static void dequeue(lstr_block *b, lstr_waiter *w) {
+void lstr_waiter_dequeue(lstr_block *b, lstr_waiter *w) {
   if (w->prev) w->prev->next = w->next; else b->waiters = w->next;
   if (w->next) w->next->prev = w->prev;
   w->next = w->prev = NULL;
   w->in_block = 0;
 }
 
-static int64_t load_cell(lstr_block *b, size_t off, int width) {
+int64_t lstr_cell_load(lstr_block *b, size_t off, int width) {
   if (width == 8) return __atomic_load_n((int64_t *)(b->data + off), SC);
   return __atomic_load_n((int32_t *)(b->data + off), SC);
 }
@@ -395,7 +364,7 @@ static int is_main_thread(void) { return getpid() == (pid_t)syscall(SYS_gettid);
  * waiter is counted in ctrl->waiters before its compare, so a notifier that
  * reads 0 there ran before it, and skips the system call.  `slept`: the
  * waiter was already asleep (on its condition variable) before. */
-static int futex_wait(lstr_block *b, lstr_waiter *w, int width, int64_t expected,
+int lstr_futex_wait(lstr_block *b, lstr_waiter *w, int width, int64_t expected,
                       int forever, const struct timespec *deadline, int slept) {
   lstr_sab_ctrl *c = b->ctrl;
   uint32_t *word = futex_word(b, w->off);
@@ -407,7 +376,7 @@ static int futex_wait(lstr_block *b, lstr_waiter *w, int width, int64_t expected
   for (;;) {
     if (__atomic_load_n(&w->interrupted, SC)) { r = LSTR_WAIT_TIMED_OUT; break; }
     /* Changed after we slept: somebody stored, and notifies (or did). */
-    if (load_cell(b, w->off, width) != expected) { r = slept ? LSTR_WAIT_OK : LSTR_WAIT_NOT_EQUAL; break; }
+    if (lstr_cell_load(b, w->off, width) != expected) { r = slept ? LSTR_WAIT_OK : LSTR_WAIT_NOT_EQUAL; break; }
     const struct timespec *ts = forever ? NULL : deadline;
     struct timespec slice;
     int is_slice = 0;
@@ -473,7 +442,7 @@ void lstr_atomics_interrupt(uv_thread_t thread) {
     pthread_mutex_lock(&w->sblk->lock);
     __atomic_store_n(&w->interrupted, 1, SC);
     if (w->in_block) {
-      dequeue(w->sblk, w);
+      lstr_waiter_dequeue(w->sblk, w);
       pthread_cond_signal(&w->cond);
     } else if (w->futex) {
       /* wakes every waiter of the cell, in every process: `gen` tells the
@@ -523,7 +492,7 @@ static int sync_list(lstr_waiter *w, int enter) {
  * represent (the kernel keeps its timers as signed 64-bit nanoseconds, so
  * anything past ~292 years is "forever" there too).  Computed in integer
  * nanoseconds: a double holding 2^63 ms has no room left for tv_nsec. */
-static int wait_deadline(double timeout_ms, struct timespec *deadline) {
+int lstr_wait_deadline(double timeout_ms, struct timespec *deadline) {
   if (!(timeout_ms >= 0) || isinf(timeout_ms)) return 0;
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
@@ -546,7 +515,7 @@ static int deadline_passed(const struct timespec *deadline) {
 int lstr_atomic_wait(lstr_block *b, size_t off, int width, int64_t expected,
                      double timeout_ms) {
   struct timespec deadline;
-  int forever = !wait_deadline(timeout_ms, &deadline);
+  int forever = !lstr_wait_deadline(timeout_ms, &deadline);
 
   lstr_waiter w;
   memset(&w, 0, sizeof w);
@@ -557,7 +526,7 @@ int lstr_atomic_wait(lstr_block *b, size_t off, int width, int64_t expected,
 
   pthread_mutex_lock(&b->lock);
   int r = LSTR_WAIT_OK, slept = 0, on_futex = 0;
-  if (load_cell(b, off, width) != expected) {
+  if (lstr_cell_load(b, off, width) != expected) {
     r = LSTR_WAIT_NOT_EQUAL;
   } else if ((!forever && timeout_ms == 0) || w.interrupted) {
     r = LSTR_WAIT_TIMED_OUT;
@@ -570,7 +539,7 @@ int lstr_atomic_wait(lstr_block *b, size_t off, int width, int64_t expected,
     pthread_cond_init(&w.cond, &ca);
     pthread_condattr_destroy(&ca);
     slept = 1;
-    enqueue(b, &w);
+    lstr_waiter_enqueue(b, &w);
     /* lstr_block_export sets ipc under the lock and wakes us: from then on
      * a notify may come from another process, which only the futex hears */
     while (!w.notified && !w.interrupted && !b->ipc) {
@@ -584,7 +553,7 @@ int lstr_atomic_wait(lstr_block *b, size_t off, int width, int64_t expected,
       }
     }
     if (!w.notified) {
-      if (w.in_block) dequeue(b, &w);
+      if (w.in_block) lstr_waiter_dequeue(b, &w);
       if (!w.interrupted && b->ipc && (forever || !deadline_passed(&deadline)))
         w.futex = on_futex = 1;
       else
@@ -592,8 +561,8 @@ int lstr_atomic_wait(lstr_block *b, size_t off, int width, int64_t expected,
     }
   }
   pthread_mutex_unlock(&b->lock);
-  /* slept: moved over from the condition variable (see futex_wait) */
-  if (on_futex) r = futex_wait(b, &w, width, expected, forever, &deadline, slept);
+  /* slept: moved over from the condition variable (see lstr_futex_wait) */
+  if (on_futex) r = lstr_futex_wait(b, &w, width, expected, forever, &deadline, slept);
   sync_list(&w, 0);
   if (slept) pthread_cond_destroy(&w.cond);
   return r;
@@ -607,7 +576,7 @@ int lstr_atomic_notify(lstr_block *b, size_t off, double count) {
   while (w && (all || woken < count)) {
     lstr_waiter *next = w->next;
     if (w->off == off) {
-      dequeue(b, w);
+      lstr_waiter_dequeue(b, w);
       w->notified = 1;
       /* Signal under the lock: the waiter cannot free itself before we are
        * done touching it. */
@@ -627,231 +596,4 @@ int lstr_atomic_notify(lstr_block *b, size_t off, double count) {
     if (n > 0) woken += (int)n;
   }
   return woken;
-}
-
-/* ----------------------------------------------------- Atomics.waitAsync */
-
-static pthread_mutex_t g_async_lock = PTHREAD_MUTEX_INITIALIZER;
-static lstr_waiter *g_async; /* every pending async waiter, all states */
-
-static void glist_remove(lstr_waiter *w) {
-  if (w->gprev) w->gprev->gnext = w->gnext; else g_async = w->gnext;
-  if (w->gnext) w->gnext->gprev = w->gprev;
-  w->gnext = w->gprev = NULL;
-}
-
-static void waiter_close_cb(uv_handle_t *h) {
-  lstr_waiter *w = h->data;
-  pthread_mutex_lock(&g_async_lock);
-  int last = --w->open_handles == 0 && !w->helper;
-  pthread_mutex_unlock(&g_async_lock);
-  if (last) free(w);
-}
-
-/* Give back everything the waiter holds except the Lua ref (see callers). */
-static void waiter_finish(lstr_waiter *w) {
-  w->done = 1;
-  if (!uv_is_closing((uv_handle_t *)&w->wake))
-    uv_close((uv_handle_t *)&w->wake, waiter_close_cb);
-  if (w->has_timer && !uv_is_closing((uv_handle_t *)&w->timer))
-    uv_close((uv_handle_t *)&w->timer, waiter_close_cb);
-  lstr_block_release(w->blk);
-  w->blk = NULL;
-}
-
-static void waiter_deliver(lstr_waiter *w, const char *result) {
-  if (w->done) return;
-  pthread_mutex_lock(&g_async_lock);
-  glist_remove(w);
-  pthread_mutex_unlock(&g_async_lock);
-
-  lstr_state *s = w->s;
-  lua_State *L = s->L;
-  lstr_push_ref(L, w->resolve_ref);
-  lstr_unref(L, &w->resolve_ref);
-  lua_pushstring(L, result);
-  waiter_finish(w);
-  lstr_dispatch(s, 1);
-}
-
-static void wake_cb(uv_async_t *h) {
-  lstr_waiter *w = h->data;
-  pthread_mutex_lock(&g_async_lock);
-  int r = w->helper_result;
-  pthread_mutex_unlock(&g_async_lock);
-  /* the cell had changed by the time the thread looked: as good as woken */
-  waiter_deliver(w, r == LSTR_WAIT_TIMED_OUT ? "timed-out" : "ok");
-}
-
-/* waitAsync on memory other processes map: a notify from another process
- * reaches only futex sleepers, so the waiter gets a small thread that
- * sleeps on the futex exactly as a sync waiter would (the same kernel
- * queue: order and counts stay exact across processes, and its deadline is
- * the futex's) and hands the result to the loop through w->wake.  It sleeps
- * in slices (futex_wait on a thread that is not main), so forgetting the
- * state only sets `interrupted`: the thread sees it within a slice and
- * leaves without touching the loop.  It holds its own block reference; the
- * waiter is freed by whichever of it and the handles' close goes last. */
-static void *helper_main(void *arg) {
-  lstr_waiter *w = arg;
-  lstr_block *b = w->sblk;
-  int r = futex_wait(b, w, w->width, w->expected, w->forever, &w->deadline, 1);
-  pthread_mutex_lock(&g_async_lock);
-  if (!w->done) {
-    w->helper_result = r;
-    uv_async_send(&w->wake);
-  }
-  w->helper = 0;
-  int last = w->open_handles == 0;
-  pthread_mutex_unlock(&g_async_lock);
-  if (last) free(w);
-  lstr_block_release(b);
-  return NULL;
-}
-
-/* Start w's thread (g_async_lock held).  0 or -1. */
-static int helper_start(lstr_waiter *w, lstr_block *b) {
-  pthread_attr_t a;
-  pthread_t t;
-  if (pthread_attr_init(&a) != 0) return -1;
-  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&a, 256 * 1024);
-  w->sblk = lstr_block_retain(b);
-  w->helper = 1;
-  int rc = pthread_create(&t, &a, helper_main, w);
-  pthread_attr_destroy(&a);
-  if (rc != 0) {
-    w->helper = 0;
-    lstr_block_release(b);
-    w->sblk = NULL;
-    return -1;
-  }
-  return 0;
-}
-
-static void timer_cb(uv_timer_t *h) {
-  lstr_waiter *w = h->data;
-  int timed_out = 0;
-  pthread_mutex_lock(&w->blk->lock);
-  if (w->in_block) {
-    dequeue(w->blk, w);
-    timed_out = 1;
-  }
-  pthread_mutex_unlock(&w->blk->lock);
-  /* Otherwise a notify beat the timer: wake_cb is on its way with 'ok'. */
-  if (timed_out) waiter_deliver(w, "timed-out");
-}
-
-/* wait_async(block_addr, byte_off, width, expected_lo, expected_hi,
- *            timeout_ms, resolve) -> 'not-equal' | 'timed-out' | true
- * The Lua side (atomics.lua) has validated the view; the block address is a
- * number because Lua can only see it as FFI cdata. */
-static int wait_async(lua_State *L) {
-  lstr_block *b = (lstr_block *)(uintptr_t)luaL_checknumber(L, 1);
-  size_t off = (size_t)luaL_checknumber(L, 2);
-  int width = (int)luaL_checkinteger(L, 3);
-  uint32_t lo = (uint32_t)(int64_t)luaL_checknumber(L, 4);
-  uint32_t hi = (uint32_t)(int64_t)luaL_optnumber(L, 5, 0);
-  double timeout = luaL_optnumber(L, 6, INFINITY);
-  luaL_checktype(L, 7, LUA_TFUNCTION);
-  int64_t expected = width == 8 ? (int64_t)(((uint64_t)hi << 32) | lo)
-                                : (int64_t)(int32_t)lo;
-  /* past what a libuv timer (uint64 ms from now) can hold: no timer */
-  int forever = !(timeout >= 0) || isinf(timeout) || timeout >= 1.8e19;
-
-  lstr_state *s = lstr_ctx(L);
-  lstr_waiter *w = calloc(1, sizeof *w);
-  if (!w) return lstr_error(L, "ERR_MEMORY_ALLOCATION_FAILED", "out of memory");
-
-  pthread_mutex_lock(&b->lock);
-  const char *early = NULL;
-  if (load_cell(b, off, width) != expected) early = "not-equal";
-  else if (!forever && timeout == 0) early = "timed-out";
-  if (early) {
-    pthread_mutex_unlock(&b->lock);
-    free(w);
-    lua_pushstring(L, early);
-    return 1;
-  }
-  w->async = 1;
-  w->off = off;
-  w->s = s;
-  w->blk = lstr_block_retain(b);
-  uv_async_init(s->loop, &w->wake, wake_cb);
-  w->wake.data = w;
-  w->open_handles = 1;
-  if (__atomic_load_n(&b->ipc, __ATOMIC_ACQUIRE)) {
-    /* the futex compares the cell from here on; lock order is g_async_lock
-     * before a block's lock, so b->lock goes first */
-    pthread_mutex_unlock(&b->lock);
-    w->width = width;
-    w->expected = expected;
-    w->forever = !wait_deadline(timeout, &w->deadline);
-    pthread_mutex_lock(&g_async_lock);
-    if (helper_start(w, b) != 0) {
-      pthread_mutex_unlock(&g_async_lock);
-      uv_close((uv_handle_t *)&w->wake, waiter_close_cb);
-      lstr_block_release(w->blk);
-      return lstr_error(L, "ERR_OPERATION_FAILED", "Atomics.waitAsync: cannot start a thread");
-    }
-    w->gnext = g_async;
-    if (g_async) g_async->gprev = w;
-    g_async = w;
-    pthread_mutex_unlock(&g_async_lock);
-    lua_pushvalue(L, 7);
-    w->resolve_ref = lstr_ref(L);
-    lua_pushboolean(L, 1);
-    return 1;
-  }
-  if (!forever) {
-    uv_timer_init(s->loop, &w->timer);
-    w->timer.data = w;
-    w->has_timer = 1;
-    w->open_handles++;
-    uint64_t ms = (uint64_t)ceil(timeout);
-    uv_timer_start(&w->timer, timer_cb, ms, 0);
-  }
-  lua_pushvalue(L, 7);
-  w->resolve_ref = lstr_ref(L);
-  enqueue(b, w);
-  pthread_mutex_unlock(&b->lock);
-
-  pthread_mutex_lock(&g_async_lock);
-  w->gnext = g_async;
-  if (g_async) g_async->gprev = w;
-  g_async = w;
-  pthread_mutex_unlock(&g_async_lock);
-
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
-void lstr_atomics_forget_state(lstr_state *s) {
-  pthread_mutex_lock(&g_async_lock);
-  lstr_waiter *w = g_async;
-  while (w) {
-    lstr_waiter *next = w->gnext;
-    if (w->s == s) {
-      glist_remove(w);
-      __atomic_store_n(&w->interrupted, 1, SC); /* a helper thread leaves */
-      pthread_mutex_lock(&w->blk->lock);
-      if (w->in_block) dequeue(w->blk, w);
-      pthread_mutex_unlock(&w->blk->lock);
-      if (s->L) lstr_unref(s->L, &w->resolve_ref);
-      waiter_finish(w);
-    }
-    w = next;
-  }
-  pthread_mutex_unlock(&g_async_lock);
-}
-
-static const luaL_Reg atomics_funcs[] = {
-  {"wait_async", wait_async},
-  {NULL, NULL}
-};
-
-int luaopen_native_atomics(lua_State *L) {
-  lua_newtable(L);
-  luaL_register(L, NULL, atomics_funcs);
-  return 1;
 }
