@@ -69,7 +69,8 @@ end
 --- Run Lua source as a script file in a new process.
 --- opts: args (list), cwd (directory to run from), env (name -> value),
 --- stdin (text piped in), name (script file name, default main.lua),
---- dir (directory to put the script in; default: a new temporary one).
+--- dir (directory to put the script in; default: a new temporary one),
+--- timeout (seconds before the process is killed).
 --- Returns {out=, err=, code=, script=}.
 function M.run(src, opts)
   opts = opts or {}
@@ -81,6 +82,7 @@ function M.run(src, opts)
     cmd[#cmd + 1] = 'env'
     for k, v in pairs(opts.env) do cmd[#cmd + 1] = q(k .. '=' .. v) end
   end
+  if opts.timeout then cmd[#cmd + 1] = 'timeout ' .. tostring(opts.timeout) end
   cmd[#cmd + 1] = q(M.bin())
   cmd[#cmd + 1] = q(script)
   for _, a in ipairs(opts.args or {}) do cmd[#cmd + 1] = q(a) end
