@@ -51,7 +51,7 @@ local function settle(p, state, value)
   local r = p[R]
   if r then
     p[R] = false
-    queue_reaction(r, p)
+    if type(r) == 'thread' then enqueue(await_job, r, p) else enqueue(r.job, r, p) end
     local rs = p[RS]
     if rs then
       p[RS] = false
@@ -117,14 +117,14 @@ end
 --- Resolve p with x: adopt x's outcome when x is a promise.
 function resolve(p, x)
   if p[STATE] ~= PENDING or p[LOCKED] then return end
-  if x == p then
-    return settle(p, REJECTED, errors.new('ERR_INVALID_RETURN_VALUE', 'Chaining cycle detected for promise'))
-  end
-  if is_promise(x) then
+  if getmetatable(x) == Promise then
+    if x == p then
+      return settle(p, REJECTED, errors.new('ERR_INVALID_RETURN_VALUE', 'Chaining cycle detected for promise'))
+    end
     p[LOCKED] = true
     return subscribe(x, { job = adopt_job, target = p })
   end
-  settle(p, FULFILLED, x)
+  return settle(p, FULFILLED, x)
 end
 
 function reject(p, e)
@@ -136,7 +136,7 @@ end
 ---@param executor fun(resolve: fun(v: any), reject: fun(e: any))
 ---@return Promise
 function Promise.new(executor)
-  local p = new_promise()
+  local p = setmetatable({ PENDING, false, false, false, false, false }, Promise) -- new_promise()
   if executor ~= nil then
     -- resolve and reject ignore a promise already settled or locked onto
     -- another one: that is the "called once" of the resolving functions,
@@ -275,7 +275,15 @@ function Promise.await(p)
       .. 'it was called from a coroutine created by coroutine.create/wrap', 2), 2)
   end
   local state = p[STATE]
-  if state ~= PENDING and inline_await(co) then
+  if state == PENDING then
+    -- subscribe(p, co), for the common case of its first reaction
+    p[HANDLED] = true
+    if not p[R] then p[R] = co else subscribe(p, co) end
+    local ok, v = yield(AWAIT)
+    if ok then return v end
+    error(v, 0)
+  end
+  if inline_await(co) then
     -- the continuation would be the next job: go on without suspending
     if state == FULFILLED then return p[VALUE] end
     p[HANDLED] = true
