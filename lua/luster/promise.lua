@@ -136,7 +136,8 @@ end
 ---@param executor fun(resolve: fun(v: any), reject: fun(e: any))
 ---@return Promise
 function Promise.new(executor)
-  local p = setmetatable({ PENDING, false, false, false, false, false }, Promise) -- new_promise()
+  -- new_promise(), inline: the hottest constructor
+  local p = setmetatable({ PENDING, false, false, false, false, false }, Promise)
   if executor ~= nil then
     -- resolve and reject ignore a promise already settled or locked onto
     -- another one: that is the "called once" of the resolving functions,
