@@ -8,7 +8,7 @@
 local sched = require('luster.scheduler')
 local errors = require('luster.errors')
 
-local setmetatable, getmetatable, select, type = setmetatable, getmetatable, select, type
+local setmetatable, getmetatable, select, type, pcall = setmetatable, getmetatable, select, type, pcall
 local yield, running = coroutine.yield, coroutine.running
 local enqueue, run, run_in_job, AWAIT = sched.enqueue, sched.run, sched.run_in_job, sched.AWAIT
 
@@ -109,9 +109,11 @@ local function subscribe(p, r)
 end
 
 -- Every slot a promise will get is in the constructor, so the table is
--- allocated once at its final size (its array part comes with it).
+-- allocated once at its final size (its array part comes with it).  The
+-- state is written as the literal 0 (PENDING): a constructor of constants
+-- only is copied from one template, with no store after it.
 local function new_promise()
-  return setmetatable({ PENDING, false, false, false, false, false }, Promise)
+  return setmetatable({ 0, false, false, false, false, false }, Promise)
 end
 
 --- Resolve p with x: adopt x's outcome when x is a promise.
@@ -137,7 +139,7 @@ end
 ---@return Promise
 function Promise.new(executor)
   -- new_promise(), inline: the hottest constructor
-  local p = setmetatable({ PENDING, false, false, false, false, false }, Promise)
+  local p = setmetatable({ 0, false, false, false, false, false }, Promise)
   if executor ~= nil then
     -- resolve and reject ignore a promise already settled or locked onto
     -- another one: that is the "called once" of the resolving functions,
