@@ -90,3 +90,54 @@ describe('await of a settled promise', function()
     ]]))
   end)
 end)
+
+-- The queue runner runs a queueMicrotask callback inline (no coroutine of
+-- its own); one that suspends parks the runner, and the queue goes on
+-- without it.  The microtask queue is a ring that grows.
+describe('await of a promise a later microtask resolves', function()
+  it('lets the jobs queued behind a suspended microtask run before its continuation', function()
+    assert.are.equal('a1 b c r d a2 r2 r2-after a3', order_of([[
+      queueMicrotask(function()
+        p('a1')
+        await(Promise.new(function(r) queueMicrotask(function() p('r') r() end) end))
+        p('a2')
+        await(Promise.new(function(r) queueMicrotask(function() p('r2') r() p('r2-after') end) end))
+        p('a3')
+      end)
+      queueMicrotask(function() p('b') end)
+      Promise.resolve():next(function() p('c') queueMicrotask(function() p('d') end) end)
+    ]]))
+  end)
+
+  it('queues the continuation behind what the resolving microtask queued before resolving', function()
+    assert.are.equal('m1 other after1 x1 m2 after2 x2 m3 after3 x3', order_of([[
+      async(function()
+        for i = 1, 3 do
+          await(Promise.new(function(res)
+            queueMicrotask(function() p('m' .. i) res(i) queueMicrotask(function() p('x' .. i) end) end)
+          end))
+          p('after' .. i)
+        end
+      end)()
+      queueMicrotask(function() p('other') end)
+    ]]))
+  end)
+
+  it('keeps first-in first-out order while the queue grows around its end', function()
+    -- 200 jobs; the 100th queues 400 more (the ring grows while its
+    -- head is halfway), the 150th resolves what a coroutine awaits
+    local want = {}
+    for j = 1, 200 do want[#want + 1] = 'j' .. j end
+    for k = 1, 400 do want[#want + 1] = 'k' .. k end
+    want[#want + 1] = 'resumed'
+    assert.are.equal(table.concat(want, ' '), order_of([[
+      local resolve_it
+      async(function() await(Promise.new(function(r) resolve_it = r end)) p('resumed') end)()
+      for j = 1, 200 do queueMicrotask(function()
+        p('j' .. j)
+        if j == 100 then for k = 1, 400 do queueMicrotask(function() p('k' .. k) end) end end
+        if j == 150 then resolve_it() end
+      end) end
+    ]]))
+  end)
+end)

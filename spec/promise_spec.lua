@@ -430,6 +430,18 @@ describe('queueMicrotask', function()
     ]])
     assert.are.equal('sync\nmicrotask\ntimeout\n', r.out)
   end)
+
+  it('reports a callback that overflows the stack or raises a table, and runs the next ones', function()
+    local r = child.run([[
+      process:on('uncaughtException', function(e)
+        console.log(type(e) == 'string' and e:match('stack overflow') or e.code)
+      end)
+      queueMicrotask(function() local function f() return 1 + f() end f() end)
+      queueMicrotask(function() error({ code = 'ERR_X' }) end)
+      queueMicrotask(function() console.log('after') end)
+    ]])
+    assert.are.equal('stack overflow\nERR_X\nafter\n', r.out)
+  end)
 end)
 
 describe('a rejection nobody handles', function()

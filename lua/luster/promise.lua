@@ -8,7 +8,7 @@
 local sched = require('luster.scheduler')
 local errors = require('luster.errors')
 
-local setmetatable, getmetatable, select, type = setmetatable, getmetatable, select, type
+local setmetatable, getmetatable, select, type, pcall = setmetatable, getmetatable, select, type, pcall
 local yield, running = coroutine.yield, coroutine.running
 local enqueue, run, run_in_job, AWAIT = sched.enqueue, sched.run, sched.run_in_job, sched.AWAIT
 
@@ -51,7 +51,7 @@ local function settle(p, state, value)
   local r = p[R]
   if r then
     p[R] = false
-    queue_reaction(r, p)
+    if type(r) == 'thread' then enqueue(await_job, r, p) else enqueue(r.job, r, p) end
     local rs = p[RS]
     if rs then
       p[RS] = false
@@ -109,22 +109,24 @@ local function subscribe(p, r)
 end
 
 -- Every slot a promise will get is in the constructor, so the table is
--- allocated once at its final size (its array part comes with it).
+-- allocated once at its final size (its array part comes with it).  The
+-- state is written as the literal 0 (PENDING): a constructor of constants
+-- only is copied from one template, with no store after it.
 local function new_promise()
-  return setmetatable({ PENDING, false, false, false, false, false }, Promise)
+  return setmetatable({ 0, false, false, false, false, false }, Promise)
 end
 
 --- Resolve p with x: adopt x's outcome when x is a promise.
 function resolve(p, x)
   if p[STATE] ~= PENDING or p[LOCKED] then return end
-  if x == p then
-    return settle(p, REJECTED, errors.new('ERR_INVALID_RETURN_VALUE', 'Chaining cycle detected for promise'))
-  end
-  if is_promise(x) then
+  if getmetatable(x) == Promise then
+    if x == p then
+      return settle(p, REJECTED, errors.new('ERR_INVALID_RETURN_VALUE', 'Chaining cycle detected for promise'))
+    end
     p[LOCKED] = true
     return subscribe(x, { job = adopt_job, target = p })
   end
-  settle(p, FULFILLED, x)
+  return settle(p, FULFILLED, x)
 end
 
 function reject(p, e)
@@ -136,7 +138,8 @@ end
 ---@param executor fun(resolve: fun(v: any), reject: fun(e: any))
 ---@return Promise
 function Promise.new(executor)
-  local p = new_promise()
+  -- new_promise(), inline: the hottest constructor
+  local p = setmetatable({ 0, false, false, false, false, false }, Promise)
   if executor ~= nil then
     -- resolve and reject ignore a promise already settled or locked onto
     -- another one: that is the "called once" of the resolving functions,
@@ -275,7 +278,15 @@ function Promise.await(p)
       .. 'it was called from a coroutine created by coroutine.create/wrap', 2), 2)
   end
   local state = p[STATE]
-  if state ~= PENDING and inline_await(co) then
+  if state == PENDING then
+    -- subscribe(p, co), for the common case of its first reaction
+    p[HANDLED] = true
+    if not p[R] then p[R] = co else subscribe(p, co) end
+    local ok, v = yield(AWAIT)
+    if ok then return v end
+    error(v, 0)
+  end
+  if inline_await(co) then
     -- the continuation would be the next job: go on without suspending
     if state == FULFILLED then return p[VALUE] end
     p[HANDLED] = true

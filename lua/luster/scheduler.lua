@@ -60,7 +60,7 @@ end
 -- in error handling' with nothing kept means even trap's frame did not
 -- fit: the stack was full, and LuaJIT dropped the overflow's message (the
 -- place it was raised is lost with it).
-local function settle(ok, err, ...)
+local function settle_call(ok, err, ...)
   if not ok and err ~= last_record and err ~= EXIT then
     if trapped == EXIT then err = EXIT
     elseif trapped ~= nil then err = { value = trapped }
@@ -76,7 +76,7 @@ end
 --- user code under xpcall uses this, so a stack overflow reports alike.
 local function xcall(fn, ...)
   trapped = nil
-  return settle(xpcall(fn, trap, ...))
+  return settle_call(xpcall(fn, trap, ...))
 end
 M.xcall = xcall
 
@@ -149,9 +149,14 @@ local draining = false
 
 -- The microtask queue is a ring of job triples (f, a, b): a chain of awaits
 -- keeps it from ever emptying, so it must not grow with the work done.
+-- Each ring is allocated with all its slots in the array part: a table
+-- grown key by key from {} would keep the few live slots in its hash part
+-- (a rehash counts only non-nil keys), and every lap round the ring would
+-- insert keys anew.
 local band = bit.band
+local new_table = require('table.new')
 local mq_cap, mq_mask = 256, 255
-local mq_f, mq_a, mq_b = {}, {}, {}
+local mq_f, mq_a, mq_b = new_table(mq_cap, 0), new_table(mq_cap, 0), new_table(mq_cap, 0)
 local mq_head, mq_count = 0, 0
 
 -- The coroutine whose suspension would hand control straight back to the
@@ -166,7 +171,7 @@ local direct, direct_micro = nil, false
 local micro_first = false
 
 local function grow_microtasks()
-  local f, a, b = {}, {}, {}
+  local f, a, b = new_table(mq_cap * 2, 0), new_table(mq_cap * 2, 0), new_table(mq_cap * 2, 0)
   for i = 0, mq_count - 1 do
     local k = band(mq_head + i, mq_mask)
     f[i], a[i], b[i] = mq_f[k], mq_a[k], mq_b[k]
@@ -224,6 +229,8 @@ local function run_in_job(fn, ...)
 end
 M.run_in_job = run_in_job
 
+-- The job of a queueMicrotask callback.  run_microtasks runs it inline
+-- (the same as this, without the calls): it is the most common plain job.
 local function run_user(fn)
   local ok, err = run_in_job(fn)
   if not ok then M.uncaught(err) end
@@ -236,7 +243,10 @@ function M.queue_microtask(fn)
     error(errors.new('ERR_INVALID_ARG_TYPE',
       'The "callback" argument must be of type function. Received ' .. (fn == nil and 'nil' or type(fn)), 2), 2)
   end
-  M.enqueue(run_user, fn)
+  if mq_count == mq_cap then grow_microtasks() end
+  local t = band(mq_head + mq_count, mq_mask)
+  mq_count = mq_count + 1
+  mq_f[t], mq_a[t] = run_user, fn
 end
 
 --- Hooks set by promise.lua: checks rejections nobody handled.
@@ -271,6 +281,15 @@ local function run_microtasks()
         local good, e = settle(a, alive, tag, ok, err)
         if not good then M.uncaught(e) end
       end
+    elseif f == run_user then
+      -- run_in_job(a) for a queueMicrotask callback, inline
+      local prev, prev_micro = direct, direct_micro
+      direct, direct_micro = me, true
+      trapped = nil
+      local ok, err = xpcall(a, trap)
+      direct, direct_micro = prev, prev_micro
+      if not ok then M.uncaught((select(2, settle_call(false, err)))) end
+      if runner ~= me then return end
     else
       f(a, b)
       if runner ~= me then return end
