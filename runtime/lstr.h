@@ -39,7 +39,6 @@ struct lstr_state {
   /* allocator accounting; mem_limit == 0 means unlimited */
   lua_Alloc base_alloc;  /* the allocator state_alloc forwards to (state.c) */
   void *base_ud;
-  int accounting;        /* state_alloc is installed: mem_used is kept */
   size_t mem_used;
   size_t mem_limit;
   int out_of_memory;     /* set when an allocation was refused */

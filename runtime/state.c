@@ -57,21 +57,17 @@ static void *state_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
 #endif
 #endif
 
-/* Accounting costs every allocation and every free a call and a few
- * branches (a tenth of a promise-heavy loop's instructions), so only a state
- * with a limit to enforce (a worker's resourceLimits) goes through it. */
 static lua_State *new_lua_state(lstr_state *s) {
-  s->accounting = s->mem_limit > 0;
 #ifdef LSTR_SYSTEM_ALLOC
   s->base_alloc = system_alloc;
   s->base_ud = NULL;
-  return s->accounting ? lua_newstate(state_alloc, s) : lua_newstate(system_alloc, NULL);
+  return lua_newstate(state_alloc, s);
 #else
   (void)system_alloc;
   lua_State *L = luaL_newstate();
   if (!L) return NULL;
   s->base_alloc = lua_getallocf(L, &s->base_ud);
-  if (s->accounting) lua_setallocf(L, state_alloc, s);
+  lua_setallocf(L, state_alloc, s);
   return L;
 #endif
 }
@@ -142,9 +138,7 @@ static int core_info(lua_State *L) {
 
 static int core_heap(lua_State *L) {
   lstr_state *s = lstr_ctx(L);
-  double used = s->accounting ? (double)s->mem_used
-                              : lua_gc(L, LUA_GCCOUNT, 0) * 1024.0 + lua_gc(L, LUA_GCCOUNTB, 0);
-  lua_pushnumber(L, (lua_Number)used);
+  lua_pushnumber(L, (lua_Number)s->mem_used);
   lua_pushnumber(L, (lua_Number)s->mem_limit);
   return 2;
 }
