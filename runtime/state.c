@@ -34,6 +34,8 @@ static void *system_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   return realloc(ptr, nsize);
 }
 
+/* Every state allocates through here, limit or not: the allocator's ud is
+ * how lstr_ctx finds the state from any lua_State in one load. */
 static void *state_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   lstr_state *s = ud;
   size_t old = ptr ? osize : 0;
