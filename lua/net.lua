@@ -51,6 +51,7 @@ M.Socket = Socket
 local function start_reading(self)
   local st = stream.rstate(self)
   st.eager = true
+  self._eager = true   -- kept here too: the state may be dropped while idle
   if st.need_read and not st.ended and st.flowing ~= false then
     st.need_read = false
     self:_read()
@@ -71,9 +72,77 @@ local function socket_init(self, opts)
   self.pending = true
   self.readyState = 'closed'
   self.allowHalfOpen = opts.allowHalfOpen == true
-  self:on('end', function() maybe_close(self) end)
-  self:on('finish', function() maybe_close(self) end)
   return self
+end
+
+-- Internal owners of a socket (the HTTP agent, the HTTP client) hear its
+-- events through shared tables of functions, `hooks[event](sock, ...)`,
+-- listed in `sock._hooks`, instead of a closure per socket and event: an
+-- idle pooled connection then holds no listener at all.  They run before
+-- the user's listeners, and an 'error' a hook heard is not unhandled.
+function Socket:emit(name, ...)
+  if name == 'end' or name == 'finish' then maybe_close(self) end
+  local hooks = rawget(self, '_hooks')
+  local heard = false
+  if hooks then
+    for i = 1, #hooks do
+      local f = hooks[i][name]
+      if f then f(self, ...); heard = true end
+    end
+  end
+  if heard and name == 'error' and stream.Duplex.listenerCount(self, 'error') == 0 then return true end
+  return stream.Duplex.emit(self, name, ...) or heard
+end
+
+-- The hooks count as listeners, as Node's internal ones do (the stream
+-- emits 'error' only when someone listens).
+function Socket:listenerCount(name, fn)
+  local n = stream.Duplex.listenerCount(self, name, fn)
+  local hooks = rawget(self, '_hooks')
+  if hooks and fn == nil then
+    for i = 1, #hooks do if hooks[i][name] then n = n + 1 end end
+  end
+  return n
+end
+
+--- Add `hooks` to the socket's internal owners (once).
+function M._add_hooks(sock, hooks)
+  local list = rawget(sock, '_hooks')
+  if not list then rawset(sock, '_hooks', { hooks }) return end
+  for i = 1, #list do if list[i] == hooks then return end end
+  list[#list + 1] = hooks
+end
+
+--- Remove `hooks` from the socket's internal owners; true if it was there.
+function M._remove_hooks(sock, hooks)
+  local list = rawget(sock, '_hooks')
+  if not list then return false end
+  for i = 1, #list do
+    if list[i] == hooks then
+      table.remove(list, i)
+      if #list == 0 then rawset(sock, '_hooks', nil) end
+      return true
+    end
+  end
+  return false
+end
+
+-- A readable state made again after an idle socket dropped it
+-- (compact_idle) is an eager one, as the first was.
+function Socket:_readable_state(opts)
+  local st = stream.Readable._readable_state(self, opts)
+  if rawget(self, '_eager') then st.eager = true end
+  return st
+end
+
+--- (internal consumers) An idle socket whose bytes go to a sink (a pooled
+--- HTTP client connection, a WebSocket) drops its stream states while
+--- they are as fresh ones would be: they are made again when used.
+function M._compact_idle(sock)
+  if not rawget(sock, '_sink') or rawget(sock, 'destroyed') then return end
+  stream.compact(sock)
+  local ev = rawget(sock, '_events')
+  if not (ev and ev.data) then stream.compact_readable(sock) end
 end
 
 setmetatable(Socket, { __index = stream.Duplex, __call = function(_, opts) return Socket.new(opts) end })

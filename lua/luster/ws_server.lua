@@ -140,7 +140,7 @@ function Server:handleUpgrade(req, socket, head, cb)
   ws.protocol = protocol or ''
   if self._tracking then
     self.clients[ws] = true
-    ws:on('close', function() self.clients[ws] = nil end)
+    ws._wss = self   -- it leaves `clients` as it closes (ws_socket.lua)
   end
   ws:_attach(socket, head)
   cb(ws, req)
