@@ -358,6 +358,9 @@ function Socket:connect(...)
           h:close()
           return attempt(i + 1)
         end
+        -- connected: the socket's own handler from now on, so this closure,
+        -- the address list and the attempts are not kept for its lifetime
+        if event == 'connect' then h:set_handler(base) end
         return base(event, a)
       end
       local ok, hh = pcall(native.tcp_connect, address, port, on_event)

@@ -161,11 +161,12 @@ function M.new_parser(opts, handler)
     max = opts.maxPayload or 100 * 1024 * 1024,
     state = 0,            -- 0: want a header, 1: in a payload
     fin = false, opcode = 0, key = false, left = 0, moff = 0,
-    parts = {}, nparts = 0, msg_len = 0,   -- the data message being assembled
+    nparts = 0, msg_len = 0,   -- the data message being assembled (in parts)
     failed = false,
   }, Parser)
   -- buf: bytes of an incomplete header; msg_op: the data message's opcode;
-  -- cparts: the control frame's payload pieces (all nil until needed)
+  -- cparts: the control frame's payload pieces; parts: the data message's
+  -- (all nil until needed: an idle connection holds none)
   p.handler = handler or p
   return p
 end
@@ -179,7 +180,7 @@ function Parser:_ws_error(err) return self.on_error(err) end
 
 function Parser:fail(err)
   self.failed = true
-  self.parts, self.nparts, self.cparts = {}, 0, nil
+  self.parts, self.nparts, self.cparts = nil, 0, nil
   self.handler:_ws_error(err)
 end
 
@@ -302,7 +303,7 @@ local function frame_done(self)
   end
   if not self.fin then return end
   local parts, k = self.parts, self.nparts
-  local data = k == 1 and parts[1] or concat(parts, '', 1, k)
+  local data = k == 0 and '' or k == 1 and parts[1] or concat(parts, '', 1, k)
   for i = 1, k do parts[i] = nil end
   local mop = self.msg_op
   self.nparts, self.msg_len, self.msg_op = 0, 0, nil
@@ -346,7 +347,9 @@ function Parser:feed(s)
           self.cparts[#self.cparts + 1] = piece
         else
           local k = self.nparts + 1
-          self.parts[k] = piece
+          local parts = self.parts
+          if not parts then parts = {}; self.parts = parts end
+          parts[k] = piece
           self.nparts = k
         end
       end
