@@ -42,6 +42,35 @@ end
 ---@class net.Socket : EventEmitter
 local Socket = stream.Duplex.extend({})
 Socket.__index = stream.index(Socket)   -- readableLength, writableLength... as getters
+
+local function fill_addresses(self)
+  local h = self._h
+  if not h then return end
+  local here, there = h:address(false), h:address(true)
+  if type(here) == 'table' then
+    self.localAddress, self.localPort, self.localFamily = here.address, here.port, here.family
+  end
+  if type(there) == 'table' then
+    self.remoteAddress, self.remotePort, self.remoteFamily = there.address, there.port, there.family
+  elseif type(there) == 'string' then
+    self.remoteAddress = there
+  end
+end
+
+-- The addresses are read from the kernel when first asked for (and kept),
+-- as Node's getters do: a socket nobody asks holds none of them.
+local function address_getter(k)
+  return function(t)
+    if rawget(t, '_addresses_read') or not rawget(t, '_h') or rawget(t, 'connecting') then return nil end
+    rawset(t, '_addresses_read', true)
+    fill_addresses(t)
+    return rawget(t, k)
+  end
+end
+Socket._getters = {}
+for _, k in ipairs { 'localAddress', 'localPort', 'localFamily', 'remoteAddress', 'remotePort', 'remoteFamily' } do
+  Socket._getters[k] = address_getter(k)
+end
 M.Socket = Socket
 
 -- Read from the kernel as soon as the connection is up, as Node's sockets
@@ -152,19 +181,6 @@ local function refresh_timer(self)
   if t then t:refresh() end
 end
 
-local function fill_addresses(self)
-  local h = self._h
-  if not h then return end
-  local here, there = h:address(false), h:address(true)
-  if type(here) == 'table' then
-    self.localAddress, self.localPort, self.localFamily = here.address, here.port, here.family
-  end
-  if type(there) == 'table' then
-    self.remoteAddress, self.remotePort, self.remoteFamily = there.address, there.port, there.family
-  elseif type(there) == 'string' then
-    self.remoteAddress = there
-  end
-end
 
 -- Every event of the native socket, as one function (runtime/socket.c).
 -- A subclass that layers a protocol under the stream (TLS: lua/tls.lua)
@@ -200,7 +216,6 @@ local function handler_for(self)
     elseif event == 'connect' then
       self.connecting, self.pending = false, false
       self.readyState = 'open'
-      fill_addresses(self)
       if self._nodelay ~= false and self._kind == 'tcp' then self._h:nodelay(true) end
       local queued = self._connect_queue
       self._connect_queue = nil
@@ -239,7 +254,6 @@ function Socket.new(opts)
     self._h, self._kind = h, 'tcp'
     self.pending = false
     self.readyState = 'open'
-    fill_addresses(self)
     h:nodelay(true)
     start_reading(self)
   end
@@ -255,7 +269,7 @@ function M._take_over(to, from)
   attach(to, h, kind)
   to.connecting, to.pending = false, false
   to.readyState = 'open'
-  fill_addresses(to)
+  rawset(to, '_addresses_read', nil)
   from:destroy()
   return true
 end
@@ -503,7 +517,6 @@ local function serve(self, h, kind)
   attach(sock, h, kind)
   sock.pending = false
   sock.readyState = 'open'
-  fill_addresses(sock)
   if kind == 'tcp' and self._opts.noDelay ~= false then h:nodelay(true) end
   self._conns = self._conns + 1
   sock:once('close', function()

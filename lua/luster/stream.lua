@@ -763,12 +763,17 @@ M.getters = {
 }
 
 --- An __index function for `class` that also answers the getters above.
+--- A class (and its subclasses) may add getters of its own in
+--- `class._getters` (net.Socket's addresses).
 function M.index(class)
   local getters = M.getters
   return function(t, k)
     local v = class[k]
     if v ~= nil then return v end
     local g = getters[k]
+    if g then return g(t) end
+    local own = class._getters
+    g = own and own[k]
     if g then return g(t) end
     return nil
   end
