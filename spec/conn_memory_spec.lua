@@ -92,7 +92,7 @@ describe('idle connections', function()
     assert.is_nil(rawget(sock, '_ws'))
     local lua_per, rss_per = (lua1 - lua0) / (N - W), (rss1 - rss0) / (N - W)
     -- both ends are in this process: the server's side counts too
-    assert.is_true(lua_per < 4.5, ('Lua heap per idle pooled connection: %.2f KiB'):format(lua_per))
+    assert.is_true(lua_per < 3.5, ('Lua heap per idle pooled connection: %.2f KiB'):format(lua_per))
     if not sanitized then
       assert.is_true(rss_per < 48, ('RSS per idle pooled connection: %.2f KiB'):format(rss_per))
     end
@@ -135,7 +135,7 @@ describe('idle connections', function()
     local lua0, rss0 = open_to(W)
     local lua1, rss1 = open_to(N)
     local lua_per, rss_per = (lua1 - lua0) / (N - W), (rss1 - rss0) / (N - W)
-    assert.is_true(lua_per < 8.5, ('Lua heap per idle WebSocket (both ends): %.2f KiB'):format(lua_per))
+    assert.is_true(lua_per < 7, ('Lua heap per idle WebSocket (both ends): %.2f KiB'):format(lua_per))
     if not sanitized then
       assert.is_true(rss_per < 64, ('RSS per idle WebSocket (both ends): %.2f KiB'):format(rss_per))
     end
