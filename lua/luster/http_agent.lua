@@ -137,9 +137,9 @@ function HOOKS.close(sock)
   self:_next(name)  -- a slot opened: serve whoever waits
 end
 -- a pooled socket the server closes leaves the pool at once
-function HOOKS.end_(sock) if sock._agent_free then sock:destroy() end end
-HOOKS['end'], HOOKS.end_ = HOOKS.end_, nil
-HOOKS.timeout = HOOKS['end']
+local function gone_if_free(sock) if sock._agent_free then sock:destroy() end end
+HOOKS['end'] = gone_if_free
+HOOKS.timeout = gone_if_free
 function HOOKS.error() end  -- the request in flight reports its own errors
 
 local function new_socket(self, name, o)
