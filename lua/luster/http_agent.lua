@@ -211,17 +211,23 @@ local function sweep(self)
   self._sweep_timer = nil
   local limit = now() - idle_ms(self)
   local expired = {}
-  for _, l in pairs(self.freeSockets) do
-    for i = 1, #l do
-      local sock = l[i]
-      if sock._agent_since > limit then break end
-      expired[#expired + 1] = sock
+  for name, l in pairs(self.freeSockets) do
+    local n, k = #l, 0
+    while k < n and l[k + 1]._agent_since <= limit do
+      k = k + 1
+      expired[#expired + 1] = l[k]
+    end
+    if k > 0 then
+      -- they leave the pool at once (no request may take one meanwhile),
+      -- the rest moving up in one pass
+      for i = 1, n - k do l[i] = l[i + k] end
+      for i = n - k + 1, n do l[i] = nil end
+      self.totalSocketCount = self.totalSocketCount - k
+      if n == k then self.freeSockets[name] = nil end
     end
   end
-  -- each leaves the pool at once: no request may take it meanwhile
   for i = 1, #expired do
     local sock = expired[i]
-    drop(self, sock._agent_key_at, sock)
     sock._agent = nil
     sock._agent_free = false
     sock:emit('timeout')
