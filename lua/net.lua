@@ -42,6 +42,35 @@ end
 ---@class net.Socket : EventEmitter
 local Socket = stream.Duplex.extend({})
 Socket.__index = stream.index(Socket)   -- readableLength, writableLength... as getters
+
+local function fill_addresses(self)
+  local h = self._h
+  if not h then return end
+  local here, there = h:address(false), h:address(true)
+  if type(here) == 'table' then
+    self.localAddress, self.localPort, self.localFamily = here.address, here.port, here.family
+  end
+  if type(there) == 'table' then
+    self.remoteAddress, self.remotePort, self.remoteFamily = there.address, there.port, there.family
+  elseif type(there) == 'string' then
+    self.remoteAddress = there
+  end
+end
+
+-- The addresses are read from the kernel when first asked for (and kept),
+-- as Node's getters do: a socket nobody asks holds none of them.
+local function address_getter(k)
+  return function(t)
+    if rawget(t, '_addresses_read') or not rawget(t, '_h') or rawget(t, 'connecting') then return nil end
+    rawset(t, '_addresses_read', true)
+    fill_addresses(t)
+    return rawget(t, k)
+  end
+end
+Socket._getters = {}
+for _, k in ipairs { 'localAddress', 'localPort', 'localFamily', 'remoteAddress', 'remotePort', 'remoteFamily' } do
+  Socket._getters[k] = address_getter(k)
+end
 M.Socket = Socket
 
 -- Read from the kernel as soon as the connection is up, as Node's sockets
@@ -51,6 +80,7 @@ M.Socket = Socket
 local function start_reading(self)
   local st = stream.rstate(self)
   st.eager = true
+  self._eager = true   -- kept here too: the state may be dropped while idle
   if st.need_read and not st.ended and st.flowing ~= false then
     st.need_read = false
     self:_read()
@@ -71,9 +101,77 @@ local function socket_init(self, opts)
   self.pending = true
   self.readyState = 'closed'
   self.allowHalfOpen = opts.allowHalfOpen == true
-  self:on('end', function() maybe_close(self) end)
-  self:on('finish', function() maybe_close(self) end)
   return self
+end
+
+-- Internal owners of a socket (the HTTP agent, the HTTP client) hear its
+-- events through shared tables of functions, `hooks[event](sock, ...)`,
+-- listed in `sock._hooks`, instead of a closure per socket and event: an
+-- idle pooled connection then holds no listener at all.  They run before
+-- the user's listeners, and an 'error' a hook heard is not unhandled.
+function Socket:emit(name, ...)
+  if name == 'end' or name == 'finish' then maybe_close(self) end
+  local hooks = rawget(self, '_hooks')
+  local heard = false
+  if hooks then
+    for i = 1, #hooks do
+      local f = hooks[i][name]
+      if f then f(self, ...); heard = true end
+    end
+  end
+  if heard and name == 'error' and stream.Duplex.listenerCount(self, 'error') == 0 then return true end
+  return stream.Duplex.emit(self, name, ...) or heard
+end
+
+-- The hooks count as listeners, as Node's internal ones do (the stream
+-- emits 'error' only when someone listens).
+function Socket:listenerCount(name, fn)
+  local n = stream.Duplex.listenerCount(self, name, fn)
+  local hooks = rawget(self, '_hooks')
+  if hooks and fn == nil then
+    for i = 1, #hooks do if hooks[i][name] then n = n + 1 end end
+  end
+  return n
+end
+
+--- Add `hooks` to the socket's internal owners (once).
+function M._add_hooks(sock, hooks)
+  local list = rawget(sock, '_hooks')
+  if not list then rawset(sock, '_hooks', { hooks }) return end
+  for i = 1, #list do if list[i] == hooks then return end end
+  list[#list + 1] = hooks
+end
+
+--- Remove `hooks` from the socket's internal owners; true if it was there.
+function M._remove_hooks(sock, hooks)
+  local list = rawget(sock, '_hooks')
+  if not list then return false end
+  for i = 1, #list do
+    if list[i] == hooks then
+      table.remove(list, i)
+      if #list == 0 then rawset(sock, '_hooks', nil) end
+      return true
+    end
+  end
+  return false
+end
+
+-- A readable state made again after an idle socket dropped it
+-- (compact_idle) is an eager one, as the first was.
+function Socket:_readable_state(opts)
+  local st = stream.Readable._readable_state(self, opts)
+  if rawget(self, '_eager') then st.eager = true end
+  return st
+end
+
+--- (internal consumers) An idle socket whose bytes go to a sink (a pooled
+--- HTTP client connection, a WebSocket) drops its stream states while
+--- they are as fresh ones would be: they are made again when used.
+function M._compact_idle(sock)
+  if not rawget(sock, '_sink') or rawget(sock, 'destroyed') then return end
+  stream.compact(sock)
+  local ev = rawget(sock, '_events')
+  if not (ev and ev.data) then stream.compact_readable(sock) end
 end
 
 setmetatable(Socket, { __index = stream.Duplex, __call = function(_, opts) return Socket.new(opts) end })
@@ -83,19 +181,6 @@ local function refresh_timer(self)
   if t then t:refresh() end
 end
 
-local function fill_addresses(self)
-  local h = self._h
-  if not h then return end
-  local here, there = h:address(false), h:address(true)
-  if type(here) == 'table' then
-    self.localAddress, self.localPort, self.localFamily = here.address, here.port, here.family
-  end
-  if type(there) == 'table' then
-    self.remoteAddress, self.remotePort, self.remoteFamily = there.address, there.port, there.family
-  elseif type(there) == 'string' then
-    self.remoteAddress = there
-  end
-end
 
 -- Every event of the native socket, as one function (runtime/socket.c).
 -- A subclass that layers a protocol under the stream (TLS: lua/tls.lua)
@@ -131,7 +216,6 @@ local function handler_for(self)
     elseif event == 'connect' then
       self.connecting, self.pending = false, false
       self.readyState = 'open'
-      fill_addresses(self)
       if self._nodelay ~= false and self._kind == 'tcp' then self._h:nodelay(true) end
       local queued = self._connect_queue
       self._connect_queue = nil
@@ -170,7 +254,6 @@ function Socket.new(opts)
     self._h, self._kind = h, 'tcp'
     self.pending = false
     self.readyState = 'open'
-    fill_addresses(self)
     h:nodelay(true)
     start_reading(self)
   end
@@ -186,7 +269,7 @@ function M._take_over(to, from)
   attach(to, h, kind)
   to.connecting, to.pending = false, false
   to.readyState = 'open'
-  fill_addresses(to)
+  rawset(to, '_addresses_read', nil)
   from:destroy()
   return true
 end
@@ -289,6 +372,9 @@ function Socket:connect(...)
           h:close()
           return attempt(i + 1)
         end
+        -- connected: the socket's own handler from now on, so this closure,
+        -- the address list and the attempts are not kept for its lifetime
+        if event == 'connect' then h:set_handler(base) end
         return base(event, a)
       end
       local ok, hh = pcall(native.tcp_connect, address, port, on_event)
@@ -431,7 +517,6 @@ local function serve(self, h, kind)
   attach(sock, h, kind)
   sock.pending = false
   sock.readyState = 'open'
-  fill_addresses(sock)
   if kind == 'tcp' and self._opts.noDelay ~= false then h:nodelay(true) end
   self._conns = self._conns + 1
   sock:once('close', function()

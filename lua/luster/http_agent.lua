@@ -17,6 +17,13 @@ local net = require('net')
 local Agent = EventEmitter.extend({})
 
 local INF = math.huge
+local arm_sweep
+
+-- milliseconds, monotonic
+local function now()
+  local t = process.hrtime()
+  return t[1] * 1000 + t[2] / 1e6
+end
 
 --- http.Agent{keepAlive=, keepAliveMsecs=, maxSockets=, maxTotalSockets=,
 --- maxFreeSockets=, timeout=, scheduling='lifo'|'fifo'}
@@ -120,21 +127,30 @@ function Agent:_forget(sock)
   sock._agent_name = nil
 end
 
+-- What the agent hears of its sockets, shared by all of them (net.lua's
+-- hooks: no closure per socket).
+local HOOKS = {}
+function HOOKS.close(sock)
+  local self, name = sock._agent, sock._agent_key_at
+  if not self then return end
+  drop(self, name, sock)
+  self:_next(name)  -- a slot opened: serve whoever waits
+end
+-- a pooled socket the server closes leaves the pool at once
+local function gone_if_free(sock) if sock._agent_free then sock:destroy() end end
+HOOKS['end'] = gone_if_free
+HOOKS.timeout = gone_if_free
+function HOOKS.error() end  -- the request in flight reports its own errors
+
 local function new_socket(self, name, o)
   local sock = self:createConnection(o)
   sock._agent_name = name
+  sock._agent_key_at = name   -- the pool it counts in, until it closes
+  sock._agent = self
   sock._agent_fresh = true
   self.totalSocketCount = self.totalSocketCount + 1
   add_busy(self, name, sock)
-  sock:on('close', function()
-    drop(self, name, sock)
-    self:_next(name)  -- a slot opened: serve whoever waits
-  end)
-  -- a pooled socket the server closes leaves the pool at once
-  local function gone() if sock._agent_free then sock:destroy() end end
-  sock:on('end', gone)
-  sock:on('timeout', gone)   -- idle too long in the pool (release sets the time)
-  sock:on('error', function() end)  -- the request in flight reports its own errors
+  net._add_hooks(sock, HOOKS)
   if self.keepAlive then sock:setKeepAlive(true, self.keepAliveMsecs) end
   return sock
 end
@@ -184,6 +200,55 @@ function Agent:_next(name)
   end
 end
 
+-- The idle timeout of free sockets (Node 19+'s 5 s unless `timeout`): one
+-- timer per agent, due when the longest-idle free socket expires, rather
+-- than a timer per socket.  A free list is in release order (sockets are
+-- appended when freed and taken from either end), so its first socket is
+-- its longest idle one.
+local function idle_ms(self) return self.timeout or 5000 end
+
+local function sweep(self)
+  self._sweep_timer = nil
+  local limit = now() - idle_ms(self)
+  local expired = {}
+  for name, l in pairs(self.freeSockets) do
+    local n, k = #l, 0
+    while k < n and l[k + 1]._agent_since <= limit do
+      k = k + 1
+      expired[#expired + 1] = l[k]
+    end
+    if k > 0 then
+      -- they leave the pool at once (no request may take one meanwhile),
+      -- the rest moving up in one pass
+      for i = 1, n - k do l[i] = l[i + k] end
+      for i = n - k + 1, n do l[i] = nil end
+      self.totalSocketCount = self.totalSocketCount - k
+      if n == k then self.freeSockets[name] = nil end
+    end
+  end
+  for i = 1, #expired do
+    local sock = expired[i]
+    sock._agent = nil
+    sock._agent_free = false
+    sock:emit('timeout')
+    sock:destroy()
+  end
+  arm_sweep(self)
+end
+
+arm_sweep = function(self)
+  if self._sweep_timer then return end
+  local first
+  for _, l in pairs(self.freeSockets) do
+    local s = l[1]
+    if s and (not first or s._agent_since < first) then first = s._agent_since end
+  end
+  if not first then return end
+  local t = setTimeout(sweep, math.max(1, first + idle_ms(self) - now()), self)
+  t:unref()
+  self._sweep_timer = t
+end
+
 --- The request on `sock` is over: keep the socket for another, or close it.
 function Agent:release(sock, reusable)
   local name = sock._agent_name
@@ -202,9 +267,11 @@ function Agent:release(sock, reusable)
     if #free < self.maxFreeSockets then
       free[#free + 1] = sock
       sock._agent_free = true
+      sock._agent_since = now()
       sock:unref()
-      local idle = self.timeout or 5000   -- Node 19+'s free socket timeout
-      sock:setTimeout(idle)
+      sock:setTimeout(0)
+      net._compact_idle(sock)
+      arm_sweep(self)
       return
     end
   end

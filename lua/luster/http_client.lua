@@ -17,6 +17,7 @@ local stream = require('luster.stream')
 local errors = require('luster.errors')
 local Agent = require('luster.http_agent')
 local native_parser = require('native.http_parser')
+local net = require('net')
 
 local type, tostring, tonumber, concat = type, tostring, tonumber, table.concat
 local next_tick = require('luster.scheduler').next_tick
@@ -557,28 +558,52 @@ local function sink(sock, data)
   if req then return on_data(req, data) end
 end
 
--- A socket's listeners are set once, when it serves its first request,
--- and speak to whichever request it serves (`sock._http_req`).
+-- A socket's hooks (net.lua: shared by every socket, no closure each) are
+-- set once, when it serves its first request, and speak to whichever
+-- request it serves (`sock._http_req`).
+local HOOKS = {
+  ['end'] = function(sock) local r = sock._http_req; if r then on_end(r) end end,
+  error = function(sock, e) local r = sock._http_req; if r then r:_socket_failed(e) end end,
+  close = function(sock) local r = sock._http_req; if r and not r._response_done then on_end(r) end end,
+  timeout = function(sock) local r = sock._http_req; if r then r:emit('timeout') end end,
+}
+
+-- Response parsers of sockets resting in a pool, for the next request on
+-- any socket: an idle keep-alive connection holds none.
+local spare_parsers, SPARE_MAX = {}, 64
+
+local function parser_for(sock)
+  local p = rawget(sock, '_http_parser')
+  if p then return p end
+  local n = #spare_parsers
+  if n > 0 then
+    p = spare_parsers[n]
+    spare_parsers[n] = nil
+  else
+    p = native_parser.new()
+  end
+  sock._http_parser = p
+  return p
+end
+
+local function rest_parser(sock)
+  local p = rawget(sock, '_http_parser')
+  if not p then return end
+  sock._http_parser = nil
+  if #spare_parsers < SPARE_MAX then spare_parsers[#spare_parsers + 1] = p end
+end
+
 local function hook(sock)
-  if rawget(sock, '_http_hooks') then return end
-  local hooks = {
-    ['end'] = function() local r = sock._http_req; if r then on_end(r) end end,
-    error = function(e) local r = sock._http_req; if r then r:_socket_failed(e) end end,
-    close = function() local r = sock._http_req; if r and not r._response_done then on_end(r) end end,
-    timeout = function() local r = sock._http_req; if r then r:emit('timeout') end end,
-  }
-  sock._http_hooks = hooks
-  for k, f in pairs(hooks) do sock:on(k, f) end
+  if rawget(sock, '_sink') == sink then return end
+  net._add_hooks(sock, HOOKS)
   sock._sink = sink
-  sock._http_parser = native_parser.new()
 end
 
 -- The socket leaves HTTP (an upgrade): its hooks go.
 local function unhook(sock)
-  local hooks = rawget(sock, '_http_hooks')
-  if not hooks then return end
-  for k, f in pairs(hooks) do sock:removeListener(k, f) end
-  sock._http_hooks, sock._sink, sock._http_req = nil, nil, nil
+  if not net._remove_hooks(sock, HOOKS) then return end
+  sock._sink, sock._http_req = nil, nil
+  sock._http_parser = nil
 end
 
 function Request:_assignSocket(sock)
@@ -590,7 +615,7 @@ function Request:_assignSocket(sock)
   self.connection = sock
   hook(sock)
   sock._http_req = self
-  local parser = sock._http_parser
+  local parser = parser_for(sock)
   self._parser = parser
   parser:begin(self.method, self._opts.maxHeaderSize)
   if self._timeout then sock:setTimeout(self._timeout) end
@@ -649,6 +674,7 @@ function Request:_maybe_release()
   self:_detach()
   local reusable = self._head_keepalive ~= false and self.res and self.res.headers.connection ~= 'close'
   if self.agent and sock then
+    if reusable and not sock._http_req then rest_parser(sock); self._parser = false end
     self.agent:release(sock, reusable)
   elseif sock then
     sock:destroy()

@@ -646,6 +646,48 @@ function Writable:writableState()
     ended = st.ending, finished = st.finished, destroyed = st.destroyed }
 end
 
+--- Drop the writable state of a stream that is idle and as a fresh one
+--- would be (nothing queued, not ending, no custom high-water mark): an
+--- idle pooled socket or WebSocket then holds none; the next write makes
+--- it again (wstate).
+function M.compact(self)
+  local st = rawget(self, '_ws')
+  if not st or st.length ~= 0 or st.writing or st.in_write or st.corked ~= 0 or st.need_drain
+      or st.ending or st.finishing or st.finished or st.destroyed or st.errored
+      or st.head <= st.tail or st.hwm ~= M.DEFAULT_HIGH_WATER_MARK
+      or rawget(self, 'writableHighWaterMark') then
+    return
+  end
+  local q = self._queued
+  if q and q(self) ~= 0 then return end
+  rawset(self, '_ws', nil)
+end
+
+--- Drop the readable state of a stream that holds nothing and waits for
+--- nothing, when the class makes an equivalent one again on demand
+--- (net.Socket: an eager socket; see its _readable_state).  Not when paused
+--- (the source was stopped) nor with a custom high-water mark.
+function M.compact_readable(self)
+  local st = rawget(self, '_rs')
+  if not st or st.length ~= 0 or st.ended or st.end_emitted or st.destroyed or st.errored
+      or st.waiters or st.in_flow or st.flow_scheduled or st.pipes or st.flowing == false
+      or st.hwm ~= M.DEFAULT_HIGH_WATER_MARK or rawget(self, 'readableHighWaterMark') then
+    return
+  end
+  rawset(self, '_rs', nil)
+end
+
+--- (for an internal consumer taking over a readable) Everything buffered,
+--- as one string or nil, the buffer left empty.
+function M.take_buffered(self)
+  local st = rawget(self, '_rs')
+  if not st or st.length == 0 then return nil end
+  local whole = joined(st)
+  st.buf[st.head] = nil
+  st.head, st.tail, st.length = 1, 0, 0
+  return whole
+end
+
 -- ---- both ----
 
 -- Tear down: waiting readers reject, 'error' (when err) and 'close' follow
@@ -721,12 +763,17 @@ M.getters = {
 }
 
 --- An __index function for `class` that also answers the getters above.
+--- A class (and its subclasses) may add getters of its own in
+--- `class._getters` (net.Socket's addresses).
 function M.index(class)
   local getters = M.getters
   return function(t, k)
     local v = class[k]
     if v ~= nil then return v end
     local g = getters[k]
+    if g then return g(t) end
+    local own = class._getters
+    g = own and own[k]
     if g then return g(t) end
     return nil
   end

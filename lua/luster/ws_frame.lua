@@ -4,12 +4,16 @@
 --- words from the received string straight into a scratch buffer (one
 --- ffi.string copy out), and UTF-8 is checked over a byte pointer.
 ---
---- Parser(opts) with opts = {isServer=, maxPayload=} and callbacks set on
---- it:  on_message(data, isBinary), on_ping(data), on_pong(data),
---- on_close(code|nil, reason), on_error(err) where err = {code=, message=,
---- statusCode=} (statusCode: the close code to answer with, as npm's ws:
---- 1002 protocol error, 1007 invalid UTF-8, 1009 too big).  After an error
---- or a close frame the parser ignores all further input.
+--- new_parser(opts[, handler]) with opts = {isServer=, maxPayload=}.  What
+--- it finds goes to `handler`'s methods (the WebSocket itself, so a
+--- connection needs no closure per callback):
+---   handler:_ws_message(data, isBinary), :_ws_ping(data), :_ws_pong(data),
+---   :_ws_close(code|nil, reason), :_ws_error(err)
+--- where err = {code=, message=, statusCode=} (statusCode: the close code
+--- to answer with, as npm's ws: 1002 protocol error, 1007 invalid UTF-8,
+--- 1009 too big).  Without a handler the parser calls the plain functions
+--- set on it: on_message(data, isBinary), on_ping, on_pong, on_close,
+--- on_error.  After an error or a close frame it ignores all further input.
 ---
 --- frame(opcode, payload, fin, mask) -> the frame as one string.
 local ffi = require('ffi')
@@ -150,23 +154,34 @@ local function perror(code, status, fmt, ...)
 end
 M.error = perror
 
-function M.new_parser(opts)
-  return setmetatable({
+function M.new_parser(opts, handler)
+  -- only non-nil fields in the constructor: they size its hash part
+  local p = setmetatable({
     is_server = opts.isServer and true or false,
     max = opts.maxPayload or 100 * 1024 * 1024,
-    buf = nil,            -- bytes of an incomplete header
     state = 0,            -- 0: want a header, 1: in a payload
     fin = false, opcode = 0, key = false, left = 0, moff = 0,
-    parts = {}, nparts = 0, msg_len = 0, msg_op = nil,   -- the data message being assembled
-    cparts = nil,         -- the control frame's payload pieces
+    nparts = 0, msg_len = 0,   -- the data message being assembled (in parts)
     failed = false,
   }, Parser)
+  -- buf: bytes of an incomplete header; msg_op: the data message's opcode;
+  -- cparts: the control frame's payload pieces; parts: the data message's
+  -- (all nil until needed: an idle connection holds none)
+  p.handler = handler or p
+  return p
 end
+
+-- the callbacks of a parser without a handler
+function Parser:_ws_message(data, is_binary) return self.on_message(data, is_binary) end
+function Parser:_ws_ping(data) return self.on_ping(data) end
+function Parser:_ws_pong(data) return self.on_pong(data) end
+function Parser:_ws_close(code, reason) return self.on_close(code, reason) end
+function Parser:_ws_error(err) return self.on_error(err) end
 
 function Parser:fail(err)
   self.failed = true
-  self.parts, self.nparts, self.cparts = {}, 0, nil
-  self.on_error(err)
+  self.parts, self.nparts, self.cparts = nil, 0, nil
+  self.handler:_ws_error(err)
 end
 
 -- Parse a header at offset `pos` of `s` (0-based); returns the offset past
@@ -255,7 +270,7 @@ end
 
 local function close_frame(self, data)
   local n = #data
-  if n == 0 then return self.on_close(nil, '') end
+  if n == 0 then return self.handler:_ws_close(nil, '') end
   if n == 1 then
     return self:fail(perror('WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH', 1002, 'Invalid WebSocket frame: invalid payload length 1'))
   end
@@ -268,7 +283,7 @@ local function close_frame(self, data)
   if not M.valid_utf8(reason) then
     return self:fail(perror('WS_ERR_INVALID_UTF8', 1007, 'Invalid WebSocket frame: invalid UTF-8 sequence'))
   end
-  self.on_close(code, reason)
+  self.handler:_ws_close(code, reason)
 end
 
 -- A whole frame's payload is in: act on it.
@@ -283,19 +298,19 @@ local function frame_done(self)
       self.failed = true   -- nothing may follow a close frame (RFC 6455 5.5.1)
       return
     end
-    if op == 9 then return self.on_ping(data) end
-    return self.on_pong(data)
+    if op == 9 then return self.handler:_ws_ping(data) end
+    return self.handler:_ws_pong(data)
   end
   if not self.fin then return end
   local parts, k = self.parts, self.nparts
-  local data = k == 1 and parts[1] or concat(parts, '', 1, k)
+  local data = k == 0 and '' or k == 1 and parts[1] or concat(parts, '', 1, k)
   for i = 1, k do parts[i] = nil end
   local mop = self.msg_op
   self.nparts, self.msg_len, self.msg_op = 0, 0, nil
   if mop == 1 and not M.valid_utf8(data) then
     return self:fail(perror('WS_ERR_INVALID_UTF8', 1007, 'Invalid WebSocket frame: invalid UTF-8 sequence'))
   end
-  self.on_message(data, mop == 2)
+  self.handler:_ws_message(data, mop == 2)
 end
 
 --- Feed bytes read from the socket.
@@ -332,7 +347,9 @@ function Parser:feed(s)
           self.cparts[#self.cparts + 1] = piece
         else
           local k = self.nparts + 1
-          self.parts[k] = piece
+          local parts = self.parts
+          if not parts then parts = {}; self.parts = parts end
+          parts[k] = piece
           self.nparts = k
         end
       end

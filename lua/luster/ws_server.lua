@@ -95,8 +95,14 @@ end
 
 --- Complete the handshake on an 'upgrade' request; cb(ws, req) with the
 --- open WebSocket, or the socket gets a 4xx answer and is closed.
+-- During the handshake a socket error just ends it (net.lua's hooks: no
+-- closure, and nothing left on the socket once the WebSocket takes over).
+local HANDSHAKE_HOOKS = { error = function(socket) socket:destroy() end }
+
 function Server:handleUpgrade(req, socket, head, cb)
-  socket:on('error', function() socket:destroy() end)
+  local net = require('net')
+  if getmetatable(socket) and socket.emit == net.Socket.emit then net._add_hooks(socket, HANDSHAKE_HOOKS)
+  else socket:on('error', function() socket:destroy() end) end
   local key = header(req, 'sec-websocket-key')
   local version = tonumber(header(req, 'sec-websocket-version'))
   local upgrade = header(req, 'upgrade')
@@ -140,8 +146,9 @@ function Server:handleUpgrade(req, socket, head, cb)
   ws.protocol = protocol or ''
   if self._tracking then
     self.clients[ws] = true
-    ws:on('close', function() self.clients[ws] = nil end)
+    ws._wss = self   -- it leaves `clients` as it closes (ws_socket.lua)
   end
+  require('net')._remove_hooks(socket, HANDSHAKE_HOOKS)
   ws:_attach(socket, head)
   cb(ws, req)
 end

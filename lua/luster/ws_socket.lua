@@ -24,6 +24,7 @@ local EventEmitter = require('events')
 local errors = require('luster.errors')
 local bytes = require('luster.bytes')
 local frame = require('luster.ws_frame')
+local stream = require('luster.stream')
 
 local type, rawget, char, byte, floor = type, rawget, string.char, string.byte, math.floor
 local new_frame, valid_utf8 = frame.frame, frame.valid_utf8
@@ -109,53 +110,78 @@ local function finish_socket(self)
   if s and not s.destroyed then s:finish() end
 end
 
+-- What the parser finds (lua/luster/ws_frame.lua calls these on the
+-- WebSocket: no closure per connection).
+function WebSocket:_ws_message(data, is_binary) self:_event('message', data, is_binary) end
+function WebSocket:_ws_ping(data)
+  if self.readyState == OPEN then self:_control(frame.OP_PONG, data) end
+  self:emit('ping', data)
+end
+function WebSocket:_ws_pong(data) self:emit('pong', data) end
+function WebSocket:_ws_close(code, reason)
+  self._close_received = true
+  self._close_code, self._close_reason = code or 1005, reason
+  self._socket:resume()
+  if code == nil then self:close() else self:close(code, reason) end
+end
+function WebSocket:_ws_error(err)
+  self._parser_failed = true
+  self._close_code = err.statusCode
+  self._socket:resume()   -- what comes now is dropped; the peer's FIN must be seen
+  self:close(err.statusCode)
+  self:_event('error', err)
+end
+
+-- Bytes read go straight to the parser (net.lua's sink: no 'data' event,
+-- no readable buffer); what the listeners send while a read is parsed
+-- leaves in one write.
+local function sink(socket, d)
+  local self = socket._websocket
+  self._batching = true
+  self._parser:feed(d)
+  self._batching = false
+  self:_flush()
+end
+
+-- The socket's events, shared by every WebSocket (net.lua's hooks).
+local HOOKS = {
+  ['end'] = function(socket)
+    local self = socket._websocket
+    self.readyState = CLOSING
+    finish_socket(self)
+  end,
+  error = function(socket) socket._websocket.readyState = CLOSING; socket:destroy() end,
+  close = function(socket) socket._websocket:_closed() end,
+  drain = function(socket) socket._websocket:emit('drain') end,
+}
+
+local function feed_head(self, head)
+  self._batching = true
+  self._parser:feed(head)
+  self._batching = false
+  self:_flush()
+end
+
 --- Take over `socket` after a successful handshake; `head` is what was
 --- read past the HTTP head (the first frames, possibly).
 function WebSocket:_attach(socket, head)
   self._socket = socket
   socket:setTimeout(0)
   socket:setNoDelay(true)
-  local parser = frame.new_parser({ isServer = self.isServer, maxPayload = self._maxPayload })
-  self._parser = parser
-  parser.on_message = function(data, is_binary) self:_event('message', data, is_binary) end
-  parser.on_ping = function(data)
-    if self.readyState == OPEN then self:_control(frame.OP_PONG, data) end
-    self:emit('ping', data)
-  end
-  parser.on_pong = function(data) self:emit('pong', data) end
-  parser.on_close = function(code, reason)
-    self._close_received = true
-    self._close_code, self._close_reason = code or 1005, reason
-    socket:resume()
-    if code == nil then self:close() else self:close(code, reason) end
-  end
-  parser.on_error = function(err)
-    self._parser_failed = true
-    self._close_code = err.statusCode
-    socket:resume()   -- what comes now is dropped; the peer's FIN must be seen
-    self:close(err.statusCode)
-    self:_event('error', err)
-  end
-  socket:on('data', function(d)
-    -- what the listeners send while this read is parsed leaves in one write
-    self._batching = true
-    parser:feed(d)
-    self._batching = false
-    self:_flush()
-  end)
-  socket:on('end', function()
-    self.readyState = CLOSING
-    finish_socket(self)
-  end)
-  socket:on('error', function() self.readyState = CLOSING; socket:destroy() end)
-  socket:on('close', function() self:_closed() end)
-  socket:on('drain', function() self:emit('drain') end)
+  self._parser = frame.new_parser({ isServer = self.isServer, maxPayload = self._maxPayload }, self)
+  socket._websocket = self
+  require('net')._add_hooks(socket, HOOKS)
+  -- bytes the socket buffered since the handshake come after `head`
+  local buffered = stream.take_buffered(socket)
+  if buffered then head = (head or '') .. buffered end
+  socket._sink = sink
+  if rawget(socket, '_rs') and not socket.destroyed then socket:resume() end
+  require('net')._compact_idle(socket)
   self.readyState = OPEN
   self:_event('open')
   if head and #head > 0 then
-    -- the listeners of 'connection'/'open' are set up by now; the socket's
-    -- own buffered data flows on a later tick, after this
-    process.nextTick(function() parser:feed(head) end)
+    -- the listeners of 'connection'/'open' are set up by now
+    process.nextTick(feed_head, self, head)
   end
 end
 
@@ -163,6 +189,8 @@ function WebSocket:_closed()
   if self.readyState == CLOSED then return end
   self.readyState = CLOSED
   if self._close_timer then clearTimeout(self._close_timer); self._close_timer = nil end
+  local wss = rawget(self, '_wss')
+  if wss then wss.clients[self] = nil end
   self:_event('close', self._close_code, self._close_reason)
 end
 

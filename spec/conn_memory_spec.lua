@@ -1,0 +1,159 @@
+-- Memory of idle connections: a keep-alive Agent holding 1000 free
+-- sockets, and 1000 open WebSockets (both ends in this process), each
+-- measured as growth of the Lua heap and of VmRSS per connection once
+-- idle, from a baseline taken with the first 50 up (so code loaded by
+-- the first connection is not counted).  The Lua heap does not depend on
+-- the allocator; the RSS bound is generous, and not checked under
+-- sanitizers (their allocators keep freed memory by design).
+local http = require('http')
+local ws = require('ws')
+
+local W, N = 50, 1000
+
+local function rss_kib()
+  local f = assert(io.open('/proc/self/status'))
+  local s = f:read('*a')
+  f:close()
+  return tonumber(s:match('VmRSS:%s*(%d+)'))
+end
+
+local function settle()
+  await(Promise.new(function(r) setTimeout(r, 100) end))
+  collectgarbage()
+  collectgarbage()
+  return collectgarbage('count'), rss_kib()
+end
+
+local sanitized = (os.getenv('LUSTER_SANITIZE') or '') ~= ''
+
+-- 2 descriptors a connection with both ends here: raise the soft limit
+local ffi = require('ffi')
+pcall(ffi.cdef, [[
+  struct luster_rlimit { unsigned long cur, max; };
+  int getrlimit(int, struct luster_rlimit *);
+  int setrlimit(int, const struct luster_rlimit *);
+]])
+local RLIMIT_NOFILE = 7
+local lim = ffi.new('struct luster_rlimit')
+if ffi.C.getrlimit(RLIMIT_NOFILE, lim) == 0 and lim.cur < 2 * N + 200 then
+  lim.cur = math.min(tonumber(lim.max), 4 * N)
+  ffi.C.setrlimit(RLIMIT_NOFILE, lim)
+end
+
+describe('idle connections', function()
+  it('a pooled keep-alive socket holds little: no timer, listener closure, parser or stream state of its own', function()
+    local held, want = {}, nil
+    local function answer()
+      if want and #held >= want.n then
+        for i = 1, #held do held[i]:finish('ok') end
+        held = {}
+        want.res:finish('released')
+        want = nil
+      end
+    end
+    local server = http.createServer(function(req, res)
+      if req.url == '/hold' then held[#held + 1] = res
+      else want = { n = tonumber(req.url:match('n=(%d+)')), res = res } end
+      answer()
+    end)
+    server.keepAliveTimeout = 60000
+    await(Promise.new(function(r) server:listen(0, '127.0.0.1', 1024, r) end))
+    local port = server:address().port
+    local agent = http.Agent { keepAlive = true, maxFreeSockets = 2 * N, timeout = 60000 }
+    local function get(path, ag)
+      return Promise.new(function(resolve, reject)
+        http.get({ host = '127.0.0.1', port = port, path = path, agent = ag }, function(res)
+          res:on('data', function() end)
+          res:on('end', resolve)
+        end):on('error', reject)
+      end)
+    end
+    -- n requests in flight at once (so n sockets), then all answered
+    local function phase(n)
+      local all = {}
+      for i = 1, n do
+        all[i] = get('/hold', agent)
+        if i % 200 == 0 then await(Promise.new(function(r) setTimeout(r, 10) end)) end
+      end
+      await(get('/release?n=' .. n, false))
+      await(Promise.all(all))
+      return settle()
+    end
+    local lua0, rss0 = phase(W)
+    local lua1, rss1 = phase(N)
+    assert.are.equal(N, agent.totalSocketCount)
+    local free = agent.freeSockets[agent:getName { host = '127.0.0.1', port = port }]
+    assert.are.equal(N, #free)
+    local sock = free[1]
+    assert.is_nil(rawget(sock, '_timer'))          -- the agent sweeps its idle sockets itself
+    assert.is_nil(rawget(sock, '_events'))         -- no listener closures
+    assert.is_nil(rawget(sock, '_http_parser'))    -- parsers rest in a shared list
+    assert.is_nil(rawget(sock, '_rs'))
+    assert.is_nil(rawget(sock, '_ws'))
+    local lua_per, rss_per = (lua1 - lua0) / (N - W), (rss1 - rss0) / (N - W)
+    -- both ends are in this process: the server's side counts too
+    assert.is_true(lua_per < 3.5, ('Lua heap per idle pooled connection: %.2f KiB'):format(lua_per))
+    if not sanitized then
+      assert.is_true(rss_per < 48, ('RSS per idle pooled connection: %.2f KiB'):format(rss_per))
+    end
+    -- and the pooled sockets still serve: requests reuse them, none is opened
+    await(get('/release?n=0', false))
+    for _ = 1, 3 do
+      local p = get('/hold', agent)
+      await(get('/release?n=1', false))
+      await(p)
+    end
+    assert.are.equal(N, agent.totalSocketCount)
+    agent:destroy()
+    server:close()
+  end)
+
+  it('an open, idle WebSocket holds little on either side', function()
+    local wss = ws.WebSocketServer { port = 0, host = '127.0.0.1', backlog = 1024 }
+    local served = {}
+    wss:on('connection', function(s)
+      served[#served + 1] = s
+      s:on('message', function(d) s:send('echo:' .. tostring(d)) end)
+    end)
+    await(Promise.new(function(r) wss:on('listening', r) end))
+    local url = ('ws://127.0.0.1:%d/'):format(wss:address().port)
+    local clients = {}
+    local function open_to(n)
+      local opens = {}
+      for i = #clients + 1, n do
+        local c = WebSocket(url)
+        clients[i] = c
+        opens[#opens + 1] = Promise.new(function(resolve, reject)
+          c:once('open', resolve)
+          c:once('error', reject)
+        end)
+        if i % 200 == 0 then await(Promise.new(function(r) setTimeout(r, 10) end)) end
+      end
+      await(Promise.all(opens))
+      return settle()
+    end
+    local lua0, rss0 = open_to(W)
+    local lua1, rss1 = open_to(N)
+    local lua_per, rss_per = (lua1 - lua0) / (N - W), (rss1 - rss0) / (N - W)
+    assert.is_true(lua_per < 7, ('Lua heap per idle WebSocket (both ends): %.2f KiB'):format(lua_per))
+    if not sanitized then
+      assert.is_true(rss_per < 64, ('RSS per idle WebSocket (both ends): %.2f KiB'):format(rss_per))
+    end
+    -- idle ones still talk, with backpressure levers intact
+    local c = clients[N]
+    c:pause()
+    c:resume()
+    local got = Promise.new(function(resolve) c:once('message', resolve) end)
+    c:send('hi')
+    assert.are.equal('echo:hi', tostring(await(got)))
+    local n = 0
+    for _ in pairs(wss.clients) do n = n + 1 end
+    assert.are.equal(N, n)
+    for i = 1, #clients do clients[i]:terminate() end
+    await(Promise.new(function(r) setTimeout(r, 300) end))
+    n = 0
+    for _ in pairs(wss.clients) do n = n + 1 end
+    assert.are.equal(0, n)    -- closed ones leave `clients`
+    wss:close()
+  end)
+end)
