@@ -88,12 +88,20 @@ local deliver, deliver_message, drain = ports.deliver, ports.deliver_message, sc
 -- One wake-up: every item the worker queued (messages and its life cycle).
 local function make_drain(self, h)
   local take = h.take
+  local lone_listener = ports.lone_listener
+  local next_run = ports.message_runs(self, h, function() return not self._exited and not sched.exiting end)
   return function()
     h:refill()
     while not self._exited and not sched.exiting do
-      local kind, v = take(h)
+      local kind, v
+      if lone_listener(self) then
+        kind, v = next_run() -- a run of messages; nil: a listener suspended
+      else
+        kind, v = take(h)
+        if kind == nil then kind = false end
+      end
       if kind == 'message' then deliver_message(self, v)
-      elseif kind == nil then break
+      elseif kind == false then break
       elseif kind == 'messageerror' then deliver(self, kind, v)
       elseif kind == 'online' then deliver(self, 'online')
       elseif kind == 'error' then deliver(self, 'error', as_error(v))
