@@ -213,10 +213,22 @@ static spare_thread *spare; /* spare_lock: the one waiting to be claimed */
 static uv_once_t spare_once = UV_ONCE_INIT;
 static void spare_init(void) { uv_mutex_init(&spare_lock); }
 
+/* The modules every worker loads that do not depend on which worker it is
+ * (worker_threads does: it reads the thread's identity when loaded). */
+static void spare_preload(lua_State *L) {
+  static const char *const mods[] = { "luster.worker_boot", "luster.worker_port" };
+  for (size_t i = 0; i < sizeof mods / sizeof *mods; i++) {
+    lua_getglobal(L, "require");
+    lua_pushstring(L, mods[i]);
+    if (lua_pcall(L, 1, 0, 0) != 0) lua_pop(L, 1); /* then the worker loads it */
+  }
+}
+
 static void spare_main(void *arg) {
   spare_thread *me = arg;
   lstr_state_options o = { .is_main_thread = 0 };
   lstr_state *s = lstr_state_new(&o);
+  if (s) spare_preload(s->L);
   uv_mutex_lock(&spare_lock);
   uint64_t until = uv_hrtime() + SPARE_IDLE_NS;
   while (!me->claim) {
