@@ -210,8 +210,14 @@ typedef struct spare_thread {
 
 static uv_mutex_t spare_lock;
 static spare_thread *spare; /* spare_lock: the one waiting to be claimed */
+static int profiling;       /* --prof: every state must boot knowing its thread */
 static uv_once_t spare_once = UV_ONCE_INIT;
-static void spare_init(void) { uv_mutex_init(&spare_lock); }
+static void spare_init(void) {
+  uv_mutex_init(&spare_lock);
+  /* read once: the environment is the process's (cli.c sets this before
+   * any state exists); getenv racing a setenv elsewhere is not safe */
+  profiling = getenv("LUSTER_PROF") != NULL;
+}
 
 /* The modules every worker loads that do not depend on which worker it is
  * (worker_threads does: it reads the thread's identity when loaded). */
@@ -273,8 +279,8 @@ static void spare_start_locked(void) {
 /* Hand w to the spare thread (w->tid set), or return 0 when there is none
  * or w needs a thread of its own.  Starts the next spare either way. */
 static int spare_take(lstr_worker *w, size_t stack) {
-  if (w->mem_limit || stack != WORKER_STACK_DEFAULT || getenv("LUSTER_PROF")) return 0;
   uv_once(&spare_once, spare_init);
+  if (w->mem_limit || stack != WORKER_STACK_DEFAULT || profiling) return 0;
   int taken = 0;
   uv_mutex_lock(&spare_lock);
   if (spare) {
