@@ -15,11 +15,7 @@ local process = require('process')
 local ports = require('luster.worker_port')
 
 local M = {}
-local info = core.info()
-local in_worker = native.in_worker()
 
-M.isMainThread = info.isMainThread and not in_worker
-M.threadId = info.threadId or 0
 M.MessagePort = ports.MessagePort
 M.BroadcastChannel = ports.BroadcastChannel
 M.resourceLimits = {}
@@ -314,17 +310,28 @@ end })
 
 -- ------------------------------------------------- inside a worker thread
 
-if in_worker then
-  local boot = require('luster.worker_boot').data()
-  M.workerData = boot.workerData
-  M.threadName = boot.name
-  if type(boot.resourceLimits) == 'table' then M.resourceLimits = boot.resourceLimits end
-  for k, v in pairs(boot.envData or {}) do environment_data[k] = v end
-  local port = ports.MessagePort._wrap(native.parent_port())
-  M.parentPort = EventEmitter.singleton(port)
-else
-  M.parentPort = nil
-  M.workerData = nil
+-- What depends on the thread this state runs.  A spare worker state
+-- (runtime/worker.c) loads this module before it knows which worker it
+-- will be: luster.worker_boot calls this again once it does.
+local function bind_thread()
+  local info = core.info()
+  local in_worker = native.in_worker()
+  M.isMainThread = info.isMainThread and not in_worker
+  M.threadId = info.threadId or 0
+  if in_worker then
+    local boot = require('luster.worker_boot').data()
+    M.workerData = boot.workerData
+    M.threadName = boot.name
+    if type(boot.resourceLimits) == 'table' then M.resourceLimits = boot.resourceLimits end
+    for k, v in pairs(boot.envData or {}) do environment_data[k] = v end
+    local port = ports.MessagePort._wrap(native.parent_port())
+    M.parentPort = EventEmitter.singleton(port)
+  else
+    M.parentPort = nil
+    M.workerData = nil
+  end
 end
+bind_thread()
+rawset(M, '_bind_thread', bind_thread)
 
 return M

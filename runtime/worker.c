@@ -219,10 +219,10 @@ static void spare_init(void) {
   profiling = getenv("LUSTER_PROF") != NULL;
 }
 
-/* The modules every worker loads that do not depend on which worker it is
- * (worker_threads does: it reads the thread's identity when loaded). */
+/* The modules every worker loads (worker_threads reads which thread it is
+ * in again when luster.worker_boot starts the worker). */
 static void spare_preload(lua_State *L) {
-  static const char *const mods[] = { "luster.worker_boot", "luster.worker_port" };
+  static const char *const mods[] = { "luster.worker_boot", "luster.worker_port", "worker_threads" };
   for (size_t i = 0; i < sizeof mods / sizeof *mods; i++) {
     lua_getglobal(L, "require");
     lua_pushstring(L, mods[i]);

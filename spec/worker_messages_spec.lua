@@ -107,19 +107,23 @@ describe('a burst of messages to one listener', function()
 end)
 
 describe('workers started one after another (spare threads)', function()
-  it('each has its own threadId, workerData and environment', function()
+  it('each has its own threadId, workerData, environment and limits', function()
     local seen = {}
     for i = 1, 6 do
+      wt.setEnvironmentData('spare', 'e' .. i)
       local w = wt.Worker([[
         local wt = require('worker_threads')
         wt.parentPort:postMessage({ id = wt.threadId, main = wt.isMainThread, data = wt.workerData,
-                                    env = process.env.SPARE_SPEC })
+                                    env = process.env.SPARE_SPEC, shared = wt.getEnvironmentData('spare'),
+                                    limits = wt.resourceLimits })
       ]], { eval = true, workerData = { n = i }, env = { SPARE_SPEC = 'v' .. i } })
       local r = await(Promise.new(function(res) w:once('message', res) end))
       assert.are.equal(w.threadId, r.id)
       assert.is_false(r.main)
       assert.are.equal(i, r.data.n)
       assert.are.equal('v' .. i, r.env)
+      assert.are.equal('e' .. i, r.shared)
+      assert.are.same(w.resourceLimits, r.limits)
       assert.is_nil(seen[r.id])
       seen[r.id] = true
       await(w:terminate())
