@@ -87,10 +87,10 @@ local function make_drain(self, h)
   local lone_listener = ports.lone_listener
   local next_run = ports.message_runs(self, h, function() return not self._exited and not sched.exiting end)
   return function()
-    h:refill()
+    local burst = h:refill() > 1 -- see luster.worker_port's drain
     while not self._exited and not sched.exiting do
       local kind, v
-      if lone_listener(self) then
+      if burst and lone_listener(self) then
         kind, v = next_run() -- a run of messages; nil: a listener suspended
       else
         kind, v = take(h)

@@ -114,10 +114,12 @@ local function make_drain(port, h)
       if h:peer_closed() and not sched.exiting then port:close() end
       return
     end
-    h:refill()
+    -- a run pays for itself from two messages on; one (a request/reply
+    -- exchange) goes the plain way
+    local burst = h:refill() > 1
     while port._started and not sched.exiting do
       local kind, v
-      if lone_listener(port) then
+      if burst and lone_listener(port) then
         kind, v = next_run() -- nil: a listener suspended (the rest goes on)
       else
         kind, v = take(h)
