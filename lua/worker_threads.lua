@@ -15,11 +15,7 @@ local process = require('process')
 local ports = require('luster.worker_port')
 
 local M = {}
-local info = core.info()
-local in_worker = native.in_worker()
 
-M.isMainThread = info.isMainThread and not in_worker
-M.threadId = info.threadId or 0
 M.MessagePort = ports.MessagePort
 M.BroadcastChannel = ports.BroadcastChannel
 M.resourceLimits = {}
@@ -88,12 +84,20 @@ local deliver, deliver_message, drain = ports.deliver, ports.deliver_message, sc
 -- One wake-up: every item the worker queued (messages and its life cycle).
 local function make_drain(self, h)
   local take = h.take
+  local lone_listener = ports.lone_listener
+  local next_run = ports.message_runs(self, h, function() return not self._exited and not sched.exiting end)
   return function()
-    h:refill()
+    local burst = h:refill() > 1 -- see luster.worker_port's drain
     while not self._exited and not sched.exiting do
-      local kind, v = take(h)
+      local kind, v
+      if burst and lone_listener(self) then
+        kind, v = next_run() -- a run of messages; nil: a listener suspended
+      else
+        kind, v = take(h)
+        if kind == nil then kind = false end
+      end
       if kind == 'message' then deliver_message(self, v)
-      elseif kind == nil then break
+      elseif kind == false then break
       elseif kind == 'messageerror' then deliver(self, kind, v)
       elseif kind == 'online' then deliver(self, 'online')
       elseif kind == 'error' then deliver(self, 'error', as_error(v))
@@ -306,17 +310,28 @@ end })
 
 -- ------------------------------------------------- inside a worker thread
 
-if in_worker then
-  local boot = require('luster.worker_boot').data()
-  M.workerData = boot.workerData
-  M.threadName = boot.name
-  if type(boot.resourceLimits) == 'table' then M.resourceLimits = boot.resourceLimits end
-  for k, v in pairs(boot.envData or {}) do environment_data[k] = v end
-  local port = ports.MessagePort._wrap(native.parent_port())
-  M.parentPort = EventEmitter.singleton(port)
-else
-  M.parentPort = nil
-  M.workerData = nil
+-- What depends on the thread this state runs.  A spare worker state
+-- (runtime/worker.c) loads this module before it knows which worker it
+-- will be: luster.worker_boot calls this again once it does.
+local function bind_thread()
+  local info = core.info()
+  local in_worker = native.in_worker()
+  M.isMainThread = info.isMainThread and not in_worker
+  M.threadId = info.threadId or 0
+  if in_worker then
+    local boot = require('luster.worker_boot').data()
+    M.workerData = boot.workerData
+    M.threadName = boot.name
+    if type(boot.resourceLimits) == 'table' then M.resourceLimits = boot.resourceLimits end
+    for k, v in pairs(boot.envData or {}) do environment_data[k] = v end
+    local port = ports.MessagePort._wrap(native.parent_port())
+    M.parentPort = EventEmitter.singleton(port)
+  else
+    M.parentPort = nil
+    M.workerData = nil
+  end
 end
+bind_thread()
+rawset(M, '_bind_thread', bind_thread)
 
 return M

@@ -243,6 +243,19 @@ port_h *port_check(lua_State *L, int idx) {
   return luaL_checkudata(L, idx, PORT_MT);
 }
 
+/* port_check for the per-message methods (post, take), registered with the
+ * metatable as upvalue 1: luaL_checkudata looks the metatable up by name,
+ * interning that name on every call, which was a visible part of a post. */
+static port_h *port_check_fast(lua_State *L) {
+  port_h *p = lua_touserdata(L, 1);
+  if (p && lua_getmetatable(L, 1)) {
+    int same = lua_rawequal(L, -1, lua_upvalueindex(1));
+    lua_pop(L, 1);
+    if (same) return p;
+  }
+  return port_check(L, 1);
+}
+
 port_h *port_push_new(lua_State *L, lstr_channel *ch, int side) {
   port_h *p = lua_newuserdata(L, sizeof *p);
   memset(p, 0, sizeof *p);
@@ -353,7 +366,7 @@ static int transfers_own_channel(lua_State *L, port_h *p, int list) {
 }
 
 static int port_post(lua_State *L) {
-  port_h *p = port_check(L, 1);
+  port_h *p = port_check_fast(L);
   lua_settop(L, 3);
   int own = transfers_own_channel(L, p, 3);
   /* as in Node: raised before anything is transferred; the port stays usable */
@@ -398,7 +411,7 @@ static int port_refill(lua_State *L) {
 /* take() -> kind, value | nil.  kind: 'message', 'messageerror', 'online',
  * 'error', 'exit' (value: code), 'close'. */
 static int port_take(lua_State *L) {
-  port_h *p = port_check(L, 1);
+  port_h *p = port_check_fast(L);
   if (p->pos >= p->batch.n) return 0;
   port_item it = p->batch.v[p->pos];
   p->batch.v[p->pos++].m = NULL; /* ours now: closing the port must not free it again */
@@ -412,7 +425,8 @@ static int port_take(lua_State *L) {
     int rc = lstr_msg_decode(L, it.m);
     p->inflight = NULL;
     lstr_msg_recycle(it.m, &p->cache);
-    lua_pushstring(L, rc != 0 ? "messageerror" : it.kind == ITEM_MSG ? "message" : "error");
+    /* the kind names are upvalues 2..4: no string interned per message */
+    lua_pushvalue(L, lua_upvalueindex(rc != 0 ? 3 : it.kind == ITEM_MSG ? 2 : 4));
     lua_insert(L, -2);
     return 2;
   }
@@ -510,9 +524,7 @@ static int port_gc(lua_State *L) {
 }
 
 static const luaL_Reg port_methods[] = {
-  {"post", port_post},
   {"refill", port_refill},
-  {"take", port_take},
   {"start", port_start_m},
   {"stop", port_stop_m},
   {"watch_close", port_watch_close},
@@ -723,5 +735,18 @@ static const luaL_Reg port_funcs[] = {
 /* Adds the port functions to the table on top (native.worker). */
 void lstr_port_register(lua_State *L) {
   lstr_new_class(L, PORT_MT, port_methods, port_gc);
+  /* post and take again, as closures over what they check and push */
+  luaL_getmetatable(L, PORT_MT);
+  lua_getfield(L, -1, "__index");
+  lua_pushvalue(L, -2);
+  lua_pushcclosure(L, port_post, 1);
+  lua_setfield(L, -2, "post");
+  lua_pushvalue(L, -2);
+  lua_pushliteral(L, "message");
+  lua_pushliteral(L, "messageerror");
+  lua_pushliteral(L, "error");
+  lua_pushcclosure(L, port_take, 4);
+  lua_setfield(L, -2, "take");
+  lua_pop(L, 2);
   luaL_register(L, NULL, port_funcs);
 }

@@ -104,7 +104,21 @@ static int proc_rss(lua_State *L) {
   return 1;
 }
 
-static int proc_exepath(lua_State *L) { return lstr_push_uv_string(L, uv_exepath) == 0; }
+/* The executable's path, read once per process: it cannot change, and the
+ * readlink(2) behind uv_exepath was a visible part of every worker's boot. */
+static char exe_path[4096];
+static size_t exe_len;
+static uv_once_t exe_once = UV_ONCE_INIT;
+static void exe_read(void) {
+  size_t n = sizeof exe_path;
+  if (uv_exepath(exe_path, &n) == 0) exe_len = n;
+}
+
+static int proc_exepath(lua_State *L) {
+  uv_once(&exe_once, exe_read);
+  if (exe_len) { lua_pushlstring(L, exe_path, exe_len); return 1; }
+  return lstr_push_uv_string(L, uv_exepath) == 0;
+}
 
 /* ---- signals ---- */
 static const struct { const char *name; int no; } signal_names[] = {

@@ -334,6 +334,20 @@ describe('the fast and the full serializer', function()
     end
   end)
 
+  it('agree on which numeric keys are the array part, wherever the table keeps them', function()
+    local reversed = {}
+    for i = 6, 1, -1 do reversed[i] = i * 10 end -- built from the top: in the hash part
+    local cases = {
+      { 1, 2, 3, [5] = 5, [2.5] = 'h', [2 ^ 53] = 'big', [-1] = 'neg', [0] = 'zero', [1e300] = 'huge' },
+      reversed,
+      { 1, nil, 3, [4.0] = 4, [-2 ^ 53] = 'low', [0 / 0 == 0 and 1 or 7] = 7 },
+    }
+    for i, v in ipairs(cases) do
+      assert.are.equal(clone.bytes(clone.encode_full(v)), clone.bytes(clone.encode_fast(v)), 'case ' .. i)
+      assert.is_true(same(v, clone.decode_full(clone.encode_fast(v)), {}), 'case ' .. i)
+    end
+  end)
+
   it('keep identity the same way: shared tables and cycles', function()
     local shared = { 1 }
     local v = { shared, shared, { shared } }

@@ -61,6 +61,9 @@ function M.start()
     argv[2] = '[worker eval]'
   end
   for _, a in ipairs(boot.argv or {}) do argv[#argv + 1] = tostring(a) end
+  -- loaded ahead by a spare state: now it can know which worker it is in
+  local wt = package.loaded['worker_threads']
+  if type(wt) == 'table' and rawget(wt, '_bind_thread') then wt._bind_thread() end
   return kind, source, chunk, argv
 end
 

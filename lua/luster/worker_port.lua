@@ -45,6 +45,61 @@ local function deliver_message(obj, v)
 end
 M.deliver_message = deliver_message
 
+local xcall = sched.xcall
+
+--- Whether obj's 'message' listeners are one plain function (and no
+--- onmessage): the case message_runs serves.
+local function lone_listener(obj)
+  local ev = rawget(obj, '_events')
+  return ev ~= nil and type(ev.message) == 'function' and rawget(obj, 'onmessage') == nil
+end
+M.lone_listener = lone_listener
+
+--- A run of messages for a lone function listener, delivered in one
+--- coroutine: a loop calls the listener straight, and takes the next
+--- message once the nextTicks and microtasks after the previous one have
+--- run -- Node's order, without a coroutine switch per message.  A listener
+--- that suspends in await parks the run's coroutine with it; the run is
+--- then over (resumed, that coroutine only finishes its listener) and the
+--- caller starts another one.
+---
+--- Returns next_run() -> kind, v: the item that ended the run and is left
+--- to the caller (any kind but a message for a lone listener), false when
+--- the queue is empty, nil when a listener suspended or delivery stopped.
+function M.message_runs(obj, h, active)
+  local take = h.take
+  local current = 0 -- the run that may go on; any other one stops
+  local held_kind, held_v
+  local function loop(token)
+    while current == token and active() do
+      local kind, v = take(h)
+      if kind ~= 'message' or not lone_listener(obj) then
+        held_kind, held_v = kind or false, v
+        return
+      end
+      local ok, err = xcall(rawget(obj, '_events').message, v)
+      if not ok then
+        if err == EXIT then error(err, 0) end
+        uncaught(err)
+      end
+      if current ~= token then return end -- resumed after an await
+      drain()
+    end
+  end
+  return function()
+    current = current + 1
+    held_kind, held_v = nil, nil
+    local ok, err = run(loop, current)
+    current = current + 1 -- over, or parked in await: it must not go on
+    if not ok then
+      if err == EXIT then error(err, 0) end
+      uncaught(err)
+    end
+    return held_kind, held_v
+  end
+end
+local message_runs = M.message_runs
+
 ---@class MessagePort: EventEmitter
 local MessagePort = EventEmitter.extend({})
 M.MessagePort = MessagePort
@@ -53,20 +108,29 @@ M.MessagePort = MessagePort
 -- nextTicks and microtasks after each (as Node does between messages).
 local function make_drain(port, h)
   local take = h.take
+  local next_run = message_runs(port, h, function() return port._started and not sched.exiting end)
   return function()
     if not port._started then -- only watching for the other end's close
       if h:peer_closed() and not sched.exiting then port:close() end
       return
     end
-    h:refill()
+    -- a run pays for itself from two messages on; one (a request/reply
+    -- exchange) goes the plain way
+    local burst = h:refill() > 1
     while port._started and not sched.exiting do
-      local kind, v = take(h)
+      local kind, v
+      if burst and lone_listener(port) then
+        kind, v = next_run() -- nil: a listener suspended (the rest goes on)
+      else
+        kind, v = take(h)
+        if kind == nil then kind = false end
+      end
       if kind == 'message' then
         deliver_message(port, v)
         local onmessage = rawget(port, 'onmessage')
         if onmessage then onmessage({ data = v, target = port }) end
-      elseif kind == nil then
-        break
+      elseif kind == false then
+        break -- the queue is empty
       elseif kind == 'messageerror' then
         deliver(port, kind, v)
       elseif kind == 'close' then
