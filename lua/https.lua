@@ -225,6 +225,12 @@ end
 Server.__newindex = http.Server.__newindex
 M.Server = Server
 
+-- An upgrade ('upgrade', 'connect'): the socket handed to the listeners
+-- is a tls.TLSSocket over the connection's TLS session.
+function Server:_secure_socket(fd, eng)
+  return tls._adopt_secure(fd, eng, self, rawget(self, '_request_cert'))
+end
+
 function Server:_listeners_changed(name)
   if name == 'secureConnection' then
     native.http_notify_secure(self._h, self:listenerCount('secureConnection') > 0)
@@ -252,6 +258,7 @@ function M.createServer(opts, handler)
   local sctx = opts.secureContext and opts.secureContext.context or ctxs.for_options(co, true)
   local srv = setmetatable(http.createServer(opts, handler), Server)
   rawset(srv, '_SNICallback', sni or false)
+  rawset(srv, '_request_cert', opts.requestCert == true)
   native.http_attach(srv._h, sctx, socket_mt(srv, opts.requestCert == true))
   rawset(srv, '_secure_context', sctx)
   return srv

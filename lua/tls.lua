@@ -97,11 +97,11 @@ local function verify_client(self)
   end
 end
 
-local function on_secure(self)
-  clear_handshake_timer(self)
+-- The handshake is over: what stays readable after the close (the engine
+-- goes with the socket), and a server's verdict on the client.
+local function on_secure_state(self)
   local eng = self._eng
   self._secure = true
-  -- what stays readable after the close (the engine goes with the socket)
   self._protocol, self._reused, self._cipher = eng:protocol(), eng:reused(), eng:cipher()
   self.alpnProtocol = eng:alpn()
   self.servername = eng:servername() or self._servername or false
@@ -113,6 +113,13 @@ local function on_secure(self)
     else
       self.authorized = false
     end
+  end
+end
+
+local function on_secure(self)
+  clear_handshake_timer(self)
+  on_secure_state(self)
+  if self._is_server then
     flush_pending(self)
     self:emit('secure')
     local srv = self.server
@@ -335,6 +342,22 @@ function TLSSocket:getCipher() return self._cipher end
 --- The session (DER bytes) for `tls.connect{session = ...}`.
 function TLSSocket:getSession() return self._session or (self._eng and (self._eng:session())) or nil end
 function TLSSocket:isSessionReused() return self._reused or false end
+
+--- A server-side TLSSocket over a connected `fd` whose handshake is already
+--- done in `eng` (an https connection that upgraded: lua/https.lua).
+function M._adopt_secure(fd, eng, server, request_cert)
+  local raw = net.Socket.new({ fd = fd })
+  local sock = setmetatable(net.Socket.new({}), TLSSocket)
+  sock.server = server
+  sock.encrypted = true
+  sock._is_server = true
+  sock._request_cert = request_cert
+  sock._eng = eng
+  net._take_over(sock, raw)
+  on_secure_state(sock)
+  sock._h:read_start()
+  return sock
+end
 
 -- ================================================================ connect
 

@@ -517,8 +517,9 @@ static void upgrade(http_conn *c, const char *rest, size_t n) {
   if (c->writes == 0) finish_upgrade(c);
 }
 
-/* on_event('upgrade', fd, head, method, url, raw_headers, version), then
- * close our handle: Lua's net.Socket owns the duplicate from here on. */
+/* on_event('upgrade', fd, head, method, url, raw_headers, version[, tls
+ * engine]), then close our handle: Lua's net.Socket (a TLSSocket over the
+ * connection's TLS session, for https) owns the duplicate from here on. */
 static void finish_upgrade(http_conn *c) {
   http_server *srv = c->srv;
   lua_State *L = srv->s->L;
@@ -541,8 +542,10 @@ static void finish_upgrade(http_conn *c) {
   lua_pushlstring(L, c->req.p, c->url_len);
   lua_pushlstring(L, c->req.p + c->url_len, c->req.len - c->url_len);
   lua_pushinteger(L, c->parser.http_major * 10 + c->parser.http_minor);
+  int nargs = 7;
+  if (c->tls) nargs += tls_http_push_engine(c); /* https: the session goes along */
   http_buf_free(&c->pend);
-  lstr_dispatch(srv->s, 7);
+  lstr_dispatch(srv->s, nargs);
 }
 
 /* ---- reading ---- */

@@ -337,6 +337,15 @@ static int ctx_engine(lua_State *L) {
   return 1;
 }
 
+/* An engine made elsewhere (an https connection that upgraded) as a Lua
+ * engine, which owns it from now on. */
+void lstr_tls_push_engine(lua_State *L, tls_engine *e) {
+  tls_engine **cell = lua_newuserdata(L, sizeof *cell);
+  *cell = e;
+  luaL_getmetatable(L, ENGINE_MT);
+  lua_setmetatable(L, -2);
+}
+
 static void push_out(lua_State *L, tls_engine *e) {
   const char *p;
   size_t n = tls_engine_out(e, &p);

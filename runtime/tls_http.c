@@ -24,6 +24,7 @@
 
 SSL_CTX *lstr_tls_check_ctx(lua_State *L, int idx);   /* tls_context.c */
 int lstr_tls_push_info(lua_State *L, tls_engine *e, const char *what, int arg);   /* tls_info.c */
+void lstr_tls_push_engine(lua_State *L, tls_engine *e);   /* tls_context.c */
 
 int tls_http_start(http_conn *c) {
   c->tls = tls_engine_new(c->srv->tls_ctx, 1);
@@ -155,6 +156,14 @@ void tls_http_closed(http_conn *c) {
   if (tls_engine_secure(e) || tls_engine_failed(e) || !lua_alive(c)) return;
   tls_engine_fail(e, "ECONNRESET", "socket hang up");
   tls_event(c, "client_error", tls_engine_error_code(e), tls_engine_error_message(e));
+}
+
+/* An upgrade hands the connection to Lua: its session goes too, as an
+ * engine userdata lua/tls.lua drives (the connection no longer owns it). */
+int tls_http_push_engine(http_conn *c) {
+  lstr_tls_push_engine(c->srv->s->L, c->tls);
+  c->tls = NULL;
+  return 1;
 }
 
 /* native.tls.http_sni_answer(conn, [ctx]): the SNICallback's context (nil:

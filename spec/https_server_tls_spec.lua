@@ -247,3 +247,40 @@ describe('https req.socket under mutual TLS', function()
     close(server)
   end)
 end)
+
+describe('https upgrades (wss://)', function()
+  it('hands the TLS session to the upgraded socket: WebSocketServer on an https server', function()
+    local ws = require('ws')
+    local server = server_with({}, function(_, res) res:finish('plain') end)
+    local wss = ws.WebSocketServer { server = server }
+    local upgraded
+    wss:on('connection', function(sock, req)
+      upgraded = { encrypted = req.socket.encrypted, protocol = req.socket:getProtocol() }
+      sock:on('message', function(m) sock:send('echo ' .. tostring(m)) end)
+    end)
+    local port = listen(server)
+    local c = ws.WebSocket('wss://localhost:' .. port .. '/', nil, { ca = certs.ca })
+    local got = await(Promise.new(function(resolve, reject)
+      c:on('open', function() c:send('over tls') end)
+      c:on('message', function(m) resolve(tostring(m)) end)
+      c:on('error', reject)
+    end))
+    assert.are.equal('echo over tls', got)
+    assert.are.same({ encrypted = true, protocol = 'TLSv1.3' }, upgraded)
+    c:close()
+    if peer.have('node') and io.open('spec/peers/node_modules/ws/package.json') then
+      local script = peer.tmp('.js', ([[
+        const WebSocket = require(require('path').resolve('spec/peers/node_modules/ws'));
+        const ws = new WebSocket('wss://127.0.0.1:%d/', { servername: 'localhost', ca: require('fs').readFileSync(%q) });
+        ws.on('open', () => ws.send('from node'));
+        ws.on('message', (m) => { console.log(String(m)); ws.close(); });
+        ws.on('error', (e) => console.log('error', e.message));
+      ]]):format(port, certs.ca_cert_path))
+      local r = await(peer.run { 'node', script })
+      os.remove(script)
+      assert.are.equal('echo from node\n', r.out)
+    end
+    wss:close()
+    close(server)
+  end)
+end)
