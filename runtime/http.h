@@ -185,6 +185,7 @@ void tls_http_close_notify(http_conn *c);
 void tls_http_resume(http_conn *c);                /* resume_conn: an SNI answer came */
 void tls_http_closed(http_conn *c);                /* the close callback, before Lua lets go */
 int tls_http_push_engine(http_conn *c);            /* an upgrade: the session to Lua (1 value) */
+void tls_http_idle(http_conn *c);                  /* the sweep: an idle keep-alive connection */
 void tls_http_release_ctx(http_server *srv);
 
 #endif

@@ -720,6 +720,7 @@ void http_conn_sweep(http_server *srv) {
         http_conn_close(c); /* server:close(): the grace period is over */
       } else if (c->served) {
         if (srv->keep_alive_timeout && age >= srv->keep_alive_timeout) http_conn_close(c);
+        else if (c->tls) tls_http_idle(c); /* waiting keep-alive: its TLS buffers go */
       } else if (srv->headers_timeout && age >= srv->headers_timeout) {
         http_conn_fail(c, 408);
       }

@@ -259,7 +259,14 @@ int tls_engine_read(tls_engine *e, char *buf, size_t cap, size_t *got) {
   if (e->failed) return TLS_ERROR;
   while (*got < cap) {
     int n = SSL_read(e->ssl, buf + *got, (int)(cap - *got));
-    if (n > 0) { *got += (size_t)n; continue; }
+    if (n > 0) {
+      *got += (size_t)n;
+      /* all input consumed: another SSL_read would only say WANT_READ,
+       * at the price of a trip through the record layer (and, with
+       * SSL_MODE_RELEASE_BUFFERS, a read buffer allocated and freed) */
+      if (BIO_ctrl_pending(e->rbio) == 0 && !SSL_has_pending(e->ssl)) return TLS_WANT;
+      continue;
+    }
     switch (SSL_get_error(e->ssl, n)) {
     case SSL_ERROR_WANT_READ:
     case SSL_ERROR_WANT_WRITE:

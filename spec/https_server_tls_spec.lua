@@ -284,3 +284,28 @@ describe('https upgrades (wss://)', function()
     close(server)
   end)
 end)
+
+describe('https keep-alive', function()
+  it('serves a keep-alive connection again after it idled past the sweep (its TLS buffers freed)', function()
+    local server = server_with({}, function(req, res) res:finish('again ' .. req.url) end)
+    local port = listen(server)
+    local agent = https.Agent { keepAlive = true, maxSockets = 1 }
+    local function get(path)
+      return await(Promise.new(function(resolve, reject)
+        https.get({ host = 'localhost', port = port, path = path, ca = certs.ca, agent = agent }, function(res)
+          local parts = {}
+          res:on('data', function(d) parts[#parts + 1] = d end)
+          res:on('end', function() resolve { body = table.concat(parts), socket = res.socket } end)
+        end):on('error', reject)
+      end))
+    end
+    local a = get('/1')
+    sleep(1600)   -- more than the sweep's period (1 s): the idle connection drops its buffers
+    local b = get('/2')
+    assert.are.equal('again /1', a.body)
+    assert.are.equal('again /2', b.body)
+    assert.are.equal(a.socket, b.socket)
+    agent:destroy()
+    close(server)
+  end)
+end)
