@@ -166,6 +166,10 @@ void tls_http_closed(http_conn *c) {
   if (tls_engine_secure(e) || tls_engine_failed(e) || !lua_alive(c)) return;
   tls_engine_fail(e, "ECONNRESET", "socket hang up");
   tls_event(c, "client_error", tls_engine_error_code(e), tls_engine_error_message(e));
+  /* the socket table may be new (made for this event): its cell must not
+   * outlive the connection, freed when this callback returns */
+  if (c->cell) *c->cell = NULL;
+  c->cell = NULL;
 }
 
 /* An upgrade hands the connection to Lua: its session goes too, as an
@@ -196,12 +200,16 @@ int lstr_tls_http_sni_answer(lua_State *L) {
 }
 
 /* native.tls.http_info(conn, what[, arg]): tls_info.c's getters for the
- * connection's session (nothing once it is closed) */
+ * connection's session; nil, true once it is closed */
 int lstr_tls_http_info(lua_State *L) {
   http_conn **cell = luaL_checkudata(L, 1, HTTP_CONN_MT);
   const char *what = luaL_checkstring(L, 2);
   http_conn *c = *cell;
-  if (!c || !c->tls) return 0;
+  if (!c || !c->tls) {
+    lua_pushnil(L);
+    lua_pushboolean(L, 1);
+    return 2;
+  }
   return lstr_tls_push_info(L, c->tls, what, 3);
 }
 

@@ -137,9 +137,12 @@ describe('https secureConnection and tlsClientError', function()
   end)
 
   it('reports a plaintext client, a client that leaves mid-handshake and a stalled handshake', function()
-    local errs = {}
+    local errs, socks = {}, {}
     local server = server_with { headersTimeout = 300 }
-    server:on('tlsClientError', function(err) errs[#errs + 1] = err.code .. ': ' .. err.message end)
+    server:on('tlsClientError', function(err, sock)
+      errs[#errs + 1] = err.code .. ': ' .. err.message
+      socks[#socks + 1] = sock
+    end)
     local port = listen(server)
     sh(('curl -s http://127.0.0.1:%d/'):format(port))
     local function wait_for(n)
@@ -160,6 +163,12 @@ describe('https secureConnection and tlsClientError', function()
     await(Promise.new(function(r) silent:on('close', r); silent:resume() end))
     wait_for(3)
     assert.are.equal('ERR_TLS_HANDSHAKE_TIMEOUT: TLS handshake timeout', errs[3])
+    -- the sockets outlive their connections: their getters say nothing now
+    for _, sock in ipairs(socks) do
+      assert.is_nil(sock:getPeerCertificate())
+      assert.is_nil(sock:getProtocol())
+      assert.is_nil(sock.authorized)
+    end
     close(server)
   end)
 end)
