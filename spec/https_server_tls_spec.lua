@@ -92,6 +92,19 @@ describe('https SNICallback', function()
     close(server)
   end)
 
+  it('ends a handshake whose SNICallback never answers at headersTimeout', function()
+    local seen = {}
+    local server = server_with { headersTimeout = 300, SNICallback = function() end }
+    server:on('tlsClientError', function(err) seen[#seen + 1] = err.code end)
+    local port = listen(server)
+    local t0 = os.time()
+    local r = s_client(port, 'silent.example')
+    assert.is_nil(r.out:find('name=', 1, true), r.out)
+    assert.is_true(os.time() - t0 <= 5)
+    assert.are.same({ 'ERR_TLS_HANDSHAKE_TIMEOUT' }, seen)
+    close(server)
+  end)
+
   it('answers Node\'s https client with the certificate for its servername', function()
     if not peer.have('node') then return end
     local wrong = tls.createSecureContext { cert = certs.wrong_cert, key = certs.wrong_key }
