@@ -136,10 +136,12 @@ end
 incoming.guard = function(req, fn) guarded_event(fn, req.socket, req) end
 
 -- A request left HTTP (runtime/http_conn.c, "upgrades"): its connection
--- is now a net.Socket over `fd`, and `req` a complete request without a
--- body; 'upgrade' (or 'connect' for CONNECT) gets (req, socket, head).
-local function upgrade(server, fd, head, method, url, raw, ver)
-  local socket = require('net').Socket.new({ fd = fd })
+-- is now a net.Socket over `fd` (a tls.TLSSocket for https), and `req` a
+-- complete request without a body; 'upgrade' (or 'connect' for CONNECT)
+-- gets (req, socket, head).
+local function upgrade(server, fd, head, method, url, raw, ver, tls_engine)
+  -- an https connection brings its TLS session (lua/https.lua)
+  local socket = tls_engine and server:_secure_socket(fd, tls_engine) or require('net').Socket.new({ fd = fd })
   local req = setmetatable({ method = method, url = url, _raw = raw, _ver = ver, socket = socket,
     complete = true, _body = false, upgrade = true }, req_mt)
   server:emit(method == 'CONNECT' and 'connect' or 'upgrade', req, socket, head)

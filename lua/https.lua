@@ -6,9 +6,12 @@
 --- same limits, keep-alive, pipelining and cluster port sharing) with a
 --- secure context attached: runtime/tls_http.c puts a TLS engine under each
 --- connection.  The TLS options are tls.createServer's (cert, key, ca,
---- passphrase, requestCert, rejectUnauthorized, ALPNProtocols, minVersion,
---- maxVersion, ciphers, sessionTimeout).  A client that stalls in the
---- handshake meets headersTimeout (the idle phase before a first request).
+--- passphrase, requestCert, rejectUnauthorized, SNICallback, ALPNProtocols,
+--- minVersion, maxVersion, ciphers, sessionTimeout), and so are the events
+--- ('secureConnection', 'tlsClientError') and req.socket's getters
+--- (getPeerCertificate, authorized, getProtocol...).  A client that stalls
+--- in the handshake meets headersTimeout (the idle phase before a first
+--- request): 'tlsClientError' with ERR_TLS_HANDSHAKE_TIMEOUT.
 ---
 --- https.request/get are http's with `_tls`: the default agent is
 --- https.globalAgent (keepAlive), whose pool key includes the TLS options
@@ -21,6 +24,7 @@ local tls = require('tls')
 local ctxs = require('luster.tls_contexts')
 local native = require('native.tls')
 local errors = require('luster.errors')
+local incoming = require('luster.http_incoming')
 
 local M = {}
 
@@ -117,23 +121,147 @@ end
 
 -- ================================================================ server
 
---- https.createServer(opts, handler) -> an http.Server whose connections are TLS.
+-- An https request's socket (req.socket, and the one 'secureConnection'
+-- and 'tlsClientError' get) is the http server's socket table with the
+-- getters of a TLSSocket, read from the connection's session in C
+-- (runtime/tls_http.c); what cannot change after the handshake is
+-- computed on first read and kept.
+local base_index = incoming.socket_mt.__index
+local http_info, sni_answer = native.http_info, native.http_sni_answer
+
+---@class https.Socket : HttpSocket
+local TLSMethods = {}
+
+--- The peer's certificate as Node's object ({} when it sent none, nil once
+--- the connection is closed).
+function TLSMethods:getPeerCertificate()
+  local cert, closed = http_info(rawget(self, '_h'), 'peer_certificate')
+  if closed then return nil end
+  return cert or {}
+end
+function TLSMethods:getCertificate() return (http_info(rawget(self, '_h'), 'certificate')) end
+--- 'TLSv1.3', 'TLSv1.2'...
+function TLSMethods:getProtocol() return (http_info(rawget(self, '_h'), 'protocol')) end
+function TLSMethods:getCipher() return (http_info(rawget(self, '_h'), 'cipher')) end
+function TLSMethods:isSessionReused() return http_info(rawget(self, '_h'), 'reused') or false end
+
+-- the fields: nil while the handshake is not done (or the socket closed)
+local FIELDS = {
+  encrypted = function() return true end,
+  alpnProtocol = function(h) return http_info(h, 'alpn') end,
+  servername = function(h) return http_info(h, 'servername') or false end,
+  authorized = function(h, request_cert) return request_cert and http_info(h, 'verify') == nil end,
+  authorizationError = function(h, request_cert)
+    if request_cert then return (http_info(h, 'verify')) end
+    return false -- nothing to cache (Node's undefined): nil below
+  end,
+}
+
+local function get_field(sock, k, request_cert)
+  local h = rawget(sock, '_h')
+  if http_info(h, 'protocol') == nil then return nil end
+  local v = FIELDS[k](h, request_cert)
+  if k == 'authorizationError' and v == false then v = nil end
+  rawset(sock, k, v)
+  return v
+end
+
+-- Run the SNICallback(servername, cb) for a connection: cb(err, ctx), or a
+-- context returned; the first answer counts.
+local function run_sni(server, sock, name)
+  local h = rawget(sock, '_h')
+  local done = false
+  local function answer(err, sctx)
+    if done then return end
+    done = true
+    local native_ctx
+    if err == nil and sctx ~= nil then
+      native_ctx = type(sctx) == 'table' and sctx.context or sctx
+      if type(native_ctx) ~= 'userdata' then
+        err = errors.new('ERR_TLS_INVALID_CONTEXT', 'context must be a SecureContext')
+      end
+    end
+    if err ~= nil then
+      if not errors.is(err) and type(err) ~= 'table' then err = errors.new('ERR_TLS_SNI_CALLBACK', tostring(err)) end
+      server:emit('tlsClientError', err, sock)
+      return sni_answer(h, false)
+    end
+    sni_answer(h, native_ctx)
+  end
+  local ok, ret = pcall(server._SNICallback, name, answer)
+  if not ok then return answer(ret) end
+  if ret ~= nil and not done then answer(nil, ret) end
+end
+
+local function socket_mt(server, request_cert)
+  local function on_tls_event(sock, kind, a, b)
+    if kind == 'secure' then
+      server:emit('secureConnection', sock)
+    elseif kind == 'sni' then
+      run_sni(server, sock, a)
+    elseif kind == 'client_error' then
+      server:emit('tlsClientError', errors.new(a, b), sock)
+    end
+  end
+  return {
+    __index = function(t, k)
+      local m = TLSMethods[k]
+      if m then return m end
+      if k == '_tls_event' then return on_tls_event end
+      if FIELDS[k] then return get_field(t, k, request_cert) end
+      return base_index(t, k)
+    end,
+  }
+end
+
+---@class https.Server : HttpServer
+local Server = {}
+local http_index = http.Server.__index
+Server.__index = function(t, k)
+  local v = Server[k]
+  if v ~= nil then return v end
+  return http_index(t, k)
+end
+Server.__newindex = http.Server.__newindex
+M.Server = Server
+
+-- An upgrade ('upgrade', 'connect'): the socket handed to the listeners
+-- is a tls.TLSSocket over the connection's TLS session.
+function Server:_secure_socket(fd, eng)
+  return tls._adopt_secure(fd, eng, self, rawget(self, '_request_cert'))
+end
+
+function Server:_listeners_changed(name)
+  if name == 'secureConnection' then
+    native.http_notify_secure(self._h, self:listenerCount('secureConnection') > 0)
+  end
+  return http.Server._listeners_changed(self, name)
+end
+
+--- https.createServer(opts, handler) -> an http.Server whose connections
+--- are TLS: http's options and limits plus tls.createServer's (cert, key,
+--- ca, passphrase, requestCert, rejectUnauthorized, SNICallback,
+--- ALPNProtocols, minVersion, maxVersion, ciphers, sessionTimeout,
+--- secureContext); 'secureConnection' and 'tlsClientError' as tls.Server.
 function M.createServer(opts, handler)
   if type(opts) == 'function' then opts, handler = nil, opts end
   opts = opts or {}
-  if opts.SNICallback ~= nil then
-    -- the C server cannot pause a handshake for Lua yet: refuse rather than
-    -- serve the default certificate to every name
-    errors.throw('ERR_FEATURE_UNAVAILABLE_ON_PLATFORM',
-      'https.createServer does not support SNICallback yet; use tls.createServer')
+  local sni = opts.SNICallback
+  if sni ~= nil and type(sni) ~= 'function' then
+    errors.throw('ERR_INVALID_ARG_TYPE', 'The "options.SNICallback" property must be of type function. Received %s', type(sni))
   end
-  local srv = http.createServer(opts, handler)
-  local sctx = opts.secureContext and opts.secureContext.context or ctxs.for_options(opts, true)
-  native.http_attach(srv._h, sctx)
-  srv._secure_context = sctx
+  local co = {}
+  for k, v in pairs(opts) do co[k] = v end
+  co.sniAsync = sni ~= nil
+  -- as Node's https.Server: HTTP/1.1 is what it speaks
+  if co.ALPNProtocols == nil then co.ALPNProtocols = { 'http/1.1' } end
+  local sctx = opts.secureContext and opts.secureContext.context or ctxs.for_options(co, true)
+  local srv = setmetatable(http.createServer(opts, handler), Server)
+  rawset(srv, '_SNICallback', sni or false)
+  rawset(srv, '_request_cert', opts.requestCert == true)
+  native.http_attach(srv._h, sctx, socket_mt(srv, opts.requestCert == true))
+  rawset(srv, '_secure_context', sctx)
   return srv
 end
-
-M.Server = http.Server
 
 return M

@@ -16,7 +16,9 @@
 --- fails the handshake in OpenSSL.
 ---
 --- SNICallback(servername, cb) is asynchronous: the handshake pauses at the
---- client hello (OpenSSL's client hello callback) until cb(err, ctx).
+--- client hello (OpenSSL's client hello callback) until cb(err, ctx) -- or
+--- the callback returns the context (the Lua way); a callback that raises
+--- fails that handshake ('tlsClientError'), not the server.
 local net = require('net')
 local stream = require('luster.stream')
 local errors = require('luster.errors')
@@ -95,11 +97,11 @@ local function verify_client(self)
   end
 end
 
-local function on_secure(self)
-  clear_handshake_timer(self)
+-- The handshake is over: what stays readable after the close (the engine
+-- goes with the socket), and a server's verdict on the client.
+local function on_secure_state(self)
   local eng = self._eng
   self._secure = true
-  -- what stays readable after the close (the engine goes with the socket)
   self._protocol, self._reused, self._cipher = eng:protocol(), eng:reused(), eng:cipher()
   self.alpnProtocol = eng:alpn()
   self.servername = eng:servername() or self._servername or false
@@ -111,6 +113,13 @@ local function on_secure(self)
     else
       self.authorized = false
     end
+  end
+end
+
+local function on_secure(self)
+  clear_handshake_timer(self)
+  on_secure_state(self)
+  if self._is_server then
     flush_pending(self)
     self:emit('secure')
     local srv = self.server
@@ -138,16 +147,33 @@ local function handshake_step(self)
   elseif st == 'error' then
     fail(self, extra)
   elseif st == 'sni' then
-    local cb = self.server and self.server._tls.SNICallback
+    if extra == nil then
+      -- no server_name in the hello: as Node, the SNICallback is not asked
+      eng:sni_answer(nil)
+      return handshake_step(self)
+    end
     local answered = false
-    cb(extra, function(err, sctx)
+    local function answer(err, sctx)
       if answered or self.destroyed then return end
       answered = true
-      if err then return fail(self, err) end
-      local native_ctx = sctx and (sctx.context or sctx)
-      eng:sni_answer(type(native_ctx) == 'userdata' and native_ctx or nil)
+      local native_ctx
+      if err == nil and sctx ~= nil then
+        native_ctx = type(sctx) == 'table' and sctx.context or sctx
+        if type(native_ctx) ~= 'userdata' then
+          err = tls_error('ERR_TLS_INVALID_CONTEXT', 'context must be a SecureContext')
+        end
+      end
+      if err ~= nil then
+        if type(err) ~= 'table' then err = tls_error('ERR_TLS_SNI_CALLBACK', tostring(err)) end
+        return fail(self, err)
+      end
+      eng:sni_answer(native_ctx)
       handshake_step(self)
-    end)
+    end
+    -- cb(err, ctx) now or later, or the context returned
+    local ok, ret = pcall(self.server._tls.SNICallback, extra, answer)
+    if not ok then return answer(ret) end
+    if ret ~= nil and not answered then answer(nil, ret) end
   end
 end
 
@@ -184,8 +210,9 @@ local function on_native(self, event, a)
     if not self.destroyed then handshake_step(self) end
   elseif event == 'end' then
     if not self._secure then
-      return fail(self, tls_error('ECONNRESET',
-        'Client network socket disconnected before secure TLS connection was established'))
+      -- Node's words: the server's and the client's
+      return fail(self, tls_error('ECONNRESET', self._is_server and 'socket hang up'
+        or 'Client network socket disconnected before secure TLS connection was established'))
     end
     local st, err = self._eng:eof()
     if st == 'error' then return self:destroy(err) end
@@ -315,6 +342,22 @@ function TLSSocket:getCipher() return self._cipher end
 --- The session (DER bytes) for `tls.connect{session = ...}`.
 function TLSSocket:getSession() return self._session or (self._eng and (self._eng:session())) or nil end
 function TLSSocket:isSessionReused() return self._reused or false end
+
+--- A server-side TLSSocket over a connected `fd` whose handshake is already
+--- done in `eng` (an https connection that upgraded: lua/https.lua).
+function M._adopt_secure(fd, eng, server, request_cert)
+  local raw = net.Socket.new({ fd = fd })
+  local sock = setmetatable(net.Socket.new({}), TLSSocket)
+  sock.server = server
+  sock.encrypted = true
+  sock._is_server = true
+  sock._request_cert = request_cert
+  sock._eng = eng
+  net._take_over(sock, raw)
+  on_secure_state(sock)
+  sock._h:read_start()
+  return sock
+end
 
 -- ================================================================ connect
 

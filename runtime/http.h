@@ -123,6 +123,7 @@ struct http_server {
   int notify_upgrade;           /* HTTP_WANT_UPGRADE | HTTP_WANT_CONNECT: Lua listens */
   int on_request_ref, on_event_ref, socket_mt_ref;
   struct ssl_ctx_st *tls_ctx;   /* https: connections speak TLS (tls_http.c) */
+  int tls_notify_secure;        /* https: Lua listens for 'secureConnection' */
 
   /* limits (options of createServer, Node's names and defaults) */
   size_t max_header_size;       /* 16 KiB -> 431 */
@@ -170,12 +171,21 @@ int http_check_header(lua_State *L);  /* native.http.check_header(name, value) *
 /* The socket itself, under TLS (http_conn_write is TLS-aware) */
 int http_conn_write_raw(http_conn *c, uv_buf_t *bufs, int nbufs);
 
+/* for tls_http.c: the connection's Lua socket table (made on first use),
+ * and a resumption from the loop (not from inside a Lua call) */
+void http_conn_push_sock(http_conn *c);
+void http_conn_queue_resume(http_conn *c);
+
 /* tls_http.c: the hooks of a server with a tls_ctx */
 int tls_http_start(http_conn *c);                  /* new connection: its engine */
 void tls_http_free(http_conn *c);
 void tls_http_read(http_conn *c, const char *p, size_t n);
 int tls_http_write(http_conn *c, uv_buf_t *bufs, int nbufs);
 void tls_http_close_notify(http_conn *c);
+void tls_http_resume(http_conn *c);                /* resume_conn: an SNI answer came */
+void tls_http_closed(http_conn *c);                /* the close callback, before Lua lets go */
+int tls_http_push_engine(http_conn *c);            /* an upgrade: the session to Lua (1 value) */
+void tls_http_idle(http_conn *c);                  /* the sweep: an idle keep-alive connection */
 void tls_http_release_ctx(http_server *srv);
 
 #endif

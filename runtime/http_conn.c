@@ -114,6 +114,8 @@ static void push_sock(http_conn *c) {
   c->sock_ref = lstr_ref(L);
 }
 
+void http_conn_push_sock(http_conn *c) { push_sock(c); }
+
 /* on_event(kind, sock, a, b) with a and b already pushed (nargs of them) */
 static void notify(http_conn *c, const char *kind, int nargs) {
   lua_State *L = c->srv->s->L;
@@ -394,6 +396,10 @@ void http_conn_feed(http_conn *c, const char *p, size_t n) {
 /* A response finished while its request was complete, or the write queue
  * drained: parse what waits. */
 static void resume_conn(http_conn *c) {
+  if (c->tls) {
+    tls_http_resume(c);
+    if (c->closing) return;
+  }
   if (c->msg_complete && c->res_done) next_request(c);
   if (c->pend.len && !c->msg_complete && !c->out_blocked) {
     http_buf pend = c->pend;
@@ -429,6 +435,8 @@ static void queue_resume(http_conn *c) {
   srv->resume_idle.data = srv;
   uv_idle_start(&srv->resume_idle, resume_idle_cb);
 }
+
+void http_conn_queue_resume(http_conn *c) { queue_resume(c); }
 
 void http_conn_response_done(http_conn *c) {
   http_server *srv = c->srv;
@@ -509,8 +517,9 @@ static void upgrade(http_conn *c, const char *rest, size_t n) {
   if (c->writes == 0) finish_upgrade(c);
 }
 
-/* on_event('upgrade', fd, head, method, url, raw_headers, version), then
- * close our handle: Lua's net.Socket owns the duplicate from here on. */
+/* on_event('upgrade', fd, head, method, url, raw_headers, version[, tls
+ * engine]), then close our handle: Lua's net.Socket (a TLSSocket over the
+ * connection's TLS session, for https) owns the duplicate from here on. */
 static void finish_upgrade(http_conn *c) {
   http_server *srv = c->srv;
   lua_State *L = srv->s->L;
@@ -533,8 +542,10 @@ static void finish_upgrade(http_conn *c) {
   lua_pushlstring(L, c->req.p, c->url_len);
   lua_pushlstring(L, c->req.p + c->url_len, c->req.len - c->url_len);
   lua_pushinteger(L, c->parser.http_major * 10 + c->parser.http_minor);
+  int nargs = 7;
+  if (c->tls) nargs += tls_http_push_engine(c); /* https: the session goes along */
   http_buf_free(&c->pend);
-  lstr_dispatch(srv->s, 7);
+  lstr_dispatch(srv->s, nargs);
 }
 
 /* ---- reading ---- */
@@ -630,6 +641,7 @@ static void conn_close_cb(uv_handle_t *h) {
   /* the handler still holds this request: tell it the client is gone */
   if (c->dispatched && !c->res_done && c->sock_ref != LUA_NOREF && !lua_gone(c))
     notify(c, "close", 0);
+  if (c->tls) tls_http_closed(c);
   if (c->resume_queued) {
     for (http_conn **pp = &srv->resume_head; *pp; pp = &(*pp)->resume_next)
       if (*pp == c) { *pp = c->resume_next; break; }
@@ -708,6 +720,7 @@ void http_conn_sweep(http_server *srv) {
         http_conn_close(c); /* server:close(): the grace period is over */
       } else if (c->served) {
         if (srv->keep_alive_timeout && age >= srv->keep_alive_timeout) http_conn_close(c);
+        else if (c->tls) tls_http_idle(c); /* waiting keep-alive: its TLS buffers go */
       } else if (srv->headers_timeout && age >= srv->headers_timeout) {
         http_conn_fail(c, 408);
       }

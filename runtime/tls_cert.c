@@ -5,8 +5,13 @@
  * subjectaltname as Node's string ("DNS:a, IP Address:127.0.0.1"),
  * valid_from/valid_to in OpenSSL's print format (as Node), serialNumber in
  * upper-case hex, fingerprint (SHA-1), fingerprint256, fingerprint512 as
- * colon-separated hex, bits, and raw (the DER bytes).
+ * colon-separated hex, bits, ca (a CA certificate), ext_key_usage (OIDs),
+ * the public key as Node shows it (RSA: modulus, exponent, pubkey = the
+ * SubjectPublicKeyInfo DER; EC: pubkey = the encoded point, asn1Curve,
+ * nistCurve), and raw (the DER bytes).
  */
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include "lstr.h"
 #include <stdio.h>
 #include <string.h>
@@ -98,6 +103,76 @@ static void push_altnames(lua_State *L, X509 *x) {
   lua_setfield(L, -2, "subjectaltname");
 }
 
+static void push_bio(lua_State *L, BIO *b) {
+  char *p = NULL;
+  long n = b ? BIO_get_mem_data(b, &p) : 0;
+  lua_pushlstring(L, p ? p : "", n > 0 ? (size_t)n : 0);
+}
+
+static void push_rsa(lua_State *L, EVP_PKEY *k) {
+  BIGNUM *n = NULL, *e = NULL;
+  if (EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_RSA_N, &n) && n) {
+    BIO *b = BIO_new(BIO_s_mem());
+    if (b && BN_print(b, n)) {
+      push_bio(L, b);
+      lua_setfield(L, -2, "modulus");
+    }
+    BIO_free(b);
+  }
+  if (EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_RSA_E, &e) && e) {
+    char hex[24];
+    snprintf(hex, sizeof hex, "0x%llx", (unsigned long long)BN_get_word(e));
+    lua_pushstring(L, hex);
+    lua_setfield(L, -2, "exponent");
+  }
+  BN_free(n);
+  BN_free(e);
+  unsigned char *der = NULL;
+  int len = i2d_PUBKEY(k, &der);
+  if (len > 0) {
+    lua_pushlstring(L, (const char *)der, (size_t)len);
+    lua_setfield(L, -2, "pubkey");
+  }
+  OPENSSL_free(der);
+}
+
+static void push_ec(lua_State *L, EVP_PKEY *k) {
+  unsigned char point[256];
+  size_t len = 0;
+  if (EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, sizeof point, &len)) {
+    lua_pushlstring(L, (const char *)point, len);
+    lua_setfield(L, -2, "pubkey");
+  }
+  char group[80];
+  if (EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, NULL)) {
+    int nid = OBJ_sn2nid(group);
+    if (nid == NID_undef) nid = OBJ_ln2nid(group);
+    if (nid != NID_undef) {
+      lua_pushstring(L, OBJ_nid2sn(nid));
+      lua_setfield(L, -2, "asn1Curve");
+      const char *nist = EC_curve_nid2nist(nid);
+      if (nist) {
+        lua_pushstring(L, nist);
+        lua_setfield(L, -2, "nistCurve");
+      }
+    }
+  }
+}
+
+static void push_ext_key_usage(lua_State *L, X509 *x) {
+  EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(x, NID_ext_key_usage, NULL, NULL);
+  if (!eku) return;
+  lua_createtable(L, sk_ASN1_OBJECT_num(eku), 0);
+  for (int i = 0; i < sk_ASN1_OBJECT_num(eku); i++) {
+    char oid[128];
+    if (OBJ_obj2txt(oid, sizeof oid, sk_ASN1_OBJECT_value(eku, i), 1) < 0) continue;
+    lua_pushstring(L, oid);
+    lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
+  }
+  lua_setfield(L, -2, "ext_key_usage");
+  sk_ASN1_OBJECT_pop_free(eku, ASN1_OBJECT_free);
+}
+
 int lstr_tls_push_cert(lua_State *L, X509 *x) {
   lua_createtable(L, 0, 12);
   push_name(L, X509_get_subject_name(x));
@@ -123,10 +198,16 @@ int lstr_tls_push_cert(lua_State *L, X509 *x) {
   lua_setfield(L, -2, "fingerprint256");
   push_fingerprint(L, x, EVP_sha512());
   lua_setfield(L, -2, "fingerprint512");
+  lua_pushboolean(L, X509_check_ca(x) == 1);
+  lua_setfield(L, -2, "ca");
+  push_ext_key_usage(L, x);
   EVP_PKEY *k = X509_get0_pubkey(x);
   if (k) {
     lua_pushinteger(L, EVP_PKEY_get_bits(k));
     lua_setfield(L, -2, "bits");
+    int id = EVP_PKEY_get_base_id(k);
+    if (id == EVP_PKEY_RSA || id == EVP_PKEY_RSA_PSS) push_rsa(L, k);
+    else if (id == EVP_PKEY_EC) push_ec(L, k);
   }
   unsigned char *der = NULL;
   int n = i2d_X509(x, &der);

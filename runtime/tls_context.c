@@ -35,7 +35,7 @@
 #define CTX_MT "luster.tls.context"
 #define ENGINE_MT "luster.tls.engine"
 
-int lstr_tls_push_cert(lua_State *L, X509 *x);   /* tls_cert.c */
+int lstr_tls_push_info(lua_State *L, tls_engine *e, const char *what, int arg);   /* tls_info.c */
 
 static int opts_idx = -1;
 static uv_once_t opts_once = UV_ONCE_INIT;
@@ -213,18 +213,6 @@ static unsigned char *alpn_wire(lua_State *L, int t, unsigned *len) {
   return w;
 }
 
-/* Server: the first of our protocols the client offers; none in common is
- * a fatal no_application_protocol alert, as Node (18+) does. */
-static int alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
-                          unsigned inlen, void *arg) {
-  (void)arg;
-  tls_ctx_opts *o = tls_ctx_get_opts(SSL_get_SSL_CTX(ssl));
-  if (!o || !o->alpn) return SSL_TLSEXT_ERR_NOACK;
-  if (SSL_select_next_proto((unsigned char **)out, outlen, o->alpn, o->alpn_len, in, inlen) != OPENSSL_NPN_NEGOTIATED)
-    return SSL_TLSEXT_ERR_ALERT_FATAL;
-  return SSL_TLSEXT_ERR_OK;
-}
-
 static const unsigned char SESSION_ID_CONTEXT[] = "luster";
 
 static int new_context(lua_State *L) {
@@ -288,8 +276,8 @@ static int new_context(lua_State *L) {
   SSL_CTX_set_session_id_context(ctx, SESSION_ID_CONTEXT, sizeof SESSION_ID_CONTEXT - 1);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_BOTH);
   o->alpn = alpn_wire(L, 1, &o->alpn_len);
+  /* a server chooses in tls_engine.c's callback; a client offers these */
   if (o->alpn) {
-    SSL_CTX_set_alpn_select_cb(ctx, alpn_select_cb, NULL);
     if (SSL_CTX_set_alpn_protos(ctx, o->alpn, o->alpn_len) != 0) return tls_raise(L, "ERR_OUT_OF_MEMORY");
   }
   {
@@ -347,6 +335,15 @@ static int ctx_engine(lua_State *L) {
     SSL_set_tlsext_host_name(tls_engine_ssl(*cell), servername);
   ERR_clear_error();
   return 1;
+}
+
+/* An engine made elsewhere (an https connection that upgraded) as a Lua
+ * engine, which owns it from now on. */
+void lstr_tls_push_engine(lua_State *L, tls_engine *e) {
+  tls_engine **cell = lua_newuserdata(L, sizeof *cell);
+  *cell = e;
+  luaL_getmetatable(L, ENGINE_MT);
+  lua_setmetatable(L, -2);
 }
 
 static void push_out(lua_State *L, tls_engine *e) {
@@ -431,19 +428,11 @@ static int eng_eof(lua_State *L) {
   return 1;
 }
 
-static int eng_verify(lua_State *L) {
-  const char *msg = NULL;
-  const char *code = tls_engine_verify_code(check_engine(L), &msg);
-  if (!code) return 0;
-  lua_pushstring(L, code);
-  lua_pushstring(L, msg ? msg : code);
-  return 2;
-}
-
-static int eng_check_host(lua_State *L) {
-  lua_pushboolean(L, tls_engine_check_host(check_engine(L), luaL_checkstring(L, 2)));
-  return 1;
-}
+/* the session's own getters (tls_info.c) */
+#define INFO(name, what) \
+  static int name(lua_State *L) { return lstr_tls_push_info(L, check_engine(L), what, 2); }
+INFO(eng_verify, "verify")
+INFO(eng_check_host, "check_host")
 
 static int eng_sni_answer(lua_State *L) {
   tls_engine *e = check_engine(L);
@@ -475,58 +464,14 @@ static int eng_set_session(lua_State *L) {
   return 1;
 }
 
-static int eng_reused(lua_State *L) {
-  lua_pushboolean(L, SSL_session_reused(tls_engine_ssl(check_engine(L))));
-  return 1;
-}
-
-static int eng_alpn(lua_State *L) {
-  const unsigned char *p;
-  unsigned n;
-  SSL_get0_alpn_selected(tls_engine_ssl(check_engine(L)), &p, &n);
-  if (n) lua_pushlstring(L, (const char *)p, n);
-  else lua_pushboolean(L, 0);
-  return 1;
-}
-
-static int eng_protocol(lua_State *L) {
-  tls_engine *e = check_engine(L);
-  if (!tls_engine_secure(e)) return 0;
-  lua_pushstring(L, SSL_get_version(tls_engine_ssl(e)));
-  return 1;
-}
-
-static int eng_cipher(lua_State *L) {
-  const SSL_CIPHER *c = SSL_get_current_cipher(tls_engine_ssl(check_engine(L)));
-  if (!c) return 0;
-  lua_createtable(L, 0, 3);
-  lua_pushstring(L, SSL_CIPHER_get_name(c));
-  lua_setfield(L, -2, "name");
-  lua_pushstring(L, SSL_CIPHER_standard_name(c));
-  lua_setfield(L, -2, "standardName");
-  lua_pushstring(L, SSL_CIPHER_get_version(c));
-  lua_setfield(L, -2, "version");
-  return 1;
-}
-
-static int eng_servername(lua_State *L) {
-  const char *n = SSL_get_servername(tls_engine_ssl(check_engine(L)), TLSEXT_NAMETYPE_host_name);
-  if (!n) return 0;
-  lua_pushstring(L, n);
-  return 1;
-}
-
-static int eng_peer_certificate(lua_State *L) {
-  X509 *x = SSL_get0_peer_certificate(tls_engine_ssl(check_engine(L)));
-  if (!x) return 0;
-  return lstr_tls_push_cert(L, x);
-}
-
-static int eng_certificate(lua_State *L) {
-  X509 *x = SSL_get_certificate(tls_engine_ssl(check_engine(L)));
-  if (!x) return 0;
-  return lstr_tls_push_cert(L, x);
-}
+INFO(eng_reused, "reused")
+INFO(eng_alpn, "alpn")
+INFO(eng_protocol, "protocol")
+INFO(eng_cipher, "cipher")
+INFO(eng_servername, "servername")
+INFO(eng_peer_certificate, "peer_certificate")
+INFO(eng_certificate, "certificate")
+#undef INFO
 
 static int eng_close(lua_State *L) {
   tls_engine **p = luaL_checkudata(L, 1, ENGINE_MT);
@@ -565,11 +510,18 @@ static const luaL_Reg engine_methods[] = {
   {NULL, NULL}
 };
 
-int lstr_tls_http_attach(lua_State *L);   /* tls_http.c */
+/* tls_http.c */
+int lstr_tls_http_attach(lua_State *L);
+int lstr_tls_http_notify_secure(lua_State *L);
+int lstr_tls_http_sni_answer(lua_State *L);
+int lstr_tls_http_info(lua_State *L);
 
 static const luaL_Reg tls_funcs[] = {
   {"context", new_context},
   {"http_attach", lstr_tls_http_attach},
+  {"http_notify_secure", lstr_tls_http_notify_secure},
+  {"http_sni_answer", lstr_tls_http_sni_answer},
+  {"http_info", lstr_tls_http_info},
   {NULL, NULL}
 };
 

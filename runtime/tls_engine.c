@@ -18,12 +18,14 @@
 
 struct tls_engine {
   SSL *ssl;
+  tls_ctx_opts *opts;        /* of the context it was made from (an SNI answer keeps them) */
   BIO *rbio, *wbio;
   int is_server;
   int secure;
   int failed;
   int reject_in_handshake;   /* server with requestCert + rejectUnauthorized */
   int sni_answered;
+  int sni_waiting;           /* the client hello waits for tls_engine_sni_answer */
   char *sni_name;
   unsigned char *session;    /* DER of the latest session (client) */
   size_t session_len;
@@ -81,6 +83,13 @@ static int fail(tls_engine *e, const char *fallback) {
   return TLS_ERROR;
 }
 
+void tls_engine_fail(tls_engine *e, const char *code, const char *message) {
+  e->failed = 1;
+  snprintf(e->err_code, sizeof e->err_code, "%s", code);
+  snprintf(e->err_msg, sizeof e->err_msg, "%s", message);
+}
+
+int tls_engine_failed(tls_engine *e) { return e->failed; }
 const char *tls_engine_error_code(tls_engine *e) { return e->err_code; }
 const char *tls_engine_error_message(tls_engine *e) { return e->err_msg; }
 
@@ -130,11 +139,29 @@ static char *hello_servername(SSL *ssl) {
 static int client_hello_cb(SSL *ssl, int *alert, void *arg) {
   (void)alert; (void)arg;
   tls_engine *e = engine_of(ssl);
-  tls_ctx_opts *o = tls_ctx_get_opts(SSL_get_SSL_CTX(ssl));
+  tls_ctx_opts *o = e ? e->opts : NULL;
   if (!e || !o || !o->sni_async || e->sni_answered) return SSL_CLIENT_HELLO_SUCCESS;
-  free(e->sni_name);
-  e->sni_name = hello_servername(ssl);
+  if (!e->sni_waiting) {
+    free(e->sni_name);
+    e->sni_name = hello_servername(ssl);
+    e->sni_waiting = 1;
+  }
   return SSL_CLIENT_HELLO_RETRY;
+}
+
+/* Server: the first of our protocols the client offers; none in common is
+ * a fatal no_application_protocol alert, as Node (18+) does.  The choice is
+ * the server's (its ALPNProtocols), whichever context an SNICallback
+ * switched to: so every context carries this callback. */
+static int alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
+                          unsigned inlen, void *arg) {
+  (void)arg;
+  tls_engine *e = engine_of(ssl);
+  tls_ctx_opts *o = e ? e->opts : NULL;
+  if (!o || !o->alpn) return SSL_TLSEXT_ERR_NOACK;
+  if (SSL_select_next_proto((unsigned char **)out, outlen, o->alpn, o->alpn_len, in, inlen) != OPENSSL_NPN_NEGOTIATED)
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  return SSL_TLSEXT_ERR_OK;
 }
 
 /* ex_data indexes are process-wide: made once, whichever thread is first */
@@ -145,6 +172,7 @@ void tls_engine_install(SSL_CTX *ctx) {
   uv_once(&index_once, make_index);
   SSL_CTX_sess_set_new_cb(ctx, new_session_cb);
   SSL_CTX_set_client_hello_cb(ctx, client_hello_cb, NULL);
+  SSL_CTX_set_alpn_select_cb(ctx, alpn_select_cb, NULL);
 }
 
 /* ---- life ---- */
@@ -166,7 +194,8 @@ tls_engine *tls_engine_new(SSL_CTX *ctx, int is_server) {
   SSL_set_bio(e->ssl, e->rbio, e->wbio);
   SSL_set_ex_data(e->ssl, engine_idx, e);
   e->is_server = is_server;
-  tls_ctx_opts *o = tls_ctx_get_opts(ctx);
+  /* the SSL holds its first context (session_ctx) for life, so these stay valid */
+  tls_ctx_opts *o = e->opts = tls_ctx_get_opts(ctx);
   if (is_server) {
     SSL_set_accept_state(e->ssl);
     if (o && o->request_cert) {
@@ -230,7 +259,14 @@ int tls_engine_read(tls_engine *e, char *buf, size_t cap, size_t *got) {
   if (e->failed) return TLS_ERROR;
   while (*got < cap) {
     int n = SSL_read(e->ssl, buf + *got, (int)(cap - *got));
-    if (n > 0) { *got += (size_t)n; continue; }
+    if (n > 0) {
+      *got += (size_t)n;
+      /* all input consumed: another SSL_read would only say WANT_READ,
+       * at the price of a trip through the record layer (and, with
+       * SSL_MODE_RELEASE_BUFFERS, a read buffer allocated and freed) */
+      if (BIO_ctrl_pending(e->rbio) == 0 && !SSL_has_pending(e->ssl)) return TLS_WANT;
+      continue;
+    }
     switch (SSL_get_error(e->ssl, n)) {
     case SSL_ERROR_WANT_READ:
     case SSL_ERROR_WANT_WRITE:
@@ -323,8 +359,11 @@ int tls_engine_check_host(tls_engine *e, const char *host) {
 
 const char *tls_engine_sni_name(tls_engine *e) { return e->sni_name; }
 
+int tls_engine_sni_waiting(tls_engine *e) { return e->sni_waiting; }
+
 void tls_engine_sni_answer(tls_engine *e, SSL_CTX *ctx) {
   e->sni_answered = 1;
+  e->sni_waiting = 0;
   if (ctx) SSL_set_SSL_CTX(e->ssl, ctx);
 }
 

@@ -69,7 +69,9 @@ void tls_engine_shutdown(tls_engine *e);                       /* queue close_no
 size_t tls_engine_out(tls_engine *e, const char **p);
 void tls_engine_out_clear(tls_engine *e);
 
-/* The failure of the last step */
+/* The failure of the last step (or one the owner declared: a timeout) */
+void tls_engine_fail(tls_engine *e, const char *code, const char *message);
+int tls_engine_failed(tls_engine *e);
 const char *tls_engine_error_code(tls_engine *e);
 const char *tls_engine_error_message(tls_engine *e);
 
@@ -83,6 +85,7 @@ int tls_engine_check_host(tls_engine *e, const char *host);
  * and the answer: switch to ctx (NULL keeps the current one); then call
  * tls_engine_handshake again. */
 const char *tls_engine_sni_name(tls_engine *e);
+int tls_engine_sni_waiting(tls_engine *e);   /* TLS_SNI returned, not answered yet */
 void tls_engine_sni_answer(tls_engine *e, SSL_CTX *ctx);
 
 /* Sessions for resumption: the latest the server gave us (client), DER. */

@@ -296,11 +296,11 @@ http {
 end)
 
 describe('https options', function()
-  it('refuses SNICallback on https.createServer instead of ignoring it', function()
+  it('checks SNICallback\'s type', function()
     local ok, e = pcall(https.createServer, { cert = certs.server_cert, key = certs.server_key,
-      SNICallback = function() end }, function() end)
+      SNICallback = 'nope' }, function() end)
     assert.is_false(ok)
-    assert.are.equal('ERR_FEATURE_UNAVAILABLE_ON_PLATFORM', e.code)
+    assert.are.equal('ERR_INVALID_ARG_TYPE', e.code)
   end)
 
   it('raises Node\'s code for a key that does not match the certificate', function()

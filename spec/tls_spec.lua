@@ -322,6 +322,43 @@ describe('tls servers', function()
     close(server)
   end)
 
+  it('takes a context SNICallback returns; a raising callback fails only that handshake', function()
+    local wrong = tls.createSecureContext { cert = certs.wrong_cert, key = certs.wrong_key }
+    local asked = {}
+    local server = server_with(certs.server_cert, certs.server_key, {
+      SNICallback = function(name)
+        asked[#asked + 1] = name
+        if name == 'raise.example' then error('no such site') end
+        return wrong
+      end,
+    })
+    local errs = {}
+    server:on('tlsClientError', function(e) errs[#errs + 1] = e.code end)
+    local port = listen(server, 0, '127.0.0.1')
+    local a, err = try_connect { host = '127.0.0.1', port = port, servername = 'wrong.example', ca = certs.ca }
+    assert.is_nil(err)
+    assert.are.equal('wrong.example', a:getPeerCertificate().subject.CN)
+    a:destroy()
+    local _, err2 = try_connect { host = '127.0.0.1', port = port, servername = 'raise.example', ca = certs.ca }
+    assert.is_table(err2)
+    -- an IP literal sends no server_name: the callback is not asked, the
+    -- server's own certificate is served
+    local c, err3 = try_connect { host = '127.0.0.1', port = port, ca = certs.ca, rejectUnauthorized = false }
+    assert.is_nil(err3)
+    assert.are.equal('localhost', c:getPeerCertificate().subject.CN)
+    c:destroy()
+    -- a client that leaves mid-handshake: Node's server-side words
+    local half = net.connect(port, '127.0.0.1')
+    await(half:connected())
+    half:write('\22\3\1\0\200\1\0\0')
+    sleep(50)
+    half:destroy()
+    sleep(100)
+    assert.are.same({ 'wrong.example', 'raise.example' }, asked)
+    assert.are.same({ 'ERR_TLS_SNI_CALLBACK', 'ECONNRESET' }, errs)
+    close(server)
+  end)
+
   it('does mutual TLS: requestCert with rejectUnauthorized', function()
     local peer_cn
     local server = server_with(certs.server_cert, certs.server_key,

@@ -8,7 +8,7 @@
  * asynchronous SNICallback) and how the rest is split into reads, so that
  * record boundaries land everywhere; the engine is driven as lua/tls.lua
  * and tls_http.c drive it (handshake until done, then reads; an SNI pause
- * answered at once), its output drained, then it is freed.  After every
+ * answered at once or one read later), its output drained, then it is freed.  After every
  * input OpenSSL's error queue must be empty (a later, unrelated operation
  * must not see a stale error): the target aborts otherwise.
  *
@@ -93,8 +93,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t n = size - at < piece ? size - at : piece;
     if (tls_engine_feed(e, (const char *)data + at, n) != 0) break;
     if (!tls_engine_secure(e)) {
+      /* ctl & 8: the SNI answer comes a read later (as an asynchronous
+       * SNICallback's does: input keeps arriving while the hello waits) */
+      if (tls_engine_sni_waiting(e)) {
+        tls_engine_sni_answer(e, (ctl & 4) ? CTX[0] : NULL);
+      }
       int rc = tls_engine_handshake(e);
-      if (rc == TLS_SNI) {
+      if (rc == TLS_SNI && !(ctl & 8)) {
         (void)tls_engine_sni_name(e);
         tls_engine_sni_answer(e, (ctl & 4) ? CTX[0] : NULL);
         rc = tls_engine_handshake(e);
