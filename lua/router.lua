@@ -46,6 +46,7 @@ local static = require('luster.router_static')
 require('luster.router_response') -- req/res helpers (res:send, res:redirect, req:get, ...)
 
 local route_lib = require('luster.router_route')
+local call_unrecorded = require('native.http').call_unrecorded
 
 local type, setmetatable, rawget, tonumber, find, sub = type, setmetatable, rawget, tonumber, string.find, string.sub
 local lower = string.lower
@@ -286,87 +287,119 @@ end
 -- One request's walk through one router's stack.  Its state is one table
 -- (and `nxt` one closure over it): a closure over a dozen locals would make
 -- a dozen upvalue objects per request per router, most of the garbage a
--- request made.
-local function walk(st, err)
-  local self, req, res = st.self, st.req, st.res
-  local url, path, lpath, base = st.url, st.path, st.lpath, st.base
-  local stack, method, nxt = st.stack, st.method, st.nxt
+-- request made.  `step` looks at one layer and goes on to the next with a
+-- tail call rather than a loop: LuaJIT will not compile a trace through a
+-- loop it enters with a few iterations, and the request's trace (from
+-- http.lua's serve down to the response) passes through here.
+local step
+
+-- Leaving this router: the request as it came in.
+local function leave(st, err)
+  local req, res = st.req, st.res
+  req.url, req.path, req.baseUrl, req.params = st.url, st.path, st.base, st.parent_params or nil
+  local allow = st.allow
+  if allow and err == nil and not res.finished then return send_options(res, allow) end
+  local out = st.out
+  if out then return out(err ~= 'router' and err or nil) end
+  return final(req, res, err)
+end
+
+local function merge_parent_params(params, parent)
+  for k, v in pairs(parent) do if params[k] == nil then params[k] = v end end
+end
+
+local function note_options(st, route)
+  local allow = st.allow
+  if not allow then allow = {}; st.allow = allow end
+  for m in pairs(route.methods) do allow[m] = true end
+  if route.methods.GET then allow.HEAD = true end
+end
+
+-- A route layer: dispatches the request when it matches; else the next layer.
+local function step_route(st, layer, route, err)
+  local method, path, lpath = st.method, st.path, st.lpath
+  -- a route runs only with no error pending, for a method it has
+  if err ~= nil then return step(st, err) end
+  if route:_handles(method) then
+    local params, perr = match_route(layer, path, lpath)
+    if perr then return step(st, perr) end
+    if params then
+      if params == NO_PARAMS then
+        params = st.own_params
+        if not params then params = {}; st.own_params = params end
+      elseif st.self.mergeParams and st.parent_params then
+        merge_parent_params(params, st.parent_params)
+      end
+      local req = st.req
+      req.params = params
+      return parse_then_route(st.self, layer, req, st.res, st.nxt)
+    end
+  elseif method == 'OPTIONS' and match_route(layer, path, lpath) then
+    note_options(st, route)
+  end
+  return step(st, err)
+end
+
+-- A middleware layer whose prefix matched: strips it and runs the handler.
+local function run_middleware(st, layer, err, params, removed)
+  local req = st.req
+  if params ~= NO_PARAMS then
+    if st.self.mergeParams and st.parent_params then merge_parent_params(params, st.parent_params) end
+    req.params = params
+  else
+    local own = st.own_params
+    if not own then own = {}; st.own_params = own end
+    if rawget(req, 'params') ~= own then req.params = own end
+  end
+  local url, path = st.url, st.path
+  if removed ~= '' then
+    st.stripped = true
+    local rest = sub(url, #removed + 1)
+    if sub(rest, 1, 1) ~= '/' then rest = '/' .. rest end
+    req.url = rest
+    req.path = sub(path, #removed + 1)
+    if req.path == '' then req.path = '/' end
+    req.baseUrl = st.base .. removed
+  end
+  local e = run(layer.fn, err, req, st.res, st.nxt)
+  if e == nil then return end
   if st.stripped then
-    req.url, req.path, req.baseUrl = url, path, base
+    req.url, req.path, req.baseUrl = url, path, st.base
+    st.stripped = false
+  end
+  return step(st, e)
+end
+
+step = function(st, err)
+  local i = st.i + 1
+  st.i = i
+  local layer = st.stack[i]
+  if not layer or err == 'router' then return leave(st, err) end
+  local route = layer.route
+  if route then return step_route(st, layer, route, err) end
+  if (err ~= nil) == (layer.arity == 4) then
+    local params, removed, perr = match_prefix(layer, st.path, st.lpath)
+    if perr then return step(st, perr) end
+    if params then return run_middleware(st, layer, err, params, removed) end
+  end
+  return step(st, err)
+end
+
+-- What `nxt(err)` does: back to the request as this router had it, then on.
+local function walk(st, err)
+  if st.stripped then
+    local req = st.req
+    req.url, req.path, req.baseUrl = st.url, st.path, st.base
     st.stripped = false
   end
   if err == 'route' then err = nil end
-  while true do
-    local i = st.i + 1
-    st.i = i
-    local layer = stack[i]
-    if not layer or err == 'router' then
-      -- leaving this router: the request as it came in
-      req.url, req.path, req.baseUrl, req.params = url, path, base, st.parent_params or nil
-      local allow = st.allow
-      if allow and err == nil and not res.finished then return send_options(res, allow) end
-      local out = st.out
-      if out then return out(err ~= 'router' and err or nil) end
-      return final(req, res, err)
-    end
-    local route = layer.route
-    if route then
-      -- a route runs only with no error pending, for a method it has
-      if err == nil and method == 'OPTIONS' and not route:_handles(method) and match_route(layer, path, lpath) then
-        local allow = st.allow
-        if not allow then allow = {}; st.allow = allow end
-        for m in pairs(route.methods) do allow[m] = true end
-        if route.methods.GET then allow.HEAD = true end
-      elseif err == nil and route:_handles(method) then
-        local params, perr = match_route(layer, path, lpath)
-        if perr then
-          err = perr
-        elseif params then
-          if params == NO_PARAMS then
-            params = st.own_params
-            if not params then params = {}; st.own_params = params end
-          elseif self.mergeParams and st.parent_params then
-            for k, v in pairs(st.parent_params) do if params[k] == nil then params[k] = v end end
-          end
-          req.params = params
-          return parse_then_route(self, layer, req, res, nxt)
-        end
-      end
-    elseif (err ~= nil) == (layer.arity == 4) then
-      local params, removed, perr = match_prefix(layer, path, lpath)
-      if perr then
-        err = perr
-      elseif params then
-        if params ~= NO_PARAMS then
-          if self.mergeParams and st.parent_params then
-            for k, v in pairs(st.parent_params) do if params[k] == nil then params[k] = v end end
-          end
-          req.params = params
-        else
-          local own = st.own_params
-          if not own then own = {}; st.own_params = own end
-          if rawget(req, 'params') ~= own then req.params = own end
-        end
-        if removed ~= '' then
-          st.stripped = true
-          local rest = sub(url, #removed + 1)
-          if sub(rest, 1, 1) ~= '/' then rest = '/' .. rest end
-          req.url = rest
-          req.path = sub(path, #removed + 1)
-          if req.path == '' then req.path = '/' end
-          req.baseUrl = base .. removed
-        end
-        local e = run(layer.fn, err, req, res, nxt)
-        if e == nil then return end
-        if st.stripped then
-          req.url, req.path, req.baseUrl = url, path, base
-          st.stripped = false
-        end
-        err = e
-      end
-    end
-  end
+  return step(st, err)
 end
+
+local function make_nxt(st)
+  return function(err) return walk(st, err) end
+end
+jit.off(make_nxt) -- called from C, never part of a trace
 
 --- Handle one request (also usable as a plain `http` handler, or as
 --- middleware: `out(err)` is called when nothing here answered).
@@ -390,9 +423,10 @@ function Router:handle(req, res, out)
     lpath = self.caseSensitive and path or lower(path), base = base, parent_params = parent_params or false,
     own_params = self.mergeParams and (parent_params or {}) or false, stack = self.stack, i = 0,
     stripped = false, method = req.method, allow = false, nxt = false }
-  local function nxt(err) return walk(st, err) end
-  st.nxt = nxt
-  nxt()
+  -- made outside the trace (see runtime/http.c): LuaJIT 2.1 does not
+  -- compile the making of a closure
+  st.nxt = call_unrecorded(make_nxt, st)
+  return step(st, nil)
 end
 
 --- Serve the app: `app:listen(port[, host][, cb])` returns the server.

@@ -541,8 +541,10 @@ Res['end'] = Res.finish
 ---@param value any
 ---@param status? integer
 ---@return ServerResponse
+local json_encode
 function Res:json(value, status)
-  local body = require('json').encode(value)
+  if not json_encode then json_encode = require('json').encode end
+  local body = json_encode(value)
   if status then self.statusCode = status end
   if not self.headersSent and not self:getHeader('content-type') then
     self:setHeader('Content-Type', 'application/json')

@@ -168,6 +168,19 @@ local function fill_match(keys, path, first, ...)
   return fill({}, keys, path, first, ...)
 end
 
+-- A route with one param (the usual one) is matched without a loop and
+-- without passing match's results on as varargs: LuaJIT compiles neither
+-- a loop of one iteration inside the request's trace nor a call to a
+-- builtin it does not compile (string.match) whose results are passed on
+-- (it can stitch the trace around a call with a fixed number of results).
+local function match_one(key, pattern, path, lpath)
+  local from, to = match(lpath, pattern)
+  if from == nil then return nil end
+  local v = decode_param(sub(path, from, to - 1))
+  if v == nil then return nil, bad_param() end
+  return { [key] = v }
+end
+
 local function match_route(layer, path, lpath)
   local plain = layer.plain
   if plain then
@@ -175,7 +188,9 @@ local function match_route(layer, path, lpath)
     return nil
   end
   if layer.risky and #lpath > RISKY_PATH then return nil end
-  return fill_match(layer.keys, path, match(lpath, layer.pattern))
+  local keys = layer.keys
+  if keys[2] == nil and keys[1] ~= nil then return match_one(keys[1], layer.pattern, path, lpath) end
+  return fill_match(keys, path, match(lpath, layer.pattern))
 end
 
 local function match_prefix(layer, path, lpath)
