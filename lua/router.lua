@@ -51,7 +51,8 @@ local call_unrecorded = require('native.http').call_unrecorded
 local type, setmetatable, rawget, tonumber, find, sub = type, setmetatable, rawget, tonumber, string.find, string.sub
 local lower = string.lower
 local run, run_param, arity, flatten = route_lib.run, route_lib.run_param, route_lib.arity, route_lib.flatten
-local compile, match_route, match_prefix = route_lib.compile, route_lib.match_route, route_lib.match_prefix
+local compile, simple_shape, match_route, match_prefix = route_lib.compile, route_lib.simple_shape,
+  route_lib.match_route, route_lib.match_prefix
 local NO_PARAMS, Route, METHODS, trace_of = route_lib.NO_PARAMS, route_lib.Route, route_lib.METHODS, route_lib.trace_of
 
 -- ---- Router ----
@@ -81,6 +82,11 @@ function Router:route(path)
   if find(path, '[:*]') then
     local pat, keys, risky = compile(path, fold)
     layer.pattern, layer.keys, layer.risky = '^' .. pat .. '/?$', keys, risky
+    local pre, suf = simple_shape(path, fold)
+    if pre then
+      layer.pre, layer.suf = pre, suf
+      layer.suf_slash = suf .. '/'
+    end
   else
     if fold then path = path:lower() end
     layer.plain = path

@@ -549,8 +549,11 @@ function Res:json(value, status)
   if not json_encode then json_encode = require('json').encode end
   local body = json_encode(value)
   if status then self.statusCode = status end
-  if not self.headersSent and not self:getHeader('content-type') then
-    self:setHeader('Content-Type', 'application/json')
+  if not self.headersSent then
+    -- setHeader's work without its checks and case folding: the name and
+    -- value are known good
+    local hv, hn = own_headers(self)
+    if hv['content-type'] == nil then hv['content-type'], hn['content-type'] = 'application/json', 'Content-Type' end
   end
   return self:finish(body)
 end
