@@ -422,11 +422,11 @@ jit.off(make_nxt) -- called from C, never part of a trace
 function Router:handle(req, res, out)
   local url, path = req.url, req.path
   local base = rawget(req, 'baseUrl')
-  if base == nil then
+  if not base then -- false: a field of the router's server's request (http.lua)
     base = ''
     req.baseUrl, req.originalUrl = '', url
   end
-  if self.is_app and rawget(req, 'app') == nil then
+  if self.is_app and not rawget(req, 'app') then
     req.app = self
     res.locals = {} -- Express's res.locals: this request's, for the handlers after
   end
@@ -444,6 +444,7 @@ end
 ---@return HttpServer
 function Router:listen(...)
   local server = http.createServer(self.options, function(req, res) self:handle(req, res) end)
+  server._router_fields = true
   self.server = server
   return server:listen(...)
 end
