@@ -300,10 +300,11 @@ local S_PARENT_PARAMS, S_OWN_PARAMS, S_I, S_STRIPPED, S_ALLOW, S_NXT, S_METHOD =
 -- (S_OUT: the caller's continuation or false; S_LPATH: the path as matched,
 -- case-folded unless caseSensitive; S_I: the layer reached; S_STRIPPED:
 -- whether a mount prefix is cut from req.url now; S_ALLOW: the methods an
--- OPTIONS request found; S_METHOD: req.method as it came in.)  `step` looks at one layer and goes on to the next with a
--- tail call rather than a loop: LuaJIT will not compile a trace through a
--- loop it enters with a few iterations, and the request's trace (from
--- http.lua's serve down to the response) passes through here.
+-- OPTIONS request found; S_METHOD: req.method as it came in.)
+-- `step` looks at one layer and goes on to the next with a tail call
+-- rather than a loop: LuaJIT will not compile a trace through a loop it
+-- enters with a few iterations, and the request's trace (from http.lua's
+-- serve down to the response) passes through here.
 local step
 
 -- Leaving this router: the request as it came in.
