@@ -83,8 +83,17 @@ end
 -- (every key present, so the values below are plain stores): building them
 -- key by key would make LuaJIT insert and hash each key per request.
 local function serve(server, sock, seq, method, url, raw, ver, flags, body)
-  local req = setmetatable({ method = false, url = false, _raw = false, _ver = 0, socket = false,
-    complete = false, _body = false }, req_mt)
+  local req
+  if server._router_fields then
+    -- a router's server (lua/router.lua): the fields the router gives every
+    -- request are in the table from the start, so that adding them does
+    -- not grow (rehash) it
+    req = setmetatable({ method = false, url = false, _raw = false, _ver = 0, socket = false,
+      complete = false, _body = false, baseUrl = false, originalUrl = false, app = false, params = false }, req_mt)
+  else
+    req = setmetatable({ method = false, url = false, _raw = false, _ver = 0, socket = false,
+      complete = false, _body = false }, req_mt)
+  end
   req.method, req.url, req._raw, req._ver, req.socket = method, url, raw, ver, sock
   req.complete, req._body = band(flags, 2) ~= 0, body or false
   -- every field the response may set is here from the start (false for
@@ -231,7 +240,7 @@ function M.createServer(opts, handler)
     errors.throw('ERR_OUT_OF_RANGE', 'The value of "headersTimeout" is out of range. It must be <= requestTimeout. Received %s',
       tostring(opts.headersTimeout))
   end
-  local self = setmetatable({ listening = false, _opts = opts, _limits = shown }, Server)
+  local self = setmetatable({ listening = false, _opts = opts, _limits = shown, _router_fields = false }, Server)
   self._hwm = opts.highWaterMark or false
   self._h = native.new_server(limits, make_on_request(self), make_on_event(self), incoming.socket_mt)
   if handler then self:on('request', handler) end

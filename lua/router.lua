@@ -46,11 +46,13 @@ local static = require('luster.router_static')
 require('luster.router_response') -- req/res helpers (res:send, res:redirect, req:get, ...)
 
 local route_lib = require('luster.router_route')
+local call_unrecorded = require('native.http').call_unrecorded
 
 local type, setmetatable, rawget, tonumber, find, sub = type, setmetatable, rawget, tonumber, string.find, string.sub
 local lower = string.lower
 local run, run_param, arity, flatten = route_lib.run, route_lib.run_param, route_lib.arity, route_lib.flatten
-local compile, match_route, match_prefix = route_lib.compile, route_lib.match_route, route_lib.match_prefix
+local compile, simple_shape, match_route, match_prefix = route_lib.compile, route_lib.simple_shape,
+  route_lib.match_route, route_lib.match_prefix
 local NO_PARAMS, Route, METHODS, trace_of = route_lib.NO_PARAMS, route_lib.Route, route_lib.METHODS, route_lib.trace_of
 
 -- ---- Router ----
@@ -80,6 +82,11 @@ function Router:route(path)
   if find(path, '[:*]') then
     local pat, keys, risky = compile(path, fold)
     layer.pattern, layer.keys, layer.risky = '^' .. pat .. '/?$', keys, risky
+    local pre, suf = simple_shape(path, fold)
+    if pre then
+      layer.pre, layer.suf = pre, suf
+      layer.suf_slash = suf .. '/'
+    end
   else
     if fold then path = path:lower() end
     layer.plain = path
@@ -286,87 +293,127 @@ end
 -- One request's walk through one router's stack.  Its state is one table
 -- (and `nxt` one closure over it): a closure over a dozen locals would make
 -- a dozen upvalue objects per request per router, most of the garbage a
--- request made.
+-- request made.  The table is an array, whose slots are these (an array
+-- of 15 is one allocation a third the size of a table of 15 named keys):
+local S_SELF, S_REQ, S_RES, S_OUT, S_URL, S_PATH, S_LPATH, S_BASE = 1, 2, 3, 4, 5, 6, 7, 8
+local S_PARENT_PARAMS, S_OWN_PARAMS, S_I, S_STRIPPED, S_ALLOW, S_NXT, S_METHOD = 9, 10, 11, 12, 13, 14, 15
+-- (S_OUT: the caller's continuation or false; S_LPATH: the path as matched,
+-- case-folded unless caseSensitive; S_I: the layer reached; S_STRIPPED:
+-- whether a mount prefix is cut from req.url now; S_ALLOW: the methods an
+-- OPTIONS request found; S_METHOD: req.method as it came in.)
+-- `step` looks at one layer and goes on to the next with a tail call
+-- rather than a loop: LuaJIT will not compile a trace through a loop it
+-- enters with a few iterations, and the request's trace (from http.lua's
+-- serve down to the response) passes through here.
+local step
+
+-- Leaving this router: the request as it came in.
+local function leave(st, err)
+  local req, res = st[S_REQ], st[S_RES]
+  req.url, req.path, req.baseUrl, req.params = st[S_URL], st[S_PATH], st[S_BASE], st[S_PARENT_PARAMS] or nil
+  local allow = st[S_ALLOW]
+  if allow and err == nil and not res.finished then return send_options(res, allow) end
+  local out = st[S_OUT]
+  if out then return out(err ~= 'router' and err or nil) end
+  return final(req, res, err)
+end
+
+local function merge_parent_params(params, parent)
+  for k, v in pairs(parent) do if params[k] == nil then params[k] = v end end
+end
+
+local function note_options(st, route)
+  local allow = st[S_ALLOW]
+  if not allow then allow = {}; st[S_ALLOW] = allow end
+  for m in pairs(route.methods) do allow[m] = true end
+  if route.methods.GET then allow.HEAD = true end
+end
+
+-- A route layer: dispatches the request when it matches; else the next layer.
+local function step_route(st, layer, route, err)
+  local method, path, lpath = st[S_METHOD], st[S_PATH], st[S_LPATH]
+  -- a route runs only with no error pending, for a method it has
+  if err ~= nil then return step(st, err) end
+  if route:_handles(method) then
+    local params, perr = match_route(layer, path, lpath)
+    if perr then return step(st, perr) end
+    if params then
+      if params == NO_PARAMS then
+        params = st[S_OWN_PARAMS]
+        if not params then params = {}; st[S_OWN_PARAMS] = params end
+      elseif st[S_SELF].mergeParams and st[S_PARENT_PARAMS] then
+        merge_parent_params(params, st[S_PARENT_PARAMS])
+      end
+      local req = st[S_REQ]
+      req.params = params
+      return parse_then_route(st[S_SELF], layer, req, st[S_RES], st[S_NXT])
+    end
+  elseif method == 'OPTIONS' and match_route(layer, path, lpath) then
+    note_options(st, route)
+  end
+  return step(st, err)
+end
+
+-- A middleware layer whose prefix matched: strips it and runs the handler.
+local function run_middleware(st, layer, err, params, removed)
+  local req = st[S_REQ]
+  if params ~= NO_PARAMS then
+    if st[S_SELF].mergeParams and st[S_PARENT_PARAMS] then merge_parent_params(params, st[S_PARENT_PARAMS]) end
+    req.params = params
+  else
+    local own = st[S_OWN_PARAMS]
+    if not own then own = {}; st[S_OWN_PARAMS] = own end
+    if rawget(req, 'params') ~= own then req.params = own end
+  end
+  local url, path = st[S_URL], st[S_PATH]
+  if removed ~= '' then
+    st[S_STRIPPED] = true
+    local rest = sub(url, #removed + 1)
+    if sub(rest, 1, 1) ~= '/' then rest = '/' .. rest end
+    req.url = rest
+    req.path = sub(path, #removed + 1)
+    if req.path == '' then req.path = '/' end
+    req.baseUrl = st[S_BASE] .. removed
+  end
+  local e = run(layer.fn, err, req, st[S_RES], st[S_NXT])
+  if e == nil then return end
+  if st[S_STRIPPED] then
+    req.url, req.path, req.baseUrl = url, path, st[S_BASE]
+    st[S_STRIPPED] = false
+  end
+  return step(st, e)
+end
+
+step = function(st, err)
+  local i = st[S_I] + 1
+  st[S_I] = i
+  local layer = st[S_SELF].stack[i]
+  if not layer or err == 'router' then return leave(st, err) end
+  local route = layer.route
+  if route then return step_route(st, layer, route, err) end
+  if (err ~= nil) == (layer.arity == 4) then
+    local params, removed, perr = match_prefix(layer, st[S_PATH], st[S_LPATH])
+    if perr then return step(st, perr) end
+    if params then return run_middleware(st, layer, err, params, removed) end
+  end
+  return step(st, err)
+end
+
+-- What `nxt(err)` does: back to the request as this router had it, then on.
 local function walk(st, err)
-  local self, req, res = st.self, st.req, st.res
-  local url, path, lpath, base = st.url, st.path, st.lpath, st.base
-  local stack, method, nxt = st.stack, st.method, st.nxt
-  if st.stripped then
-    req.url, req.path, req.baseUrl = url, path, base
-    st.stripped = false
+  if st[S_STRIPPED] then
+    local req = st[S_REQ]
+    req.url, req.path, req.baseUrl = st[S_URL], st[S_PATH], st[S_BASE]
+    st[S_STRIPPED] = false
   end
   if err == 'route' then err = nil end
-  while true do
-    local i = st.i + 1
-    st.i = i
-    local layer = stack[i]
-    if not layer or err == 'router' then
-      -- leaving this router: the request as it came in
-      req.url, req.path, req.baseUrl, req.params = url, path, base, st.parent_params or nil
-      local allow = st.allow
-      if allow and err == nil and not res.finished then return send_options(res, allow) end
-      local out = st.out
-      if out then return out(err ~= 'router' and err or nil) end
-      return final(req, res, err)
-    end
-    local route = layer.route
-    if route then
-      -- a route runs only with no error pending, for a method it has
-      if err == nil and method == 'OPTIONS' and not route:_handles(method) and match_route(layer, path, lpath) then
-        local allow = st.allow
-        if not allow then allow = {}; st.allow = allow end
-        for m in pairs(route.methods) do allow[m] = true end
-        if route.methods.GET then allow.HEAD = true end
-      elseif err == nil and route:_handles(method) then
-        local params, perr = match_route(layer, path, lpath)
-        if perr then
-          err = perr
-        elseif params then
-          if params == NO_PARAMS then
-            params = st.own_params
-            if not params then params = {}; st.own_params = params end
-          elseif self.mergeParams and st.parent_params then
-            for k, v in pairs(st.parent_params) do if params[k] == nil then params[k] = v end end
-          end
-          req.params = params
-          return parse_then_route(self, layer, req, res, nxt)
-        end
-      end
-    elseif (err ~= nil) == (layer.arity == 4) then
-      local params, removed, perr = match_prefix(layer, path, lpath)
-      if perr then
-        err = perr
-      elseif params then
-        if params ~= NO_PARAMS then
-          if self.mergeParams and st.parent_params then
-            for k, v in pairs(st.parent_params) do if params[k] == nil then params[k] = v end end
-          end
-          req.params = params
-        else
-          local own = st.own_params
-          if not own then own = {}; st.own_params = own end
-          if rawget(req, 'params') ~= own then req.params = own end
-        end
-        if removed ~= '' then
-          st.stripped = true
-          local rest = sub(url, #removed + 1)
-          if sub(rest, 1, 1) ~= '/' then rest = '/' .. rest end
-          req.url = rest
-          req.path = sub(path, #removed + 1)
-          if req.path == '' then req.path = '/' end
-          req.baseUrl = base .. removed
-        end
-        local e = run(layer.fn, err, req, res, nxt)
-        if e == nil then return end
-        if st.stripped then
-          req.url, req.path, req.baseUrl = url, path, base
-          st.stripped = false
-        end
-        err = e
-      end
-    end
-  end
+  return step(st, err)
 end
+
+local function make_nxt(st)
+  return function(err) return walk(st, err) end
+end
+jit.off(make_nxt) -- called from C, never part of a trace
 
 --- Handle one request (also usable as a plain `http` handler, or as
 --- middleware: `out(err)` is called when nothing here answered).
@@ -376,29 +423,29 @@ end
 function Router:handle(req, res, out)
   local url, path = req.url, req.path
   local base = rawget(req, 'baseUrl')
-  if base == nil then
+  if not base then -- false: a field of the router's server's request (http.lua)
     base = ''
     req.baseUrl, req.originalUrl = '', url
   end
-  if self.is_app and rawget(req, 'app') == nil then
+  if self.is_app and not rawget(req, 'app') then
     req.app = self
     res.locals = {} -- Express's res.locals: this request's, for the handlers after
   end
   local parent_params = rawget(req, 'params')
-  -- every key is in the constructor: the table is made at its final size
-  local st = { self = self, req = req, res = res, out = out or false, url = url, path = path,
-    lpath = self.caseSensitive and path or lower(path), base = base, parent_params = parent_params or false,
-    own_params = self.mergeParams and (parent_params or {}) or false, stack = self.stack, i = 0,
-    stripped = false, method = req.method, allow = false, nxt = false }
-  local function nxt(err) return walk(st, err) end
-  st.nxt = nxt
-  nxt()
+  -- the state is an array (its slots are named S_* above): one allocation
+  local st = { self, req, res, out or false, url, path, self.caseSensitive and path or lower(path), base,
+    parent_params or false, self.mergeParams and (parent_params or {}) or false, 0, false, false, false, req.method }
+  -- made outside the trace (see runtime/http.c): LuaJIT 2.1 does not
+  -- compile the making of a closure
+  st[S_NXT] = call_unrecorded(make_nxt, st)
+  return step(st, nil)
 end
 
 --- Serve the app: `app:listen(port[, host][, cb])` returns the server.
 ---@return HttpServer
 function Router:listen(...)
   local server = http.createServer(self.options, function(req, res) self:handle(req, res) end)
+  server._router_fields = true
   self.server = server
   return server:listen(...)
 end

@@ -32,6 +32,7 @@
  *   read_body(h, on)   the request's body: read on (a consumer wants it) or
  *                      stop (its unread part reached the high-water mark)
  *   queued(h) -> bytes of output not yet taken by the kernel
+ *   call_unrecorded(fn, a) -> fn(a)   (see below)
  */
 #include "http.h"
 #include "tcp.h"
@@ -419,7 +420,20 @@ static const luaL_Reg server_methods[] = {
   {NULL, NULL}
 };
 
+/* call_unrecorded(fn, a) -> fn(a)'s first result.  LuaJIT does not record
+ * a call to a plain C function: the trace that reaches it ends there and
+ * the next one starts after it (trace stitching).  The router makes its
+ * per-request `nxt` closure through this, because creating a closure is
+ * not compiled by LuaJIT 2.1 and would otherwise abort every trace of the
+ * request path, leaving the whole of it interpreted. */
+static int call_unrecorded(lua_State *L) {
+  lua_settop(L, 2);
+  lua_call(L, 1, 1);
+  return 1;
+}
+
 static const luaL_Reg http_funcs[] = {
+  {"call_unrecorded", call_unrecorded},
   {"new_server", new_server},
   {"destroy", conn_destroy},
   {"peer", conn_peer},

@@ -10,6 +10,7 @@ local errors = require('luster.errors')
 local stream = require('luster.stream')
 local sched = require('luster.scheduler')
 local native = require('native.http')
+local new_table = require('table.new')
 
 local respond, queued, inform = native.respond, native.queued, native.inform
 local check_headers_c, check_header_c = native.check_headers, native.check_header
@@ -151,7 +152,9 @@ local function own_headers(self)
     end
     self._hv, self._hn = hv, hn
   elseif not hv then
-    hv, hn = {}, {}
+    -- room for a few headers: growing a table from empty reallocates it
+    -- at 1, 2 and 4 keys
+    hv, hn = new_table(0, 4), new_table(0, 4)
     self._hv, self._hn = hv, hn
   end
   return hv, hn
@@ -541,11 +544,16 @@ Res['end'] = Res.finish
 ---@param value any
 ---@param status? integer
 ---@return ServerResponse
+local json_encode
 function Res:json(value, status)
-  local body = require('json').encode(value)
+  if not json_encode then json_encode = require('json').encode end
+  local body = json_encode(value)
   if status then self.statusCode = status end
-  if not self.headersSent and not self:getHeader('content-type') then
-    self:setHeader('Content-Type', 'application/json')
+  if not self.headersSent then
+    -- setHeader's work without its checks and case folding: the name and
+    -- value are known good
+    local hv, hn = own_headers(self)
+    if hv['content-type'] == nil then hv['content-type'], hn['content-type'] = 'application/json', 'Content-Type' end
   end
   return self:finish(body)
 end

@@ -168,14 +168,61 @@ local function fill_match(keys, path, first, ...)
   return fill({}, keys, path, first, ...)
 end
 
+-- A route with one param (the usual one) is matched without a loop and
+-- without passing match's results on as varargs: LuaJIT compiles neither
+-- a loop of one iteration inside the request's trace nor a call to a
+-- builtin it does not compile (string.match) whose results are passed on
+-- (it can stitch the trace around a call with a fixed number of results).
+local function match_one(key, pattern, path, lpath)
+  local from, to = match(lpath, pattern)
+  if from == nil then return nil end
+  local v = decode_param(sub(path, from, to - 1))
+  if v == nil then return nil, bad_param() end
+  return { [key] = v }
+end
+
+-- The usual route, '/users/:id' or '/users/:id/posts': literal text, one
+-- param ending at a '/' or at the end, literal text.  Such a route is
+-- matched by comparing the two texts and finding the '/' (what the pattern
+-- '^/users/()[^/]+()/?$' would do), without string.match, which LuaJIT
+-- does not compile.  Returns the two texts (folded as the pattern is), or
+-- nil for any other route.
+local function simple_shape(path, fold)
+  local pre, name, suf = match(path, '^([^:*]*):([%w_]+)(.*)$')
+  if not pre or find(suf, '[:*]') or (suf ~= '' and sub(suf, 1, 1) ~= '/') then return nil end
+  if fold then pre, suf = lower(pre), lower(suf) end
+  return pre, suf, name
+end
+
+local function match_simple(layer, path, lpath)
+  local pre = layer.pre
+  local n = #pre
+  if sub(lpath, 1, n) ~= pre then return nil end
+  local slash = find(lpath, '/', n + 1, true)
+  local to = slash or #lpath + 1
+  if to == n + 1 then return nil end -- an empty param
+  if slash then
+    local rest = sub(lpath, slash)
+    if rest ~= layer.suf and rest ~= layer.suf_slash then return nil end
+  elseif layer.suf ~= '' then
+    return nil
+  end
+  local v = decode_param(sub(path, n + 1, to - 1))
+  if v == nil then return nil, bad_param() end
+  return { [layer.keys[1]] = v }
+end
+
 local function match_route(layer, path, lpath)
   local plain = layer.plain
   if plain then
     if lpath == plain or lpath == layer.plain_slash then return NO_PARAMS end
     return nil
   end
+  if layer.pre then return match_simple(layer, path, lpath) end
   if layer.risky and #lpath > RISKY_PATH then return nil end
-  return fill_match(layer.keys, path, match(lpath, layer.pattern))
+  local keys = layer.keys
+  if keys[2] == nil and keys[1] ~= nil then return match_one(keys[1], layer.pattern, path, lpath) end
+  return fill_match(keys, path, match(lpath, layer.pattern))
 end
 
 local function match_prefix(layer, path, lpath)
@@ -273,6 +320,7 @@ end
 
 
 M.run, M.run_param, M.arity, M.flatten = run, run_param, arity, flatten
-M.compile, M.match_route, M.match_prefix, M.NO_PARAMS = compile, match_route, match_prefix, NO_PARAMS
+M.compile, M.simple_shape, M.match_route, M.match_prefix = compile, simple_shape, match_route, match_prefix
+M.NO_PARAMS = NO_PARAMS
 M.Route, M.METHODS = Route, METHODS
 return M
