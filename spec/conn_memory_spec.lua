@@ -10,12 +10,7 @@ local ws = require('ws')
 
 local W, N = 50, 1000
 
-local function rss_kib()
-  local f = assert(io.open('/proc/self/status'))
-  local s = f:read('*a')
-  f:close()
-  return tonumber(s:match('VmRSS:%s*(%d+)'))
-end
+local rss_kib = require('helpers.memory').rss_kib
 
 local function settle()
   await(Promise.new(function(r) setTimeout(r, 100) end))

@@ -272,12 +272,7 @@ while True:
   end)
 
   it('holds memory bounded against a server that streams forever to a reader that does not read', function()
-    local function rss_kib()
-      local f = assert(io.open('/proc/self/status'))
-      local s = f:read('*a')
-      f:close()
-      return tonumber(s:match('VmRSS:%s*(%d+)'))
-    end
+    local rss_kib = require('helpers.memory').rss_kib
     local written = 0
     local chunk = ('z'):rep(65536)
     local server, port = raw_server(function(sock)

@@ -3,12 +3,7 @@
 -- first quarter it stays near by the end).  Bounded in count and in time.
 local http = require('http')
 
-local function rss_kib()
-  local f = assert(io.open('/proc/self/status'))
-  local s = f:read('*a')
-  f:close()
-  return tonumber(s:match('VmRSS:%s*(%d+)'))
-end
+local rss_kib = require('helpers.memory').rss_kib
 
 
 describe('http client soak', function()

@@ -8,17 +8,8 @@ local net = require('net')
 local json = require('json')
 local peer = require('helpers.peer')
 local certs = require('helpers.tls_certs').make()
-
-local function sleep(ms) await(Promise.new(function(r) setTimeout(r, ms) end)) end
-
-local function listen(server)
-  return await(Promise.new(function(resolve, reject)
-    server:once('error', reject)
-    server:listen(0, '127.0.0.1', function() resolve(server:address().port) end)
-  end))
-end
-
-local function close(server) await(Promise.new(function(r) server:close(r) end)) end
+local serve = require('helpers.serve')
+local listen, sleep, close = serve.listen, serve.sleep, serve.close
 
 local function sh(script) return await(peer.run({ 'bash', '-c', script })) end
 

@@ -6,17 +6,8 @@ local peer = require('helpers.peer')
 local run = require('helpers.run')
 local H = require('helpers.http')
 local certs = require('helpers.tls_certs').make()
-
-local function sleep(ms) await(Promise.new(function(r) setTimeout(r, ms) end)) end
-
-local function listen(server)
-  return await(Promise.new(function(resolve, reject)
-    server:once('error', reject)
-    server:listen(0, '127.0.0.1', function() resolve(server:address().port) end)
-  end))
-end
-
-local function close(server) await(Promise.new(function(r) server:close(r) end)) end
+local serve = require('helpers.serve')
+local listen, sleep, close = serve.listen, serve.sleep, serve.close
 
 local function hello_server(extra)
   local o = { cert = certs.server_cert, key = certs.server_key }

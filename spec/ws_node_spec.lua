@@ -6,6 +6,8 @@
 local http = require('http')
 local ws = require('ws')
 local peer = require('helpers.peer')
+local serve = require('helpers.serve')
+local listen, sleep = serve.listen, serve.sleep
 
 local PEERS = 'spec/peers/'
 local function have_ws()
@@ -16,13 +18,6 @@ local function json_lines(out)
   local t = {}
   for line in out:gmatch('[^\n]+') do t[#t + 1] = require('json').decode(line) end
   return t
-end
-
-local function listen(server)
-  return await(Promise.new(function(resolve, reject)
-    server:once('error', reject)
-    server:listen(0, '127.0.0.1', function() resolve(server:address().port) end)
-  end))
 end
 
 -- A luster server: '/echo' echoes (100 MiB maxPayload), '/small' allows
@@ -47,8 +42,6 @@ local function luster_server()
   end)
   return server, closes
 end
-
-local function sleep(ms) await(Promise.new(function(r) setTimeout(r, ms) end)) end
 
 local function wait_for(pred, ms)
   local waited = 0

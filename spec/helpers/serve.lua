@@ -1,0 +1,18 @@
+--- Promise-shaped server steps for specs that run inside the runtime:
+--- listen on an OS-chosen port of 127.0.0.1, close, sleep.
+local M = {}
+
+--- Listen on 127.0.0.1, port 0; the port, or the 'error' raised.
+function M.listen(server)
+  return await(Promise.new(function(resolve, reject)
+    server:once('error', reject)
+    server:listen(0, '127.0.0.1', function() resolve(server:address().port) end)
+  end))
+end
+
+--- Close and wait for 'close'.
+function M.close(server) await(Promise.new(function(r) server:close(r) end)) end
+
+function M.sleep(ms) await(Promise.new(function(r) setTimeout(r, ms) end)) end
+
+return M
