@@ -83,19 +83,11 @@ local deliver, deliver_message, drain = ports.deliver, ports.deliver_message, sc
 
 -- One wake-up: every item the worker queued (messages and its life cycle).
 local function make_drain(self, h)
-  local take = h.take
-  local lone_listener = ports.lone_listener
-  local next_run = ports.message_runs(self, h, function() return not self._exited and not sched.exiting end)
+  local next_item = ports.items(self, h, function() return not self._exited and not sched.exiting end)
   return function()
     local burst = h:refill() > 1 -- see luster.worker_port's drain
     while not self._exited and not sched.exiting do
-      local kind, v
-      if burst and lone_listener(self) then
-        kind, v = next_run() -- a run of messages; nil: a listener suspended
-      else
-        kind, v = take(h)
-        if kind == nil then kind = false end
-      end
+      local kind, v = next_item(burst) -- nil: a listener suspended mid-run
       if kind == 'message' then deliver_message(self, v)
       elseif kind == false then break
       elseif kind == 'messageerror' then deliver(self, kind, v)

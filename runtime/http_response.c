@@ -202,6 +202,13 @@ static void hb_put(head_buf *b, const char *s, size_t n) {
 }
 #define HB_LIT(b, s) hb_put((b), (s), sizeof(s) - 1)
 
+static void hb_init(head_buf *b) {
+  b->p = b->stack;
+  b->len = 0;
+  b->cap = sizeof b->stack;
+  b->heap = 0;
+}
+
 static int is_token_char(unsigned char ch) {
   if (ch >= 'a' && ch <= 'z') return 1;
   if (ch >= 'A' && ch <= 'Z') return 1;
@@ -361,6 +368,26 @@ static size_t fmt_uint(char *buf, uint64_t n, unsigned base) {
   return len;
 }
 
+/* The status line and the user's headers (hv, hn: stack indices of their
+ * values and names, 0 for none).  A character that would inject a header,
+ * in them or in the reason, frees hb and raises ERR_INVALID_CHAR. */
+static void put_status_head(lua_State *L, head_buf *hb, head_info *hi, int status,
+                            const char *reason, size_t rlen, int hv, int hn) {
+  char num[24];
+  HB_LIT(hb, "HTTP/1.1 ");
+  hb_put(hb, num, fmt_uint(num, (uint64_t)status, 10));
+  HB_LIT(hb, " ");
+  hb_put(hb, reason, rlen);
+  HB_LIT(hb, "\r\n");
+  if (hv) put_user_headers(L, hb, hi, hv, hn);
+  if (hi->bad || !valid_value(reason, rlen)) {
+    char bad[64];
+    snprintf(bad, sizeof bad, "%s", hi->bad ? hi->bad : "reason");
+    if (hb->heap) free(hb->p);
+    lstr_error(L, "ERR_INVALID_CHAR", "Invalid character in header content [\"%s\"]", bad);
+  }
+}
+
 /* ---- inform(cell, seq, status, reason, hv, hn) ----
  * An informational (1xx) response: the status line and the given headers
  * only (no Date, no framing), before the final one, which still follows.
@@ -384,24 +411,9 @@ int http_inform(lua_State *L) {
   const char *reason = lua_type(L, 4) == LUA_TSTRING ? lua_tolstring(L, 4, &rlen) : NULL;
   if (!reason) { reason = http_reason(status); rlen = strlen(reason); }
   head_buf hb;
-  hb.p = hb.stack;
-  hb.len = 0;
-  hb.cap = sizeof hb.stack;
-  hb.heap = 0;
-  char num[24];
-  HB_LIT(&hb, "HTTP/1.1 ");
-  hb_put(&hb, num, fmt_uint(num, (uint64_t)status, 10));
-  HB_LIT(&hb, " ");
-  hb_put(&hb, reason, rlen);
-  HB_LIT(&hb, "\r\n");
+  hb_init(&hb);
   head_info hi = {0};
-  if (lua_istable(L, 5)) put_user_headers(L, &hb, &hi, 5, lua_istable(L, 6) ? 6 : 0);
-  if (hi.bad || !valid_value(reason, rlen)) {
-    char bad[64];
-    snprintf(bad, sizeof bad, "%s", hi.bad ? hi.bad : "reason");
-    if (hb.heap) free(hb.p);
-    return lstr_error(L, "ERR_INVALID_CHAR", "Invalid character in header content [\"%s\"]", bad);
-  }
+  put_status_head(L, &hb, &hi, status, reason, rlen, lua_istable(L, 5) ? 5 : 0, lua_istable(L, 6) ? 6 : 0);
   HB_LIT(&hb, "\r\n");
   uv_buf_t b = uv_buf_init(hb.p, (unsigned)hb.len);
   int rc = http_conn_write(c, &b, 1);
@@ -434,10 +446,7 @@ int http_respond(lua_State *L) {
     return 1;
   }
   head_buf hb;
-  hb.p = hb.stack;
-  hb.len = 0;
-  hb.cap = sizeof hb.stack;
-  hb.heap = 0;
+  hb_init(&hb);
   if (!c->res_started) {
     int status = (int)luaL_checkinteger(L, 4);
     if (status < 100 || status > 999)
@@ -445,19 +454,8 @@ int http_respond(lua_State *L) {
     size_t rlen;
     const char *reason = lua_type(L, 5) == LUA_TSTRING ? lua_tolstring(L, 5, &rlen) : NULL;
     if (!reason) { reason = http_reason(status); rlen = strlen(reason); }
-    HB_LIT(&hb, "HTTP/1.1 ");
-    hb_put(&hb, num, fmt_uint(num, (uint64_t)status, 10));
-    HB_LIT(&hb, " ");
-    hb_put(&hb, reason, rlen);
-    HB_LIT(&hb, "\r\n");
     head_info hi = {0};
-    if (lua_istable(L, 6)) put_user_headers(L, &hb, &hi, 6, lua_istable(L, 7) ? 7 : 0);
-    if (hi.bad || !valid_value(reason, rlen)) {
-      char bad[64];
-      snprintf(bad, sizeof bad, "%s", hi.bad ? hi.bad : "reason");
-      if (hb.heap) free(hb.p);
-      return lstr_error(L, "ERR_INVALID_CHAR", "Invalid character in header content [\"%s\"]", bad);
-    }
+    put_status_head(L, &hb, &hi, status, reason, rlen, lua_istable(L, 6) ? 6 : 0, lua_istable(L, 7) ? 7 : 0);
     if (hi.close || c->srv->closing) c->keep_alive = 0;
     c->res_no_body = c->parser.method == HTTP_HEAD || status == 204 || status == 304 || status < 200;
     int bodiless_status = status == 204 || status == 304 || status < 200;

@@ -53,7 +53,6 @@ local function lone_listener(obj)
   local ev = rawget(obj, '_events')
   return ev ~= nil and type(ev.message) == 'function' and rawget(obj, 'onmessage') == nil
 end
-M.lone_listener = lone_listener
 
 --- A run of messages for a lone function listener, delivered in one
 --- coroutine: a loop calls the listener straight, and takes the next
@@ -100,6 +99,21 @@ function M.message_runs(obj, h, active)
 end
 local message_runs = M.message_runs
 
+--- A drain's source of items: next_item(burst) -> kind, v.  When the
+--- wake-up found several items (burst) and the listener is lone, a run of
+--- messages (message_runs); else one item.  kind false: the queue is empty;
+--- nil: a listener suspended mid-run (the rest goes on).
+function M.items(obj, h, active)
+  local take, next_run = h.take, message_runs(obj, h, active)
+  return function(burst)
+    if burst and lone_listener(obj) then return next_run() end
+    local kind, v = take(h)
+    if kind == nil then kind = false end
+    return kind, v
+  end
+end
+local items = M.items
+
 ---@class MessagePort: EventEmitter
 local MessagePort = EventEmitter.extend({})
 M.MessagePort = MessagePort
@@ -107,8 +121,7 @@ M.MessagePort = MessagePort
 -- One wake-up: take every queued item, deliver each one, and run
 -- nextTicks and microtasks after each (as Node does between messages).
 local function make_drain(port, h)
-  local take = h.take
-  local next_run = message_runs(port, h, function() return port._started and not sched.exiting end)
+  local next_item = items(port, h, function() return port._started and not sched.exiting end)
   return function()
     if not port._started then -- only watching for the other end's close
       if h:peer_closed() and not sched.exiting then port:close() end
@@ -118,13 +131,7 @@ local function make_drain(port, h)
     -- exchange) goes the plain way
     local burst = h:refill() > 1
     while port._started and not sched.exiting do
-      local kind, v
-      if burst and lone_listener(port) then
-        kind, v = next_run() -- nil: a listener suspended (the rest goes on)
-      else
-        kind, v = take(h)
-        if kind == nil then kind = false end
-      end
+      local kind, v = next_item(burst)
       if kind == 'message' then
         deliver_message(port, v)
         local onmessage = rawget(port, 'onmessage')
