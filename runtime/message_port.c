@@ -48,6 +48,10 @@
 
 /* ---------------------------------------------------------------- queues */
 
+/* Message blocks go back from a receiver to the sender in lots of this
+ * many (below LSTR_MSG_CACHE_MAX: the sender holds a few lots at most). */
+#define HAND_BACK_AT 256
+
 void port_item_free(port_item *it) {
   if (it->m) lstr_msg_free(it->m);
   it->m = NULL;
@@ -131,7 +135,10 @@ int channel_push(lstr_channel *ch, int side, port_item item, lstr_msg_cache *cac
     uv_mutex_unlock(&ch->lock);
     return -1;
   }
-  if (cache && !cache->n && ch->end[1 - side].spare.n) lstr_msg_cache_move(cache, &ch->end[1 - side].spare);
+  /* topped up before it runs dry, so that blocks keep flowing while the
+   * receiver hands them back in HAND_BACK_AT lots */
+  if (cache && cache->n < HAND_BACK_AT && ch->end[1 - side].spare.n)
+    lstr_msg_cache_move(cache, &ch->end[1 - side].spare);
   /* Only the first item needs a wake-up: the owner takes the whole queue.
    * `pending` and `spinning` pair up (sequentially consistent): either the
    * owner sees pending after it stops spinning, or we see it not spinning. */
@@ -408,6 +415,19 @@ static int port_refill(lua_State *L) {
   return 1;
 }
 
+/* Give the blocks of what we received back to the sender (see
+ * lstr_msg_cache in clone.h).  refill() does it once per wake-up; within a
+ * long burst take() does it every HAND_BACK_AT messages (one lock for
+ * that many): a receiver that kept them until its cache was full would
+ * free every block past it while the sender, its cache run dry, mallocs
+ * new ones. */
+static void hand_back(port_h *p) {
+  if (!p->ch || p->no_transfer) return;
+  uv_mutex_lock(&p->ch->lock);
+  lstr_msg_cache_move(&p->ch->end[1 - p->side].spare, &p->cache);
+  uv_mutex_unlock(&p->ch->lock);
+}
+
 /* take() -> kind, value | nil.  kind: 'message', 'messageerror', 'online',
  * 'error', 'exit' (value: code), 'close'. */
 static int port_take(lua_State *L) {
@@ -424,6 +444,7 @@ static int port_take(lua_State *L) {
     p->inflight = it.m;
     int rc = lstr_msg_decode(L, it.m);
     p->inflight = NULL;
+    if (p->cache.n >= HAND_BACK_AT) hand_back(p);
     lstr_msg_recycle(it.m, &p->cache);
     /* the kind names are upvalues 2..4: no string interned per message */
     lua_pushvalue(L, lua_upvalueindex(rc != 0 ? 3 : it.kind == ITEM_MSG ? 2 : 4));
