@@ -250,22 +250,22 @@ port_h *port_check(lua_State *L, int idx) {
   return luaL_checkudata(L, idx, PORT_MT);
 }
 
-/* port_check for the per-message methods (post, take), registered with the
- * metatable as upvalue 1: luaL_checkudata looks the metatable up by name,
- * interning that name on every call, which was a visible part of a post. */
+/* port_check for the per-message methods (post, take): luaL_checkudata
+ * looks the metatable up by name, interning that name on every call, and
+ * even a metatable compare is three C API calls more per message.  A
+ * handle is a full userdata of exactly its size that starts with its own
+ * address, which Lua code cannot forge; anything else goes through
+ * port_check, which raises the usual argument error. */
 static port_h *port_check_fast(lua_State *L) {
   port_h *p = lua_touserdata(L, 1);
-  if (p && lua_getmetatable(L, 1)) {
-    int same = lua_rawequal(L, -1, lua_upvalueindex(1));
-    lua_pop(L, 1);
-    if (same) return p;
-  }
+  if (p && lua_objlen(L, 1) == sizeof *p && p->self == p) return p;
   return port_check(L, 1);
 }
 
 port_h *port_push_new(lua_State *L, lstr_channel *ch, int side) {
   port_h *p = lua_newuserdata(L, sizeof *p);
   memset(p, 0, sizeof *p);
+  p->self = p;
   p->ch = ch;
   p->side = side;
   p->s = lstr_ctx(L);
@@ -446,8 +446,8 @@ static int port_take(lua_State *L) {
     p->inflight = NULL;
     if (p->cache.n >= HAND_BACK_AT) hand_back(p);
     lstr_msg_recycle(it.m, &p->cache);
-    /* the kind names are upvalues 2..4: no string interned per message */
-    lua_pushvalue(L, lua_upvalueindex(rc != 0 ? 3 : it.kind == ITEM_MSG ? 2 : 4));
+    /* the kind names are upvalues 1..3: no string interned per message */
+    lua_pushvalue(L, lua_upvalueindex(rc != 0 ? 2 : it.kind == ITEM_MSG ? 1 : 3));
     lua_insert(L, -2);
     return 2;
   }
@@ -756,17 +756,15 @@ static const luaL_Reg port_funcs[] = {
 /* Adds the port functions to the table on top (native.worker). */
 void lstr_port_register(lua_State *L) {
   lstr_new_class(L, PORT_MT, port_methods, port_gc);
-  /* post and take again, as closures over what they check and push */
+  /* post, and take as a closure over the kind names it pushes */
   luaL_getmetatable(L, PORT_MT);
   lua_getfield(L, -1, "__index");
-  lua_pushvalue(L, -2);
-  lua_pushcclosure(L, port_post, 1);
+  lua_pushcfunction(L, port_post);
   lua_setfield(L, -2, "post");
-  lua_pushvalue(L, -2);
   lua_pushliteral(L, "message");
   lua_pushliteral(L, "messageerror");
   lua_pushliteral(L, "error");
-  lua_pushcclosure(L, port_take, 4);
+  lua_pushcclosure(L, port_take, 3);
   lua_setfield(L, -2, "take");
   lua_pop(L, 2);
   luaL_register(L, NULL, port_funcs);
