@@ -141,8 +141,10 @@ int channel_push(lstr_channel *ch, int side, port_item item, lstr_msg_cache *cac
     lstr_msg_cache_move(cache, &ch->end[1 - side].spare);
   /* Only the first item needs a wake-up: the owner takes the whole queue.
    * `pending` and `spinning` pair up (sequentially consistent): either the
-   * owner sees pending after it stops spinning, or we see it not spinning. */
-  atomic_store(&e->pending, 1);
+   * owner sees pending after it stops spinning, or we see it not spinning.
+   * Setting pending is an atomic exchange, skipped while it is set already
+   * (the owner clears it only under the lock we hold). */
+  if (!atomic_load_explicit(&e->pending, memory_order_relaxed)) atomic_store(&e->pending, 1);
   if (e->q.n == 1 && e->wake_fd >= 0 && !atomic_load(&e->spinning)) signal_fd(e->wake_fd);
   uv_mutex_unlock(&ch->lock);
   return 0;
