@@ -166,6 +166,58 @@ describe('long bursts of messages of changing shapes', function()
   end)
 end)
 
+describe('bursts over many ports at once', function()
+  it('keep each port in order, blocks going back to the right sender', function()
+    local nports, per = 12, 700 -- each burst longer than a hand-back lot
+    local chans, ends = {}, {}
+    for i = 1, nports do
+      chans[i] = wt.MessageChannel()
+      ends[i] = chans[i].port2
+    end
+    local w = wt.Worker([[
+      local wt = require('worker_threads')
+      local d = wt.workerData
+      local left = #d.ports
+      for i, port in ipairs(d.ports) do
+        local want, ok = 1, true
+        port:on('message', function(m)
+          if m.port ~= i or m.seq ~= want or m.vals[2] ~= want * 2 then ok = false end
+          want = want + 1
+          port:postMessage({ port = i, seq = m.seq }) -- and back, on the same port
+          if want > d.per then
+            left = left - 1
+            wt.parentPort:postMessage({ port = i, ok = ok })
+          end
+        end)
+      end
+    ]], { eval = true, workerData = { ports = ends, per = per }, transferList = ends })
+    local replies, back_ok, backs = {}, true, 0
+    for i = 1, nports do
+      local want = 1
+      chans[i].port1:on('message', function(m)
+        if m.port ~= i or m.seq ~= want then back_ok = false end
+        want = want + 1
+        backs = backs + 1
+        if want > per then chans[i].port1:close() end
+      end)
+    end
+    local all = Promise.new(function(res)
+      w:on('message', function(m)
+        replies[#replies + 1] = m
+        if #replies == nports then res() end
+      end)
+    end)
+    for seq = 1, per do -- interleaved: every port's queue is busy at once
+      for i = 1, nports do chans[i].port1:postMessage({ port = i, seq = seq, vals = { seq, seq * 2 } }) end
+    end
+    await(all)
+    for _, r in ipairs(replies) do assert.is_true(r.ok, 'port ' .. r.port) end
+    assert.is_true(wait_for(function() return backs == nports * per end))
+    assert.is_true(back_ok)
+    await(w:terminate())
+  end)
+end)
+
 describe('a port handle', function()
   it('refuses what is not one in its per-message methods', function()
     local mc = wt.MessageChannel()
