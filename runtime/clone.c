@@ -90,12 +90,15 @@ void lstr_msg_recycle(lstr_msg *m, lstr_msg_cache *c) {
 }
 
 void lstr_msg_cache_move(lstr_msg_cache *dst, lstr_msg_cache *src) {
+  if (!src->head || dst->n >= LSTR_MSG_CACHE_MAX) return;
+  if (dst->n + src->n <= LSTR_MSG_CACHE_MAX) { /* the usual case: O(1) */
+    if (dst->tail) dst->tail->next = src->head; else dst->head = src->head;
+    dst->tail = src->tail;
+    dst->n += src->n;
+    memset(src, 0, sizeof *src);
+    return;
+  }
   while (src->head && dst->n < LSTR_MSG_CACHE_MAX) {
-    if (!dst->head && src->n <= LSTR_MSG_CACHE_MAX) { /* the usual case: O(1) */
-      *dst = *src;
-      memset(src, 0, sizeof *src);
-      return;
-    }
     lstr_msg *m = src->head;
     src->head = m->next;
     if (!src->head) src->tail = NULL;

@@ -291,7 +291,9 @@ static void dec_value(dec *d) {
  * above runs from the start (and raises the DataCloneError, if any).
  * Lua errors it can meet are out of memory only, as for any C function. */
 
-typedef struct fdec { lua_State *L; const unsigned char *p, *end; int depth; } fdec;
+typedef struct fdec { lua_State *L; const unsigned char *p, *end; int depth, top; } fdec;
+
+#define FSTACK_LEVELS 8
 
 static int fget_varint(fdec *d, uint64_t *out) {
   uint64_t v = 0;
@@ -304,35 +306,39 @@ static int fget_varint(fdec *d, uint64_t *out) {
   return -1;
 }
 
-static int fvalue(fdec *d) {
+/* Push the next value; 0, or -1 to give up.  `key`: it is a table key, so
+ * nil and NaN are refused here, from the bytes, rather than by asking the
+ * pushed value's type (each C API call costs; see clone_fast.c). */
+static int fvalue(fdec *d, int key) {
   lua_State *L = d->L;
   if (d->p >= d->end) return -1;
   uint64_t n;
   switch (*d->p++) {
-  case T_NIL: lua_pushnil(L); return 0;
-  case T_FALSE: lua_pushboolean(L, 0); return 0;
-  case T_TRUE: lua_pushboolean(L, 1); return 0;
-  case T_NULL: lua_pushlightuserdata(L, NULL); return 0;
+  case T_NIL: if (key) return -1; lua_pushnil(L); break;
+  case T_FALSE: lua_pushboolean(L, 0); break;
+  case T_TRUE: lua_pushboolean(L, 1); break;
+  case T_NULL: lua_pushlightuserdata(L, NULL); break;
   case T_INT: {
     if (fget_varint(d, &n)) return -1;
     int64_t v = (int64_t)(n >> 1) ^ -(int64_t)(n & 1);
     if (v >= (int64_t)1 << 53 || v <= -((int64_t)1 << 53)) return -1;
     lua_pushnumber(L, (lua_Number)v);
-    return 0;
+    break;
   }
   case T_NUM: {
     double v;
     if ((size_t)(d->end - d->p) < sizeof v) return -1;
     memcpy(&v, d->p, sizeof v);
     d->p += sizeof v;
+    if (key && isnan(v)) return -1;
     lua_pushnumber(L, v);
-    return 0;
+    break;
   }
   case T_STR:
     if (fget_varint(d, &n) || n > (uint64_t)(d->end - d->p)) return -1;
     lua_pushlstring(L, (const char *)d->p, (size_t)n);
     d->p += n;
-    return 0;
+    break;
   case T_TABLE:
   case T_TABLEH: {
     int with_hint = d->p[-1] == T_TABLEH;
@@ -343,36 +349,40 @@ static int fvalue(fdec *d) {
       nhash = *d->p++;
       if (nhash > (size_t)(d->end - d->p) / 2) nhash = (size_t)(d->end - d->p) / 2;
     }
-    if (++d->depth > LSTR_CLONE_MAX_DEPTH || !lua_checkstack(L, 4)) return -1;
+    if (++d->depth > LSTR_CLONE_MAX_DEPTH) return -1;
+    /* a level holds the table, a key and a value: checked every few levels */
+    if (d->depth % FSTACK_LEVELS == 1 && !lua_checkstack(L, 3 * FSTACK_LEVELS + 2)) return -1;
     lua_createtable(L, (int)n, (int)nhash);
-    int t = lua_gettop(L);
+    int t = ++d->top;
     for (uint64_t i = 1; i <= n; i++) {
-      if (fvalue(d)) return -1;
-      if (lua_isnil(L, -1)) lua_pop(L, 1);
-      else lua_rawseti(L, t, (int)i);
+      if (d->p < d->end && *d->p == T_NIL) { d->p++; continue; } /* a hole */
+      if (fvalue(d, 0)) return -1;
+      d->top--;
+      lua_rawseti(L, t, (int)i);
     }
     for (;;) {
       if (d->p >= d->end) return -1;
       if (*d->p == T_END) { d->p++; break; }
-      if (fvalue(d)) return -1;
-      if (lua_isnil(L, -1) || (lua_type(L, -1) == LUA_TNUMBER && isnan(lua_tonumber(L, -1)))) return -1;
-      if (fvalue(d)) return -1;
+      if (fvalue(d, 1) || fvalue(d, 0)) return -1;
+      d->top -= 2;
       lua_rawset(L, t);
     }
     d->depth--;
-    return 0;
+    return 0; /* d->top counts the table already */
   }
   default: return -1; /* references, buffers, cdata, ports: the full decoder */
   }
+  d->top++;
+  return 0;
 }
 
 /* 1 with the value pushed, or 0 with the stack as it was. */
 int clone_decode_fast(lua_State *L, const lstr_msg *m) {
   if (m->nblocks || m->nports || m->len < 2 || m->buf[0] != CLONE_MAGIC || m->buf[1] != CLONE_VERSION)
     return 0;
-  fdec d = { L, m->buf + 2, m->buf + m->len, 0 };
   int top = lua_gettop(L);
-  if (fvalue(&d) == 0 && d.p == d.end) return 1;
+  fdec d = { L, m->buf + 2, m->buf + m->len, 0, top };
+  if (fvalue(&d, 0) == 0 && d.p == d.end) return 1;
   lua_settop(L, top);
   return 0;
 }

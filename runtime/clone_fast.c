@@ -48,11 +48,16 @@ typedef struct scratch {
 #define SCRATCH_KEEP (64 * 1024)
 #define SEEN_KEEP 4096
 
+/* The thread's scratch, found through a thread-local pointer (two libc
+ * calls fewer per message); the pthread key is only there so that the
+ * thread's exit frees it. */
+static _Thread_local scratch *thread_scratch;
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 
 static void scratch_destroy(void *p) {
   scratch *s = p;
+  thread_scratch = NULL;
   free(s->buf);
   free(s->slots);
   free(s);
@@ -61,13 +66,12 @@ static void scratch_destroy(void *p) {
 static void scratch_init(void) { pthread_key_create(&scratch_key, scratch_destroy); }
 
 static scratch *scratch_get(void) {
+  scratch *s = thread_scratch;
+  if (s) return s;
   pthread_once(&scratch_once, scratch_init);
-  scratch *s = pthread_getspecific(scratch_key);
-  if (!s) {
-    s = calloc(1, sizeof *s);
-    if (!s || pthread_setspecific(scratch_key, s) != 0) { free(s); return NULL; }
-  }
-  return s;
+  s = calloc(1, sizeof *s);
+  if (!s || pthread_setspecific(scratch_key, s) != 0) { free(s); return NULL; }
+  return thread_scratch = s;
 }
 
 /* ------------------------------------------------------------ the walk */
@@ -78,7 +82,11 @@ typedef struct fenc {
   size_t len;
   uint32_t nobjs;
   int depth;
+  int top;      /* the stack top, tracked rather than asked for */
+  int two_pass; /* the array part by index (see ftable) */
 } fenc;
+
+#define STACK_LEVELS 8
 
 #define GIVE_UP (-1)
 
@@ -157,7 +165,7 @@ static int seen(fenc *e, const void *key, uint32_t *id) {
   }
 }
 
-static int fvalue(fenc *e, int idx);
+static int fvalue(fenc *e, int idx, int type);
 
 /* Room for n more bytes, so that the writes after it need no check. */
 static inline int reserve(fenc *e, size_t n) {
@@ -175,45 +183,106 @@ static inline int as_wire_int(lua_Number d, int64_t *out) {
   return 1;
 }
 
+/* The array index 1..narr that the key at k stands for, or 0. */
+static inline size_t array_key(lua_State *L, int k, int ktype, size_t narr) {
+  if (!narr || ktype != LUA_TNUMBER) return 0;
+  lua_Number n = lua_tonumber(L, k);
+  int64_t i;
+  return n >= 1 && n <= (lua_Number)narr && as_wire_int(n, &i) ? (size_t)i : 0;
+}
+
+/* Each C API call is a few nanoseconds and a small table is a few dozen
+ * of them, so the walk makes as few as it can: one lua_next pass over the
+ * whole table.  The wire wants the array part 1..narr first, which that
+ * pass yields in order as long as the table keeps those keys in its array
+ * part (LuaJIT traverses it first, in index order); the missing ones are
+ * the holes, written as nil.  When an index comes out of order (kept in
+ * the hash part: a table filled from the top, say) the one pass cannot
+ * tell, and the message is encoded again the two-pass way (RETRY). */
+#define RETRY (-2)
+
+static int ftable_two_pass(fenc *e, int idx, size_t narr, size_t *npairs) {
+  lua_State *L = e->L;
+  int top = e->top;
+  for (size_t i = 1; i <= narr; i++) {
+    lua_rawgeti(L, idx, (int)i);
+    e->top = top + 1;
+    int rc = fvalue(e, top + 1, lua_type(L, top + 1));
+    lua_settop(L, top);
+    e->top = top;
+    if (rc) return rc;
+  }
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    int k = top + 1, kt = lua_type(L, k);
+    if (array_key(L, k, kt, narr)) { lua_settop(L, k); continue; }
+    e->top = k + 1;
+    int rc = fvalue(e, k, kt);
+    if (!rc) rc = fvalue(e, k + 1, lua_type(L, k + 1));
+    lua_settop(L, k);
+    e->top = k;
+    if (rc) { lua_settop(L, top); e->top = top; return rc; }
+    (*npairs)++;
+  }
+  e->top = top;
+  return 0;
+}
+
+static int ftable_one_pass(fenc *e, int idx, size_t narr, size_t *npairs) {
+  lua_State *L = e->L;
+  int top = e->top;
+  size_t next_i = 1; /* the array index to write next */
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    int k = top + 1, kt = lua_type(L, k);
+    size_t i = array_key(L, k, kt, narr);
+    int rc = 0;
+    e->top = k + 1;
+    if (i) {
+      if (i < next_i) rc = RETRY; /* the pairs have begun, or out of order */
+      for (; !rc && next_i < i; next_i++) rc = put_u8(e, T_NIL);
+      if (!rc) rc = fvalue(e, k + 1, lua_type(L, k + 1));
+      next_i = i + 1;
+    } else {
+      for (; !rc && next_i <= narr; next_i++) rc = put_u8(e, T_NIL); /* holes */
+      if (!rc) rc = fvalue(e, k, kt);
+      if (!rc) rc = fvalue(e, k + 1, lua_type(L, k + 1));
+      (*npairs)++;
+    }
+    lua_settop(L, k);
+    e->top = k;
+    if (rc) { lua_settop(L, top); e->top = top; return rc; }
+  }
+  e->top = top;
+  for (; next_i <= narr; next_i++)
+    if (put_u8(e, T_NIL)) return GIVE_UP;
+  return 0;
+}
+
 static int ftable(fenc *e, int idx) {
   lua_State *L = e->L;
   uint32_t id;
   int r = seen(e, lua_topointer(L, idx), &id);
   if (r == GIVE_UP) return GIVE_UP;
   if (r == 1) return put_u8(e, T_REF) || put_varint(e, id) ? GIVE_UP : 0;
-  if (e->depth >= LSTR_CLONE_MAX_DEPTH || !lua_checkstack(L, 4)) return GIVE_UP;
+  if (e->depth >= LSTR_CLONE_MAX_DEPTH) return GIVE_UP;
+  /* the stack grows by two slots a level: checked every STACK_LEVELS */
+  if (e->depth % STACK_LEVELS == 0 && !lua_checkstack(L, 2 * STACK_LEVELS + 2)) return GIVE_UP;
   size_t narr = lua_objlen(L, idx);
   if (put_u8(e, T_TABLEH) || put_varint(e, narr)) return GIVE_UP;
   size_t hint_at = e->len, npairs = 0;
   if (put_u8(e, 0)) return GIVE_UP; /* the number of pairs, known after the walk */
   e->depth++;
-  int top = lua_gettop(L); /* the element, then the key and value, go above */
-  for (size_t i = 1; i <= narr; i++) {
-    lua_rawgeti(L, idx, (int)i);
-    int rc = fvalue(e, top + 1);
-    lua_settop(L, top);
-    if (rc) return GIVE_UP;
-  }
-  lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    int k = top + 1;
-    if (narr && lua_type(L, k) == LUA_TNUMBER) {
-      lua_Number n = lua_tonumber(L, k);
-      int64_t i;
-      if (n >= 1 && n <= (lua_Number)narr && as_wire_int(n, &i)) { lua_settop(L, k); continue; }
-    }
-    if (fvalue(e, k) || fvalue(e, k + 1)) { lua_settop(L, top); return GIVE_UP; }
-    lua_settop(L, k);
-    npairs++;
-  }
+  int rc = e->two_pass ? ftable_two_pass(e, idx, narr, &npairs) : ftable_one_pass(e, idx, narr, &npairs);
+  if (rc) return rc;
   e->s->buf[hint_at] = (unsigned char)(npairs > 255 ? 255 : npairs);
   e->depth--;
   return put_u8(e, T_END);
 }
 
-static int fvalue(fenc *e, int idx) {
+static int fvalue(fenc *e, int idx, int type) {
   lua_State *L = e->L;
-  switch (lua_type(L, idx)) {
+  switch (type) {
   case LUA_TNIL: return put_u8(e, T_NIL);
   case LUA_TBOOLEAN: return put_u8(e, lua_toboolean(L, idx) ? T_TRUE : T_FALSE);
   case LUA_TNUMBER: {
@@ -249,17 +318,31 @@ static int fvalue(fenc *e, int idx) {
   }
 }
 
-lstr_msg *clone_encode_fast(lua_State *L, int value_idx, lstr_msg_cache *c) {
-  fenc e = { L, scratch_get(), 0, 0, 0 };
-  if (!e.s) return NULL;
-  if (++e.s->gen == 0) { /* wrapped: stale stamps could match again */
-    memset(e.s->slots, 0, e.s->nslots * sizeof *e.s->slots);
-    e.s->gen = 1;
+/* One attempt at the whole value; GIVE_UP, RETRY or 0. */
+static int fencode(fenc *e, int value_idx) {
+  if (++e->s->gen == 0) { /* wrapped: stale stamps could match again */
+    memset(e->s->slots, 0, e->s->nslots * sizeof *e->s->slots);
+    e->s->gen = 1;
   }
-  e.s->used = 0;
-  int top = lua_gettop(L);
-  int rc = put_u8(&e, CLONE_MAGIC) || put_u8(&e, CLONE_VERSION) || fvalue(&e, value_idx);
-  lua_settop(L, top);
+  e->s->used = 0;
+  e->len = 0;
+  e->nobjs = 0;
+  e->depth = 0;
+  int top = e->top = lua_gettop(e->L);
+  int rc = put_u8(e, CLONE_MAGIC) || put_u8(e, CLONE_VERSION) ? GIVE_UP : 0;
+  if (!rc) rc = fvalue(e, value_idx, lua_type(e->L, value_idx));
+  lua_settop(e->L, top);
+  return rc;
+}
+
+lstr_msg *clone_encode_fast(lua_State *L, int value_idx, lstr_msg_cache *c) {
+  fenc e = { L, scratch_get(), 0, 0, 0, 0, 0 };
+  if (!e.s) return NULL;
+  int rc = fencode(&e, value_idx);
+  if (rc == RETRY) {
+    e.two_pass = 1;
+    rc = fencode(&e, value_idx);
+  }
   lstr_msg *m = rc ? NULL : clone_msg_new(e.len, c);
   if (m) {
     memcpy(m->buf, e.s->buf, e.len);

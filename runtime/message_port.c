@@ -48,6 +48,10 @@
 
 /* ---------------------------------------------------------------- queues */
 
+/* Message blocks go back from a receiver to the sender in lots of this
+ * many (below LSTR_MSG_CACHE_MAX: the sender holds a few lots at most). */
+#define HAND_BACK_AT 256
+
 void port_item_free(port_item *it) {
   if (it->m) lstr_msg_free(it->m);
   it->m = NULL;
@@ -131,11 +135,16 @@ int channel_push(lstr_channel *ch, int side, port_item item, lstr_msg_cache *cac
     uv_mutex_unlock(&ch->lock);
     return -1;
   }
-  if (cache && !cache->n && ch->end[1 - side].spare.n) lstr_msg_cache_move(cache, &ch->end[1 - side].spare);
+  /* topped up before it runs dry, so that blocks keep flowing while the
+   * receiver hands them back in HAND_BACK_AT lots */
+  if (cache && cache->n < HAND_BACK_AT && ch->end[1 - side].spare.n)
+    lstr_msg_cache_move(cache, &ch->end[1 - side].spare);
   /* Only the first item needs a wake-up: the owner takes the whole queue.
    * `pending` and `spinning` pair up (sequentially consistent): either the
-   * owner sees pending after it stops spinning, or we see it not spinning. */
-  atomic_store(&e->pending, 1);
+   * owner sees pending after it stops spinning, or we see it not spinning.
+   * Setting pending is an atomic exchange, skipped while it is set already
+   * (the owner clears it only under the lock we hold). */
+  if (!atomic_load_explicit(&e->pending, memory_order_relaxed)) atomic_store(&e->pending, 1);
   if (e->q.n == 1 && e->wake_fd >= 0 && !atomic_load(&e->spinning)) signal_fd(e->wake_fd);
   uv_mutex_unlock(&ch->lock);
   return 0;
@@ -243,22 +252,22 @@ port_h *port_check(lua_State *L, int idx) {
   return luaL_checkudata(L, idx, PORT_MT);
 }
 
-/* port_check for the per-message methods (post, take), registered with the
- * metatable as upvalue 1: luaL_checkudata looks the metatable up by name,
- * interning that name on every call, which was a visible part of a post. */
+/* port_check for the per-message methods (post, take): luaL_checkudata
+ * looks the metatable up by name, interning that name on every call, and
+ * even a metatable compare is three C API calls more per message.  A
+ * handle is a full userdata of exactly its size that starts with its own
+ * address, which Lua code cannot forge; anything else goes through
+ * port_check, which raises the usual argument error. */
 static port_h *port_check_fast(lua_State *L) {
   port_h *p = lua_touserdata(L, 1);
-  if (p && lua_getmetatable(L, 1)) {
-    int same = lua_rawequal(L, -1, lua_upvalueindex(1));
-    lua_pop(L, 1);
-    if (same) return p;
-  }
+  if (p && lua_objlen(L, 1) == sizeof *p && p->self == p) return p;
   return port_check(L, 1);
 }
 
 port_h *port_push_new(lua_State *L, lstr_channel *ch, int side) {
   port_h *p = lua_newuserdata(L, sizeof *p);
   memset(p, 0, sizeof *p);
+  p->self = p;
   p->ch = ch;
   p->side = side;
   p->s = lstr_ctx(L);
@@ -408,6 +417,19 @@ static int port_refill(lua_State *L) {
   return 1;
 }
 
+/* Give the blocks of what we received back to the sender (see
+ * lstr_msg_cache in clone.h).  refill() does it once per wake-up; within a
+ * long burst take() does it every HAND_BACK_AT messages (one lock for
+ * that many): a receiver that kept them until its cache was full would
+ * free every block past it while the sender, its cache run dry, mallocs
+ * new ones. */
+static void hand_back(port_h *p) {
+  if (!p->ch || p->no_transfer) return;
+  uv_mutex_lock(&p->ch->lock);
+  lstr_msg_cache_move(&p->ch->end[1 - p->side].spare, &p->cache);
+  uv_mutex_unlock(&p->ch->lock);
+}
+
 /* take() -> kind, value | nil.  kind: 'message', 'messageerror', 'online',
  * 'error', 'exit' (value: code), 'close'. */
 static int port_take(lua_State *L) {
@@ -424,9 +446,10 @@ static int port_take(lua_State *L) {
     p->inflight = it.m;
     int rc = lstr_msg_decode(L, it.m);
     p->inflight = NULL;
+    if (p->cache.n >= HAND_BACK_AT) hand_back(p);
     lstr_msg_recycle(it.m, &p->cache);
-    /* the kind names are upvalues 2..4: no string interned per message */
-    lua_pushvalue(L, lua_upvalueindex(rc != 0 ? 3 : it.kind == ITEM_MSG ? 2 : 4));
+    /* the kind names are upvalues 1..3: no string interned per message */
+    lua_pushvalue(L, lua_upvalueindex(rc != 0 ? 2 : it.kind == ITEM_MSG ? 1 : 3));
     lua_insert(L, -2);
     return 2;
   }
@@ -735,17 +758,15 @@ static const luaL_Reg port_funcs[] = {
 /* Adds the port functions to the table on top (native.worker). */
 void lstr_port_register(lua_State *L) {
   lstr_new_class(L, PORT_MT, port_methods, port_gc);
-  /* post and take again, as closures over what they check and push */
+  /* post, and take as a closure over the kind names it pushes */
   luaL_getmetatable(L, PORT_MT);
   lua_getfield(L, -1, "__index");
-  lua_pushvalue(L, -2);
-  lua_pushcclosure(L, port_post, 1);
+  lua_pushcfunction(L, port_post);
   lua_setfield(L, -2, "post");
-  lua_pushvalue(L, -2);
   lua_pushliteral(L, "message");
   lua_pushliteral(L, "messageerror");
   lua_pushliteral(L, "error");
-  lua_pushcclosure(L, port_take, 4);
+  lua_pushcclosure(L, port_take, 3);
   lua_setfield(L, -2, "take");
   lua_pop(L, 2);
   luaL_register(L, NULL, port_funcs);

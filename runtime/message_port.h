@@ -73,6 +73,8 @@ void port_item_free(port_item *it);
 typedef struct lstr_worker lstr_worker;
 typedef struct port_wake { uv_poll_t poll; int fd; struct port_h *p; } port_wake;
 typedef struct port_h {
+  struct port_h *self;   /* the handle's own address: how the per-message
+                            methods recognize one (message_port.c) */
   lstr_channel *ch;      /* NULL once closed or transferred away */
   int side;
   lstr_state *s;

@@ -106,6 +106,131 @@ describe('a burst of messages to one listener', function()
   end)
 end)
 
+describe('long bursts of messages of changing shapes', function()
+  -- Past a few hundred messages the receiver hands the message blocks back
+  -- to the sender in the middle of a burst (runtime/message_port.c), and the
+  -- encoder walks each table once, starting over when an index turns up out
+  -- of order (runtime/clone_fast.c): every shape must still arrive whole.
+  local function shape(k)
+    local r = k % 6
+    if r == 0 then return { id = k, name = 'x', vals = { k, k * 2, k * 3 } } end
+    if r == 1 then return { k, nil, k * 3, tag = 'holes' } end -- a hole
+    if r == 2 then return setmetatable({ id = k, tag = 'meta' }, { __index = function() return 'no' end }) end
+    if r == 3 then return { x = k, [2] = 'b', [1] = 'a', [3] = { k } } end -- indexes in the hash part
+    if r == 4 then
+      local t = { id = k, tag = 'cycle' }
+      t.self = t
+      return t
+    end
+    return { ['key' .. (k % 97)] = k, ['\0bin' .. (k % 5)] = -k, tag = 'many keys' }
+  end
+
+  it('arrive whole and in order, to a worker and back', function()
+    local n = 6000 -- several times what the block caches hold
+    local w = wt.Worker([[
+      local wt = require('worker_threads')
+      local p = wt.parentPort
+      local want, bad = 1, nil
+      local function check(k, m)
+        local r = k % 6
+        if r == 0 then return m.id == k and m.name == 'x' and m.vals[3] == k * 3 end
+        if r == 1 then return m[1] == k and m[2] == nil and m[3] == k * 3 and m.tag == 'holes' end
+        if r == 2 then return m.id == k and getmetatable(m) == nil and m.missing == nil end
+        if r == 3 then return m.x == k and m[1] == 'a' and m[2] == 'b' and m[3][1] == k end
+        if r == 4 then return m.id == k and m.self == m end
+        return m['key' .. (k % 97)] == k and m['\0bin' .. (k % 5)] == -k
+      end
+      p:on('message', function(m)
+        if not bad and not check(want, m) then bad = want end
+        p:postMessage(m) -- the same shapes back, from blocks it received
+        want = want + 1
+        if want > wt.workerData then p:postMessage({ done = true, bad = bad }) end
+      end)
+    ]], { eval = true, workerData = n })
+    local back, bad_back = 0, nil
+    local done = Promise.new(function(res)
+      w:on('message', function(m)
+        if m.done then return res(m) end
+        back = back + 1
+        local want = shape(back)
+        local same = m.id == rawget(want, 'id') and m.tag == rawget(want, 'tag') and m.x == rawget(want, 'x')
+        if not same and not bad_back then bad_back = back end
+      end)
+    end)
+    for k = 1, n do w:postMessage(shape(k)) end
+    local r = await(done)
+    assert.is_nil(r.bad)
+    assert.are.equal(n, back)
+    assert.is_nil(bad_back)
+    await(w:terminate())
+  end)
+end)
+
+describe('bursts over many ports at once', function()
+  it('keep each port in order, blocks going back to the right sender', function()
+    local nports, per = 12, 700 -- each burst longer than a hand-back lot
+    local chans, ends = {}, {}
+    for i = 1, nports do
+      chans[i] = wt.MessageChannel()
+      ends[i] = chans[i].port2
+    end
+    local w = wt.Worker([[
+      local wt = require('worker_threads')
+      local d = wt.workerData
+      local left = #d.ports
+      for i, port in ipairs(d.ports) do
+        local want, ok = 1, true
+        port:on('message', function(m)
+          if m.port ~= i or m.seq ~= want or m.vals[2] ~= want * 2 then ok = false end
+          want = want + 1
+          port:postMessage({ port = i, seq = m.seq }) -- and back, on the same port
+          if want > d.per then
+            left = left - 1
+            wt.parentPort:postMessage({ port = i, ok = ok })
+          end
+        end)
+      end
+    ]], { eval = true, workerData = { ports = ends, per = per }, transferList = ends })
+    local replies, back_ok, backs = {}, true, 0
+    for i = 1, nports do
+      local want = 1
+      chans[i].port1:on('message', function(m)
+        if m.port ~= i or m.seq ~= want then back_ok = false end
+        want = want + 1
+        backs = backs + 1
+        if want > per then chans[i].port1:close() end
+      end)
+    end
+    local all = Promise.new(function(res)
+      w:on('message', function(m)
+        replies[#replies + 1] = m
+        if #replies == nports then res() end
+      end)
+    end)
+    for seq = 1, per do -- interleaved: every port's queue is busy at once
+      for i = 1, nports do chans[i].port1:postMessage({ port = i, seq = seq, vals = { seq, seq * 2 } }) end
+    end
+    await(all)
+    for _, r in ipairs(replies) do assert.is_true(r.ok, 'port ' .. r.port) end
+    assert.is_true(wait_for(function() return backs == nports * per end))
+    assert.is_true(back_ok)
+    await(w:terminate())
+  end)
+end)
+
+describe('a port handle', function()
+  it('refuses what is not one in its per-message methods', function()
+    local mc = wt.MessageChannel()
+    local h = mc.port1._h
+    for _, bad in ipairs({ io.stdout, {}, 'x', newproxy and newproxy(false) or io.stderr }) do
+      assert.has_error(function() h.post(bad, 1) end)
+      assert.has_error(function() h.take(bad) end)
+    end
+    h.post(h, 1) -- the handle itself still works
+    mc.port1:close()
+  end)
+end)
+
 describe('workers started one after another (spare threads)', function()
   it('each has its own threadId, workerData, environment and limits', function()
     local seen = {}
