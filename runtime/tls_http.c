@@ -28,8 +28,9 @@ void lstr_tls_push_engine(lua_State *L, tls_engine *e);   /* tls_context.c */
 
 /* A busy connection keeps OpenSSL's record buffers (about 17 KiB each way)
  * instead of freeing them after every record (SSL_MODE_RELEASE_BUFFERS,
- * the context's default): the sweep frees them once it is idle, so a
- * server holding many idle keep-alive connections does not hold those. */
+ * the context's default): the sweep frees them, and the engine's own, once
+ * it is idle, so a server holding many idle keep-alive connections does
+ * not hold those. */
 int tls_http_start(http_conn *c) {
   c->tls = tls_engine_new(c->srv->tls_ctx, 1);
   if (!c->tls) return -1;
@@ -37,9 +38,7 @@ int tls_http_start(http_conn *c) {
   return 0;
 }
 
-void tls_http_idle(http_conn *c) {
-  if (tls_engine_secure(c->tls)) SSL_free_buffers(tls_engine_ssl(c->tls));
-}
+void tls_http_idle(http_conn *c) { tls_engine_release_buffers(c->tls); }
 
 void tls_http_free(http_conn *c) {
   tls_engine_free(c->tls);
