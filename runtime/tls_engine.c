@@ -209,6 +209,10 @@ static int buf_append(tls_buf *b, const char *p, size_t n) {
   return 0;
 }
 
+/* A buffer grown past this by a burst (a large flight fed or written at
+ * once) is freed once it empties rather than kept for the connection's life. */
+#define BUF_KEEP (64 * 1024)
+
 static void buf_free(tls_buf *b) {
   free(b->p);
   memset(b, 0, sizeof *b);
@@ -226,7 +230,10 @@ static int bio_read(BIO *bio, char *dst, size_t n, size_t *got) {
   if (n > avail) n = avail;
   memcpy(dst, e->in.p + e->in.off, n);
   e->in.off += n;
-  if (e->in.off == e->in.len) e->in.off = e->in.len = 0;
+  if (e->in.off == e->in.len) {
+    if (e->in.cap > BUF_KEEP) buf_free(&e->in);
+    else e->in.off = e->in.len = 0;
+  }
   *got = n;
   return 1;
 }
@@ -418,16 +425,13 @@ int tls_engine_eof(tls_engine *e) {
 }
 
 size_t tls_engine_out(tls_engine *e, const char **p) {
-  *p = e->out.p + e->out.off;
-  return e->out.len - e->out.off;
+  size_t n = e->out.len - e->out.off;
+  *p = n ? e->out.p + e->out.off : NULL;   /* nothing yet: maybe no buffer either */
+  return n;
 }
 
-/* A large flight (a big response written at once) does not stay allocated
- * for the rest of the connection. */
-#define OUT_KEEP (64 * 1024)
-
 void tls_engine_out_clear(tls_engine *e) {
-  if (e->out.cap > OUT_KEEP) buf_free(&e->out);
+  if (e->out.cap > BUF_KEEP) buf_free(&e->out);
   else e->out.off = e->out.len = 0;
 }
 
