@@ -1,14 +1,20 @@
 /*
- * tls_engine.c — one TLS session over two memory BIOs (see tls_engine.h).
+ * tls_engine.c — one TLS session over an in-memory transport (see tls_engine.h).
  *
- * `rbio` holds ciphertext the transport fed us and OpenSSL has not read
- * yet; `wbio` holds ciphertext OpenSSL produced for the transport to send.
- * The SSL owns both BIOs.  The engine is found from its SSL through
- * ex_data, which is how the context-wide callbacks (verification, new
- * sessions, client hello) report into the right connection.
+ * The SSL's BIO (one for both directions, owned by the SSL) is the
+ * engine's own: reads take the ciphertext the transport fed us (`in`),
+ * writes append what OpenSSL produced for the transport to send (`out`).
+ * BIO_s_mem would do the same job, but it zeroes its buffer on every
+ * growth and reset and answers each of the record layer's several
+ * BIO_ctrl queries per record through BUF_MEM: on a keep-alive
+ * connection that bookkeeping costs more than the copy it wraps.
+ * The engine is found from its SSL through ex_data, which is how the
+ * context-wide callbacks (verification, new sessions, client hello)
+ * report into the right connection.
  */
 #include "tls_engine.h"
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +22,17 @@
 #include <openssl/x509v3.h>
 #include <uv.h>
 
+/* bytes at p[off, len) are waiting; cap is what p holds */
+typedef struct {
+  char *p;
+  size_t off, len, cap;
+} tls_buf;
+
 struct tls_engine {
   SSL *ssl;
   tls_ctx_opts *opts;        /* of the context it was made from (an SNI answer keeps them) */
-  BIO *rbio, *wbio;
+  tls_buf in;                /* ciphertext fed, not yet read by OpenSSL */
+  tls_buf out;               /* ciphertext OpenSSL wrote, not yet taken by the transport */
   int is_server;
   int secure;
   int failed;
@@ -164,9 +177,106 @@ static int alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *ou
   return SSL_TLSEXT_ERR_OK;
 }
 
-/* ex_data indexes are process-wide: made once, whichever thread is first */
+/* ---- the transport BIO ---- */
+
+/* Room for n more bytes after the waiting ones: the waiting bytes move to
+ * the front first; the buffer grows only when they and n do not fit. */
+static int buf_reserve(tls_buf *b, size_t n) {
+  if (b->off == b->len) b->off = b->len = 0;
+  if (b->cap - b->len >= n) return 0;
+  if (b->off) {
+    memmove(b->p, b->p + b->off, b->len - b->off);
+    b->len -= b->off;
+    b->off = 0;
+    if (b->cap - b->len >= n) return 0;
+  }
+  size_t cap = b->cap ? b->cap : 4096;
+  while (cap - b->len < n) {
+    if (cap > SIZE_MAX / 2) return -1;
+    cap *= 2;
+  }
+  char *p = realloc(b->p, cap);
+  if (!p) return -1;
+  b->p = p;
+  b->cap = cap;
+  return 0;
+}
+
+static int buf_append(tls_buf *b, const char *p, size_t n) {
+  if (buf_reserve(b, n) != 0) return -1;
+  memcpy(b->p + b->len, p, n);
+  b->len += n;
+  return 0;
+}
+
+/* A buffer grown past this by a burst (a large flight fed or written at
+ * once) is freed once it empties rather than kept for the connection's life. */
+#define BUF_KEEP (64 * 1024)
+
+static void buf_free(tls_buf *b) {
+  free(b->p);
+  memset(b, 0, sizeof *b);
+}
+
+static int bio_read(BIO *bio, char *dst, size_t n, size_t *got) {
+  tls_engine *e = BIO_get_data(bio);
+  size_t avail = e->in.len - e->in.off;
+  BIO_clear_retry_flags(bio);
+  if (avail == 0) {
+    BIO_set_retry_read(bio);   /* more may come: WANT_READ, never EOF */
+    *got = 0;
+    return 0;
+  }
+  if (n > avail) n = avail;
+  memcpy(dst, e->in.p + e->in.off, n);
+  e->in.off += n;
+  if (e->in.off == e->in.len) {
+    if (e->in.cap > BUF_KEEP) buf_free(&e->in);
+    else e->in.off = e->in.len = 0;
+  }
+  *got = n;
+  return 1;
+}
+
+static int bio_write(BIO *bio, const char *src, size_t n, size_t *put) {
+  tls_engine *e = BIO_get_data(bio);
+  BIO_clear_retry_flags(bio);
+  if (buf_append(&e->out, src, n) != 0) return 0;   /* a fatal write error for OpenSSL */
+  *put = n;
+  return 1;
+}
+
+static long bio_ctrl(BIO *bio, int cmd, long num, void *ptr) {
+  (void)num; (void)ptr;
+  tls_engine *e = BIO_get_data(bio);
+  switch (cmd) {
+  case BIO_CTRL_FLUSH: return 1;
+  case BIO_CTRL_PENDING: return (long)(e->in.len - e->in.off);
+  case BIO_CTRL_WPENDING: return (long)(e->out.len - e->out.off);
+  default: return 0;   /* not EOF, no kTLS, nothing else to say */
+  }
+}
+
+static int bio_create(BIO *bio) {
+  BIO_set_init(bio, 1);
+  return 1;
+}
+
+static BIO_METHOD *transport_method;
+
+/* ex_data indexes and the BIO method are process-wide: made once,
+ * whichever thread is first */
 static uv_once_t index_once = UV_ONCE_INIT;
-static void make_index(void) { engine_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL); }
+static void make_index(void) {
+  engine_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+  BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "luster TLS transport");
+  if (m && BIO_meth_set_read_ex(m, bio_read) && BIO_meth_set_write_ex(m, bio_write) && BIO_meth_set_ctrl(m, bio_ctrl)
+      && BIO_meth_set_create(m, bio_create)) {
+    transport_method = m;
+  } else {
+    BIO_meth_free(m);   /* tls_engine_new fails: no memory */
+  }
+}
 
 void tls_engine_install(SSL_CTX *ctx) {
   uv_once(&index_once, make_index);
@@ -178,20 +288,23 @@ void tls_engine_install(SSL_CTX *ctx) {
 /* ---- life ---- */
 
 tls_engine *tls_engine_new(SSL_CTX *ctx, int is_server) {
+  uv_once(&index_once, make_index);
   tls_engine *e = calloc(1, sizeof *e);
   if (!e) return NULL;
   e->ssl = SSL_new(ctx);
-  e->rbio = BIO_new(BIO_s_mem());
-  e->wbio = BIO_new(BIO_s_mem());
-  if (!e->ssl || !e->rbio || !e->wbio) {
+  BIO *bio = transport_method ? BIO_new(transport_method) : NULL;
+  if (!e->ssl || !bio) {
     SSL_free(e->ssl);
-    BIO_free(e->rbio);
-    BIO_free(e->wbio);
+    BIO_free(bio);
     free(e);
     ERR_clear_error();
     return NULL;
   }
-  SSL_set_bio(e->ssl, e->rbio, e->wbio);
+  BIO_set_data(bio, e);
+  SSL_set_bio(e->ssl, bio, bio);   /* one reference, for both directions */
+  /* a record's header and body in one BIO read (the memory transport
+   * gives whatever was fed; nothing else reads after the SSL) */
+  SSL_set_read_ahead(e->ssl, 1);
   SSL_set_ex_data(e->ssl, engine_idx, e);
   e->is_server = is_server;
   /* the SSL holds its first context (session_ctx) for life, so these stay valid */
@@ -214,6 +327,8 @@ tls_engine *tls_engine_new(SSL_CTX *ctx, int is_server) {
 void tls_engine_free(tls_engine *e) {
   if (!e) return;
   SSL_free(e->ssl);
+  buf_free(&e->in);
+  buf_free(&e->out);
   free(e->sni_name);
   free(e->session);
   free(e);
@@ -227,9 +342,12 @@ int tls_engine_secure(tls_engine *e) { return e->secure; }
 
 int tls_engine_feed(tls_engine *e, const char *p, size_t n) {
   if (n == 0) return 0;
-  if (BIO_write(e->rbio, p, (int)n) != (int)n) return fail(e, "ERR_OUT_OF_MEMORY");
+  if (buf_append(&e->in, p, n) != 0) return fail(e, "ERR_OUT_OF_MEMORY");
   return 0;
 }
+
+/* Fed ciphertext OpenSSL has not taken, or taken and not yet processed */
+static int input_waiting(tls_engine *e) { return e->in.len > e->in.off || SSL_has_pending(e->ssl); }
 
 int tls_engine_handshake(tls_engine *e) {
   if (e->failed) return TLS_ERROR;
@@ -264,7 +382,7 @@ int tls_engine_read(tls_engine *e, char *buf, size_t cap, size_t *got) {
       /* all input consumed: another SSL_read would only say WANT_READ,
        * at the price of a trip through the record layer (and, with
        * SSL_MODE_RELEASE_BUFFERS, a read buffer allocated and freed) */
-      if (BIO_ctrl_pending(e->rbio) == 0 && !SSL_has_pending(e->ssl)) return TLS_WANT;
+      if (!input_waiting(e)) return TLS_WANT;
       continue;
     }
     switch (SSL_get_error(e->ssl, n)) {
@@ -297,7 +415,7 @@ void tls_engine_shutdown(tls_engine *e) {
 }
 
 int tls_engine_eof(tls_engine *e) {
-  if ((BIO_ctrl_pending(e->rbio) > 0 || SSL_has_pending(e->ssl)) && !e->failed) {
+  if (input_waiting(e) && !e->failed) {
     e->failed = 1;
     snprintf(e->err_code, sizeof e->err_code, "ECONNRESET");
     snprintf(e->err_msg, sizeof e->err_msg, "TLS record truncated: the peer closed the connection inside a record");
@@ -307,13 +425,21 @@ int tls_engine_eof(tls_engine *e) {
 }
 
 size_t tls_engine_out(tls_engine *e, const char **p) {
-  char *q = NULL;
-  long n = BIO_get_mem_data(e->wbio, &q);
-  *p = q;
-  return n > 0 ? (size_t)n : 0;
+  size_t n = e->out.len - e->out.off;
+  *p = n ? e->out.p + e->out.off : NULL;   /* nothing yet: maybe no buffer either */
+  return n;
 }
 
-void tls_engine_out_clear(tls_engine *e) { (void)BIO_reset(e->wbio); }
+void tls_engine_out_clear(tls_engine *e) {
+  if (e->out.cap > BUF_KEEP) buf_free(&e->out);
+  else e->out.off = e->out.len = 0;
+}
+
+void tls_engine_release_buffers(tls_engine *e) {
+  if (e->in.off == e->in.len) buf_free(&e->in);
+  if (e->out.off == e->out.len) buf_free(&e->out);
+  if (e->secure) SSL_free_buffers(e->ssl);
+}
 
 /* ---- verification ---- */
 

@@ -10,8 +10,9 @@
  * An engine never touches a socket: the transport feeds what it read with
  * tls_engine_feed, drives tls_engine_handshake / tls_engine_read, and sends
  * whatever tls_engine_out() holds after each step (handshake messages,
- * records, alerts, session tickets).  Memory BIOs never block, so a write
- * of plaintext always completes (SSL_MODE_ENABLE_PARTIAL_WRITE is off).
+ * records, alerts, session tickets).  The engine's in-memory transport
+ * never blocks, so a write of plaintext always completes
+ * (SSL_MODE_ENABLE_PARTIAL_WRITE is off).
  *
  * Errors: a failed step records Node's code (ERR_SSL_<REASON> for the SSL
  * library's reasons, the X509 name for a rejected certificate) and message
@@ -68,6 +69,9 @@ void tls_engine_shutdown(tls_engine *e);                       /* queue close_no
  * until the next engine call; tls_engine_out_clear once it is copied or sent. */
 size_t tls_engine_out(tls_engine *e, const char **p);
 void tls_engine_out_clear(tls_engine *e);
+/* An idle connection: free the transport's and OpenSSL's record buffers
+ * (they come back with the next record). */
+void tls_engine_release_buffers(tls_engine *e);
 
 /* The failure of the last step (or one the owner declared: a timeout) */
 void tls_engine_fail(tls_engine *e, const char *code, const char *message);

@@ -20,7 +20,7 @@
 #include "tls_engine.h"
 #include <string.h>
 
-#define TLS_RECORD_MAX 16384
+#define TLS_RECORD_MAX 16384   /* OpenSSL's default max_send_fragment */
 
 SSL_CTX *lstr_tls_check_ctx(lua_State *L, int idx);   /* tls_context.c */
 int lstr_tls_push_info(lua_State *L, tls_engine *e, const char *what, int arg);   /* tls_info.c */
@@ -28,8 +28,9 @@ void lstr_tls_push_engine(lua_State *L, tls_engine *e);   /* tls_context.c */
 
 /* A busy connection keeps OpenSSL's record buffers (about 17 KiB each way)
  * instead of freeing them after every record (SSL_MODE_RELEASE_BUFFERS,
- * the context's default): the sweep frees them once it is idle, so a
- * server holding many idle keep-alive connections does not hold those. */
+ * the context's default): the sweep frees them, and the engine's own, once
+ * it is idle, so a server holding many idle keep-alive connections does
+ * not hold those. */
 int tls_http_start(http_conn *c) {
   c->tls = tls_engine_new(c->srv->tls_ctx, 1);
   if (!c->tls) return -1;
@@ -37,9 +38,7 @@ int tls_http_start(http_conn *c) {
   return 0;
 }
 
-void tls_http_idle(http_conn *c) {
-  if (tls_engine_secure(c->tls)) SSL_free_buffers(tls_engine_ssl(c->tls));
-}
+void tls_http_idle(http_conn *c) { tls_engine_release_buffers(c->tls); }
 
 void tls_http_free(http_conn *c) {
   tls_engine_free(c->tls);
@@ -213,6 +212,39 @@ int lstr_tls_http_info(lua_State *L) {
   return lstr_tls_push_info(L, c->tls, what, 3);
 }
 
+/* A response's pieces (head, chunk framing, body) go out in the fewest
+ * records, every one full but the last: each record is a trip through
+ * OpenSSL's record layer and 22 bytes on the wire, so a 2-byte chunk
+ * trailer must not be one of its own.  Pieces are staged up to a record;
+ * a piece that starts a record and fills one or more (or is the last) goes
+ * to OpenSSL without the copy. */
+static int write_records(tls_engine *e, const uv_buf_t *bufs, int nbufs) {
+  static _Thread_local char stage[TLS_RECORD_MAX];
+  size_t staged = 0;
+  for (int i = 0; i < nbufs; i++) {
+    const char *p = bufs[i].base;
+    size_t n = bufs[i].len;
+    if (staged == 0 && (n >= TLS_RECORD_MAX || i == nbufs - 1)) {
+      size_t direct = i == nbufs - 1 ? n : n - n % TLS_RECORD_MAX;
+      if (tls_engine_write(e, p, direct) != 0) return -1;
+      p += direct;
+      n -= direct;
+    }
+    while (n > 0) {
+      size_t take = TLS_RECORD_MAX - staged < n ? TLS_RECORD_MAX - staged : n;
+      memcpy(stage + staged, p, take);
+      staged += take;
+      p += take;
+      n -= take;
+      if (staged == TLS_RECORD_MAX) {
+        if (tls_engine_write(e, stage, staged) != 0) return -1;
+        staged = 0;
+      }
+    }
+  }
+  return staged ? tls_engine_write(e, stage, staged) : 0;
+}
+
 int tls_http_write(http_conn *c, uv_buf_t *bufs, int nbufs) {
   if (c->closing) return -1;
   if (!tls_engine_secure(c->tls)) {
@@ -226,21 +258,7 @@ int tls_http_write(http_conn *c, uv_buf_t *bufs, int nbufs) {
     http_conn_close(c);
     return -1;
   }
-  size_t total = 0;
-  for (int i = 0; i < nbufs; i++) total += bufs[i].len;
-  int rc = 0;
-  if (nbufs > 1 && total <= TLS_RECORD_MAX) {
-    /* head and body of a small response in one record */
-    char one[TLS_RECORD_MAX];
-    size_t at = 0;
-    for (int i = 0; i < nbufs; i++) {
-      memcpy(one + at, bufs[i].base, bufs[i].len);
-      at += bufs[i].len;
-    }
-    rc = tls_engine_write(c->tls, one, at);
-  } else {
-    for (int i = 0; i < nbufs && rc == 0; i++) rc = tls_engine_write(c->tls, bufs[i].base, bufs[i].len);
-  }
+  int rc = write_records(c->tls, bufs, nbufs);
   if (rc != 0) {
     http_conn_close(c);
     return -1;
