@@ -212,6 +212,9 @@ static int on_headers_complete(llhttp_t *p) {
   drop_head(r);
   if (upgrade) return 2;          /* no body; the rest is the new protocol */
   if (r->skip_body) return 1;     /* a response to HEAD */
+  /* 204 and 304 never have a body (RFC 9110 6.4.1), whatever Content-Length
+   * says: a 304 commonly carries the length of the entity it stands for */
+  if (p->status_code == 204 || p->status_code == 304) return 1;
   return 0;
 }
 

@@ -12,12 +12,15 @@
 --- rejects with the signal's reason (an AbortError or TimeoutError).
 --- luster extension: init.ca/cert/key/rejectUnauthorized for https:.
 local client = require('luster.http_client')
+local fast = require('luster.fetch_exchange')
 local classes = require('luster.fetch_classes')
 local Headers = require('luster.fetch_headers')
 local errors = require('luster.errors')
+local Promise = require('luster.promise')
 
 local Request, Response = classes.Request, classes.Response
 local type, tostring = type, tostring
+local settle_ok, settle_err = Promise._resolve, Promise._reject
 
 local M = {}
 
@@ -80,8 +83,7 @@ local function own_headers(state)
 end
 
 -- What a redirect turns the request into, or nil, err.
-local function follow(req, res, state)
-  local loc = res.headers.location
+local function follow(status, loc, state)
   local ok, next_url = pcall(require('url').URL, loc, state.url.href)
   if not ok then return nil, fetch_failed(next_url) end
   if next_url.protocol ~= 'http:' and next_url.protocol ~= 'https:' then
@@ -89,7 +91,6 @@ local function follow(req, res, state)
   end
   state.redirects = state.redirects + 1
   if state.redirects > MAX_REDIRECTS then return nil, fetch_failed(errors.new('UND_ERR_REDIRECT', 'redirect count exceeded')) end
-  local status = res.statusCode
   if status == 303 and state.method ~= 'HEAD' or (status == 301 or status == 302) and state.method == 'POST' then
     state.method = 'GET'
     state.body = nil
@@ -109,7 +110,69 @@ end
 
 -- One HTTP exchange of the fetch; settles the outer promise or recurses
 -- for a redirect.
-local function exchange(state, resolve, reject)
+local exchange
+
+-- The common case, without a ClientRequest (lua/luster/fetch_exchange.lua):
+-- plain http:, no signal, no body or a string body, one of our agents.
+local function simple(state)
+  if state.url.protocol ~= 'http:' or state.signal then return nil end
+  local body = state.body
+  if body ~= nil and type(body) ~= 'string' then return nil end
+  local agent = state.init.dispatcher
+  if agent == nil then agent = client.globalAgent end
+  if not fast.usable_agent(agent) then return nil end
+  return agent
+end
+
+-- An exchange of the fast path is over: the response, a redirect to
+-- follow, or the failure.
+local function exchanged(ex, state)
+  local p = state.promise
+  local e = ex.error
+  if e then return settle_err(p, fetch_failed(e)) end
+  local r = ex.response
+  local status, body = r.status, r.body
+  if status >= 300 and status < 400 and status ~= 304 and r.headers.location and state.redirect ~= 'manual' then
+    if type(body) == 'table' then body:resume() end   -- discarded: the socket goes back to the pool
+    if state.redirect == 'error' then return settle_err(p, fetch_failed(errors.new('UND_ERR_REDIRECT', 'unexpected redirect'))) end
+    local followed, err = follow(status, r.headers.location, state)
+    if not followed then return settle_err(p, err) end
+    return exchange(state)
+  end
+  if type(body) == 'table' then
+    body:on('error', noop)   -- reported through the body's readers
+    local d = ex.decode and decoder(r.headers['content-encoding'])
+    if d then
+      body:on('error', function(err) d:destroy(err) end)
+      body = body:pipe(d)
+    end
+  end
+  settle_ok(p, setmetatable({
+    status = status, statusText = r.statusMessage or '', _raw_headers = r.rawHeaders,
+    ok = status >= 200 and status < 300, url = state.url.href, redirected = state.redirects > 0,
+    type = 'basic', bodyUsed = false, _source = body,
+  }, Response))
+end
+
+local function fast_exchange(state, agent)
+  local given = state.headers
+  local values = given._values
+  fast.start({
+    method = state.method, url = state.url, agent = agent, body = state.body,
+    names = given._names, values = values, defaults = DEFAULTS,
+    plain = given == NO_HEADERS and state.method == 'GET' and state.body == nil,
+    decode = values['accept-encoding'] == nil,
+  }, exchanged, state)
+end
+
+function exchange(state, resolve, reject)
+  if not resolve then
+    local agent = simple(state)
+    if agent then return fast_exchange(state, agent) end
+    local p = state.promise
+    resolve = function(v) settle_ok(p, v) end
+    reject = function(e) settle_err(p, e) end
+  end
   local u = state.url
   local https = u.protocol == 'https:'
   local https_module
@@ -152,7 +215,7 @@ local function exchange(state, resolve, reject)
     if status >= 300 and status < 400 and status ~= 304 and res.headers.location and state.redirect ~= 'manual' then
       res:resume()   -- discard the body so the socket goes back to the pool
       if state.redirect == 'error' then return reject(fetch_failed(errors.new('UND_ERR_REDIRECT', 'unexpected redirect'))) end
-      local followed, err = follow(req, res, state)
+      local followed, err = follow(status, res.headers.location, state)
       if not followed then return reject(err) end
       return exchange(state, resolve, reject)
     end
@@ -195,17 +258,21 @@ function M.fetch(input, init)
       redirect = request.redirect, redirects = 0, init = init,
     }
   end
-  return Promise.new(function(resolve, reject)
-    if signal then
-      signal:addEventListener('abort', function()
-        state.aborted = true
-        reject(signal.reason)
-        if state.req then state.req:destroy(signal.reason) end
-        if state.res and not state.res.complete then state.res:destroy(signal.reason) end
-      end, { once = true })
-    end
-    exchange(state, resolve, reject)
-  end)
+  local p = Promise.new()
+  state.promise = p
+  if signal then
+    state.signal = signal
+    signal:addEventListener('abort', function()
+      state.aborted = true
+      settle_err(p, signal.reason)
+      if state.req then state.req:destroy(signal.reason) end
+      if state.res and not state.res.complete then state.res:destroy(signal.reason) end
+    end, { once = true })
+  end
+  -- as an executor would: what raises rejects the promise
+  local ok, e = pcall(exchange, state)
+  if not ok then settle_err(p, e) end
+  return p
 end
 
 M.Headers, M.Request, M.Response = Headers, Request, Response

@@ -490,10 +490,14 @@ local function on_data(self, data)
   while data do
     local events, rest, perr = parser:execute(data)
     data = nil
-    for i = 1, #events do
+    -- 'head' and 'body' carry a payload in the next slot, 'done' none: the
+    -- walk steps over payloads (a body that reads "done" is a body)
+    local i, n = 1, #events
+    while i <= n do
       local kind = events[i]
       if kind == 'head' then
         local h = events[i + 1]
+        i = i + 2
         self._got_bytes = true
         local status = h.status
         if status >= 100 and status < 200 and status ~= 101 then
@@ -514,7 +518,9 @@ local function on_data(self, data)
       elseif kind == 'body' then
         local res = self.res
         if res and not res:push(events[i + 1]) then full = true end
-      elseif kind == 'done' then
+        i = i + 2
+      else   -- 'done'
+        i = i + 1
         if self._info then
           self._info = false
         elseif self.res then
@@ -553,19 +559,27 @@ end
 -- (net.lua's sink: no 'data' event, no stream buffer in between); between
 -- requests (a pooled socket) it is dropped, as a server may not speak
 -- unasked.
+-- The request it serves may be a ClientRequest or fetch's own exchange
+-- (lua/luster/fetch_exchange.lua): both answer _on_data, _on_end,
+-- _on_close, _socket_failed and _on_timeout.
 local function sink(sock, data)
   local req = sock._http_req
-  if req then return on_data(req, data) end
+  if req then return req:_on_data(data) end
 end
+
+Request._on_data = on_data
+Request._on_end = on_end
+function Request:_on_close() if not self._response_done then on_end(self) end end
+function Request:_on_timeout() self:emit('timeout') end
 
 -- A socket's hooks (net.lua: shared by every socket, no closure each) are
 -- set once, when it serves its first request, and speak to whichever
 -- request it serves (`sock._http_req`).
 local HOOKS = {
-  ['end'] = function(sock) local r = sock._http_req; if r then on_end(r) end end,
+  ['end'] = function(sock) local r = sock._http_req; if r then r:_on_end() end end,
   error = function(sock, e) local r = sock._http_req; if r then r:_socket_failed(e) end end,
-  close = function(sock) local r = sock._http_req; if r and not r._response_done then on_end(r) end end,
-  timeout = function(sock) local r = sock._http_req; if r then r:emit('timeout') end end,
+  close = function(sock) local r = sock._http_req; if r then r:_on_close() end end,
+  timeout = function(sock) local r = sock._http_req; if r then r:_on_timeout() end end,
 }
 
 -- Response parsers of sockets resting in a pool, for the next request on
@@ -598,6 +612,9 @@ local function hook(sock)
   net._add_hooks(sock, HOOKS)
   sock._sink = sink
 end
+
+-- (fetch's exchange) the same socket plumbing as a ClientRequest's
+M._hook, M._parser_for, M._rest_parser = hook, parser_for, rest_parser
 
 -- The socket leaves HTTP (an upgrade): its hooks go.
 local function unhook(sock)

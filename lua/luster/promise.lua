@@ -349,5 +349,9 @@ sched.after_microtasks = function()
   end
 end
 
+-- (internal) settle a promise made by Promise.new() without an executor,
+-- with no resolving closures: resolve(p, v) / reject(p, e)
+Promise._resolve, Promise._reject = resolve, reject
+
 -- `Promise(fn)` is `Promise.new(fn)`
 return setmetatable(Promise, { __call = function(_, executor) return Promise.new(executor) end })
