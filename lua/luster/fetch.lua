@@ -20,7 +20,7 @@ local Promise = require('luster.promise')
 
 local Request, Response = classes.Request, classes.Response
 local type, tostring = type, tostring
-local settle_ok, settle_err = Promise._resolve, Promise._reject
+local settle_ok, settle_err, new_promise = Promise._resolve, Promise._reject, Promise._pending
 
 local M = {}
 
@@ -112,6 +112,14 @@ end
 -- for a redirect.
 local exchange
 
+-- A streamed body through the decoder of its Content-Encoding, if we know it.
+local function decoded(body, encoding)
+  local d = decoder(encoding)
+  if not d then return body end
+  body:on('error', function(err) d:destroy(err) end)
+  return body:pipe(d)
+end
+
 -- The common case, without a ClientRequest (lua/luster/fetch_exchange.lua):
 -- plain http:, no signal, no body or a string body, one of our agents.
 local function simple(state)
@@ -141,11 +149,7 @@ local function exchanged(ex, state)
   end
   if type(body) == 'table' then
     body:on('error', noop)   -- reported through the body's readers
-    local d = ex.decode and decoder(r.headers['content-encoding'])
-    if d then
-      body:on('error', function(err) d:destroy(err) end)
-      body = body:pipe(d)
-    end
+    if ex.decode and r.headers['content-encoding'] then body = decoded(body, r.headers['content-encoding']) end
   end
   settle_ok(p, setmetatable({
     status = status, statusText = r.statusMessage or '', _raw_headers = r.rawHeaders,
@@ -165,14 +169,8 @@ local function fast_exchange(state, agent)
   }, exchanged, state)
 end
 
-function exchange(state, resolve, reject)
-  if not resolve then
-    local agent = simple(state)
-    if agent then return fast_exchange(state, agent) end
-    local p = state.promise
-    resolve = function(v) settle_ok(p, v) end
-    reject = function(e) settle_err(p, e) end
-  end
+-- Any other exchange, through a ClientRequest.
+local function request_exchange(state, resolve, reject)
   local u = state.url
   local https = u.protocol == 'https:'
   local https_module
@@ -217,7 +215,7 @@ function exchange(state, resolve, reject)
       if state.redirect == 'error' then return reject(fetch_failed(errors.new('UND_ERR_REDIRECT', 'unexpected redirect'))) end
       local followed, err = follow(status, res.headers.location, state)
       if not followed then return reject(err) end
-      return exchange(state, resolve, reject)
+      return request_exchange(state, resolve, reject)
     end
     state.res = res
     res:on('error', noop)   -- reported through the body's readers
@@ -235,6 +233,29 @@ function exchange(state, resolve, reject)
   else
     body:pipe(req)
   end
+end
+
+local function settle_with(state)
+  local p = state.promise
+  return function(v) settle_ok(p, v) end, function(e) settle_err(p, e) end
+end
+
+-- (no closure made here: LuaJIT compiles the common path through it)
+function exchange(state)
+  local agent = simple(state)
+  if agent then return fast_exchange(state, agent) end
+  return request_exchange(state, settle_with(state))
+end
+
+-- An abort rejects the fetch and tears down its request and response.
+local function watch(state, signal)
+  state.signal = signal
+  signal:addEventListener('abort', function()
+    state.aborted = true
+    settle_err(state.promise, signal.reason)
+    if state.req then state.req:destroy(signal.reason) end
+    if state.res and not state.res.complete then state.res:destroy(signal.reason) end
+  end, { once = true })
 end
 
 --- fetch(input[, init]) -> a promise of a Response.
@@ -258,17 +279,9 @@ function M.fetch(input, init)
       redirect = request.redirect, redirects = 0, init = init,
     }
   end
-  local p = Promise.new()
+  local p = new_promise()
   state.promise = p
-  if signal then
-    state.signal = signal
-    signal:addEventListener('abort', function()
-      state.aborted = true
-      settle_err(p, signal.reason)
-      if state.req then state.req:destroy(signal.reason) end
-      if state.res and not state.res.complete then state.res:destroy(signal.reason) end
-    end, { once = true })
-  end
+  if signal then watch(state, signal) end
   -- as an executor would: what raises rejects the promise
   local ok, e = pcall(exchange, state)
   if not ok then settle_err(p, e) end
