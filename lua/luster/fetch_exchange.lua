@@ -18,7 +18,6 @@ local client = require('luster.http_client')
 local stream = require('luster.stream')
 local errors = require('luster.errors')
 local Promise = require('luster.promise')
-local net = require('net')
 
 local type, rawget, concat = type, rawget, table.concat
 local hook, parser_for, rest_parser = client._hook, client._parser_for, client._rest_parser
@@ -153,21 +152,7 @@ function M.start(req, on_done, ctx)
   return self
 end
 
--- Write the request; through the socket's stream while it connects or
--- has writes queued, else straight to the kernel (the one write of a
--- request on a pooled connection).
-local function send(sock, bytes)
-  local h = rawget(sock, '_h')
-  local ws = rawget(sock, '_ws')
-  if h and not sock.connecting and getmetatable(sock) == net.Socket
-     and (ws == nil or (not ws.writing and ws.head > ws.tail and not ws.ending and not ws.destroyed)) then
-    sock.bytesWritten = sock.bytesWritten + #bytes
-    local t = rawget(sock, '_timer')
-    if t then t:refresh() end
-    if pcall(h.write, h, bytes) then return end
-  end
-  sock:write(bytes)
-end
+local send = client._send
 
 function Exchange:_assignSocket(sock)
   self.sock, self.eof = sock, false
@@ -177,7 +162,7 @@ function Exchange:_assignSocket(sock)
   self.parser = parser
   parser:begin(self.method)
   if rawget(sock, '_h') and not sock.connecting and not rawget(sock, 'destroyed') then sock:_read() end
-  send(sock, self.bytes)
+  if not send(sock, self.bytes) then sock:write(self.bytes) end
 end
 
 -- ---- the end of an exchange ----

@@ -19,7 +19,7 @@ local Agent = require('luster.http_agent')
 local native_parser = require('native.http_parser')
 local net = require('net')
 
-local type, tostring, tonumber, concat = type, tostring, tonumber, table.concat
+local type, tostring, tonumber, concat, rawget = type, tostring, tonumber, table.concat, rawget
 local next_tick = require('luster.scheduler').next_tick
 
 local M = {}
@@ -213,16 +213,18 @@ function Request.new(o, cb)
   self.agent = agent or nil
   self._keep_body = IDEMPOTENT[self.method]
   if o.timeout then self:setTimeout(o.timeout) end
-  if o.signal then
-    local signal = o.signal
-    if signal.aborted then
-      process.nextTick(function() self:destroy(M._abort_error(signal)) end)
-    else
-      signal:addEventListener('abort', function() self:destroy(M._abort_error(signal)) end)
-    end
-  end
+  if o.signal then Request._watch(self, o.signal) end
   next_tick(Request._connect, self)
   return self
+end
+
+-- (apart from new: a function that makes a closure is not compiled by LuaJIT)
+function Request._watch(self, signal)
+  if signal.aborted then
+    process.nextTick(function() self:destroy(M._abort_error(signal)) end)
+  else
+    signal:addEventListener('abort', function() self:destroy(M._abort_error(signal)) end)
+  end
 end
 setmetatable(Request, { __index = stream.Writable })
 
@@ -352,6 +354,26 @@ function Request:_keep(out)
   parts[#parts + 1] = out
 end
 
+-- Write a request's last bytes (usually all of it: head and body) straight
+-- to the kernel when the socket's own stream has nothing queued, is
+-- connected and plain TCP; false when the caller must go through the
+-- socket's stream.  Small writes only, so 'finish' still waits for the
+-- socket to take a large body.
+local SEND_MAX = 65536
+local function send(sock, bytes)
+  if #bytes > SEND_MAX then return false end
+  local h = rawget(sock, '_h')
+  if not h or sock.connecting or getmetatable(sock) ~= net.Socket then return false end
+  local ws = rawget(sock, '_ws')
+  if ws and (ws.writing or ws.head <= ws.tail or ws.ending or ws.destroyed) then return false end
+  if not pcall(h.write, h, bytes) then return false end
+  sock.bytesWritten = sock.bytesWritten + #bytes
+  local t = rawget(sock, '_timer')
+  if t then t:refresh() end
+  return true
+end
+M._send = send
+
 function Request:_final(done)
   if not self.socket then
     self._pending_final = done
@@ -366,7 +388,7 @@ function Request:_final(done)
   self._request_sent = true
   if out then
     self:_keep(out)
-    self.socket:write(out, done)
+    if send(self.socket, out) then done() else self.socket:write(out, done) end
   else
     done()
   end

@@ -280,6 +280,14 @@ end
 
 function Readable:isPaused() return rstate(self).flowing == false end
 
+local function start_flow(self)
+  local st = rstate(self)
+  st.flow_scheduled = false
+  if st.flowing ~= nil then return end
+  local guard = self._tick_guard -- a class may catch its listeners' errors here
+  if guard then guard(self, Readable.resume) else self:resume() end
+end
+
 -- A 'data' listener starts the flow on the next tick (so that 'end' and
 -- 'error' listeners can be added first), unless pause() was called.
 function Readable:_listeners_changed(name)
@@ -287,12 +295,7 @@ function Readable:_listeners_changed(name)
     local st = rstate(self)
     if st.flowing == nil and not st.flow_scheduled and self:listenerCount('data') > 0 then
       st.flow_scheduled = true
-      next_tick(function()
-        st.flow_scheduled = false
-        if st.flowing ~= nil then return end
-        local guard = self._tick_guard -- a class may catch its listeners' errors here
-        if guard then guard(self, Readable.resume) else self:resume() end
-      end)
+      next_tick(start_flow, self)
     end
   end
 end
