@@ -290,7 +290,7 @@ static int parser_execute(lua_State *L) {
   size_t n;
   const char *data = luaL_checklstring(L, 2, &n);
   lua_settop(L, 2);
-  lua_newtable(L);
+  lua_createtable(L, 8, 0);   /* room for head, body, done: no regrowth */
   r->L = L;
   r->ev = lua_gettop(L);
   r->nev = 0;

@@ -25,9 +25,8 @@ local settle_ok, settle_err, new_promise = Promise._resolve, Promise._reject, Pr
 local M = {}
 
 local MAX_REDIRECTS = 20
-local ENCODINGS = 'gzip, deflate, br'
 -- what fetch sends unless the request says otherwise, in this order
-local DEFAULTS = { 'accept', '*/*', 'accept-language', '*', 'user-agent', 'luster', 'accept-encoding', ENCODINGS }
+local DEFAULTS = fast.DEFAULTS
 
 local function noop() end
 
@@ -75,6 +74,7 @@ end
 -- fetch(url) with no init shares one empty Headers (never changed: a
 -- redirect that drops headers takes its own first).
 local NO_HEADERS = Headers.empty()
+NO_HEADERS._plain = true   -- (fetch_exchange.lua: its request bytes are cached per URL)
 local NO_INIT = setmetatable({}, { __newindex = function() error('fetch: internal init is read-only', 2) end })
 
 local function own_headers(state)
@@ -138,35 +138,33 @@ local function exchanged(ex, state)
   local p = state.promise
   local e = ex.error
   if e then return settle_err(p, fetch_failed(e)) end
-  local r = ex.response
-  local status, body = r.status, r.body
-  if status >= 300 and status < 400 and status ~= 304 and r.headers.location and state.redirect ~= 'manual' then
+  local h, body = ex.head, ex.value
+  local status = h.status
+  local location = status >= 300 and status < 400 and status ~= 304 and h.headers.location
+  if location and state.redirect ~= 'manual' then
     if type(body) == 'table' then body:resume() end   -- discarded: the socket goes back to the pool
     if state.redirect == 'error' then return settle_err(p, fetch_failed(errors.new('UND_ERR_REDIRECT', 'unexpected redirect'))) end
-    local followed, err = follow(status, r.headers.location, state)
+    local followed, err = follow(status, location, state)
     if not followed then return settle_err(p, err) end
     return exchange(state)
   end
   if type(body) == 'table' then
     body:on('error', noop)   -- reported through the body's readers
-    if ex.decode and r.headers['content-encoding'] then body = decoded(body, r.headers['content-encoding']) end
+    if state.decode and h.headers['content-encoding'] then body = decoded(body, h.headers['content-encoding']) end
   end
-  settle_ok(p, setmetatable({
-    status = status, statusText = r.statusMessage or '', _raw_headers = r.rawHeaders,
-    ok = status >= 200 and status < 300, url = state.url.href, redirected = state.redirects > 0,
-    type = 'basic', bodyUsed = false, _source = body,
-  }, Response))
+  -- type 'basic', bodyUsed false and redirected false come from the class
+  local r = setmetatable({
+    status = status, statusText = h.statusMessage or '', _raw_headers = h.rawHeaders,
+    ok = status >= 200 and status < 300, url = state.url.href, _source = body,
+  }, Response)
+  if state.redirects > 0 then r.redirected = true end
+  settle_ok(p, r)
 end
+fast.on_done = exchanged
 
 local function fast_exchange(state, agent)
-  local given = state.headers
-  local values = given._values
-  fast.start({
-    method = state.method, url = state.url, agent = agent, body = state.body,
-    names = given._names, values = values, defaults = DEFAULTS,
-    plain = given == NO_HEADERS and state.method == 'GET' and state.body == nil,
-    decode = values['accept-encoding'] == nil,
-  }, exchanged, state)
+  state.decode = state.headers._values['accept-encoding'] == nil
+  fast.start(state, agent)
 end
 
 -- Any other exchange, through a ClientRequest.
@@ -265,7 +263,8 @@ function M.fetch(input, init)
     -- fetch(url): what Request.new would check of a URL alone
     local ok, u = classes.parse_url(input)
     if ok and u.username == '' and u.password == '' then
-      state = { url = u, method = 'GET', headers = NO_HEADERS, redirect = 'follow', redirects = 0, init = NO_INIT }
+      state = { url = u, method = 'GET', headers = NO_HEADERS, redirect = 'follow', redirects = 0, init = NO_INIT,
+                promise = false, decode = false }
     end
   end
   if not state then
@@ -276,7 +275,7 @@ function M.fetch(input, init)
     if signal and signal.aborted then return Promise.reject(signal.reason) end
     state = {
       url = request._url, method = request.method, headers = request.headers, body = rawget(request, '_source'),
-      redirect = request.redirect, redirects = 0, init = init,
+      redirect = request.redirect, redirects = 0, init = init, promise = false, decode = false,
     }
   end
   local p = new_promise()

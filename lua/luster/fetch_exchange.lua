@@ -25,6 +25,11 @@ local settle_ok, settle_err = Promise._resolve, Promise._reject
 
 local M = {}
 
+local ENCODINGS = 'gzip, deflate, br'
+-- what fetch sends unless the request says otherwise, in this order
+local DEFAULTS = { 'accept', '*/*', 'accept-language', '*', 'user-agent', 'luster', 'accept-encoding', ENCODINGS }
+M.DEFAULTS = DEFAULTS
+
 local IDEMPOTENT = { GET = true, HEAD = true, OPTIONS = true, PUT = true, DELETE = true }
 local NO_BODY = { GET = true, HEAD = true, DELETE = true, OPTIONS = true }
 
@@ -126,27 +131,31 @@ function M.usable_agent(agent)
   return type(agent) == 'table' and type(rawget(agent, '_targets')) == 'table' and agent.addRequest ~= nil
 end
 
---- Start one exchange: `done(ex)` is called once with ex.response (a table
---- of status, statusMessage, rawHeaders, headers, body = string or
---- Readable or nil) or ex.error set.
----@param req table {method=, url=, names=, values=, defaults=, body=, agent=, plain=}
-function M.start(req, on_done, ctx)
-  local u, agent = req.url, req.agent
+--- (set by fetch.lua) called once per exchange: on_done(ex, state) with
+--- ex.error, or ex.head (the parser's: status, statusMessage, rawHeaders,
+--- headers) and ex.value (the body: a string, a Readable, or nil).
+M.on_done = nil
+
+--- Start the exchange of `state` (fetch.lua's: url, method, headers,
+--- body, decode) over `agent`.
+function M.start(state, agent)
+  local u = state.url
   local host = u.hostname
   if host:byte(1) == 91 then host = host:sub(2, -2) end   -- '[::1]'
   local port = tonumber(u.port) or 80
   local bytes
-  if req.plain then
-    bytes = plain_bytes(u, req.defaults, agent.keepAlive)
+  local given, method, body = state.headers, state.method, state.body
+  if given._plain and method == 'GET' and body == nil then
+    bytes = plain_bytes(u, DEFAULTS, agent.keepAlive)
   else
-    bytes = request_bytes(req.method, (u.pathname ~= '' and u.pathname or '/') .. u.search, u.host,
-      req.names, req.values, req.defaults, agent.keepAlive, req.body)
+    bytes = request_bytes(method, (u.pathname ~= '' and u.pathname or '/') .. u.search, u.host,
+      given._names, given._values, DEFAULTS, agent.keepAlive, body)
   end
+  -- the fields of the common path, made at once (rarer ones come as needed)
   local self = setmetatable({
-    method = req.method, bytes = bytes, agent = agent, target = target(agent, host, port),
-    on_done = on_done, ctx = ctx, destroyed = false, sock = false, parser = false,
-    got_bytes = false, info = false, head = false, parts = false, body = false, complete = false,
-    retried = false, finished = false, eof = false, decode = req.decode,
+    state = state, bytes = bytes, agent = agent, target = target(agent, host, port),
+    sock = false, parser = false, got_bytes = false, head = false, parts = false,
+    complete = false, finished = false, value = false,
   }, Exchange)
   agent:addRequest(self, self.target)
   return self
@@ -160,7 +169,7 @@ function Exchange:_assignSocket(sock)
   sock._http_req = self
   local parser = parser_for(sock)
   self.parser = parser
-  parser:begin(self.method)
+  parser:begin(self.state.method)
   if rawget(sock, '_h') and not sock.connecting and not rawget(sock, 'destroyed') then sock:_read() end
   if not send(sock, self.bytes) then sock:write(self.bytes) end
 end
@@ -195,7 +204,7 @@ local function fail(self, e, parse_error)
     if sock._http_req == self then sock._http_req = nil end
     sock:destroy()
   end
-  local body = self.body
+  local body = self.stream
   if body then
     -- the response was handed out: its body fails
     return body:destroy(parse_error and e or errors.new('ECONNRESET', 'aborted'))
@@ -203,7 +212,7 @@ local function fail(self, e, parse_error)
   if not over(self) then return end
   if not e or e.code == nil then e = errors.new('ECONNRESET', 'socket hang up') end
   self.error = e
-  self.on_done(self, self.ctx)
+  M.on_done(self, self.state)
 end
 
 -- The response head arrived: hand it out (with the body when complete).
@@ -213,21 +222,20 @@ function deliver(self)
   local parts = self.parts
   local status = h.status
   local body
-  if self.method == 'HEAD' or status == 204 or status == 304 then
+  if self.state.method == 'HEAD' or status == 204 or status == 304 then
     body = nil
-  elseif self.complete and not (self.decode and h.headers['content-encoding']) then
+  elseif self.complete and not (self.state.decode and h.headers['content-encoding']) then
     body = parts and (parts[2] and concat(parts) or parts[1]) or ''
   else
     body = setmetatable({ _ex = self }, Body)
-    self.body = body
+    self.stream = body
     stream.rstate(body)   -- made now: a destroy before any push must be seen by readers
     if parts then for i = 1, #parts do body:push(parts[i]) end end
     if self.complete then body:push(nil) end
   end
   self.parts = false
-  self.response = { status = status, statusMessage = h.statusMessage, rawHeaders = h.rawHeaders,
-    headers = h.headers, body = body }
-  self.on_done(self, self.ctx)
+  self.value = body
+  M.on_done(self, self.state)
 end
 
 -- The response is complete: the socket goes back, then the response out.
@@ -235,7 +243,7 @@ local function complete(self, keepalive)
   self.complete = true
   local h = self.head
   release(self, keepalive and not self.eof and h.keepAlive and h.headers.connection ~= 'close')
-  local body = self.body
+  local body = self.stream
   if body then body:push(nil) else deliver(self) end
 end
 
@@ -260,7 +268,7 @@ local function on_events(self, events, rest)
     elseif kind == 'body' then
       local s = events[i + 1]
       i = i + 2
-      local body = self.body
+      local body = self.stream
       if body then
         if not body:push(s) then full = true end
       else
@@ -298,7 +306,7 @@ function Exchange:_on_data(data)
   -- what this read brought is handled: a head whose body is still coming
   -- goes out now, with a streamed body
   if self.head and not self.finished then deliver(self) end
-  local body = self.body
+  local body = self.stream
   if body and stream.rstate(body).length >= stream.rstate(body).hwm then return false end
 end
 
@@ -319,7 +327,7 @@ function Exchange:_on_timeout() end
 function Exchange:_socket_failed(e)
   if self.complete then return end
   local sock = self.sock
-  if sock and not sock._agent_fresh and not self.got_bytes and not self.retried and IDEMPOTENT[self.method] then
+  if sock and not sock._agent_fresh and not self.got_bytes and not self.retried and IDEMPOTENT[self.state.method] then
     -- a stale keep-alive socket: the whole request again on a new one
     self.retried = true
     self.sock = false
