@@ -149,6 +149,10 @@ end
 --- (fetch) A request from an options table the caller made for it alone.
 function M._request(o) return Request.new(o) end
 
+-- The header lists of a request that has none (never written: setHeader
+-- makes the request its own first).
+local NO_NAMES, NO_VALUES, NO_ORDER = {}, {}, {}
+
 function Request.new(o, cb)
   -- the fields a request gets during its life, made at once (no rehash as
   -- they arrive one by one); false where false and nil mean the same
@@ -192,6 +196,9 @@ function Request.new(o, cb)
       names[k], values[k], order[i] = k, h[k], k
     end
     self._names, self._values, self._order = names, values, order
+  elseif h == nil and not o.auth then
+    -- no header yet: shared empty lists until setHeader (own_headers)
+    self._names, self._values, self._order = NO_NAMES, NO_VALUES, NO_ORDER
   else
     self._names, self._values = {}, {}   -- lower name -> original name, value
     self._order = {}
@@ -243,6 +250,7 @@ function Request:setHeader(name, value)
     error(err('ERR_HTTP_HEADERS_SENT', 'Cannot set headers after they are sent to the client'), 2)
   end
   check_header(name, value)
+  if self._values == NO_VALUES then self._names, self._values, self._order = {}, {}, {} end
   local k = name:lower()
   if not self._names[k] then self._order[#self._order + 1] = k end
   self._names[k], self._values[k] = name, value
@@ -256,6 +264,7 @@ function Request:removeHeader(name)
     error(err('ERR_HTTP_HEADERS_SENT', 'Cannot remove headers after they are sent to the client'), 2)
   end
   local k = tostring(name):lower()
+  if self._values == NO_VALUES then return end
   self._names[k], self._values[k] = nil, nil
 end
 function Request:getHeaders()

@@ -99,7 +99,7 @@ end
 function Readable:_readable_state(opts)
   local st = {
     hwm = opts and opts.highWaterMark or rawget(self, 'readableHighWaterMark') or M.DEFAULT_HIGH_WATER_MARK,
-    buf = {}, head = 1, tail = 0, length = 0,
+    buf = false, head = 1, tail = 0, length = 0,   -- buf: made by the first chunk kept
     flowing = nil,       -- nil: no consumer yet; true: flowing; false: paused
     ended = false,       -- the source pushed nil
     end_emitted = false,
@@ -130,7 +130,9 @@ end
 
 local function enqueue(st, chunk)
   local t = st.tail + 1
-  st.buf[t] = chunk
+  local buf = st.buf
+  if not buf then buf = {}; st.buf = buf end
+  buf[t] = chunk
   st.tail = t
   st.length = st.length + #chunk
 end
@@ -191,7 +193,8 @@ local function joined(st)
     st.head, st.tail = 1, 1
     st.buf[1] = whole
   end
-  return st.buf[st.head] or ''
+  local buf = st.buf
+  return buf and buf[st.head] or ''
 end
 
 -- Take n bytes from the front of the buffer.
@@ -438,7 +441,7 @@ function Writable:_writable_state(opts)
   local st = {
     hwm = opts and opts.highWaterMark or rawget(self, 'writableHighWaterMark') or M.DEFAULT_HIGH_WATER_MARK,
     length = 0,          -- bytes accepted by write() and not yet taken by _write
-    queue = {}, head = 1, tail = 0,
+    queue = false, head = 1, tail = 0,   -- queue: made by the first write that waits
     writing = false, corked = 0,
     need_drain = false, ending = false, finished = false, destroyed = false,
     -- the write in flight (do_write)
@@ -574,8 +577,10 @@ function Writable:write(chunk, cb)
   end
   st.length = st.length + #chunk
   if st.writing or st.corked > 0 then
+    local q = st.queue
+    if not q then q = {}; st.queue = q end
     st.tail = st.tail + 1
-    st.queue[st.tail] = { chunk, cb }
+    q[st.tail] = { chunk, cb }
   else
     do_write(self, st, chunk, cb)
   end
