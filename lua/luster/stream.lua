@@ -445,7 +445,7 @@ function Writable:_writable_state(opts)
     writing = false, corked = 0,
     need_drain = false, ending = false, finished = false, destroyed = false,
     -- the write in flight (do_write)
-    written = false, w_n = 0, w_cb = false, in_write = false, sync_done = false,
+    written = false, w_n = 0, w_cb = false, in_write = false, w_id = 0, done_id = 0,
   }
   rawset(self, '_ws', st)
   return st
@@ -520,7 +520,7 @@ end
 local do_write
 
 local function written(self, st, err)
-  if not st.writing then return end   -- called twice: the first counted
+  local id = st.w_id   -- the write this answers (the one in flight)
   st.writing = false
   st.length = st.length - st.w_n
   local cb = st.w_cb
@@ -530,8 +530,10 @@ local function written(self, st, err)
     return self:destroy(err)
   end
   if cb then cb() end
-  if st.in_write then
-    st.sync_done = true -- the loop in do_write goes on
+  if st.writing then
+    return   -- the callback wrote again: that write, in flight, goes on with the queue
+  elseif st.in_write and st.w_id == id then
+    st.done_id = id -- this write called back at once: its do_write loop goes on
   elseif not st.destroyed then
     local c2, cb2 = pop(st)
     if c2 then do_write(self, st, c2, cb2) else queue_idle(self, st) end
@@ -549,11 +551,14 @@ function do_write(self, st, chunk, cb)
   while chunk do
     st.writing = true
     st.in_write = true
-    st.sync_done = false
+    -- which write this is: a callback that writes again runs a do_write of
+    -- its own, and only this write's own callback lets this loop go on
+    local id = st.w_id + 1
+    st.w_id = id
     st.w_n, st.w_cb = #chunk, cb or false
     self:_write(chunk, done)
     st.in_write = false
-    if not st.sync_done or st.destroyed then return end
+    if st.done_id ~= id or st.destroyed then return end
     chunk, cb = pop(st)
   end
   queue_idle(self, st)
