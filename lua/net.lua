@@ -425,6 +425,23 @@ function Socket:setKeepAlive(on, delay)
   return self
 end
 
+-- (apart from setTimeout: a function making a closure is not compiled by
+-- LuaJIT, and a pooled socket's setTimeout(0) runs on every request)
+local function arm_timeout(self, ms)
+  local timer
+  timer = setTimeout(function()
+    if self._timer ~= timer then return end   -- switched off since
+    self._timer = nil
+    if self._spare_timer then clearTimeout(self._spare_timer) end
+    self._spare_timer = timer                  -- fired, not cleared: refresh() restarts it
+    self:emit('timeout')
+    -- like Node, the socket stays open; the user decides
+  end, ms)
+  timer._ms = ms
+  timer:unref()
+  self._timer = timer
+end
+
 --- Idle timeout: 'timeout' after `ms` without reads or writes (0 = off).
 --- A pooled keep-alive socket switches its timeout off and on for every
 --- request, so the Timeout is kept: switched off, it stays scheduled and
@@ -448,18 +465,7 @@ function Socket:setTimeout(ms, cb)
       return self
     end
     if t then clearTimeout(t); self._spare_timer = nil end
-    local timer
-    timer = setTimeout(function()
-      if self._timer ~= timer then return end   -- switched off since
-      self._timer = nil
-      if self._spare_timer then clearTimeout(self._spare_timer) end
-      self._spare_timer = timer                  -- fired, not cleared: refresh() restarts it
-      self:emit('timeout')
-      -- like Node, the socket stays open; the user decides
-    end, ms)
-    timer._ms = ms
-    timer:unref()
-    self._timer = timer
+    arm_timeout(self, ms)
   end
   return self
 end

@@ -212,6 +212,9 @@ static int on_headers_complete(llhttp_t *p) {
   drop_head(r);
   if (upgrade) return 2;          /* no body; the rest is the new protocol */
   if (r->skip_body) return 1;     /* a response to HEAD */
+  /* 204 and 304 never have a body (RFC 9110 6.4.1), whatever Content-Length
+   * says: a 304 commonly carries the length of the entity it stands for */
+  if (p->status_code == 204 || p->status_code == 304) return 1;
   return 0;
 }
 
@@ -287,7 +290,7 @@ static int parser_execute(lua_State *L) {
   size_t n;
   const char *data = luaL_checklstring(L, 2, &n);
   lua_settop(L, 2);
-  lua_newtable(L);
+  lua_createtable(L, 8, 0);   /* room for head, body, done: no regrowth */
   r->L = L;
   r->ev = lua_gettop(L);
   r->nev = 0;

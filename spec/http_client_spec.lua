@@ -129,6 +129,33 @@ describe('http client', function()
     server:close()
   end)
 
+  it('reads bodies that spell a parser event, and ends a 304 that states a length', function()
+    local conns = 0
+    local server = net.createServer(function(sock)
+      conns = conns + 1
+      sock:on('error', function() end)
+      sock:on('data', function(d)
+        local path = tostring(d):match('^GET (%S+)')
+        if path == '/same' then sock:write('HTTP/1.1 304 Not Modified\r\nContent-Length: 4\r\n\r\n')
+        else sock:write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n' .. path:sub(2)) end
+      end)
+    end)
+    await(Promise.new(function(resolve) server:listen(0, '127.0.0.1', resolve) end))
+    local base = 'http://127.0.0.1:' .. server:address().port
+    local agent = http.Agent.new { keepAlive = true }
+    for _, word in ipairs { 'body', 'done', 'head' } do
+      assert.are.equal(word, await(get(base .. '/' .. word, agent)).body)
+    end
+    local same = await(get(base .. '/same', agent))
+    assert.are.equal(304, same.status)
+    assert.are.equal('', same.body)
+    -- the connection was not left waiting for the 304's "body"
+    assert.are.equal('body', await(get(base .. '/body', agent)).body)
+    assert.are.equal(1, conns)
+    agent:destroy()
+    server:close()
+  end)
+
   it('closes pooled sockets after the agent timeout, and connects again', function()
     local conns = 0
     local server, base = serve(function(_, res) res:finish('t') end)

@@ -229,3 +229,39 @@ describe('Duplex', function()
     assert.is_true(e.readableEnded)
   end)
 end)
+
+describe('Writable callbacks that write again', function()
+  it('keeps order and calls every callback once, sync and async sinks mixed', function()
+    local stream = require('luster.stream')
+    local got, calls = {}, {}
+    local n = 0
+    local w = stream.Writable.new { write = function(_, chunk, done)
+      got[#got + 1] = chunk
+      n = n + 1
+      -- every third write completes later, the others at once
+      if n % 3 == 0 then setTimeout(function() done() end, 1) else done() end
+    end }
+    local finished = false
+    w:on('finish', function() finished = true end)
+    local function write(i)
+      w:write('c' .. i, function()
+        calls[#calls + 1] = i
+        if i < 12 and i % 2 == 1 then write(i + 100) end   -- a callback that writes again
+        if #calls == 18 then w:finish() end
+      end)
+    end
+    for i = 1, 12 do write(i) end
+    await(Promise.new(function(r) setTimeout(r, 100) end))
+    assert.is_true(finished)
+    local seen = {}
+    for _, i in ipairs(calls) do
+      assert.is_nil(seen[i], 'callback twice: ' .. i)
+      seen[i] = true
+    end
+    assert.are.equal(#got, #calls)
+    -- one write at a time: each callback in the order of the writes
+    for k, i in ipairs(calls) do assert.are.equal('c' .. i, got[k]) end
+    assert.are.equal(18, #got)
+    assert.are.equal(0, w:writableState().length)
+  end)
+end)

@@ -12,19 +12,21 @@
 --- rejects with the signal's reason (an AbortError or TimeoutError).
 --- luster extension: init.ca/cert/key/rejectUnauthorized for https:.
 local client = require('luster.http_client')
+local fast = require('luster.fetch_exchange')
 local classes = require('luster.fetch_classes')
 local Headers = require('luster.fetch_headers')
 local errors = require('luster.errors')
+local Promise = require('luster.promise')
 
 local Request, Response = classes.Request, classes.Response
 local type, tostring = type, tostring
+local settle_ok, settle_err, new_promise = Promise._resolve, Promise._reject, Promise._pending
 
 local M = {}
 
 local MAX_REDIRECTS = 20
-local ENCODINGS = 'gzip, deflate, br'
 -- what fetch sends unless the request says otherwise, in this order
-local DEFAULTS = { 'accept', '*/*', 'accept-language', '*', 'user-agent', 'luster', 'accept-encoding', ENCODINGS }
+local DEFAULTS = fast.DEFAULTS
 
 local function noop() end
 
@@ -72,6 +74,7 @@ end
 -- fetch(url) with no init shares one empty Headers (never changed: a
 -- redirect that drops headers takes its own first).
 local NO_HEADERS = Headers.empty()
+NO_HEADERS._plain = true   -- (fetch_exchange.lua: its request bytes are cached per URL)
 local NO_INIT = setmetatable({}, { __newindex = function() error('fetch: internal init is read-only', 2) end })
 
 local function own_headers(state)
@@ -80,8 +83,7 @@ local function own_headers(state)
 end
 
 -- What a redirect turns the request into, or nil, err.
-local function follow(req, res, state)
-  local loc = res.headers.location
+local function follow(status, loc, state)
   local ok, next_url = pcall(require('url').URL, loc, state.url.href)
   if not ok then return nil, fetch_failed(next_url) end
   if next_url.protocol ~= 'http:' and next_url.protocol ~= 'https:' then
@@ -89,7 +91,6 @@ local function follow(req, res, state)
   end
   state.redirects = state.redirects + 1
   if state.redirects > MAX_REDIRECTS then return nil, fetch_failed(errors.new('UND_ERR_REDIRECT', 'redirect count exceeded')) end
-  local status = res.statusCode
   if status == 303 and state.method ~= 'HEAD' or (status == 301 or status == 302) and state.method == 'POST' then
     state.method = 'GET'
     state.body = nil
@@ -109,7 +110,65 @@ end
 
 -- One HTTP exchange of the fetch; settles the outer promise or recurses
 -- for a redirect.
-local function exchange(state, resolve, reject)
+local exchange
+
+-- A streamed body through the decoder of its Content-Encoding, if we know it.
+local function decoded(body, encoding)
+  local d = decoder(encoding)
+  if not d then return body end
+  body:on('error', function(err) d:destroy(err) end)
+  return body:pipe(d)
+end
+
+-- The common case, without a ClientRequest (lua/luster/fetch_exchange.lua):
+-- plain http:, no signal, no body or a string body, one of our agents.
+local function simple(state)
+  if state.url.protocol ~= 'http:' or state.signal then return nil end
+  local body = state.body
+  if body ~= nil and type(body) ~= 'string' then return nil end
+  local agent = state.init.dispatcher
+  if agent == nil then agent = client.globalAgent end
+  if not fast.usable_agent(agent) then return nil end
+  return agent
+end
+
+-- An exchange of the fast path is over: the response, a redirect to
+-- follow, or the failure.
+local function exchanged(ex, state)
+  local p = state.promise
+  local e = ex.error
+  if e then return settle_err(p, fetch_failed(e)) end
+  local h, body = ex.head, ex.value
+  local status = h.status
+  local location = status >= 300 and status < 400 and status ~= 304 and h.headers.location
+  if location and state.redirect ~= 'manual' then
+    if type(body) == 'table' then body:resume() end   -- discarded: the socket goes back to the pool
+    if state.redirect == 'error' then return settle_err(p, fetch_failed(errors.new('UND_ERR_REDIRECT', 'unexpected redirect'))) end
+    local followed, err = follow(status, location, state)
+    if not followed then return settle_err(p, err) end
+    return exchange(state)
+  end
+  if type(body) == 'table' then
+    body:on('error', noop)   -- reported through the body's readers
+    if state.decode and h.headers['content-encoding'] then body = decoded(body, h.headers['content-encoding']) end
+  end
+  -- type 'basic', bodyUsed false and redirected false come from the class
+  local r = setmetatable({
+    status = status, statusText = h.statusMessage or '', _raw_headers = h.rawHeaders,
+    ok = status >= 200 and status < 300, url = state.url.href, _source = body,
+  }, Response)
+  if state.redirects > 0 then r.redirected = true end
+  settle_ok(p, r)
+end
+fast.on_done = exchanged
+
+local function fast_exchange(state, agent)
+  state.decode = state.headers._values['accept-encoding'] == nil
+  fast.start(state, agent)
+end
+
+-- Any other exchange, through a ClientRequest.
+local function request_exchange(state, resolve, reject)
   local u = state.url
   local https = u.protocol == 'https:'
   local https_module
@@ -152,9 +211,9 @@ local function exchange(state, resolve, reject)
     if status >= 300 and status < 400 and status ~= 304 and res.headers.location and state.redirect ~= 'manual' then
       res:resume()   -- discard the body so the socket goes back to the pool
       if state.redirect == 'error' then return reject(fetch_failed(errors.new('UND_ERR_REDIRECT', 'unexpected redirect'))) end
-      local followed, err = follow(req, res, state)
+      local followed, err = follow(status, res.headers.location, state)
       if not followed then return reject(err) end
-      return exchange(state, resolve, reject)
+      return request_exchange(state, resolve, reject)
     end
     state.res = res
     res:on('error', noop)   -- reported through the body's readers
@@ -174,6 +233,29 @@ local function exchange(state, resolve, reject)
   end
 end
 
+local function settle_with(state)
+  local p = state.promise
+  return function(v) settle_ok(p, v) end, function(e) settle_err(p, e) end
+end
+
+-- (no closure made here: LuaJIT compiles the common path through it)
+function exchange(state)
+  local agent = simple(state)
+  if agent then return fast_exchange(state, agent) end
+  return request_exchange(state, settle_with(state))
+end
+
+-- An abort rejects the fetch and tears down its request and response.
+local function watch(state, signal)
+  state.signal = signal
+  signal:addEventListener('abort', function()
+    state.aborted = true
+    settle_err(state.promise, signal.reason)
+    if state.req then state.req:destroy(signal.reason) end
+    if state.res and not state.res.complete then state.res:destroy(signal.reason) end
+  end, { once = true })
+end
+
 --- fetch(input[, init]) -> a promise of a Response.
 function M.fetch(input, init)
   local state, signal
@@ -181,7 +263,8 @@ function M.fetch(input, init)
     -- fetch(url): what Request.new would check of a URL alone
     local ok, u = classes.parse_url(input)
     if ok and u.username == '' and u.password == '' then
-      state = { url = u, method = 'GET', headers = NO_HEADERS, redirect = 'follow', redirects = 0, init = NO_INIT }
+      state = { url = u, method = 'GET', headers = NO_HEADERS, redirect = 'follow', redirects = 0, init = NO_INIT,
+                promise = false, decode = false }
     end
   end
   if not state then
@@ -192,20 +275,16 @@ function M.fetch(input, init)
     if signal and signal.aborted then return Promise.reject(signal.reason) end
     state = {
       url = request._url, method = request.method, headers = request.headers, body = rawget(request, '_source'),
-      redirect = request.redirect, redirects = 0, init = init,
+      redirect = request.redirect, redirects = 0, init = init, promise = false, decode = false,
     }
   end
-  return Promise.new(function(resolve, reject)
-    if signal then
-      signal:addEventListener('abort', function()
-        state.aborted = true
-        reject(signal.reason)
-        if state.req then state.req:destroy(signal.reason) end
-        if state.res and not state.res.complete then state.res:destroy(signal.reason) end
-      end, { once = true })
-    end
-    exchange(state, resolve, reject)
-  end)
+  local p = new_promise()
+  state.promise = p
+  if signal then watch(state, signal) end
+  -- as an executor would: what raises rejects the promise
+  local ok, e = pcall(exchange, state)
+  if not ok then settle_err(p, e) end
+  return p
 end
 
 M.Headers, M.Request, M.Response = Headers, Request, Response

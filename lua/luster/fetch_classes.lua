@@ -122,7 +122,8 @@ end
 -- ---- Response ----
 
 ---@class Response
-local Response = { __name = 'Response' }
+-- (the defaults of a fetched response, which leaves them out: a smaller table)
+local Response = { __name = 'Response', type = 'basic', redirected = false, bodyUsed = false }
 Response.__index = index_with(Response)
 M.Response = Response
 

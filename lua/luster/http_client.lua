@@ -19,7 +19,7 @@ local Agent = require('luster.http_agent')
 local native_parser = require('native.http_parser')
 local net = require('net')
 
-local type, tostring, tonumber, concat = type, tostring, tonumber, table.concat
+local type, tostring, tonumber, concat, rawget = type, tostring, tonumber, table.concat, rawget
 local next_tick = require('luster.scheduler').next_tick
 
 local M = {}
@@ -149,6 +149,10 @@ end
 --- (fetch) A request from an options table the caller made for it alone.
 function M._request(o) return Request.new(o) end
 
+-- The header lists of a request that has none (never written: setHeader
+-- makes the request its own first).
+local NO_NAMES, NO_VALUES, NO_ORDER = {}, {}, {}
+
 function Request.new(o, cb)
   -- the fields a request gets during its life, made at once (no rehash as
   -- they arrive one by one); false where false and nil mean the same
@@ -192,6 +196,9 @@ function Request.new(o, cb)
       names[k], values[k], order[i] = k, h[k], k
     end
     self._names, self._values, self._order = names, values, order
+  elseif h == nil and not o.auth then
+    -- no header yet: shared empty lists until setHeader (own_headers)
+    self._names, self._values, self._order = NO_NAMES, NO_VALUES, NO_ORDER
   else
     self._names, self._values = {}, {}   -- lower name -> original name, value
     self._order = {}
@@ -213,16 +220,18 @@ function Request.new(o, cb)
   self.agent = agent or nil
   self._keep_body = IDEMPOTENT[self.method]
   if o.timeout then self:setTimeout(o.timeout) end
-  if o.signal then
-    local signal = o.signal
-    if signal.aborted then
-      process.nextTick(function() self:destroy(M._abort_error(signal)) end)
-    else
-      signal:addEventListener('abort', function() self:destroy(M._abort_error(signal)) end)
-    end
-  end
+  if o.signal then Request._watch(self, o.signal) end
   next_tick(Request._connect, self)
   return self
+end
+
+-- (apart from new: a function that makes a closure is not compiled by LuaJIT)
+function Request._watch(self, signal)
+  if signal.aborted then
+    process.nextTick(function() self:destroy(M._abort_error(signal)) end)
+  else
+    signal:addEventListener('abort', function() self:destroy(M._abort_error(signal)) end)
+  end
 end
 setmetatable(Request, { __index = stream.Writable })
 
@@ -241,6 +250,7 @@ function Request:setHeader(name, value)
     error(err('ERR_HTTP_HEADERS_SENT', 'Cannot set headers after they are sent to the client'), 2)
   end
   check_header(name, value)
+  if self._values == NO_VALUES then self._names, self._values, self._order = {}, {}, {} end
   local k = name:lower()
   if not self._names[k] then self._order[#self._order + 1] = k end
   self._names[k], self._values[k] = name, value
@@ -254,6 +264,7 @@ function Request:removeHeader(name)
     error(err('ERR_HTTP_HEADERS_SENT', 'Cannot remove headers after they are sent to the client'), 2)
   end
   local k = tostring(name):lower()
+  if self._values == NO_VALUES then return end
   self._names[k], self._values[k] = nil, nil
 end
 function Request:getHeaders()
@@ -352,6 +363,26 @@ function Request:_keep(out)
   parts[#parts + 1] = out
 end
 
+-- Write a request's last bytes (usually all of it: head and body) straight
+-- to the kernel when the socket's own stream has nothing queued, is
+-- connected and plain TCP; false when the caller must go through the
+-- socket's stream.  Small writes only, so 'finish' still waits for the
+-- socket to take a large body.
+local SEND_MAX = 65536
+local function send(sock, bytes)
+  if #bytes > SEND_MAX then return false end
+  local h = rawget(sock, '_h')
+  if not h or sock.connecting or getmetatable(sock) ~= net.Socket then return false end
+  local ws = rawget(sock, '_ws')
+  if ws and (ws.writing or ws.head <= ws.tail or ws.ending or ws.destroyed) then return false end
+  if not pcall(h.write, h, bytes) then return false end
+  sock.bytesWritten = sock.bytesWritten + #bytes
+  local t = rawget(sock, '_timer')
+  if t then t:refresh() end
+  return true
+end
+M._send = send
+
 function Request:_final(done)
   if not self.socket then
     self._pending_final = done
@@ -366,7 +397,7 @@ function Request:_final(done)
   self._request_sent = true
   if out then
     self:_keep(out)
-    self.socket:write(out, done)
+    if send(self.socket, out) then done() else self.socket:write(out, done) end
   else
     done()
   end
@@ -490,10 +521,14 @@ local function on_data(self, data)
   while data do
     local events, rest, perr = parser:execute(data)
     data = nil
-    for i = 1, #events do
+    -- 'head' and 'body' carry a payload in the next slot, 'done' none: the
+    -- walk steps over payloads (a body that reads "done" is a body)
+    local i, n = 1, #events
+    while i <= n do
       local kind = events[i]
       if kind == 'head' then
         local h = events[i + 1]
+        i = i + 2
         self._got_bytes = true
         local status = h.status
         if status >= 100 and status < 200 and status ~= 101 then
@@ -514,7 +549,9 @@ local function on_data(self, data)
       elseif kind == 'body' then
         local res = self.res
         if res and not res:push(events[i + 1]) then full = true end
-      elseif kind == 'done' then
+        i = i + 2
+      else   -- 'done'
+        i = i + 1
         if self._info then
           self._info = false
         elseif self.res then
@@ -553,19 +590,27 @@ end
 -- (net.lua's sink: no 'data' event, no stream buffer in between); between
 -- requests (a pooled socket) it is dropped, as a server may not speak
 -- unasked.
+-- The request it serves may be a ClientRequest or fetch's own exchange
+-- (lua/luster/fetch_exchange.lua): both answer _on_data, _on_end,
+-- _on_close, _socket_failed and _on_timeout.
 local function sink(sock, data)
   local req = sock._http_req
-  if req then return on_data(req, data) end
+  if req then return req:_on_data(data) end
 end
+
+Request._on_data = on_data
+Request._on_end = on_end
+function Request:_on_close() if not self._response_done then on_end(self) end end
+function Request:_on_timeout() self:emit('timeout') end
 
 -- A socket's hooks (net.lua: shared by every socket, no closure each) are
 -- set once, when it serves its first request, and speak to whichever
 -- request it serves (`sock._http_req`).
 local HOOKS = {
-  ['end'] = function(sock) local r = sock._http_req; if r then on_end(r) end end,
+  ['end'] = function(sock) local r = sock._http_req; if r then r:_on_end() end end,
   error = function(sock, e) local r = sock._http_req; if r then r:_socket_failed(e) end end,
-  close = function(sock) local r = sock._http_req; if r and not r._response_done then on_end(r) end end,
-  timeout = function(sock) local r = sock._http_req; if r then r:emit('timeout') end end,
+  close = function(sock) local r = sock._http_req; if r then r:_on_close() end end,
+  timeout = function(sock) local r = sock._http_req; if r then r:_on_timeout() end end,
 }
 
 -- Response parsers of sockets resting in a pool, for the next request on
@@ -598,6 +643,9 @@ local function hook(sock)
   net._add_hooks(sock, HOOKS)
   sock._sink = sink
 end
+
+-- (fetch's exchange) the same socket plumbing as a ClientRequest's
+M._hook, M._parser_for, M._rest_parser = hook, parser_for, rest_parser
 
 -- The socket leaves HTTP (an upgrade): its hooks go.
 local function unhook(sock)

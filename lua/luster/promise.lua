@@ -349,5 +349,12 @@ sched.after_microtasks = function()
   end
 end
 
+-- (internal) settle a promise made by Promise.new() without an executor,
+-- with no resolving closures: resolve(p, v) / reject(p, e)
+Promise._resolve, Promise._reject = resolve, reject
+-- (internal) a pending promise, made by a function with no closure in it
+-- (LuaJIT compiles its callers' traces through it; not so Promise.new's)
+Promise._pending = new_promise
+
 -- `Promise(fn)` is `Promise.new(fn)`
 return setmetatable(Promise, { __call = function(_, executor) return Promise.new(executor) end })

@@ -99,7 +99,7 @@ end
 function Readable:_readable_state(opts)
   local st = {
     hwm = opts and opts.highWaterMark or rawget(self, 'readableHighWaterMark') or M.DEFAULT_HIGH_WATER_MARK,
-    buf = {}, head = 1, tail = 0, length = 0,
+    buf = false, head = 1, tail = 0, length = 0,   -- buf: made by the first chunk kept
     flowing = nil,       -- nil: no consumer yet; true: flowing; false: paused
     ended = false,       -- the source pushed nil
     end_emitted = false,
@@ -130,7 +130,9 @@ end
 
 local function enqueue(st, chunk)
   local t = st.tail + 1
-  st.buf[t] = chunk
+  local buf = st.buf
+  if not buf then buf = {}; st.buf = buf end
+  buf[t] = chunk
   st.tail = t
   st.length = st.length + #chunk
 end
@@ -191,7 +193,8 @@ local function joined(st)
     st.head, st.tail = 1, 1
     st.buf[1] = whole
   end
-  return st.buf[st.head] or ''
+  local buf = st.buf
+  return buf and buf[st.head] or ''
 end
 
 -- Take n bytes from the front of the buffer.
@@ -280,6 +283,14 @@ end
 
 function Readable:isPaused() return rstate(self).flowing == false end
 
+local function start_flow(self)
+  local st = rstate(self)
+  st.flow_scheduled = false
+  if st.flowing ~= nil then return end
+  local guard = self._tick_guard -- a class may catch its listeners' errors here
+  if guard then guard(self, Readable.resume) else self:resume() end
+end
+
 -- A 'data' listener starts the flow on the next tick (so that 'end' and
 -- 'error' listeners can be added first), unless pause() was called.
 function Readable:_listeners_changed(name)
@@ -287,12 +298,7 @@ function Readable:_listeners_changed(name)
     local st = rstate(self)
     if st.flowing == nil and not st.flow_scheduled and self:listenerCount('data') > 0 then
       st.flow_scheduled = true
-      next_tick(function()
-        st.flow_scheduled = false
-        if st.flowing ~= nil then return end
-        local guard = self._tick_guard -- a class may catch its listeners' errors here
-        if guard then guard(self, Readable.resume) else self:resume() end
-      end)
+      next_tick(start_flow, self)
     end
   end
 end
@@ -412,64 +418,6 @@ function Readable:body()
   end)
 end
 
---- Send everything to `dest` (a Writable), pausing while dest:write() says
---- false and resuming on its 'drain'; dest:finish() at the end unless
---- `opts['end'] == false`.  Returns dest.
----@param dest table
----@param opts? table
----@return table
-function Readable:pipe(dest, opts)
-  local src, st = self, rstate(self)
-  local waiting = false
-  local p = {}
-  local function ondrain()
-    if not waiting then return end
-    waiting = false
-    src:resume()
-  end
-  local function ondata(chunk)
-    if dest:write(chunk) == false and not waiting then
-      waiting = true
-      src:pause()
-    end
-  end
-  local function onend()
-    p.cleanup()
-    if not opts or opts['end'] ~= false then dest:finish() end
-  end
-  local function onclose() p.cleanup(); src:pause() end
-  function p.cleanup()
-    src:removeListener('data', ondata)
-    src:removeListener('end', onend)
-    dest:removeListener('drain', ondrain)
-    dest:removeListener('close', onclose)
-    dest:removeListener('finish', onclose)
-    if st.pipes then st.pipes[dest] = nil end
-  end
-  st.pipes = st.pipes or {}
-  st.pipes[dest] = p
-  dest:on('drain', ondrain)
-  dest:once('close', onclose)
-  dest:once('finish', onclose)
-  src:on('data', ondata)
-  src:once('end', onend)
-  if dest.emit then dest:emit('pipe', src) end
-  return dest
-end
-
---- Stop piping into `dest` (or into every destination).
-function Readable:unpipe(dest)
-  local st = rstate(self)
-  local pipes = st.pipes
-  if not pipes then return self end
-  if dest then
-    if pipes[dest] then pipes[dest].cleanup() end
-  else
-    for _, p in pairs(pipes) do p.cleanup() end
-  end
-  if next(pipes) == nil then self:pause() end
-  return self
-end
 
 function Readable:readableState()
   local st = rstate(self)
@@ -493,9 +441,11 @@ function Writable:_writable_state(opts)
   local st = {
     hwm = opts and opts.highWaterMark or rawget(self, 'writableHighWaterMark') or M.DEFAULT_HIGH_WATER_MARK,
     length = 0,          -- bytes accepted by write() and not yet taken by _write
-    queue = {}, head = 1, tail = 0,
+    queue = false, head = 1, tail = 0,   -- queue: made by the first write that waits
     writing = false, corked = 0,
     need_drain = false, ending = false, finished = false, destroyed = false,
+    -- the write in flight (do_write)
+    written = false, w_n = 0, w_cb = false, in_write = false, w_id = 0, done_id = 0,
   }
   rawset(self, '_ws', st)
   return st
@@ -511,17 +461,24 @@ local function writable_length(self, st)
   return st.length + (q and q(self) or 0)
 end
 
+local function finished(self, st, err)
+  if err then return self:destroy(err) end
+  st.finished = true
+  self:emit('finish')
+end
+
+-- _final's callback (apart: a function that makes a closure is not
+-- compiled by LuaJIT, and finish_maybe runs on every finish())
+local function final_callback(self, st)
+  return function(err) finished(self, st, err) end
+end
+
 local function finish_maybe(self, st)
   if not st.ending or st.finished or st.writing or st.head <= st.tail or st.destroyed then return end
   if st.finishing then return end
   st.finishing = true
-  local function done(err)
-    if err then return self:destroy(err) end
-    st.finished = true
-    self:emit('finish')
-  end
   local final = self._final
-  if final then final(self, done) else done() end
+  if final then final(self, final_callback(self, st)) else finished(self, st) end
 end
 
 --- (sink) The sink's own queue (see _queued) is empty: 'drain' if a
@@ -556,29 +513,52 @@ end
 -- Write chunk, then what queues behind it.  A sink that calls back at once
 -- is driven by this loop (no recursion however long the queue); one that
 -- calls back later continues the queue from its callback.
-local function do_write(self, st, chunk, cb)
+--
+-- One write is in flight at a time, so the callback _write gets is made
+-- once per stream (st.written) and the write it answers is in the state
+-- (w_n bytes, w_cb the writer's callback): no closure per write.
+local do_write
+
+local function written(self, st, err)
+  local id = st.w_id   -- the write this answers (the one in flight)
+  st.writing = false
+  st.length = st.length - st.w_n
+  local cb = st.w_cb
+  st.w_cb = false
+  if err then
+    if cb then cb(err) end
+    return self:destroy(err)
+  end
+  if cb then cb() end
+  if st.writing then
+    return   -- the callback wrote again: that write, in flight, goes on with the queue
+  elseif st.in_write and st.w_id == id then
+    st.done_id = id -- this write called back at once: its do_write loop goes on
+  elseif not st.destroyed then
+    local c2, cb2 = pop(st)
+    if c2 then do_write(self, st, c2, cb2) else queue_idle(self, st) end
+  end
+end
+
+local function write_callback(self, st)
+  local f = function(err) written(self, st, err) end
+  st.written = f
+  return f
+end
+
+function do_write(self, st, chunk, cb)
+  local done = st.written or write_callback(self, st)
   while chunk do
     st.writing = true
     st.in_write = true
-    local n, sync_done = #chunk, false
-    local this_cb = cb
-    self:_write(chunk, function(err)
-      st.writing = false
-      st.length = st.length - n
-      if err then
-        if this_cb then this_cb(err) end
-        return self:destroy(err)
-      end
-      if this_cb then this_cb() end
-      if st.in_write then
-        sync_done = true -- the loop below goes on
-      elseif not st.destroyed then
-        local c2, cb2 = pop(st)
-        if c2 then do_write(self, st, c2, cb2) else queue_idle(self, st) end
-      end
-    end)
+    -- which write this is: a callback that writes again runs a do_write of
+    -- its own, and only this write's own callback lets this loop go on
+    local id = st.w_id + 1
+    st.w_id = id
+    st.w_n, st.w_cb = #chunk, cb or false
+    self:_write(chunk, done)
     st.in_write = false
-    if not sync_done or st.destroyed then return end
+    if st.done_id ~= id or st.destroyed then return end
     chunk, cb = pop(st)
   end
   queue_idle(self, st)
@@ -602,8 +582,10 @@ function Writable:write(chunk, cb)
   end
   st.length = st.length + #chunk
   if st.writing or st.corked > 0 then
+    local q = st.queue
+    if not q then q = {}; st.queue = q end
     st.tail = st.tail + 1
-    st.queue[st.tail] = { chunk, cb }
+    q[st.tail] = { chunk, cb }
   else
     do_write(self, st, chunk, cb)
   end
@@ -778,6 +760,9 @@ function M.index(class)
     return nil
   end
 end
+
+-- pipe and unpipe (lua/luster/stream_pipe.lua)
+require('luster.stream_pipe')(Readable, rstate)
 
 -- Transform, PassThrough, finished and pipeline build on the above
 -- (lua/luster/stream_transform.lua), loaded on first use.
