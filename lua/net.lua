@@ -71,6 +71,21 @@ Socket._getters = {}
 for _, k in ipairs { 'localAddress', 'localPort', 'localFamily', 'remoteAddress', 'remotePort', 'remoteFamily' } do
   Socket._getters[k] = address_getter(k)
 end
+
+-- What a socket's state says, computed rather than kept in fields (an idle
+-- connection's table then has room for what it really holds), as Node's
+-- getters compute them from its handle.
+function Socket._getters.readyState(t)
+  if rawget(t, 'destroyed') then return 'closed' end
+  if t.connecting then return 'opening' end
+  return rawget(t, '_h') and 'open' or 'closed'
+end
+function Socket._getters.pending(t) return not rawget(t, '_h') or t.connecting end
+
+-- Defaults most sockets keep (set on the socket only when they differ).
+Socket.connecting = false
+Socket.allowHalfOpen = false
+Socket._kind = 'tcp'
 M.Socket = Socket
 
 -- Read from the kernel as soon as the connection is up, as Node's sockets
@@ -80,7 +95,6 @@ M.Socket = Socket
 local function start_reading(self)
   local st = stream.rstate(self)
   st.eager = true
-  self._eager = true   -- kept here too: the state may be dropped while idle
   if st.need_read and not st.ended and st.flowing ~= false then
     st.need_read = false
     self:_read()
@@ -94,13 +108,11 @@ local function maybe_close(self)
 end
 
 local function socket_init(self, opts)
-  opts = opts or {}
-  if opts.highWaterMark then self:initReadable(opts); self:initWritable(opts) end
   self.bytesRead, self.bytesWritten = 0, 0
-  self.connecting = false
-  self.pending = true
-  self.readyState = 'closed'
-  self.allowHalfOpen = opts.allowHalfOpen == true
+  if opts then
+    if opts.highWaterMark then self:initReadable(opts); self:initWritable(opts) end
+    if opts.allowHalfOpen == true then self.allowHalfOpen = true end
+  end
   return self
 end
 
@@ -134,33 +146,64 @@ function Socket:listenerCount(name, fn)
   return n
 end
 
+-- The lists themselves are shared too: there are only a few owners'
+-- tables (module constants), so each combination of them is one list,
+-- interned here and never changed in place (a socket changing owners gets
+-- another list; an emit walking the old one is not disturbed).
+local LIST = {}            -- the private key of a trie node's list
+local hook_lists = {}      -- hook_lists[h1][h2]...[LIST] = { h1, h2, ... }
+
+local function interned(seq, n)
+  if n == 0 then return nil end
+  local node = hook_lists
+  for i = 1, n do
+    local nxt = node[seq[i]]
+    if not nxt then nxt = {}; node[seq[i]] = nxt end
+    node = nxt
+  end
+  local list = node[LIST]
+  if not list then
+    list = {}
+    for i = 1, n do list[i] = seq[i] end
+    node[LIST] = list
+  end
+  return list
+end
+
 --- Add `hooks` to the socket's internal owners (once).
 function M._add_hooks(sock, hooks)
   local list = rawget(sock, '_hooks')
-  if not list then rawset(sock, '_hooks', { hooks }) return end
-  for i = 1, #list do if list[i] == hooks then return end end
-  list[#list + 1] = hooks
+  local seq, n = {}, 0
+  if list then
+    for i = 1, #list do
+      if list[i] == hooks then return end
+      n = n + 1
+      seq[n] = list[i]
+    end
+  end
+  seq[n + 1] = hooks
+  rawset(sock, '_hooks', interned(seq, n + 1))
 end
 
 --- Remove `hooks` from the socket's internal owners; true if it was there.
 function M._remove_hooks(sock, hooks)
   local list = rawget(sock, '_hooks')
   if not list then return false end
+  local seq, n, found = {}, 0, false
   for i = 1, #list do
-    if list[i] == hooks then
-      table.remove(list, i)
-      if #list == 0 then rawset(sock, '_hooks', nil) end
-      return true
-    end
+    if list[i] == hooks then found = true
+    else n = n + 1; seq[n] = list[i] end
   end
-  return false
+  if found then rawset(sock, '_hooks', interned(seq, n)) end
+  return found
 end
 
 -- A readable state made again after an idle socket dropped it
--- (compact_idle) is an eager one, as the first was.
+-- (compact_idle: sockets whose bytes go to a sink, all of them reading
+-- since they connected) is an eager one, as the first was.
 function Socket:_readable_state(opts)
   local st = stream.Readable._readable_state(self, opts)
-  if rawget(self, '_eager') then st.eager = true end
+  if rawget(self, '_sink') and rawget(self, '_h') then st.eager = true end
   return st
 end
 
@@ -214,11 +257,13 @@ local function handler_for(self)
       local done = self._fdone
       if done then self._fdone = nil; done() end
     elseif event == 'connect' then
-      self.connecting, self.pending = false, false
-      self.readyState = 'open'
+      self.connecting = nil
+      -- only errors while connecting name the destination
+      if rawget(self, '_dest_address') ~= nil then self._dest_address = nil end
+      if rawget(self, '_dest_port') ~= nil then self._dest_port = nil end
       if self._nodelay ~= false and self._kind == 'tcp' then self._h:nodelay(true) end
       local queued = self._connect_queue
-      self._connect_queue = nil
+      if queued then self._connect_queue = nil end
       self:emit('connect')
       self:emit('ready')
       if queued then for _, q in ipairs(queued) do q() end end
@@ -239,7 +284,7 @@ end
 -- Take over a connected native socket (accepted, adopted, or connected).
 local function attach(self, h, kind)
   self._h = h
-  self._kind = kind
+  if kind ~= 'tcp' then self._kind = kind end
   h:set_handler(handler_for(self))
 end
 
@@ -251,9 +296,7 @@ function Socket.new(opts)
   if opts and opts.fd then
     local h, err = native.adopt(opts.fd, handler_for(self))
     if not h then error(err, 2) end
-    self._h, self._kind = h, 'tcp'
-    self.pending = false
-    self.readyState = 'open'
+    self._h = h
     h:nodelay(true)
     start_reading(self)
   end
@@ -267,8 +310,7 @@ function M._take_over(to, from)
   if not h or from.connecting then return false end
   from._h = nil
   attach(to, h, kind)
-  to.connecting, to.pending = false, false
-  to.readyState = 'open'
+  if rawget(to, 'connecting') then to.connecting = nil end
   rawset(to, '_addresses_read', nil)
   from:destroy()
   return true
@@ -310,7 +352,6 @@ end
 function Socket:_destroy()
   if self._timer then clearTimeout(self._timer); self._timer = nil end
   if self._spare_timer then clearTimeout(self._spare_timer); self._spare_timer = nil end
-  self.readyState = 'closed'
   local h = self._h
   if h then h:close() end
 end
@@ -336,7 +377,6 @@ function Socket:connect(...)
   local opts, cb = connect_args(...)
   if cb then self:once('connect', cb) end
   self.connecting = true
-  self.readyState = 'opening'
   if opts.noDelay == false then self._nodelay = false end
   if opts.timeout then self:setTimeout(opts.timeout) end
   local handler = handler_for(self)
@@ -349,7 +389,6 @@ function Socket:connect(...)
   local port = check_port(opts.port)
   local host = opts.host or 'localhost'
   self._dest_port = port
-  self._kind = 'tcp'
   -- Every address of the name, in the resolver's order, until one
   -- connects (Node 20's autoSelectFamily, one attempt at a time): a
   -- 'localhost' that resolves to ::1 first still reaches a server that
@@ -357,7 +396,7 @@ function Socket:connect(...)
   dns.lookup(host, { family = opts.family, all = true }, function(err, list)
     if self.destroyed then return end
     if err then
-      self.connecting = false
+      self.connecting = nil
       return self:destroy(err)
     end
     local function attempt(i)
@@ -380,7 +419,7 @@ function Socket:connect(...)
       local ok, hh = pcall(native.tcp_connect, address, port, on_event)
       if not ok then
         if list[i + 1] then return attempt(i + 1) end
-        self.connecting = false
+        self.connecting = nil
         return self:destroy(with_address(hh, 'connect', address, port))
       end
       h = hh
@@ -415,7 +454,8 @@ end
 
 function Socket:setNoDelay(on)
   if on == nil then on = true end
-  self._nodelay = on
+  -- kept only when off (on is the default)
+  if not on then self._nodelay = false elseif rawget(self, '_nodelay') ~= nil then self._nodelay = nil end
   if self._h and self._kind == 'tcp' then self._h:nodelay(on) end
   return self
 end
@@ -432,6 +472,12 @@ end
 --- setTimeout with the same ms restarts it.
 function Socket:setTimeout(ms, cb)
   local t = self._timer
+  -- off on a socket that never had a timeout (a pooled or upgraded one,
+  -- made idle by its owner): nothing to switch off, no field to keep
+  if (ms == 0 or ms == nil) and not t and not self._spare_timer and rawget(self, 'timeout') == nil then
+    if cb then self:once('timeout', cb) end
+    return self
+  end
   if t then
     self._timer = nil
     if self._spare_timer then clearTimeout(self._spare_timer) end
@@ -515,15 +561,12 @@ local function serve(self, h, kind)
   local sock = socket_init(setmetatable({}, self._Socket or Socket), self._opts)
   sock.server = self   -- before attach: a TLS socket takes its context from it
   attach(sock, h, kind)
-  sock.pending = false
-  sock.readyState = 'open'
   if kind == 'tcp' and self._opts.noDelay ~= false then h:nodelay(true) end
   self._conns = self._conns + 1
   sock:once('close', function()
     self._conns = self._conns - 1
     if self._closing and self._conns == 0 and not self._h then self:_closed() end
   end)
-  sock.server = self
   if self._opts.pauseOnConnect then sock:pause() else start_reading(sock) end
   self:emit('connection', sock)
 end

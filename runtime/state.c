@@ -65,7 +65,11 @@ static lua_State *new_lua_state(lstr_state *s) {
   s->base_ud = NULL;
   return lua_newstate(state_alloc, s);
 #else
-  (void)system_alloc;
+  if (getenv("LSTR_SYSALLOC")) {
+    s->base_alloc = system_alloc;
+    s->base_ud = NULL;
+    return lua_newstate(state_alloc, s);
+  }
   lua_State *L = luaL_newstate();
   if (!L) return NULL;
   s->base_alloc = lua_getallocf(L, &s->base_ud);

@@ -115,7 +115,7 @@ function M.connect(url, protocols, opts)
       return bad('Server sent no subprotocol')
     end
     if res.headers['sec-websocket-extensions'] then return bad('Server indicated an extension that was not requested') end
-    ws.protocol = proto or ''
+    if proto then ws.protocol = proto end
     ws:_attach(socket, head)
   end)
   req:finish()
