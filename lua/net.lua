@@ -93,6 +93,9 @@ M.Socket = Socket
 -- to come, and the peer's FIN is seen (and 'end' emitted when nothing is
 -- buffered) even if nobody reads.
 local function start_reading(self)
+  -- bytes for a sink (an internal consumer) need no readable state: it is
+  -- made if someone else reads, eager then too (_readable_state)
+  if rawget(self, '_sink') and not rawget(self, '_rs') then return self:_read() end
   local st = stream.rstate(self)
   st.eager = true
   if st.need_read and not st.ended and st.flowing ~= false then

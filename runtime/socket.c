@@ -38,18 +38,19 @@
 
 enum { K_TCP, K_PIPE };
 
+/* Kept small: every idle connection has one.  The connect request lives
+ * only while connecting (connect_sock). */
 typedef struct lsock lsock;
 struct lsock {
   union { uv_tcp_t tcp; uv_pipe_t pipe; uv_stream_t stream; uv_handle_t handle; } h;
   lstr_state *s;
   lsock **cell;              /* the Lua userdata pointing at us, or NULL */
-  int handler_ref;           /* handler(event, a, b) */
-  int kind;
-  int listening;
-  int reading;
-  int closing;
   size_t queued;             /* bytes copied into pending uv_write requests */
-  uv_connect_t connect_req;
+  int handler_ref;           /* handler(event, a, b) */
+  unsigned char kind;
+  unsigned char listening;
+  unsigned char reading;
+  unsigned char closing;
 };
 
 typedef struct {
@@ -278,8 +279,11 @@ static int sock_close(lua_State *L) {
 
 /* ---- connecting ---- */
 
+/* Also runs (UV_ECANCELED) when the socket closes while connecting, before
+ * its close callback: k is still there. */
 static void connect_cb(uv_connect_t *req, int status) {
   lsock *k = req->data;
+  free(req);
   if (k->closing) return;
   if (status == 0) emit(k, "connect");
   else if (status != UV_ECANCELED) emit_error(k, status, "connect");
@@ -296,10 +300,16 @@ static int tcp_connect(lua_State *L) {
     return luaL_argerror(L, 1, "not an IP address");
   lsock *k = new_sock(L, K_TCP);
   set_handler(L, k, 3);
-  k->connect_req.data = k;
-  int rc = uv_tcp_connect(&k->connect_req, &k->h.tcp, (const struct sockaddr *)&ss, connect_cb);
   push_cell(L, k);
+  uv_connect_t *req = malloc(sizeof *req);
+  if (!req) {
+    close_sock(k);
+    return lstr_error(L, "ERR_OUT_OF_MEMORY", "socket connect: out of memory");
+  }
+  req->data = k;
+  int rc = uv_tcp_connect(req, &k->h.tcp, (const struct sockaddr *)&ss, connect_cb);
   if (rc) {
+    free(req);
     close_sock(k);
     return lstr_uv_error(L, rc, "connect");
   }
@@ -312,9 +322,14 @@ static int pipe_connect(lua_State *L) {
   luaL_checktype(L, 2, LUA_TFUNCTION);
   lsock *k = new_sock(L, K_PIPE);
   set_handler(L, k, 2);
-  k->connect_req.data = k;
-  uv_pipe_connect(&k->connect_req, &k->h.pipe, path, connect_cb);
   push_cell(L, k);
+  uv_connect_t *req = malloc(sizeof *req);
+  if (!req) {
+    close_sock(k);
+    return lstr_error(L, "ERR_OUT_OF_MEMORY", "socket connect: out of memory");
+  }
+  req->data = k;
+  uv_pipe_connect(req, &k->h.pipe, path, connect_cb);   /* errors come through connect_cb */
   return 1;
 }
 
