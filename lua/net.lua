@@ -228,67 +228,78 @@ local function refresh_timer(self)
 end
 
 
--- Every event of the native socket, as one function (runtime/socket.c).
--- A subclass that layers a protocol under the stream (TLS: lua/tls.lua)
--- wraps it with `_wrap_native(plain_handler)`.
-local function handler_for(self)
-  local function handler(event, a)
-    if event == 'data' then
-      self.bytesRead = self.bytesRead + #a
-      local t = self._timer
-      if t then t:refresh() end
-      -- an internal consumer (the HTTP client) takes the bytes with a plain
-      -- call; it returns false to stop reading until it calls _read()
-      local sink = self._sink
-      if sink then
-        -- user 'data' listeners hear the bytes too, if they were there before
-        -- the sink ran (a sink that hands the socket over, an upgrade, must
-        -- not have the bytes it consumed pushed to the new owner's listeners)
-        local ev = rawget(self, '_events')
-        local listened = ev and ev.data
-        if sink(self, a) == false and not rawget(self, 'destroyed') and self._h then self._h:read_stop() end
-        if not listened then return end
-      end
-      if not self:push(a) then self._h:read_stop() end
-    elseif event == 'drain' then
-      local done = self._wdone
-      if done then self._wdone = nil; done() end
-    elseif event == 'end' then
-      self:push(nil)
-      if not self.allowHalfOpen then self:finish() end
-    elseif event == 'shutdown' then
-      local done = self._fdone
-      if done then self._fdone = nil; done() end
-    elseif event == 'connect' then
-      self.connecting = nil
-      -- only errors while connecting name the destination
-      if rawget(self, '_dest_address') ~= nil then self._dest_address = nil end
-      if rawget(self, '_dest_port') ~= nil then self._dest_port = nil end
-      if self._nodelay ~= false and self._kind == 'tcp' then self._h:nodelay(true) end
-      local queued = self._connect_queue
-      if queued then self._connect_queue = nil end
-      self:emit('connect')
-      self:emit('ready')
-      if queued then for _, q in ipairs(queued) do q() end end
-      start_reading(self)
-    elseif event == 'error' then
-      if self.connecting then
-        a = with_address(a, 'connect', self._dest_address, self._dest_port)
-      end
-      self:destroy(a)
-    elseif event == 'close' then
-      self._h = nil
+-- Every event of the native socket, as one function (runtime/socket.c):
+-- the dispatch function of owned sockets (sock:set_owner), shared by all
+-- of them, so that a connection holds no closure of its own.  A subclass
+-- that layers a protocol under the stream (TLS: lua/tls.lua) wraps a
+-- per-socket handler instead, with `_wrap_native(plain_handler)`.
+local function on_native(self, event, a)
+  if event == 'data' then
+    self.bytesRead = self.bytesRead + #a
+    local t = self._timer
+    if t then t:refresh() end
+    -- an internal consumer (the HTTP client) takes the bytes with a plain
+    -- call; it returns false to stop reading until it calls _read()
+    local sink = self._sink
+    if sink then
+      -- user 'data' listeners hear the bytes too, if they were there before
+      -- the sink ran (a sink that hands the socket over, an upgrade, must
+      -- not have the bytes it consumed pushed to the new owner's listeners)
+      local ev = rawget(self, '_events')
+      local listened = ev and ev.data
+      if sink(self, a) == false and not rawget(self, 'destroyed') and self._h then self._h:read_stop() end
+      if not listened then return end
     end
+    if not self:push(a) then self._h:read_stop() end
+  elseif event == 'drain' then
+    local done = self._wdone
+    if done then self._wdone = nil; done() end
+  elseif event == 'end' then
+    self:push(nil)
+    if not self.allowHalfOpen then self:finish() end
+  elseif event == 'shutdown' then
+    local done = self._fdone
+    if done then self._fdone = nil; done() end
+  elseif event == 'connect' then
+    self.connecting = nil
+    -- only errors while connecting name the destination
+    if rawget(self, '_dest_address') ~= nil then self._dest_address = nil end
+    if rawget(self, '_dest_port') ~= nil then self._dest_port = nil end
+    if self._nodelay ~= false and self._kind == 'tcp' then self._h:nodelay(true) end
+    local queued = self._connect_queue
+    if queued then self._connect_queue = nil end
+    self:emit('connect')
+    self:emit('ready')
+    if queued then for _, q in ipairs(queued) do q() end end
+    start_reading(self)
+  elseif event == 'error' then
+    if self.connecting then
+      a = with_address(a, 'connect', self._dest_address, self._dest_port)
+    end
+    self:destroy(a)
+  elseif event == 'close' then
+    self._h = nil
   end
-  if self._wrap_native then return self:_wrap_native(handler) end
-  return handler
 end
+native.set_dispatch(on_native)
+
+local function handler_for(self)
+  local function handler(event, a) return on_native(self, event, a) end
+  return self:_wrap_native(handler)
+end
+
+-- Route the events of native socket `h` to `self`.
+local function own(self, h)
+  if self._wrap_native then h:set_handler(handler_for(self)) else h:set_owner(self) end
+end
+
+local function ignore() end
 
 -- Take over a connected native socket (accepted, adopted, or connected).
 local function attach(self, h, kind)
   self._h = h
   if kind ~= 'tcp' then self._kind = kind end
-  h:set_handler(handler_for(self))
+  own(self, h)
 end
 
 --- A new, unconnected socket (`net.Socket(opts)`); see connect.  With
@@ -297,8 +308,9 @@ end
 function Socket.new(opts)
   local self = socket_init(setmetatable({}, Socket), opts)
   if opts and opts.fd then
-    local h, err = native.adopt(opts.fd, handler_for(self))
+    local h, err = native.adopt(opts.fd, ignore)
     if not h then error(err, 2) end
+    own(self, h)
     self._h = h
     h:nodelay(true)
     start_reading(self)
@@ -382,11 +394,13 @@ function Socket:connect(...)
   self.connecting = true
   if opts.noDelay == false then self._nodelay = false end
   if opts.timeout then self:setTimeout(opts.timeout) end
-  local handler = handler_for(self)
+  local handler = self._wrap_native and handler_for(self)   -- else the socket is its owner
   if opts.path then
     self._dest_address = opts.path
     self._kind = 'pipe'
-    self._h = native.pipe_connect(opts.path, handler)
+    local h = native.pipe_connect(opts.path, handler or ignore)
+    if not handler then h:set_owner(self) end
+    self._h = h
     return self
   end
   local port = check_port(opts.port)
@@ -406,7 +420,7 @@ function Socket:connect(...)
       local address = list[i].address
       self._dest_address = address
       local h
-      local base = i == 1 and handler or handler_for(self)
+      local base = handler and (i == 1 and handler or handler_for(self))
       local function on_event(event, a)
         if h ~= nil and self._h ~= h then return end   -- an abandoned attempt
         if event == 'error' and self.connecting and list[i + 1] then
@@ -416,8 +430,11 @@ function Socket:connect(...)
         end
         -- connected: the socket's own handler from now on, so this closure,
         -- the address list and the attempts are not kept for its lifetime
-        if event == 'connect' then h:set_handler(base) end
-        return base(event, a)
+        if event == 'connect' then
+          if base then h:set_handler(base) else h:set_owner(self) end
+        end
+        if base then return base(event, a) end
+        return on_native(self, event, a)
       end
       local ok, hh = pcall(native.tcp_connect, address, port, on_event)
       if not ok then

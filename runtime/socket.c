@@ -11,7 +11,10 @@
  * The lsock itself is freed in libuv's close callback.
  *
  * Everything that happens to a socket reaches Lua as one call of its
- * handler, `handler(event, a, b)`, through lstr_dispatch:
+ * handler, `handler(event, a, b)`, through lstr_dispatch — or, for a
+ * socket given an owner (sock:set_owner(t)), as `dispatch(t, event, a, b)`
+ * with the one function set by set_dispatch, so that a connection needs
+ * no closure of its own:
  *   'connect'             the connection is up (clients)
  *   'connection', sock    a server accepted `sock` (it does not read until
  *                         its owner calls read_start)
@@ -46,7 +49,8 @@ struct lsock {
   lstr_state *s;
   lsock **cell;              /* the Lua userdata pointing at us, or NULL */
   size_t queued;             /* bytes copied into pending uv_write requests */
-  int handler_ref;           /* handler(event, a, b) */
+  int handler_ref;           /* handler(event, a, b), or the owner */
+  unsigned char owned;       /* handler_ref is an owner for the dispatch function */
   unsigned char kind;
   unsigned char listening;
   unsigned char reading;
@@ -66,24 +70,36 @@ static _Thread_local char read_buf[READ_BUF];
 
 /* ---- calling Lua ---- */
 
-/* Push the handler and the event name; returns 0 when there is nobody to tell.
- * A state being freed (a worker's end) has closed its Lua state first: the
- * close callbacks its finalizers queued run after that, with s->L NULL. */
+/* Push the function to call and its first arguments (the owner, if any,
+ * and the event name); returns how many arguments that is, 0 when there is
+ * nobody to tell.  A state being freed (a worker's end) has closed its Lua
+ * state first: the close callbacks its finalizers queued run after that,
+ * with s->L NULL. */
 static int begin_event(lsock *k, const char *event) {
   if (k->handler_ref == LUA_NOREF || k->s->exiting || !k->s->L) return 0;
-  lstr_push_ref(k->s->L, k->handler_ref);
-  lua_pushstring(k->s->L, event);
-  return 1;
+  lua_State *L = k->s->L;
+  int n = 1;
+  if (k->owned) {
+    luaL_getmetatable(L, SOCKET_MT);
+    lua_getfield(L, -1, "__dispatch");
+    lua_remove(L, -2);
+    n = 2;
+  }
+  lstr_push_ref(L, k->handler_ref);
+  lua_pushstring(L, event);
+  return n;
 }
 
 static void emit(lsock *k, const char *event) {
-  if (begin_event(k, event)) lstr_dispatch(k->s, 1);
+  int n = begin_event(k, event);
+  if (n) lstr_dispatch(k->s, n);
 }
 
 static void emit_error(lsock *k, int err, const char *syscall) {
-  if (!begin_event(k, "error")) return;
+  int n = begin_event(k, "error");
+  if (!n) return;
   lstr_push_uv_error(k->s->L, err, syscall);
-  lstr_dispatch(k->s, 2);
+  lstr_dispatch(k->s, n + 1);
 }
 
 /* ---- lifetime ---- */
@@ -126,6 +142,7 @@ static void push_cell(lua_State *L, lsock *k) {
 
 static void set_handler(lua_State *L, lsock *k, int idx) {
   lstr_unref(L, &k->handler_ref);
+  k->owned = 0;
   if (lua_isfunction(L, idx)) {
     lua_pushvalue(L, idx);
     k->handler_ref = lstr_ref(L);
@@ -152,9 +169,10 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
   lsock *k = st->data;
   if (n > 0) {
-    if (begin_event(k, "data")) {
+    int nargs = begin_event(k, "data");
+    if (nargs) {
       lua_pushlstring(k->s->L, buf->base, (size_t)n);
-      lstr_dispatch(k->s, 2);
+      lstr_dispatch(k->s, nargs + 1);
     }
     return;
   }
@@ -188,9 +206,10 @@ static void write_cb(uv_write_t *req, int status) {
   write_req *w = (write_req *)req;
   lsock *k = w->sock;
   k->queued -= w->len;
-  if (status == 0 && w->token_ref != LUA_NOREF && begin_event(k, "written")) {
+  int nargs;
+  if (status == 0 && w->token_ref != LUA_NOREF && (nargs = begin_event(k, "written"))) {
     lstr_push_ref(k->s->L, w->token_ref);
-    lstr_dispatch(k->s, 2);
+    lstr_dispatch(k->s, nargs + 1);
   }
   if (k->s->L) lstr_unref(k->s->L, &w->token_ref);
   free(w);
@@ -348,9 +367,10 @@ static void connection_cb(uv_stream_t *server, int status) {
   k->handler_ref = LUA_NOREF;
   k->h.handle.data = k;
   if (uv_accept(server, &k->h.stream) != 0) { close_sock(k); return; }
-  if (!begin_event(srv, "connection")) { close_sock(k); return; }
+  int nargs = begin_event(srv, "connection");
+  if (!nargs) { close_sock(k); return; }
   push_cell(L, k);
-  lstr_dispatch(srv->s, 2);
+  lstr_dispatch(srv->s, nargs + 1);
 }
 
 static int start_listening(lua_State *L, lsock *k, int backlog) {
@@ -429,6 +449,26 @@ static int sock_set_handler(lua_State *L) {
   return 0;
 }
 
+/* sock:set_owner(t): events go to dispatch(t, event, a, b) from now on */
+static int sock_set_owner(lua_State *L) {
+  lsock *k = check_sock(L);
+  luaL_checkany(L, 2);
+  lstr_unref(L, &k->handler_ref);
+  lua_pushvalue(L, 2);
+  k->handler_ref = lstr_ref(L);
+  k->owned = 1;
+  return 0;
+}
+
+/* set_dispatch(fn): the function owned sockets' events go to (per state) */
+static int sock_set_dispatch(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  luaL_getmetatable(L, SOCKET_MT);
+  lua_pushvalue(L, 1);
+  lua_setfield(L, -2, "__dispatch");
+  return 0;
+}
+
 static int sock_nodelay(lua_State *L) {
   lsock *k = check_sock(L);
   if (k->kind == K_TCP) uv_tcp_nodelay(&k->h.tcp, lua_isnone(L, 2) || lua_toboolean(L, 2));
@@ -497,6 +537,7 @@ static const luaL_Reg sock_methods[] = {
   {"shutdown", sock_shutdown},
   {"close", sock_close},
   {"set_handler", sock_set_handler},
+  {"set_owner", sock_set_owner},
   {"nodelay", sock_nodelay},
   {"keepalive", sock_keepalive},
   {"fileno", sock_fileno},
@@ -512,6 +553,7 @@ static const luaL_Reg socket_funcs[] = {
   {"tcp_listen", tcp_listen},
   {"pipe_listen", pipe_listen},
   {"adopt", sock_adopt},
+  {"set_dispatch", sock_set_dispatch},
   {NULL, NULL}
 };
 
