@@ -270,7 +270,12 @@ local function on_native(self, event, a)
     if queued then self._connect_queue = nil end
     self:emit('connect')
     self:emit('ready')
-    if queued then for _, q in ipairs(queued) do q() end end
+    if queued then
+      for _, q in ipairs(queued) do q() end
+      -- the writes made while connecting needed a writable state; once
+      -- they are out a sink's socket needs none (see Socket:write)
+      if rawget(self, '_sink') then stream.compact(self) end
+    end
     start_reading(self)
   elseif event == 'error' then
     if self.connecting then
@@ -335,6 +340,34 @@ function Socket:_read()
   local h = self._h
   if h and not self.connecting then h:read_start()
   else stream.rstate(self).need_read = true end   -- asked before connect: start on connect
+end
+
+local duplex_write = stream.Duplex.write
+
+-- A write on a connected socket with no writable state (nothing queued,
+-- corked or ending: a pooled or WebSocket connection between writes) goes
+-- to the kernel at once and, when the kernel takes it all, makes no state:
+-- an idle connection stays without one.  The rest of a partial write (or
+-- any write otherwise) takes the stream's way.  Not for subclasses that
+-- encode what they write (TLS).
+function Socket:write(chunk, cb)
+  if type(chunk) == 'string' and rawget(self, '_ws') == nil and not rawget(self, 'destroyed')
+     and self._write == Socket._write and not self.connecting then
+    local h = self._h
+    if h then
+      local ok, n = pcall(h.try_write, h, chunk)
+      if ok and n > 0 then
+        self.bytesWritten = self.bytesWritten + n
+        refresh_timer(self)
+        if n == #chunk then
+          if cb then cb() end
+          return true
+        end
+        chunk = chunk:sub(n + 1)
+      end
+    end
+  end
+  return duplex_write(self, chunk, cb)
 end
 
 function Socket:_write(chunk, done)

@@ -261,6 +261,24 @@ static int sock_write(lua_State *L) {
   return 1;
 }
 
+/* sock:try_write(bytes) -> how many bytes the kernel took at once (0 when
+ * it would block, or while earlier writes are still queued); never queues
+ * anything, so the caller keeps what was not taken. */
+static int sock_try_write(lua_State *L) {
+  lsock *k = check_sock(L);
+  size_t n;
+  const char *p = luaL_checklstring(L, 2, &n);
+  int done = 0;
+  if (k->queued == 0 && n > 0) {
+    uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+    int rc = uv_try_write(&k->h.stream, &b, 1);
+    if (rc > 0) done = rc;
+    else if (rc != UV_EAGAIN && rc != UV_ENOSYS) return lstr_uv_error(L, rc, "write");
+  }
+  lua_pushinteger(L, done);
+  return 1;
+}
+
 static int sock_queued(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)check_sock(L)->queued);
   return 1;
@@ -533,6 +551,7 @@ static const luaL_Reg sock_methods[] = {
   {"read_start", sock_read_start},
   {"read_stop", sock_read_stop},
   {"write", sock_write},
+  {"try_write", sock_try_write},
   {"queued", sock_queued},
   {"shutdown", sock_shutdown},
   {"close", sock_close},
