@@ -66,14 +66,22 @@ WebSocket.__index = function(t, k)
   return WebSocket[k]
 end
 
+-- The server side's WebSockets: the same class but for `isServer`, which
+-- they then need not keep each.
+local ServerWebSocket = setmetatable({ isServer = true }, { __index = WebSocket })
+ServerWebSocket.__index = function(t, k)
+  local g = getters[k]
+  if g then return g(t) end
+  return ServerWebSocket[k]
+end
+
 local M = {}
 M.WebSocket = WebSocket
 M.CONNECTING, M.OPEN, M.CLOSING, M.CLOSED = CONNECTING, OPEN, CLOSING, CLOSED
 
 --- A WebSocket in CONNECTING state; `_attach` makes it OPEN.
 function M.new(is_server, opts)
-  local self = setmetatable({ readyState = CONNECTING }, WebSocket)
-  if is_server then self.isServer = true end
+  local self = setmetatable({ readyState = CONNECTING }, is_server and ServerWebSocket or WebSocket)
   if opts and opts.maxPayload then self._maxPayload = opts.maxPayload end
   return self
 end
@@ -185,20 +193,22 @@ local function parse(self, d)
   if not ok then error(e, 0) end   -- a listener's error goes on as before
 end
 
--- Bytes read go straight to the parser (net.lua's sink: no 'data' event,
--- no readable buffer).
-local function sink(socket, d) parse(socket._websocket, d) end
+-- Bytes read go straight to the parser: the WebSocket is its socket's
+-- sink (net.lua calls `socket._sink(socket, bytes)`: no 'data' event, no
+-- readable buffer), and so the socket needs no other field to find it.
+WebSocket.__call = function(self, _, d) parse(self, d) end
+ServerWebSocket.__call = WebSocket.__call
 
 -- The socket's events, shared by every WebSocket (net.lua's hooks).
 local HOOKS = {
   ['end'] = function(socket)
-    local self = socket._websocket
+    local self = socket._sink
     self.readyState = CLOSING
     finish_socket(self)
   end,
-  error = function(socket) socket._websocket.readyState = CLOSING; socket:destroy() end,
-  close = function(socket) socket._websocket:_closed() end,
-  drain = function(socket) socket._websocket:emit('drain') end,
+  error = function(socket) socket._sink.readyState = CLOSING; socket:destroy() end,
+  close = function(socket) socket._sink:_closed() end,
+  drain = function(socket) socket._sink:emit('drain') end,
 }
 
 local function feed_head(self, head) parse(self, head) end
@@ -209,12 +219,11 @@ function WebSocket:_attach(socket, head)
   self._socket = socket
   socket:setTimeout(0)
   socket:setNoDelay(true)
-  socket._websocket = self
   require('net')._add_hooks(socket, HOOKS)
   -- bytes the socket buffered since the handshake come after `head`
   local buffered = stream.take_buffered(socket)
   if buffered then head = (head or '') .. buffered end
-  socket._sink = sink
+  socket._sink = self
   if rawget(socket, '_rs') and not socket.destroyed then socket:resume() end
   require('net')._compact_idle(socket)
   self.readyState = OPEN
