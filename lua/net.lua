@@ -82,6 +82,26 @@ function Socket._getters.readyState(t)
 end
 function Socket._getters.pending(t) return not rawget(t, '_h') or t.connecting end
 
+-- The byte counts are the native socket's (runtime/socket.c), kept in
+-- fields only once it is gone (Socket:_destroy).  A subclass that layers a
+-- protocol under the stream (TLS) counts its own bytes in the fields.
+local function byte_counts(t)
+  local h = not t._wrap_native and rawget(t, '_h')
+  if h then
+    local ok, r, w = pcall(h.bytes, h)
+    if ok then return r, w end
+  end
+  return 0, 0
+end
+function Socket._getters.bytesRead(t) return (byte_counts(t)) end
+function Socket._getters.bytesWritten(t) return select(2, byte_counts(t)) end
+
+-- A plain socket's counts, kept as its native socket goes.
+local function keep_byte_counts(self)
+  if self._wrap_native or rawget(self, 'bytesRead') ~= nil then return end
+  self.bytesRead, self.bytesWritten = byte_counts(self)
+end
+
 -- Defaults most sockets keep (set on the socket only when they differ).
 Socket.connecting = false
 Socket.allowHalfOpen = false
@@ -111,7 +131,6 @@ local function maybe_close(self)
 end
 
 local function socket_init(self, opts)
-  self.bytesRead, self.bytesWritten = 0, 0
   if opts then
     if opts.highWaterMark then self:initReadable(opts); self:initWritable(opts) end
     if opts.allowHalfOpen == true then self.allowHalfOpen = true end
@@ -235,7 +254,7 @@ end
 -- per-socket handler instead, with `_wrap_native(plain_handler)`.
 local function on_native(self, event, a)
   if event == 'data' then
-    self.bytesRead = self.bytesRead + #a
+    if self._wrap_native then self.bytesRead = self.bytesRead + #a end
     local t = self._timer
     if t then t:refresh() end
     -- an internal consumer (the HTTP client) takes the bytes with a plain
@@ -328,6 +347,7 @@ end
 function M._take_over(to, from)
   local h, kind = from._h, from._kind
   if not h or from.connecting then return false end
+  keep_byte_counts(from)
   from._h = nil
   attach(to, h, kind)
   if rawget(to, 'connecting') then to.connecting = nil end
@@ -357,7 +377,6 @@ function Socket:write(chunk, cb)
     if h then
       local ok, n = pcall(h.try_write, h, chunk)
       if ok and n > 0 then
-        self.bytesWritten = self.bytesWritten + n
         refresh_timer(self)
         if n == #chunk then
           if cb then cb() end
@@ -377,7 +396,7 @@ function Socket:_write(chunk, done)
     self._connect_queue[#self._connect_queue + 1] = function() self:_write(chunk, done) end
     return
   end
-  self.bytesWritten = self.bytesWritten + #chunk
+  if self._wrap_native then self.bytesWritten = self.bytesWritten + #chunk end
   refresh_timer(self)
   local ok, queued = pcall(self._h.write, self._h, chunk)
   if not ok then return done(queued) end
@@ -401,7 +420,10 @@ function Socket:_destroy()
   if self._timer then clearTimeout(self._timer); self._timer = nil end
   if self._spare_timer then clearTimeout(self._spare_timer); self._spare_timer = nil end
   local h = self._h
-  if h then h:close() end
+  if h then
+    keep_byte_counts(self)
+    h:close()
+  end
 end
 
 local function connect_args(...)

@@ -31,6 +31,7 @@
  * the Lua stream counts against its writableHighWaterMark.
  */
 #include "tcp.h"
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -49,6 +50,7 @@ struct lsock {
   lstr_state *s;
   lsock **cell;              /* the Lua userdata pointing at us, or NULL */
   size_t queued;             /* bytes copied into pending uv_write requests */
+  uint64_t nread, nwritten;  /* bytes read; bytes taken by write/try_write */
   int handler_ref;           /* handler(event, a, b), or the owner */
   unsigned char owned;       /* handler_ref is an owner for the dispatch function */
   unsigned char kind;
@@ -169,6 +171,7 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
   lsock *k = st->data;
   if (n > 0) {
+    k->nread += (uint64_t)n;
     int nargs = begin_event(k, "data");
     if (nargs) {
       lua_pushlstring(k->s->L, buf->base, (size_t)n);
@@ -236,6 +239,7 @@ static int sock_write(lua_State *L) {
     else if (rc != UV_EAGAIN && rc != UV_ENOSYS) return lstr_uv_error(L, rc, "write");
   }
   if (done == n && !has_token) {
+    k->nwritten += n;
     lua_pushinteger(L, (lua_Integer)k->queued);
     return 1;
   }
@@ -257,6 +261,7 @@ static int sock_write(lua_State *L) {
     return lstr_uv_error(L, rc, "write");
   }
   k->queued += w->len;
+  k->nwritten += n;
   lua_pushinteger(L, (lua_Integer)k->queued);
   return 1;
 }
@@ -275,8 +280,18 @@ static int sock_try_write(lua_State *L) {
     if (rc > 0) done = rc;
     else if (rc != UV_EAGAIN && rc != UV_ENOSYS) return lstr_uv_error(L, rc, "write");
   }
+  k->nwritten += (uint64_t)done;
   lua_pushinteger(L, done);
   return 1;
+}
+
+/* sock:bytes() -> bytes read, bytes written (Node's bytesRead/bytesWritten:
+ * counted here so that a socket's table need not) */
+static int sock_bytes(lua_State *L) {
+  lsock *k = check_sock(L);
+  lua_pushnumber(L, (lua_Number)k->nread);
+  lua_pushnumber(L, (lua_Number)k->nwritten);
+  return 2;
 }
 
 static int sock_queued(lua_State *L) {
@@ -552,6 +567,7 @@ static const luaL_Reg sock_methods[] = {
   {"read_stop", sock_read_stop},
   {"write", sock_write},
   {"try_write", sock_try_write},
+  {"bytes", sock_bytes},
   {"queued", sock_queued},
   {"shutdown", sock_shutdown},
   {"close", sock_close},
