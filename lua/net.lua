@@ -61,7 +61,7 @@ end
 -- as Node's getters do: a socket nobody asks holds none of them.
 local function address_getter(k)
   return function(t)
-    if rawget(t, '_addresses_read') or not rawget(t, '_h') or rawget(t, 'connecting') then return nil end
+    if rawget(t, '_addresses_read') or not rawget(t, '_h') or rawget(t, '_conn') then return nil end
     rawset(t, '_addresses_read', true)
     fill_addresses(t)
     return rawget(t, k)
@@ -81,6 +81,18 @@ function Socket._getters.readyState(t)
   return rawget(t, '_h') and 'open' or 'closed'
 end
 function Socket._getters.pending(t) return not rawget(t, '_h') or t.connecting end
+
+-- A connecting socket keeps what only the connect needs in one table,
+-- `_conn` = {address=, port=, queue=} (the destination its errors name,
+-- the writes waiting for it), dropped once connected.
+function Socket._getters.connecting(t) return rawget(t, '_conn') ~= nil end
+
+local function queue_until_connected(self, fn)
+  local c = rawget(self, '_conn')
+  local q = c.queue
+  if not q then q = {}; c.queue = q end
+  q[#q + 1] = fn
+end
 
 -- The byte counts are the native socket's (runtime/socket.c), kept in
 -- fields only once it is gone (Socket:_destroy).  A subclass that layers a
@@ -103,7 +115,6 @@ local function keep_byte_counts(self)
 end
 
 -- Defaults most sockets keep (set on the socket only when they differ).
-Socket.connecting = false
 Socket.allowHalfOpen = false
 Socket._kind = 'tcp'
 M.Socket = Socket
@@ -280,13 +291,10 @@ local function on_native(self, event, a)
     local done = self._fdone
     if done then self._fdone = nil; done() end
   elseif event == 'connect' then
-    self.connecting = nil
-    -- only errors while connecting name the destination
-    if rawget(self, '_dest_address') ~= nil then self._dest_address = nil end
-    if rawget(self, '_dest_port') ~= nil then self._dest_port = nil end
+    local conn = rawget(self, '_conn')
+    if conn then self._conn = nil end
     if self._nodelay ~= false and self._kind == 'tcp' then self._h:nodelay(true) end
-    local queued = self._connect_queue
-    if queued then self._connect_queue = nil end
+    local queued = conn and conn.queue
     self:emit('connect')
     self:emit('ready')
     if queued then
@@ -297,8 +305,9 @@ local function on_native(self, event, a)
     end
     start_reading(self)
   elseif event == 'error' then
-    if self.connecting then
-      a = with_address(a, 'connect', self._dest_address, self._dest_port)
+    local conn = rawget(self, '_conn')
+    if conn then
+      a = with_address(a, 'connect', conn.address, conn.port)
     end
     self:destroy(a)
   elseif event == 'close' then
@@ -350,7 +359,7 @@ function M._take_over(to, from)
   keep_byte_counts(from)
   from._h = nil
   attach(to, h, kind)
-  if rawget(to, 'connecting') then to.connecting = nil end
+  if rawget(to, '_conn') then to._conn = nil end
   rawset(to, '_addresses_read', nil)
   from:destroy()
   return true
@@ -392,8 +401,7 @@ end
 function Socket:_write(chunk, done)
   if self.connecting or not self._h then
     if not self.connecting then return done(errors.new('ERR_SOCKET_CLOSED', 'Socket is closed')) end
-    self._connect_queue = self._connect_queue or {}
-    self._connect_queue[#self._connect_queue + 1] = function() self:_write(chunk, done) end
+    queue_until_connected(self, function() self:_write(chunk, done) end)
     return
   end
   if self._wrap_native then self.bytesWritten = self.bytesWritten + #chunk end
@@ -405,8 +413,7 @@ end
 
 function Socket:_final(done)
   if self.connecting then
-    self._connect_queue = self._connect_queue or {}
-    self._connect_queue[#self._connect_queue + 1] = function() self:_final(done) end
+    queue_until_connected(self, function() self:_final(done) end)
     return
   end
   local h = self._h
@@ -446,12 +453,13 @@ local check_port = seam.check_port
 function Socket:connect(...)
   local opts, cb = connect_args(...)
   if cb then self:once('connect', cb) end
-  self.connecting = true
+  local conn = {}
+  self._conn = conn
   if opts.noDelay == false then self._nodelay = false end
   if opts.timeout then self:setTimeout(opts.timeout) end
   local handler = self._wrap_native and handler_for(self)   -- else the socket is its owner
   if opts.path then
-    self._dest_address = opts.path
+    conn.address = opts.path
     self._kind = 'pipe'
     local h = native.pipe_connect(opts.path, handler or ignore)
     if not handler then h:set_owner(self) end
@@ -460,7 +468,7 @@ function Socket:connect(...)
   end
   local port = check_port(opts.port)
   local host = opts.host or 'localhost'
-  self._dest_port = port
+  conn.port = port
   -- Every address of the name, in the resolver's order, until one
   -- connects (Node 20's autoSelectFamily, one attempt at a time): a
   -- 'localhost' that resolves to ::1 first still reaches a server that
@@ -468,12 +476,12 @@ function Socket:connect(...)
   dns.lookup(host, { family = opts.family, all = true }, function(err, list)
     if self.destroyed then return end
     if err then
-      self.connecting = nil
+      self._conn = nil
       return self:destroy(err)
     end
     local function attempt(i)
       local address = list[i].address
-      self._dest_address = address
+      conn.address = address
       local h
       local base = handler and (i == 1 and handler or handler_for(self))
       local function on_event(event, a)
@@ -494,7 +502,7 @@ function Socket:connect(...)
       local ok, hh = pcall(native.tcp_connect, address, port, on_event)
       if not ok then
         if list[i + 1] then return attempt(i + 1) end
-        self.connecting = nil
+        self._conn = nil
         return self:destroy(with_address(hh, 'connect', address, port))
       end
       h = hh
