@@ -65,11 +65,7 @@ static lua_State *new_lua_state(lstr_state *s) {
   s->base_ud = NULL;
   return lua_newstate(state_alloc, s);
 #else
-  if (getenv("LSTR_SYSALLOC")) {
-    s->base_alloc = system_alloc;
-    s->base_ud = NULL;
-    return lua_newstate(state_alloc, s);
-  }
+  (void)system_alloc;
   lua_State *L = luaL_newstate();
   if (!L) return NULL;
   s->base_alloc = lua_getallocf(L, &s->base_ud);
