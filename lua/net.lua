@@ -135,6 +135,44 @@ local function start_reading(self)
   end
 end
 
+-- A burst of connections coming and going (a pool filling, handshakes,
+-- requests answered) frees C memory in between what stays: sockets, the
+-- parsers and buffers of requests (freed by the collector), the resolver
+-- threads' arenas.  That freed memory goes back to the OS at the end of
+-- the two collector cycles that follow churn (a finalizer made again for
+-- each, so a full collectgarbage() is followed by one), at most once every
+-- TRIM_MS; without churn nothing runs.  Noting churn costs a counter.
+local TRIM_MS = 50
+local cycles_since_churn, last_trim, armed = 2, -math.huge, false
+local arm
+
+local function ms_now()
+  local t = process.hrtime()
+  return t[1] * 1000 + t[2] / 1e6
+end
+
+local function on_cycle_end()
+  armed = false
+  if cycles_since_churn >= 2 then return end
+  cycles_since_churn = cycles_since_churn + 1
+  local t = ms_now()
+  if t - last_trim >= TRIM_MS then
+    last_trim = t
+    native.trim()
+  end
+  if cycles_since_churn < 2 then arm() end
+end
+
+arm = function()
+  armed = true
+  getmetatable(newproxy(true)).__gc = on_cycle_end
+end
+
+local function note_churn()
+  cycles_since_churn = 0
+  if not armed then arm() end
+end
+
 -- Both directions are over: release the descriptor (Node's autoDestroy).
 local function maybe_close(self)
   local rs, ws = rawget(self, '_rs'), rawget(self, '_ws')
@@ -244,6 +282,7 @@ end
 --- HTTP client connection, a WebSocket) drops its stream states while
 --- they are as fresh ones would be: they are made again when used.
 function M._compact_idle(sock)
+  note_churn()
   if not rawget(sock, '_sink') or rawget(sock, 'destroyed') then return end
   stream.compact(sock)
   local ev = rawget(sock, '_events')
@@ -293,6 +332,7 @@ local function on_native(self, event, a)
   elseif event == 'connect' then
     local conn = rawget(self, '_conn')
     if conn then self._conn = nil end
+    note_churn()
     if self._nodelay ~= false and self._kind == 'tcp' then self._h:nodelay(true) end
     local queued = conn and conn.queue
     self:emit('connect')
@@ -312,6 +352,7 @@ local function on_native(self, event, a)
     self:destroy(a)
   elseif event == 'close' then
     self._h = nil
+    note_churn()
   end
 end
 native.set_dispatch(on_native)
@@ -646,6 +687,7 @@ local function serve(self, h, kind)
   attach(sock, h, kind)
   if kind == 'tcp' and self._opts.noDelay ~= false then h:nodelay(true) end
   self._conns = self._conns + 1
+  note_churn()
   sock:once('close', function()
     self._conns = self._conns - 1
     if self._closing and self._conns == 0 and not self._h then self:_closed() end

@@ -36,6 +36,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #define SOCKET_MT "luster.socket"
 #define READ_BUF (64 * 1024)
@@ -562,6 +565,17 @@ static int sock_gc(lua_State *L) {
   return 0;
 }
 
+/* trim() — hand the C heap's free pages back to the OS (glibc: every
+ * arena, the resolver threads' too).  net.lua calls it once connections
+ * have stopped coming and going for a moment, never on a hot path. */
+static int sock_trim(lua_State *L) {
+  (void)L;
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+  return 0;
+}
+
 static const luaL_Reg sock_methods[] = {
   {"read_start", sock_read_start},
   {"read_stop", sock_read_stop},
@@ -589,6 +603,7 @@ static const luaL_Reg socket_funcs[] = {
   {"pipe_listen", pipe_listen},
   {"adopt", sock_adopt},
   {"set_dispatch", sock_set_dispatch},
+  {"trim", sock_trim},
   {NULL, NULL}
 };
 
