@@ -95,9 +95,9 @@ describe('idle connections', function()
     assert.is_false(sock.pending)
     local lua_per, rss_per = (lua1 - lua0) / (N - W), (rss1 - rss0) / (N - W)
     -- both ends are in this process: the server's side counts too
-    assert.is_true(lua_per < 2.2, ('Lua heap per idle pooled connection: %.2f KiB'):format(lua_per))
+    assert.is_true(lua_per < 2.0, ('Lua heap per idle pooled connection: %.2f KiB'):format(lua_per))
     if not sanitized then
-      assert.is_true(rss_per < 20, ('RSS per idle pooled connection: %.2f KiB'):format(rss_per))
+      assert.is_true(rss_per < 16, ('RSS per idle pooled connection: %.2f KiB'):format(rss_per))
     end
     -- and the pooled sockets still serve: requests reuse them, none is opened
     await(get('/release?n=0', false))
@@ -146,9 +146,9 @@ describe('idle connections', function()
       assert.are.equal('nodebuffer', w.binaryType)
     end
     local lua_per, rss_per = (lua1 - lua0) / (N - W), (rss1 - rss0) / (N - W)
-    assert.is_true(lua_per < 3.2, ('Lua heap per idle WebSocket (both ends): %.2f KiB'):format(lua_per))
+    assert.is_true(lua_per < 2.6, ('Lua heap per idle WebSocket (both ends): %.2f KiB'):format(lua_per))
     if not sanitized then
-      assert.is_true(rss_per < 16, ('RSS per idle WebSocket (both ends): %.2f KiB'):format(rss_per))
+      assert.is_true(rss_per < 8, ('RSS per idle WebSocket (both ends): %.2f KiB'):format(rss_per))
     end
     -- idle ones still talk, with backpressure levers intact
     local c = clients[N]
