@@ -89,7 +89,7 @@ describe('idle connections', function()
     assert.is_nil(rawget(sock, 'readyState'))
     assert.is_nil(rawget(sock, 'connecting'))
     assert.is_nil(rawget(sock, 'pending'))
-    assert.is_nil(rawget(sock, '_dest_address'))
+    assert.is_nil(rawget(sock, '_conn'))          -- what only the connect needed is gone
     assert.are.equal('open', sock.readyState)
     assert.is_false(sock.connecting)
     assert.is_false(sock.pending)
