@@ -111,7 +111,16 @@ end
 local function forget_name(ev, name)
   ev[name] = nil
   local order, warned = ev[ORDER], ev[WARNED]
-  if order then order[name] = nil end
+  if order then
+    order[name] = nil
+    -- down to one name: no order to keep until a second comes again
+    -- (note_new_name), so a long-lived emitter does not hold the table
+    local first = next(ev)
+    while first ~= nil and is_private(first) do first = next(ev, first) end
+    local second = first
+    repeat second = next(ev, second) until second == nil or not is_private(second)
+    if first == nil or second == nil then ev[ORDER] = nil end
+  end
   if warned then warned[name] = nil end
 end
 

@@ -61,7 +61,7 @@ end
 -- as Node's getters do: a socket nobody asks holds none of them.
 local function address_getter(k)
   return function(t)
-    if rawget(t, '_addresses_read') or not rawget(t, '_h') or rawget(t, 'connecting') then return nil end
+    if rawget(t, '_addresses_read') or not rawget(t, '_h') or rawget(t, '_conn') then return nil end
     rawset(t, '_addresses_read', true)
     fill_addresses(t)
     return rawget(t, k)
@@ -71,6 +71,52 @@ Socket._getters = {}
 for _, k in ipairs { 'localAddress', 'localPort', 'localFamily', 'remoteAddress', 'remotePort', 'remoteFamily' } do
   Socket._getters[k] = address_getter(k)
 end
+
+-- What a socket's state says, computed rather than kept in fields (an idle
+-- connection's table then has room for what it really holds), as Node's
+-- getters compute them from its handle.
+function Socket._getters.readyState(t)
+  if rawget(t, 'destroyed') then return 'closed' end
+  if t.connecting then return 'opening' end
+  return rawget(t, '_h') and 'open' or 'closed'
+end
+function Socket._getters.pending(t) return not rawget(t, '_h') or t.connecting end
+
+-- A connecting socket keeps what only the connect needs in one table,
+-- `_conn` = {address=, port=, queue=} (the destination its errors name,
+-- the writes waiting for it), dropped once connected.
+function Socket._getters.connecting(t) return rawget(t, '_conn') ~= nil end
+
+local function queue_until_connected(self, fn)
+  local c = rawget(self, '_conn')
+  local q = c.queue
+  if not q then q = {}; c.queue = q end
+  q[#q + 1] = fn
+end
+
+-- The byte counts are the native socket's (runtime/socket.c), kept in
+-- fields only once it is gone (Socket:_destroy).  A subclass that layers a
+-- protocol under the stream (TLS) counts its own bytes in the fields.
+local function byte_counts(t)
+  local h = not t._wrap_native and rawget(t, '_h')
+  if h then
+    local ok, r, w = pcall(h.bytes, h)
+    if ok then return r, w end
+  end
+  return 0, 0
+end
+function Socket._getters.bytesRead(t) return (byte_counts(t)) end
+function Socket._getters.bytesWritten(t) return select(2, byte_counts(t)) end
+
+-- A plain socket's counts, kept as its native socket goes.
+local function keep_byte_counts(self)
+  if self._wrap_native or rawget(self, 'bytesRead') ~= nil then return end
+  self.bytesRead, self.bytesWritten = byte_counts(self)
+end
+
+-- Defaults most sockets keep (set on the socket only when they differ).
+Socket.allowHalfOpen = false
+Socket._kind = 'tcp'
 M.Socket = Socket
 
 -- Read from the kernel as soon as the connection is up, as Node's sockets
@@ -78,14 +124,20 @@ M.Socket = Socket
 -- to come, and the peer's FIN is seen (and 'end' emitted when nothing is
 -- buffered) even if nobody reads.
 local function start_reading(self)
+  -- bytes for a sink (an internal consumer) need no readable state: it is
+  -- made if someone else reads, eager then too (_readable_state)
+  if rawget(self, '_sink') and not rawget(self, '_rs') then return self:_read() end
   local st = stream.rstate(self)
   st.eager = true
-  self._eager = true   -- kept here too: the state may be dropped while idle
   if st.need_read and not st.ended and st.flowing ~= false then
     st.need_read = false
     self:_read()
   end
 end
+
+-- Connections coming and going: C memory they freed goes back to the OS
+-- (lua/luster/net_memory.lua).
+local note_churn = require('luster.net_memory').note_churn
 
 -- Both directions are over: release the descriptor (Node's autoDestroy).
 local function maybe_close(self)
@@ -94,13 +146,10 @@ local function maybe_close(self)
 end
 
 local function socket_init(self, opts)
-  opts = opts or {}
-  if opts.highWaterMark then self:initReadable(opts); self:initWritable(opts) end
-  self.bytesRead, self.bytesWritten = 0, 0
-  self.connecting = false
-  self.pending = true
-  self.readyState = 'closed'
-  self.allowHalfOpen = opts.allowHalfOpen == true
+  if opts then
+    if opts.highWaterMark then self:initReadable(opts); self:initWritable(opts) end
+    if opts.allowHalfOpen == true then self.allowHalfOpen = true end
+  end
   return self
 end
 
@@ -134,33 +183,64 @@ function Socket:listenerCount(name, fn)
   return n
 end
 
+-- The lists themselves are shared too: there are only a few owners'
+-- tables (module constants), so each combination of them is one list,
+-- interned here and never changed in place (a socket changing owners gets
+-- another list; an emit walking the old one is not disturbed).
+local LIST = {}            -- the private key of a trie node's list
+local hook_lists = {}      -- hook_lists[h1][h2]...[LIST] = { h1, h2, ... }
+
+local function interned(seq, n)
+  if n == 0 then return nil end
+  local node = hook_lists
+  for i = 1, n do
+    local nxt = node[seq[i]]
+    if not nxt then nxt = {}; node[seq[i]] = nxt end
+    node = nxt
+  end
+  local list = node[LIST]
+  if not list then
+    list = {}
+    for i = 1, n do list[i] = seq[i] end
+    node[LIST] = list
+  end
+  return list
+end
+
 --- Add `hooks` to the socket's internal owners (once).
 function M._add_hooks(sock, hooks)
   local list = rawget(sock, '_hooks')
-  if not list then rawset(sock, '_hooks', { hooks }) return end
-  for i = 1, #list do if list[i] == hooks then return end end
-  list[#list + 1] = hooks
+  local seq, n = {}, 0
+  if list then
+    for i = 1, #list do
+      if list[i] == hooks then return end
+      n = n + 1
+      seq[n] = list[i]
+    end
+  end
+  seq[n + 1] = hooks
+  rawset(sock, '_hooks', interned(seq, n + 1))
 end
 
 --- Remove `hooks` from the socket's internal owners; true if it was there.
 function M._remove_hooks(sock, hooks)
   local list = rawget(sock, '_hooks')
   if not list then return false end
+  local seq, n, found = {}, 0, false
   for i = 1, #list do
-    if list[i] == hooks then
-      table.remove(list, i)
-      if #list == 0 then rawset(sock, '_hooks', nil) end
-      return true
-    end
+    if list[i] == hooks then found = true
+    else n = n + 1; seq[n] = list[i] end
   end
-  return false
+  if found then rawset(sock, '_hooks', interned(seq, n)) end
+  return found
 end
 
 -- A readable state made again after an idle socket dropped it
--- (compact_idle) is an eager one, as the first was.
+-- (compact_idle: sockets whose bytes go to a sink, all of them reading
+-- since they connected) is an eager one, as the first was.
 function Socket:_readable_state(opts)
   local st = stream.Readable._readable_state(self, opts)
-  if rawget(self, '_eager') then st.eager = true end
+  if rawget(self, '_sink') and rawget(self, '_h') then st.eager = true end
   return st
 end
 
@@ -168,6 +248,7 @@ end
 --- HTTP client connection, a WebSocket) drops its stream states while
 --- they are as fresh ones would be: they are made again when used.
 function M._compact_idle(sock)
+  note_churn()
   if not rawget(sock, '_sink') or rawget(sock, 'destroyed') then return end
   stream.compact(sock)
   local ev = rawget(sock, '_events')
@@ -182,65 +263,83 @@ local function refresh_timer(self)
 end
 
 
--- Every event of the native socket, as one function (runtime/socket.c).
--- A subclass that layers a protocol under the stream (TLS: lua/tls.lua)
--- wraps it with `_wrap_native(plain_handler)`.
-local function handler_for(self)
-  local function handler(event, a)
-    if event == 'data' then
-      self.bytesRead = self.bytesRead + #a
-      local t = self._timer
-      if t then t:refresh() end
-      -- an internal consumer (the HTTP client) takes the bytes with a plain
-      -- call; it returns false to stop reading until it calls _read()
-      local sink = self._sink
-      if sink then
-        -- user 'data' listeners hear the bytes too, if they were there before
-        -- the sink ran (a sink that hands the socket over, an upgrade, must
-        -- not have the bytes it consumed pushed to the new owner's listeners)
-        local ev = rawget(self, '_events')
-        local listened = ev and ev.data
-        if sink(self, a) == false and not rawget(self, 'destroyed') and self._h then self._h:read_stop() end
-        if not listened then return end
-      end
-      if not self:push(a) then self._h:read_stop() end
-    elseif event == 'drain' then
-      local done = self._wdone
-      if done then self._wdone = nil; done() end
-    elseif event == 'end' then
-      self:push(nil)
-      if not self.allowHalfOpen then self:finish() end
-    elseif event == 'shutdown' then
-      local done = self._fdone
-      if done then self._fdone = nil; done() end
-    elseif event == 'connect' then
-      self.connecting, self.pending = false, false
-      self.readyState = 'open'
-      if self._nodelay ~= false and self._kind == 'tcp' then self._h:nodelay(true) end
-      local queued = self._connect_queue
-      self._connect_queue = nil
-      self:emit('connect')
-      self:emit('ready')
-      if queued then for _, q in ipairs(queued) do q() end end
-      start_reading(self)
-    elseif event == 'error' then
-      if self.connecting then
-        a = with_address(a, 'connect', self._dest_address, self._dest_port)
-      end
-      self:destroy(a)
-    elseif event == 'close' then
-      self._h = nil
+-- Every event of the native socket, as one function (runtime/socket.c):
+-- the dispatch function of owned sockets (sock:set_owner), shared by all
+-- of them, so that a connection holds no closure of its own.  A subclass
+-- that layers a protocol under the stream (TLS: lua/tls.lua) wraps a
+-- per-socket handler instead, with `_wrap_native(plain_handler)`.
+local function on_native(self, event, a)
+  if event == 'data' then
+    if self._wrap_native then self.bytesRead = self.bytesRead + #a end
+    local t = self._timer
+    if t then t:refresh() end
+    -- an internal consumer (the HTTP client) takes the bytes with a plain
+    -- call; it returns false to stop reading until it calls _read()
+    local sink = self._sink
+    if sink then
+      -- user 'data' listeners hear the bytes too, if they were there before
+      -- the sink ran (a sink that hands the socket over, an upgrade, must
+      -- not have the bytes it consumed pushed to the new owner's listeners)
+      local ev = rawget(self, '_events')
+      local listened = ev and ev.data
+      if sink(self, a) == false and not rawget(self, 'destroyed') and self._h then self._h:read_stop() end
+      if not listened then return end
     end
+    if not self:push(a) then self._h:read_stop() end
+  elseif event == 'drain' then
+    local done = self._wdone
+    if done then self._wdone = nil; done() end
+  elseif event == 'end' then
+    self:push(nil)
+    if not self.allowHalfOpen then self:finish() end
+  elseif event == 'shutdown' then
+    local done = self._fdone
+    if done then self._fdone = nil; done() end
+  elseif event == 'connect' then
+    local conn = rawget(self, '_conn')
+    if conn then self._conn = nil end
+    note_churn()
+    if self._nodelay ~= false and self._kind == 'tcp' then self._h:nodelay(true) end
+    local queued = conn and conn.queue
+    self:emit('connect')
+    self:emit('ready')
+    if queued then
+      for _, q in ipairs(queued) do q() end
+      -- the writes made while connecting needed a writable state; once
+      -- they are out a sink's socket needs none (see Socket:write)
+      if rawget(self, '_sink') then stream.compact(self) end
+    end
+    start_reading(self)
+  elseif event == 'error' then
+    local conn = rawget(self, '_conn')
+    if conn then
+      a = with_address(a, 'connect', conn.address, conn.port)
+    end
+    self:destroy(a)
+  elseif event == 'close' then
+    self._h = nil
+    note_churn()
   end
-  if self._wrap_native then return self:_wrap_native(handler) end
-  return handler
 end
+native.set_dispatch(on_native)
+
+local function handler_for(self)
+  local function handler(event, a) return on_native(self, event, a) end
+  return self:_wrap_native(handler)
+end
+
+-- Route the events of native socket `h` to `self`.
+local function own(self, h)
+  if self._wrap_native then h:set_handler(handler_for(self)) else h:set_owner(self) end
+end
+
+local function ignore() end
 
 -- Take over a connected native socket (accepted, adopted, or connected).
 local function attach(self, h, kind)
   self._h = h
-  self._kind = kind
-  h:set_handler(handler_for(self))
+  if kind ~= 'tcp' then self._kind = kind end
+  own(self, h)
 end
 
 --- A new, unconnected socket (`net.Socket(opts)`); see connect.  With
@@ -249,11 +348,10 @@ end
 function Socket.new(opts)
   local self = socket_init(setmetatable({}, Socket), opts)
   if opts and opts.fd then
-    local h, err = native.adopt(opts.fd, handler_for(self))
+    local h, err = native.adopt(opts.fd, ignore)
     if not h then error(err, 2) end
-    self._h, self._kind = h, 'tcp'
-    self.pending = false
-    self.readyState = 'open'
+    own(self, h)
+    self._h = h
     h:nodelay(true)
     start_reading(self)
   end
@@ -265,10 +363,10 @@ end
 function M._take_over(to, from)
   local h, kind = from._h, from._kind
   if not h or from.connecting then return false end
+  keep_byte_counts(from)
   from._h = nil
   attach(to, h, kind)
-  to.connecting, to.pending = false, false
-  to.readyState = 'open'
+  if rawget(to, '_conn') then to._conn = nil end
   rawset(to, '_addresses_read', nil)
   from:destroy()
   return true
@@ -280,14 +378,40 @@ function Socket:_read()
   else stream.rstate(self).need_read = true end   -- asked before connect: start on connect
 end
 
+local duplex_write = stream.Duplex.write
+
+-- A write on a connected socket with no writable state (nothing queued,
+-- corked or ending: a pooled or WebSocket connection between writes) goes
+-- to the kernel at once and, when the kernel takes it all, makes no state:
+-- an idle connection stays without one.  The rest of a partial write (or
+-- any write otherwise) takes the stream's way.  Not for subclasses that
+-- encode what they write (TLS).
+function Socket:write(chunk, cb)
+  if type(chunk) == 'string' and rawget(self, '_ws') == nil and not rawget(self, 'destroyed')
+     and self._write == Socket._write and not self.connecting then
+    local h = self._h
+    if h then
+      local ok, n = pcall(h.try_write, h, chunk)
+      if ok and n > 0 then
+        refresh_timer(self)
+        if n == #chunk then
+          if cb then cb() end
+          return true
+        end
+        chunk = chunk:sub(n + 1)
+      end
+    end
+  end
+  return duplex_write(self, chunk, cb)
+end
+
 function Socket:_write(chunk, done)
   if self.connecting or not self._h then
     if not self.connecting then return done(errors.new('ERR_SOCKET_CLOSED', 'Socket is closed')) end
-    self._connect_queue = self._connect_queue or {}
-    self._connect_queue[#self._connect_queue + 1] = function() self:_write(chunk, done) end
+    queue_until_connected(self, function() self:_write(chunk, done) end)
     return
   end
-  self.bytesWritten = self.bytesWritten + #chunk
+  if self._wrap_native then self.bytesWritten = self.bytesWritten + #chunk end
   refresh_timer(self)
   local ok, queued = pcall(self._h.write, self._h, chunk)
   if not ok then return done(queued) end
@@ -296,8 +420,7 @@ end
 
 function Socket:_final(done)
   if self.connecting then
-    self._connect_queue = self._connect_queue or {}
-    self._connect_queue[#self._connect_queue + 1] = function() self:_final(done) end
+    queue_until_connected(self, function() self:_final(done) end)
     return
   end
   local h = self._h
@@ -310,9 +433,11 @@ end
 function Socket:_destroy()
   if self._timer then clearTimeout(self._timer); self._timer = nil end
   if self._spare_timer then clearTimeout(self._spare_timer); self._spare_timer = nil end
-  self.readyState = 'closed'
   local h = self._h
-  if h then h:close() end
+  if h then
+    keep_byte_counts(self)
+    h:close()
+  end
 end
 
 local function connect_args(...)
@@ -335,21 +460,22 @@ local check_port = seam.check_port
 function Socket:connect(...)
   local opts, cb = connect_args(...)
   if cb then self:once('connect', cb) end
-  self.connecting = true
-  self.readyState = 'opening'
+  local conn = {}
+  self._conn = conn
   if opts.noDelay == false then self._nodelay = false end
   if opts.timeout then self:setTimeout(opts.timeout) end
-  local handler = handler_for(self)
+  local handler = self._wrap_native and handler_for(self)   -- else the socket is its owner
   if opts.path then
-    self._dest_address = opts.path
+    conn.address = opts.path
     self._kind = 'pipe'
-    self._h = native.pipe_connect(opts.path, handler)
+    local h = native.pipe_connect(opts.path, handler or ignore)
+    if not handler then h:set_owner(self) end
+    self._h = h
     return self
   end
   local port = check_port(opts.port)
   local host = opts.host or 'localhost'
-  self._dest_port = port
-  self._kind = 'tcp'
+  conn.port = port
   -- Every address of the name, in the resolver's order, until one
   -- connects (Node 20's autoSelectFamily, one attempt at a time): a
   -- 'localhost' that resolves to ::1 first still reaches a server that
@@ -357,14 +483,14 @@ function Socket:connect(...)
   dns.lookup(host, { family = opts.family, all = true }, function(err, list)
     if self.destroyed then return end
     if err then
-      self.connecting = false
+      self._conn = nil
       return self:destroy(err)
     end
     local function attempt(i)
       local address = list[i].address
-      self._dest_address = address
+      conn.address = address
       local h
-      local base = i == 1 and handler or handler_for(self)
+      local base = handler and (i == 1 and handler or handler_for(self))
       local function on_event(event, a)
         if h ~= nil and self._h ~= h then return end   -- an abandoned attempt
         if event == 'error' and self.connecting and list[i + 1] then
@@ -374,13 +500,16 @@ function Socket:connect(...)
         end
         -- connected: the socket's own handler from now on, so this closure,
         -- the address list and the attempts are not kept for its lifetime
-        if event == 'connect' then h:set_handler(base) end
-        return base(event, a)
+        if event == 'connect' then
+          if base then h:set_handler(base) else h:set_owner(self) end
+        end
+        if base then return base(event, a) end
+        return on_native(self, event, a)
       end
       local ok, hh = pcall(native.tcp_connect, address, port, on_event)
       if not ok then
         if list[i + 1] then return attempt(i + 1) end
-        self.connecting = false
+        self._conn = nil
         return self:destroy(with_address(hh, 'connect', address, port))
       end
       h = hh
@@ -415,7 +544,8 @@ end
 
 function Socket:setNoDelay(on)
   if on == nil then on = true end
-  self._nodelay = on
+  -- kept only when off (on is the default)
+  if not on then self._nodelay = false elseif rawget(self, '_nodelay') ~= nil then self._nodelay = nil end
   if self._h and self._kind == 'tcp' then self._h:nodelay(on) end
   return self
 end
@@ -449,6 +579,12 @@ end
 --- setTimeout with the same ms restarts it.
 function Socket:setTimeout(ms, cb)
   local t = self._timer
+  -- off on a socket that never had a timeout (a pooled or upgraded one,
+  -- made idle by its owner): nothing to switch off, no field to keep
+  if (ms == 0 or ms == nil) and not t and not self._spare_timer and rawget(self, 'timeout') == nil then
+    if cb then self:once('timeout', cb) end
+    return self
+  end
   if t then
     self._timer = nil
     if self._spare_timer then clearTimeout(self._spare_timer) end
@@ -521,15 +657,13 @@ local function serve(self, h, kind)
   local sock = socket_init(setmetatable({}, self._Socket or Socket), self._opts)
   sock.server = self   -- before attach: a TLS socket takes its context from it
   attach(sock, h, kind)
-  sock.pending = false
-  sock.readyState = 'open'
   if kind == 'tcp' and self._opts.noDelay ~= false then h:nodelay(true) end
   self._conns = self._conns + 1
+  note_churn()
   sock:once('close', function()
     self._conns = self._conns - 1
     if self._closing and self._conns == 0 and not self._h then self:_closed() end
   end)
-  sock.server = self
   if self._opts.pauseOnConnect then sock:pause() else start_reading(sock) end
   self:emit('connection', sock)
 end

@@ -11,7 +11,10 @@
  * The lsock itself is freed in libuv's close callback.
  *
  * Everything that happens to a socket reaches Lua as one call of its
- * handler, `handler(event, a, b)`, through lstr_dispatch:
+ * handler, `handler(event, a, b)`, through lstr_dispatch — or, for a
+ * socket given an owner (sock:set_owner(t)), as `dispatch(t, event, a, b)`
+ * with the one function set by set_dispatch, so that a connection needs
+ * no closure of its own:
  *   'connect'             the connection is up (clients)
  *   'connection', sock    a server accepted `sock` (it does not read until
  *                         its owner calls read_start)
@@ -28,28 +31,35 @@
  * the Lua stream counts against its writableHighWaterMark.
  */
 #include "tcp.h"
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #define SOCKET_MT "luster.socket"
 #define READ_BUF (64 * 1024)
 
 enum { K_TCP, K_PIPE };
 
+/* Kept small: every idle connection has one.  The connect request lives
+ * only while connecting (connect_sock). */
 typedef struct lsock lsock;
 struct lsock {
   union { uv_tcp_t tcp; uv_pipe_t pipe; uv_stream_t stream; uv_handle_t handle; } h;
   lstr_state *s;
   lsock **cell;              /* the Lua userdata pointing at us, or NULL */
-  int handler_ref;           /* handler(event, a, b) */
-  int kind;
-  int listening;
-  int reading;
-  int closing;
   size_t queued;             /* bytes copied into pending uv_write requests */
-  uv_connect_t connect_req;
+  uint64_t nread, nwritten;  /* bytes read; bytes taken by write/try_write */
+  int handler_ref;           /* handler(event, a, b), or the owner */
+  unsigned char owned;       /* handler_ref is an owner for the dispatch function */
+  unsigned char kind;
+  unsigned char listening;
+  unsigned char reading;
+  unsigned char closing;
 };
 
 typedef struct {
@@ -65,24 +75,36 @@ static _Thread_local char read_buf[READ_BUF];
 
 /* ---- calling Lua ---- */
 
-/* Push the handler and the event name; returns 0 when there is nobody to tell.
- * A state being freed (a worker's end) has closed its Lua state first: the
- * close callbacks its finalizers queued run after that, with s->L NULL. */
+/* Push the function to call and its first arguments (the owner, if any,
+ * and the event name); returns how many arguments that is, 0 when there is
+ * nobody to tell.  A state being freed (a worker's end) has closed its Lua
+ * state first: the close callbacks its finalizers queued run after that,
+ * with s->L NULL. */
 static int begin_event(lsock *k, const char *event) {
   if (k->handler_ref == LUA_NOREF || k->s->exiting || !k->s->L) return 0;
-  lstr_push_ref(k->s->L, k->handler_ref);
-  lua_pushstring(k->s->L, event);
-  return 1;
+  lua_State *L = k->s->L;
+  int n = 1;
+  if (k->owned) {
+    luaL_getmetatable(L, SOCKET_MT);
+    lua_getfield(L, -1, "__dispatch");
+    lua_remove(L, -2);
+    n = 2;
+  }
+  lstr_push_ref(L, k->handler_ref);
+  lua_pushstring(L, event);
+  return n;
 }
 
 static void emit(lsock *k, const char *event) {
-  if (begin_event(k, event)) lstr_dispatch(k->s, 1);
+  int n = begin_event(k, event);
+  if (n) lstr_dispatch(k->s, n);
 }
 
 static void emit_error(lsock *k, int err, const char *syscall) {
-  if (!begin_event(k, "error")) return;
+  int n = begin_event(k, "error");
+  if (!n) return;
   lstr_push_uv_error(k->s->L, err, syscall);
-  lstr_dispatch(k->s, 2);
+  lstr_dispatch(k->s, n + 1);
 }
 
 /* ---- lifetime ---- */
@@ -125,6 +147,7 @@ static void push_cell(lua_State *L, lsock *k) {
 
 static void set_handler(lua_State *L, lsock *k, int idx) {
   lstr_unref(L, &k->handler_ref);
+  k->owned = 0;
   if (lua_isfunction(L, idx)) {
     lua_pushvalue(L, idx);
     k->handler_ref = lstr_ref(L);
@@ -151,9 +174,11 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf) {
   lsock *k = st->data;
   if (n > 0) {
-    if (begin_event(k, "data")) {
+    k->nread += (uint64_t)n;
+    int nargs = begin_event(k, "data");
+    if (nargs) {
       lua_pushlstring(k->s->L, buf->base, (size_t)n);
-      lstr_dispatch(k->s, 2);
+      lstr_dispatch(k->s, nargs + 1);
     }
     return;
   }
@@ -187,9 +212,10 @@ static void write_cb(uv_write_t *req, int status) {
   write_req *w = (write_req *)req;
   lsock *k = w->sock;
   k->queued -= w->len;
-  if (status == 0 && w->token_ref != LUA_NOREF && begin_event(k, "written")) {
+  int nargs;
+  if (status == 0 && w->token_ref != LUA_NOREF && (nargs = begin_event(k, "written"))) {
     lstr_push_ref(k->s->L, w->token_ref);
-    lstr_dispatch(k->s, 2);
+    lstr_dispatch(k->s, nargs + 1);
   }
   if (k->s->L) lstr_unref(k->s->L, &w->token_ref);
   free(w);
@@ -216,6 +242,7 @@ static int sock_write(lua_State *L) {
     else if (rc != UV_EAGAIN && rc != UV_ENOSYS) return lstr_uv_error(L, rc, "write");
   }
   if (done == n && !has_token) {
+    k->nwritten += n;
     lua_pushinteger(L, (lua_Integer)k->queued);
     return 1;
   }
@@ -237,8 +264,37 @@ static int sock_write(lua_State *L) {
     return lstr_uv_error(L, rc, "write");
   }
   k->queued += w->len;
+  k->nwritten += n;
   lua_pushinteger(L, (lua_Integer)k->queued);
   return 1;
+}
+
+/* sock:try_write(bytes) -> how many bytes the kernel took at once (0 when
+ * it would block, or while earlier writes are still queued); never queues
+ * anything, so the caller keeps what was not taken. */
+static int sock_try_write(lua_State *L) {
+  lsock *k = check_sock(L);
+  size_t n;
+  const char *p = luaL_checklstring(L, 2, &n);
+  int done = 0;
+  if (k->queued == 0 && n > 0) {
+    uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+    int rc = uv_try_write(&k->h.stream, &b, 1);
+    if (rc > 0) done = rc;
+    else if (rc != UV_EAGAIN && rc != UV_ENOSYS) return lstr_uv_error(L, rc, "write");
+  }
+  k->nwritten += (uint64_t)done;
+  lua_pushinteger(L, done);
+  return 1;
+}
+
+/* sock:bytes() -> bytes read, bytes written (Node's bytesRead/bytesWritten:
+ * counted here so that a socket's table need not) */
+static int sock_bytes(lua_State *L) {
+  lsock *k = check_sock(L);
+  lua_pushnumber(L, (lua_Number)k->nread);
+  lua_pushnumber(L, (lua_Number)k->nwritten);
+  return 2;
 }
 
 static int sock_queued(lua_State *L) {
@@ -278,8 +334,11 @@ static int sock_close(lua_State *L) {
 
 /* ---- connecting ---- */
 
+/* Also runs (UV_ECANCELED) when the socket closes while connecting, before
+ * its close callback: k is still there. */
 static void connect_cb(uv_connect_t *req, int status) {
   lsock *k = req->data;
+  free(req);
   if (k->closing) return;
   if (status == 0) emit(k, "connect");
   else if (status != UV_ECANCELED) emit_error(k, status, "connect");
@@ -296,10 +355,16 @@ static int tcp_connect(lua_State *L) {
     return luaL_argerror(L, 1, "not an IP address");
   lsock *k = new_sock(L, K_TCP);
   set_handler(L, k, 3);
-  k->connect_req.data = k;
-  int rc = uv_tcp_connect(&k->connect_req, &k->h.tcp, (const struct sockaddr *)&ss, connect_cb);
   push_cell(L, k);
+  uv_connect_t *req = malloc(sizeof *req);
+  if (!req) {
+    close_sock(k);
+    return lstr_error(L, "ERR_OUT_OF_MEMORY", "socket connect: out of memory");
+  }
+  req->data = k;
+  int rc = uv_tcp_connect(req, &k->h.tcp, (const struct sockaddr *)&ss, connect_cb);
   if (rc) {
+    free(req);
     close_sock(k);
     return lstr_uv_error(L, rc, "connect");
   }
@@ -312,9 +377,14 @@ static int pipe_connect(lua_State *L) {
   luaL_checktype(L, 2, LUA_TFUNCTION);
   lsock *k = new_sock(L, K_PIPE);
   set_handler(L, k, 2);
-  k->connect_req.data = k;
-  uv_pipe_connect(&k->connect_req, &k->h.pipe, path, connect_cb);
   push_cell(L, k);
+  uv_connect_t *req = malloc(sizeof *req);
+  if (!req) {
+    close_sock(k);
+    return lstr_error(L, "ERR_OUT_OF_MEMORY", "socket connect: out of memory");
+  }
+  req->data = k;
+  uv_pipe_connect(req, &k->h.pipe, path, connect_cb);   /* errors come through connect_cb */
   return 1;
 }
 
@@ -333,9 +403,10 @@ static void connection_cb(uv_stream_t *server, int status) {
   k->handler_ref = LUA_NOREF;
   k->h.handle.data = k;
   if (uv_accept(server, &k->h.stream) != 0) { close_sock(k); return; }
-  if (!begin_event(srv, "connection")) { close_sock(k); return; }
+  int nargs = begin_event(srv, "connection");
+  if (!nargs) { close_sock(k); return; }
   push_cell(L, k);
-  lstr_dispatch(srv->s, 2);
+  lstr_dispatch(srv->s, nargs + 1);
 }
 
 static int start_listening(lua_State *L, lsock *k, int backlog) {
@@ -414,6 +485,26 @@ static int sock_set_handler(lua_State *L) {
   return 0;
 }
 
+/* sock:set_owner(t): events go to dispatch(t, event, a, b) from now on */
+static int sock_set_owner(lua_State *L) {
+  lsock *k = check_sock(L);
+  luaL_checkany(L, 2);
+  lstr_unref(L, &k->handler_ref);
+  lua_pushvalue(L, 2);
+  k->handler_ref = lstr_ref(L);
+  k->owned = 1;
+  return 0;
+}
+
+/* set_dispatch(fn): the function owned sockets' events go to (per state) */
+static int sock_set_dispatch(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  luaL_getmetatable(L, SOCKET_MT);
+  lua_pushvalue(L, 1);
+  lua_setfield(L, -2, "__dispatch");
+  return 0;
+}
+
 static int sock_nodelay(lua_State *L) {
   lsock *k = check_sock(L);
   if (k->kind == K_TCP) uv_tcp_nodelay(&k->h.tcp, lua_isnone(L, 2) || lua_toboolean(L, 2));
@@ -474,14 +565,28 @@ static int sock_gc(lua_State *L) {
   return 0;
 }
 
+/* trim() — hand the C heap's free pages back to the OS (glibc: every
+ * arena, the resolver threads' too).  net.lua calls it once connections
+ * have stopped coming and going for a moment, never on a hot path. */
+static int sock_trim(lua_State *L) {
+  (void)L;
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+  return 0;
+}
+
 static const luaL_Reg sock_methods[] = {
   {"read_start", sock_read_start},
   {"read_stop", sock_read_stop},
   {"write", sock_write},
+  {"try_write", sock_try_write},
+  {"bytes", sock_bytes},
   {"queued", sock_queued},
   {"shutdown", sock_shutdown},
   {"close", sock_close},
   {"set_handler", sock_set_handler},
+  {"set_owner", sock_set_owner},
   {"nodelay", sock_nodelay},
   {"keepalive", sock_keepalive},
   {"fileno", sock_fileno},
@@ -497,6 +602,8 @@ static const luaL_Reg socket_funcs[] = {
   {"tcp_listen", tcp_listen},
   {"pipe_listen", pipe_listen},
   {"adopt", sock_adopt},
+  {"set_dispatch", sock_set_dispatch},
+  {"trim", sock_trim},
   {NULL, NULL}
 };
 

@@ -85,11 +85,19 @@ describe('idle connections', function()
     assert.is_nil(rawget(sock, '_http_parser'))    -- parsers rest in a shared list
     assert.is_nil(rawget(sock, '_rs'))
     assert.is_nil(rawget(sock, '_ws'))
+    -- what a socket's state says is computed, not kept on each one
+    assert.is_nil(rawget(sock, 'readyState'))
+    assert.is_nil(rawget(sock, 'connecting'))
+    assert.is_nil(rawget(sock, 'pending'))
+    assert.is_nil(rawget(sock, '_conn'))          -- what only the connect needed is gone
+    assert.are.equal('open', sock.readyState)
+    assert.is_false(sock.connecting)
+    assert.is_false(sock.pending)
     local lua_per, rss_per = (lua1 - lua0) / (N - W), (rss1 - rss0) / (N - W)
     -- both ends are in this process: the server's side counts too
-    assert.is_true(lua_per < 3.5, ('Lua heap per idle pooled connection: %.2f KiB'):format(lua_per))
+    assert.is_true(lua_per < 2.0, ('Lua heap per idle pooled connection: %.2f KiB'):format(lua_per))
     if not sanitized then
-      assert.is_true(rss_per < 48, ('RSS per idle pooled connection: %.2f KiB'):format(rss_per))
+      assert.is_true(rss_per < 16, ('RSS per idle pooled connection: %.2f KiB'):format(rss_per))
     end
     -- and the pooled sockets still serve: requests reuse them, none is opened
     await(get('/release?n=0', false))
@@ -105,10 +113,10 @@ describe('idle connections', function()
 
   it('an open, idle WebSocket holds little on either side', function()
     local wss = ws.WebSocketServer { port = 0, host = '127.0.0.1', backlog = 1024 }
-    local served = {}
+    local served, last_sender = {}, nil
     wss:on('connection', function(s)
       served[#served + 1] = s
-      s:on('message', function(d) s:send('echo:' .. tostring(d)) end)
+      s:on('message', function(d) last_sender = s; s:send('echo:' .. tostring(d)) end)
     end)
     await(Promise.new(function(r) wss:on('listening', r) end))
     local url = ('ws://127.0.0.1:%d/'):format(wss:address().port)
@@ -129,10 +137,18 @@ describe('idle connections', function()
     end
     local lua0, rss0 = open_to(W)
     local lua1, rss1 = open_to(N)
+    -- between messages neither end holds a frame parser, and the fields
+    -- nobody changed stay on the class
+    for _, w in ipairs { clients[N], served[N] } do
+      assert.is_nil(rawget(w, '_parser'))
+      assert.is_nil(rawget(w, 'binaryType'))
+      assert.is_nil(rawget(w, '_close_code'))
+      assert.are.equal('nodebuffer', w.binaryType)
+    end
     local lua_per, rss_per = (lua1 - lua0) / (N - W), (rss1 - rss0) / (N - W)
-    assert.is_true(lua_per < 7, ('Lua heap per idle WebSocket (both ends): %.2f KiB'):format(lua_per))
+    assert.is_true(lua_per < 2.6, ('Lua heap per idle WebSocket (both ends): %.2f KiB'):format(lua_per))
     if not sanitized then
-      assert.is_true(rss_per < 64, ('RSS per idle WebSocket (both ends): %.2f KiB'):format(rss_per))
+      assert.is_true(rss_per < 8, ('RSS per idle WebSocket (both ends): %.2f KiB'):format(rss_per))
     end
     -- idle ones still talk, with backpressure levers intact
     local c = clients[N]
@@ -141,6 +157,17 @@ describe('idle connections', function()
     local got = Promise.new(function(resolve) c:once('message', resolve) end)
     c:send('hi')
     assert.are.equal('echo:hi', tostring(await(got)))
+    local peer = last_sender
+    -- a message in fragments, each its own read: the parser stays while
+    -- the message is partial, and rests again after it
+    got = Promise.new(function(resolve) c:once('message', resolve) end)
+    c:send('frag', { fin = false })
+    await(Promise.new(function(r) setTimeout(r, 30) end))
+    assert.is_not_nil(rawget(peer, '_parser'))
+    c:send('mented')
+    assert.are.equal('echo:fragmented', tostring(await(got)))
+    assert.is_nil(rawget(peer, '_parser'))
+    assert.is_nil(rawget(c, '_parser'))
     local n = 0
     for _ in pairs(wss.clients) do n = n + 1 end
     assert.are.equal(N, n)

@@ -213,6 +213,35 @@ describe('backpressure', function()
     close(server)
   end)
 
+  it('writes straight to the kernel without stream state, and keeps order when the kernel takes part', function()
+    local got, ended = {}, nil
+    local server = net.createServer(function(sock)
+      sock:on('data', function(d) got[#got + 1] = d end)
+      ended = Promise.new(function(r) sock:on('end', r) end)
+    end)
+    local addr = listen(server, 0, '127.0.0.1')
+    local c = net.connect(addr.port, '127.0.0.1')
+    await(c:connected())
+    local called = false
+    assert.is_true(c:write('head;', function(err) called = err == nil end))
+    assert.is_true(called)
+    assert.is_nil(rawget(c, '_ws'))      -- an idle connection holds no writable state
+    assert.are.equal(5, c.bytesWritten)
+    -- 16 MiB at once: more than the kernel takes, the rest queues in order
+    local parts = {}
+    for i = 1, 16 * 1024 do parts[i] = ('%07d|'):format(i):rep(128) end
+    local big = table.concat(parts)
+    local ok = c:write(big)
+    assert.is_false(ok)
+    assert.is_true(c.writableLength > 0)
+    c:write(';tail')
+    c:finish()
+    await(ended)
+    assert.are.equal('head;' .. big .. ';tail', table.concat(got))
+    assert.are.equal(5 + #big + 5, c.bytesWritten)
+    close(server)
+  end)
+
   it('keeps a server that writes to a client that never reads bounded', function()
     local total, stopped = 0, false
     local server = net.createServer(function(sock)

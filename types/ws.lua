@@ -13,6 +13,7 @@
 ---@field protocol string the subprotocol chosen in the handshake
 ---@field extensions string
 ---@field binaryType string
+---@field isServer boolean true for the server side's WebSockets
 ---@field bufferedAmount integer bytes queued and not yet written
 ---@field url string
 ---@field onopen? fun(event: table)

@@ -118,34 +118,38 @@ local function drop(self, name, sock)
   if self.freeSockets[name] and #self.freeSockets[name] == 0 then self.freeSockets[name] = nil end
 end
 
---- The socket leaves the pool for good (an upgrade took it over).
+-- What the agent hears of its sockets, shared by all of them (net.lua's
+-- hooks: no closure per socket).  A socket counts in the pool of
+-- `_agent_name` until it closes; `_agent_since` says since when it is
+-- free (nil while busy).
+local HOOKS = {}
+function HOOKS.close(sock)
+  local self, name = sock._agent, sock._agent_name
+  if not (self and name) then return end   -- already out of the pool
+  drop(self, name, sock)
+  self:_next(name)  -- a slot opened: serve whoever waits
+end
+-- a pooled socket the server closes leaves the pool at once
+local function gone_if_free(sock) if sock._agent_since then sock:destroy() end end
+HOOKS['end'] = gone_if_free
+HOOKS.timeout = gone_if_free
+function HOOKS.error() end  -- the request in flight reports its own errors
+
+--- The socket leaves the pool for good (an upgrade took it over): the
+--- agent hears no more of it, and its slot serves whoever waits.
 function Agent:_forget(sock)
   local name = sock._agent_name
   if remove_busy(self, name, sock) or remove(self.freeSockets[name], sock) then
     self.totalSocketCount = self.totalSocketCount - 1
   end
-  sock._agent_name = nil
+  sock._agent_name, sock._agent = nil, nil
+  net._remove_hooks(sock, HOOKS)
+  if name then process.nextTick(self._next, self, name) end
 end
-
--- What the agent hears of its sockets, shared by all of them (net.lua's
--- hooks: no closure per socket).
-local HOOKS = {}
-function HOOKS.close(sock)
-  local self, name = sock._agent, sock._agent_key_at
-  if not self then return end
-  drop(self, name, sock)
-  self:_next(name)  -- a slot opened: serve whoever waits
-end
--- a pooled socket the server closes leaves the pool at once
-local function gone_if_free(sock) if sock._agent_free then sock:destroy() end end
-HOOKS['end'] = gone_if_free
-HOOKS.timeout = gone_if_free
-function HOOKS.error() end  -- the request in flight reports its own errors
 
 local function new_socket(self, name, o)
   local sock = self:createConnection(o)
   sock._agent_name = name
-  sock._agent_key_at = name   -- the pool it counts in, until it closes
   sock._agent = self
   sock._agent_fresh = true
   self.totalSocketCount = self.totalSocketCount + 1
@@ -173,8 +177,8 @@ function Agent:addRequest(req, o)
   if free and #free > 0 then
     local sock = self.scheduling == 'fifo' and table.remove(free, 1) or table.remove(free)
     if #free == 0 then self.freeSockets[name] = nil end
-    sock._agent_free = false
-    sock._agent_fresh = false
+    sock._agent_since = nil
+    sock._agent_fresh = nil
     sock:ref()
     sock:setTimeout(0)
     add_busy(self, name, sock)
@@ -228,8 +232,8 @@ local function sweep(self)
   end
   for i = 1, #expired do
     local sock = expired[i]
-    sock._agent = nil
-    sock._agent_free = false
+    sock._agent, sock._agent_name = nil, nil
+    sock._agent_since = nil
     sock:emit('timeout')
     sock:destroy()
   end
@@ -260,13 +264,12 @@ function Agent:release(sock, reusable)
       add_busy(self, name, sock)
       local item = table.remove(q, 1)
       if #q == 0 then self.requests[name] = nil end
-      sock._agent_fresh = false
+      sock._agent_fresh = nil
       return item.req:_assignSocket(sock)
     end
     local free = list(self.freeSockets, name)
     if #free < self.maxFreeSockets then
       free[#free + 1] = sock
-      sock._agent_free = true
       sock._agent_since = now()
       sock:unref()
       sock:setTimeout(0)

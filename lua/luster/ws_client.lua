@@ -33,6 +33,53 @@ local function tls_connect(opts)
   end
 end
 
+local function handshake_over(hs)
+  if hs.timer then clearTimeout(hs.timer); hs.timer = nil end
+end
+
+local function on_error(hs, err)
+  handshake_over(hs)
+  local ws = hs.ws
+  if ws.readyState ~= wsock.CONNECTING then return end
+  ws._abort = nil
+  ws:_abort_handshake(err)
+end
+
+local function on_response(hs, res)
+  handshake_over(hs)
+  local ws = hs.ws
+  if ws:listenerCount('unexpected-response') > 0 then
+    ws:emit('unexpected-response', hs.req, res)
+    return
+  end
+  res:resume()
+  fail(ws, ('Unexpected server response: %d'):format(res.statusCode))
+end
+
+local function on_upgrade(hs, res, socket, head)
+  handshake_over(hs)
+  local ws = hs.ws
+  ws._abort = nil
+  if ws.readyState ~= wsock.CONNECTING then return socket:destroy() end
+  local function bad(message)
+    socket:destroy()
+    fail(ws, message)
+  end
+  local up = res.headers.upgrade
+  if type(up) ~= 'string' or up:lower() ~= 'websocket' then return bad('Invalid Upgrade header') end
+  if res.headers['sec-websocket-accept'] ~= accept_key(hs.key) then return bad('Invalid Sec-WebSocket-Accept header') end
+  local proto, offered = res.headers['sec-websocket-protocol'], hs.protocols
+  if proto then
+    if not offered then return bad('Server sent a subprotocol but none was requested') end
+    if not offered[proto] then return bad('Server sent an invalid subprotocol') end
+  elseif offered then
+    return bad('Server sent no subprotocol')
+  end
+  if res.headers['sec-websocket-extensions'] then return bad('Server indicated an extension that was not requested') end
+  if proto then ws.protocol = proto end
+  ws:_attach(socket, head)
+end
+
 --- WebSocket(url[, protocols[, opts]]) -> a CONNECTING WebSocket; 'open'
 --- (or 'error' then 'close') follows.
 function M.connect(url, protocols, opts)
@@ -58,7 +105,7 @@ function M.connect(url, protocols, opts)
     seen[p] = true
   end
 
-  local ws = wsock.new(false, { maxPayload = opts.maxPayload })
+  local ws = wsock.new(false, opts.maxPayload and opts)
   ws.url = parsed.href
   local secure = scheme == 'wss:'
   local key = crypto.encode(crypto.randomBytes(16), 'base64')
@@ -74,50 +121,17 @@ function M.connect(url, protocols, opts)
     path = parsed.pathname .. parsed.search, method = 'GET', headers = headers, agent = false,
     createConnection = secure and tls_connect(opts) or nil, _tls = secure or nil,
   })
-  local timer
+  -- what the handshake needs, in one table its listeners share (a
+  -- handshake in flight holds a few small closures over it, not one
+  -- closure per listener with its own copies)
+  local hs = { ws = ws, req = req, key = key, protocols = #protocols > 0 and seen or nil }
   if opts.handshakeTimeout then
-    timer = setTimeout(function() fail(ws, 'Opening handshake has timed out', 'ETIMEDOUT') end, opts.handshakeTimeout)
+    hs.timer = setTimeout(function() fail(ws, 'Opening handshake has timed out', 'ETIMEDOUT') end, opts.handshakeTimeout)
   end
-  local function done() if timer then clearTimeout(timer); timer = nil end end
-  ws._abort = function() done(); req:destroy() end
-
-  req:on('error', function(err)
-    done()
-    if ws.readyState ~= wsock.CONNECTING then return end
-    ws._abort = nil
-    ws:_abort_handshake(err)
-  end)
-  req:on('response', function(res)
-    done()
-    if ws:listenerCount('unexpected-response') > 0 then
-      ws:emit('unexpected-response', req, res)
-      return
-    end
-    res:resume()
-    fail(ws, ('Unexpected server response: %d'):format(res.statusCode))
-  end)
-  req:on('upgrade', function(res, socket, head)
-    done()
-    ws._abort = nil
-    if ws.readyState ~= wsock.CONNECTING then return socket:destroy() end
-    local function bad(message)
-      socket:destroy()
-      fail(ws, message)
-    end
-    local up = res.headers.upgrade
-    if type(up) ~= 'string' or up:lower() ~= 'websocket' then return bad('Invalid Upgrade header') end
-    if res.headers['sec-websocket-accept'] ~= accept_key(key) then return bad('Invalid Sec-WebSocket-Accept header') end
-    local proto = res.headers['sec-websocket-protocol']
-    if proto then
-      if #protocols == 0 then return bad('Server sent a subprotocol but none was requested') end
-      if not seen[proto] then return bad('Server sent an invalid subprotocol') end
-    elseif #protocols > 0 then
-      return bad('Server sent no subprotocol')
-    end
-    if res.headers['sec-websocket-extensions'] then return bad('Server indicated an extension that was not requested') end
-    ws.protocol = proto or ''
-    ws:_attach(socket, head)
-  end)
+  ws._abort = function() handshake_over(hs); req:destroy() end
+  req:on('error', function(err) on_error(hs, err) end)
+  req:on('response', function(res) on_response(hs, res) end)
+  req:on('upgrade', function(res, socket, head) on_upgrade(hs, res, socket, head) end)
   req:finish()
   return ws
 end

@@ -171,6 +171,21 @@ function M.new_parser(opts, handler)
   return p
 end
 
+--- Is the parser between frames, holding nothing (it can then serve
+--- another connection: reuse)?
+function Parser:idle()
+  return self.state == 0 and not self.failed and not self.buf and not self.msg_op
+    and self.nparts == 0 and not self.cparts
+end
+
+--- Serve another connection (an idle parser only).
+function Parser:reuse(is_server, max_payload, handler)
+  self.is_server = is_server and true or false
+  self.max = max_payload or 100 * 1024 * 1024
+  self.handler = handler
+  self.key, self.left, self.moff, self.msg_len = false, 0, 0, 0
+end
+
 -- the callbacks of a parser without a handler
 function Parser:_ws_message(data, is_binary) return self.on_message(data, is_binary) end
 function Parser:_ws_ping(data) return self.on_ping(data) end

@@ -143,7 +143,7 @@ function Server:handleUpgrade(req, socket, head, cb)
   self:emit('headers', lines, req)
   socket:write(concat(lines, '\r\n') .. '\r\n\r\n')
   local ws = wsock.new(true, { maxPayload = self.options.maxPayload })
-  ws.protocol = protocol or ''
+  if protocol then ws.protocol = protocol end
   if self._tracking then
     self.clients[ws] = true
     ws._wss = self   -- it leaves `clients` as it closes (ws_socket.lua)

@@ -40,10 +40,23 @@ local CLOSE_TIMEOUT = 30000
 local WebSocket = EventEmitter.extend({})
 WebSocket.CONNECTING, WebSocket.OPEN, WebSocket.CLOSING, WebSocket.CLOSED = CONNECTING, OPEN, CLOSING, CLOSED
 
+-- The fields most connections never change live here, on the class: an
+-- open WebSocket's own table then holds only what differs (its socket,
+-- state, listeners), a few slots instead of a dozen.
+WebSocket.protocol, WebSocket.extensions, WebSocket.binaryType = '', '', 'nodebuffer'
+WebSocket.isServer = false
+WebSocket._close_code, WebSocket._close_reason = 1006, ''
+WebSocket._close_sent, WebSocket._close_received = false, false
+
+-- The WebSocket whose read is being parsed, and the frames its listeners
+-- send meanwhile (they leave in one socket write: see _write).  Parsing
+-- is synchronous, so one batch at a time is all there is.
+local batch_ws, batch_out, batch_len, batch_cbs = nil, nil, 0, nil
+
 local getters = {}
 function getters.bufferedAmount(self)
   local s = rawget(self, '_socket')
-  local n = (rawget(self, '_after_close') or 0) + (rawget(self, '_out_len') or 0)
+  local n = (rawget(self, '_after_close') or 0) + (batch_ws == self and batch_len or 0)
   if s and not s.destroyed then n = n + s.writableLength end
   return n
 end
@@ -53,19 +66,24 @@ WebSocket.__index = function(t, k)
   return WebSocket[k]
 end
 
+-- The server side's WebSockets: the same class but for `isServer`, which
+-- they then need not keep each.
+local ServerWebSocket = setmetatable({ isServer = true }, { __index = WebSocket })
+ServerWebSocket.__index = function(t, k)
+  local g = getters[k]
+  if g then return g(t) end
+  return ServerWebSocket[k]
+end
+
 local M = {}
 M.WebSocket = WebSocket
 M.CONNECTING, M.OPEN, M.CLOSING, M.CLOSED = CONNECTING, OPEN, CLOSING, CLOSED
 
 --- A WebSocket in CONNECTING state; `_attach` makes it OPEN.
 function M.new(is_server, opts)
-  opts = opts or {}
-  return setmetatable({
-    readyState = CONNECTING, protocol = '', extensions = '', binaryType = 'nodebuffer',
-    isServer = is_server, _maxPayload = opts.maxPayload,
-    _close_code = 1006, _close_reason = '',
-    _close_sent = false, _close_received = false,
-  }, WebSocket)
+  local self = setmetatable({ readyState = CONNECTING }, is_server and ServerWebSocket or WebSocket)
+  if opts and opts.maxPayload then self._maxPayload = opts.maxPayload end
+  return self
 end
 
 -- ---- events, both styles ----
@@ -132,35 +150,68 @@ function WebSocket:_ws_error(err)
   self:_event('error', err)
 end
 
--- Bytes read go straight to the parser (net.lua's sink: no 'data' event,
--- no readable buffer); what the listeners send while a read is parsed
--- leaves in one write.
-local function sink(socket, d)
-  local self = socket._websocket
-  self._batching = true
-  self._parser:feed(d)
-  self._batching = false
-  self:_flush()
+-- A connection holds a frame parser only while a frame or a fragmented
+-- message is partly read; between messages its parser rests here, for
+-- whichever connection reads next (an idle WebSocket holds none).
+local spare_parsers, SPARE_MAX = {}, 16
+
+local function parser_of(self)
+  local p = rawget(self, '_parser')
+  if p then return p end
+  local n = #spare_parsers
+  if n > 0 then
+    p = spare_parsers[n]
+    spare_parsers[n] = nil
+    p:reuse(self.isServer, self._maxPayload, self)
+  else
+    p = frame.new_parser({ isServer = self.isServer, maxPayload = self._maxPayload }, self)
+  end
+  self._parser = p
+  return p
 end
+
+local function rest_parser(self)
+  local p = rawget(self, '_parser')
+  if not (p and p:idle()) then return end
+  self._parser = nil
+  if #spare_parsers < SPARE_MAX then
+    p.handler = false
+    spare_parsers[#spare_parsers + 1] = p
+  end
+end
+
+-- Parse bytes read; what the listeners send meanwhile leaves in one write.
+local function parse(self, d)
+  local outer_ws, outer_out, outer_len, outer_cbs = batch_ws, batch_out, batch_len, batch_cbs
+  batch_ws, batch_out, batch_len, batch_cbs = self, nil, 0, nil
+  local p = parser_of(self)
+  local ok, e = pcall(p.feed, p, d)
+  rest_parser(self)
+  local out, cbs = batch_out, batch_cbs
+  batch_ws, batch_out, batch_len, batch_cbs = outer_ws, outer_out, outer_len, outer_cbs
+  if out then self:_flush(out, cbs) end
+  if not ok then error(e, 0) end   -- a listener's error goes on as before
+end
+
+-- Bytes read go straight to the parser: the WebSocket is its socket's
+-- sink (net.lua calls `socket._sink(socket, bytes)`: no 'data' event, no
+-- readable buffer), and so the socket needs no other field to find it.
+WebSocket.__call = function(self, _, d) parse(self, d) end
+ServerWebSocket.__call = WebSocket.__call
 
 -- The socket's events, shared by every WebSocket (net.lua's hooks).
 local HOOKS = {
   ['end'] = function(socket)
-    local self = socket._websocket
+    local self = socket._sink
     self.readyState = CLOSING
     finish_socket(self)
   end,
-  error = function(socket) socket._websocket.readyState = CLOSING; socket:destroy() end,
-  close = function(socket) socket._websocket:_closed() end,
-  drain = function(socket) socket._websocket:emit('drain') end,
+  error = function(socket) socket._sink.readyState = CLOSING; socket:destroy() end,
+  close = function(socket) socket._sink:_closed() end,
+  drain = function(socket) socket._sink:emit('drain') end,
 }
 
-local function feed_head(self, head)
-  self._batching = true
-  self._parser:feed(head)
-  self._batching = false
-  self:_flush()
-end
+local function feed_head(self, head) parse(self, head) end
 
 --- Take over `socket` after a successful handshake; `head` is what was
 --- read past the HTTP head (the first frames, possibly).
@@ -168,13 +219,11 @@ function WebSocket:_attach(socket, head)
   self._socket = socket
   socket:setTimeout(0)
   socket:setNoDelay(true)
-  self._parser = frame.new_parser({ isServer = self.isServer, maxPayload = self._maxPayload }, self)
-  socket._websocket = self
   require('net')._add_hooks(socket, HOOKS)
   -- bytes the socket buffered since the handshake come after `head`
   local buffered = stream.take_buffered(socket)
   if buffered then head = (head or '') .. buffered end
-  socket._sink = sink
+  socket._sink = self
   if rawget(socket, '_rs') and not socket.destroyed then socket:resume() end
   require('net')._compact_idle(socket)
   self.readyState = OPEN
@@ -196,30 +245,26 @@ end
 
 -- ---- sending ----
 
--- Every frame goes out through _write.  While a read is being parsed the
--- frames queue in self._out and leave as one socket write (an echo of a
--- read holding many messages costs one syscall, not one per message);
--- bufferedAmount counts them.
+-- Every frame goes out through _write.  While a read of this WebSocket is
+-- being parsed the frames queue in the batch and leave as one socket write
+-- (an echo of a read holding many messages costs one syscall, not one per
+-- message); bufferedAmount counts them.
 function WebSocket:_write(data, cb)
   local socket = self._socket
-  if not self._batching then return socket:write(data, cb) end
-  local out = self._out
-  if not out then out = {}; self._out, self._out_len = out, 0 end
+  if batch_ws ~= self then return socket:write(data, cb) end
+  local out = batch_out
+  if not out then out = {}; batch_out = out end
   out[#out + 1] = data
-  self._out_len = self._out_len + #data
+  batch_len = batch_len + #data
   if cb then
-    local cbs = self._out_cbs
-    if not cbs then cbs = {}; self._out_cbs = cbs end
+    local cbs = batch_cbs
+    if not cbs then cbs = {}; batch_cbs = cbs end
     cbs[#cbs + 1] = cb
   end
-  return socket.writableLength + self._out_len < socket.writableHighWaterMark
+  return socket.writableLength + batch_len < socket.writableHighWaterMark
 end
 
-function WebSocket:_flush()
-  local out = self._out
-  if not out then return end
-  local cbs = self._out_cbs
-  self._out, self._out_len, self._out_cbs = nil, 0, nil
+function WebSocket:_flush(out, cbs)
   local cb
   if cbs then cb = function(err) for i = 1, #cbs do cbs[i](err) end end end
   local socket = self._socket
