@@ -19,11 +19,8 @@ local Agent = EventEmitter.extend({})
 local INF = math.huge
 local arm_sweep
 
--- milliseconds, monotonic
-local function now()
-  local t = process.hrtime()
-  return t[1] * 1000 + t[2] / 1e6
-end
+-- milliseconds, monotonic: the loop's clock, which the sweep timer runs on
+local now = require('timers')._loop_now
 
 --- http.Agent{keepAlive=, keepAliveMsecs=, maxSockets=, maxTotalSockets=,
 --- maxFreeSockets=, timeout=, scheduling='lifo'|'fifo'}
