@@ -29,7 +29,7 @@ local outgoing = require('luster.http_outgoing')
 
 local setmetatable, type, band = setmetatable, type, bit.band
 local EXIT = sched.EXIT
-local req_mt, res_mt = incoming.req_mt, outgoing.res_mt
+local req_mt, new_response = incoming.req_mt, outgoing.new
 
 local M = {}
 M.IncomingMessage = incoming.IncomingMessage
@@ -96,12 +96,7 @@ local function serve(server, sock, seq, method, url, raw, ver, flags, body)
   end
   req.method, req.url, req._raw, req._ver, req.socket = method, url, raw, ver, sock
   req.complete, req._body = band(flags, 2) ~= 0, body or false
-  -- every field the response may set is here from the start (false for
-  -- none), so that the table never grows
-  local res = setmetatable({ statusCode = 200, _h = false, _seq = 0, req = false, socket = false,
-    headersSent = false, finished = false, _started = false, _hv = false, _hn = false,
-    statusMessage = false, _status = false, _reason = false, _fin = false }, res_mt)
-  res._h, res._seq, res.req, res.socket = sock._h, seq, req, sock
+  local res = new_response(sock, seq, req)
   sock._req, sock._res = req, res
   local hwm = server._hwm
   if hwm then -- only then: the usual request keeps its fixed set of keys

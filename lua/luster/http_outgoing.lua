@@ -54,6 +54,35 @@ Res.sendDate = true
 Res.strictContentLength = false
 M.ServerResponse = Res
 
+-- ---- the response table ----
+-- One is made per request, so its size is most of a request's garbage.
+-- The public fields are hash keys, with room for two more (`locals`,
+-- `_events`, `_ws`) before the table grows; the internal state is in the
+-- array part, where a slot costs 8 bytes against a hash key's 24:
+--   H        the connection's handle (runtime/http.c)
+--   SEQ      which response of the connection this is (pipelining)
+--   HV, HN   the header tables (see own_headers)
+--   STATUS, REASON  what goes on the wire, fixed by writeHead (or false)
+--   STARTED  the head went to C (a write, or finish)
+--   FIN      the scheduler's turn of finish()
+local H, SEQ, HV, HN, STATUS, REASON, STARTED, FIN = 1, 2, 3, 4, 5, 6, 7, 8
+
+local res_mt -- below
+
+--- A response for request `req` on connection `sock`, the `seq`th.
+function M.new(sock, seq, req)
+  local res = setmetatable({ false, 0, false, false, false, false, false, false,
+    statusCode = 200, req = false, socket = false, headersSent = false, finished = false,
+    statusMessage = false }, res_mt)
+  res[H], res[SEQ], res.req, res.socket = sock._h, seq, req, sock
+  return res
+end
+
+-- The internal state under the names it had as hash keys, read-only, for
+-- code outside this file (lua/router.lua, router_compression.lua).
+local internal = { _h = H, _seq = SEQ, _hv = HV, _hn = HN, _status = STATUS, _reason = REASON,
+  _started = STARTED, _fin = FIN }
+
 -- ---- the Writable side (lua/luster/stream.lua) ----
 -- res writes straight into C (one call per write, no Lua-side queue); its
 -- queue is the connection's libuv write queue, which C reports through
@@ -61,23 +90,26 @@ M.ServerResponse = Res
 -- calls _drained).  write() says false at 64 KiB queued, as Node's does.
 local HWM = stream.DEFAULT_HIGH_WATER_MARK
 
-function Res:_queued() return queued(self._h) end
+function Res:_queued() return queued(self[H]) end
 
 local getters = {
-  writableLength = function(r) return queued(r._h) end,
+  writableLength = function(r) return queued(r[H]) end,
   writableHighWaterMark = function(r) return rawget(r, '_hwm') or HWM end,
   writableEnded = function(r) return r.finished end,
-  writableFinished = function(r) return r.finished and not r.destroyed and queued(r._h) == 0 end,
+  writableFinished = function(r) return r.finished and not r.destroyed and queued(r[H]) == 0 end,
   writableNeedDrain = function(r) local st = rawget(r, '_ws'); return st and st.need_drain or false end,
 }
-M.res_mt = {
+res_mt = {
   __index = function(t, k)
     local v = Res[k]
     if v ~= nil then return v end
     local g = getters[k]
-    return g and g(t)
+    if g then return g(t) end
+    local slot = internal[k]
+    if slot then return t[slot] end
   end,
 }
+M.res_mt = res_mt
 
 local function headers_sent(verb)
   error(errors.new('ERR_HTTP_HEADERS_SENT',
@@ -142,7 +174,7 @@ end
 
 -- Turn raw headers into the two tables.
 local function own_headers(self)
-  local hv, hn = self._hv, self._hn
+  local hv, hn = self[HV], self[HN]
   if hn == true then
     local raw = hv
     hv, hn = {}, {}
@@ -150,12 +182,12 @@ local function own_headers(self)
       local low = lower(k)
       hv[low], hn[low] = v, k
     end
-    self._hv, self._hn = hv, hn
+    self[HV], self[HN] = hv, hn
   elseif not hv then
     -- room for a few headers: growing a table from empty reallocates it
     -- at 1, 2 and 4 keys
     hv, hn = new_table(0, 4), new_table(0, 4)
-    self._hv, self._hn = hv, hn
+    self[HV], self[HN] = hv, hn
   end
   return hv, hn
 end
@@ -202,10 +234,10 @@ end
 ---@return string|number|string[]|nil
 function Res:getHeader(name)
   if type(name) ~= 'string' then errors.check_type(name, 'name', 'string') end
-  local hv = self._hv
+  local hv = self[HV]
   if not hv then return nil end
   local k = lower(name)
-  if self._hn ~= true then return hv[k] end
+  if self[HN] ~= true then return hv[k] end
   for n, v in pairs(hv) do
     if lower(n) == k then return v end
   end
@@ -225,7 +257,7 @@ function Res:removeHeader(name)
   errors.check_type(name, 'name', 'string')
   if self.headersSent then headers_sent('remove') end
   if lower(name) == 'date' then self.sendDate = false end
-  if self._hv then
+  if self[HV] then
     local hv, hn = own_headers(self)
     local k = lower(name)
     hv[k], hn[k] = nil, nil
@@ -236,21 +268,21 @@ end
 ---@return table<string, any>
 function Res:getHeaders()
   local t = {}
-  for k, v in pairs(self._hv or {}) do t[lower(k)] = v end
+  for k, v in pairs(self[HV] or {}) do t[lower(k)] = v end
   return t
 end
 
 ---@return string[]
 function Res:getHeaderNames()
   local t = {}
-  for k in pairs(self._hv or {}) do t[#t + 1] = lower(k) end
+  for k in pairs(self[HV] or {}) do t[#t + 1] = lower(k) end
   return t
 end
 
 --- Forget every header (an error response replaces the handler's).
 function Res:_reset_headers()
-  self._hv, self._hn, self.statusMessage, self.headersSent = false, false, false, false
-  self._status, self._reason = false, false
+  self[HV], self[HN], self.statusMessage, self.headersSent = false, false, false, false
+  self[STATUS], self[REASON] = false, false
 end
 
 -- The headers of writeHead(status, headers) as {name = value}: a flat
@@ -312,7 +344,7 @@ function Res:_inform(status, reason, headers)
     headers = header_map(headers)
     check_headers(headers, 4)
   end
-  return inform(self._h, self._seq, status, reason, headers)
+  return inform(self[H], self[SEQ], status, reason, headers)
 end
 
 --- Set the status (and reason, and headers); they are sent with the body.
@@ -340,9 +372,9 @@ function Res:writeHead(status, reason, headers)
     end
   end
   if headers then
-    if not self._hv and headers[1] == nil then
+    if not self[HV] and headers[1] == nil then
       check_headers(headers, 3)
-      self._hv, self._hn = headers, true
+      self[HV], self[HN] = headers, true
     else
       if headers[1] ~= nil then
         for i = 1, #headers, 2 do self:setHeader(headers[i], headers[i + 1]) end
@@ -355,7 +387,7 @@ function Res:writeHead(status, reason, headers)
   if reason then self.statusMessage = reason
   elseif not self.statusMessage then self.statusMessage = STATUS_CODES[status] or false end
   -- what goes on the wire, whatever is assigned later
-  self._status, self._reason = status, self.statusMessage
+  self[STATUS], self[REASON] = status, self.statusMessage
   self.headersSent = true
   return self
 end
@@ -445,7 +477,7 @@ M.schedule_done = schedule_done
 
 -- A 'finish'/'close' listener added after finish() in the same turn.
 function Res:_listeners_changed(name)
-  if self.finished and not self.destroyed and self._fin == sched.turn and (name == 'finish' or name == 'close') then
+  if self.finished and not self.destroyed and self[FIN] == sched.turn and (name == 'finish' or name == 'close') then
     schedule_done(self)
   end
 end
@@ -466,7 +498,7 @@ end
 local function check_length(self, chunk, final)
   local declared = tonumber(self:getHeader('content-length'))
   if not declared then return end
-  local status = self._status or self.statusCode
+  local status = self[STATUS] or self.statusCode
   local req = self.req
   if status == 204 or status == 304 or status < 200 or (req and req.method == 'HEAD') then return end
   local sent = (rawget(self, '_body_bytes') or 0) + (chunk and #chunk or 0)
@@ -502,13 +534,13 @@ function Res:write(chunk)
   chunk = as_chunk(chunk)
   if self.strictContentLength then check_length(self, chunk, false) end
   local ok
-  if self._started then
-    ok = respond(self._h, self._seq, chunk, nil, nil, nil, nil, false)
+  if self[STARTED] then
+    ok = respond(self[H], self[SEQ], chunk, nil, nil, nil, nil, false)
   else
-    local status, reason = self._status, self._reason
+    local status, reason = self[STATUS], self[REASON]
     if not status then status, reason = implicit_status(self) end
-    ok = respond(self._h, self._seq, chunk, status, reason, self._hv, self._hn, false, self.sendDate)
-    self._started, self.headersSent = true, true
+    ok = respond(self[H], self[SEQ], chunk, status, reason, self[HV], self[HN], false, self.sendDate)
+    self[STARTED], self.headersSent = true, true
   end
   if not ok then wstate(self).need_drain = true end
   return ok
@@ -523,17 +555,17 @@ function Res:finish(data)
   if self.finished then return self end
   data = as_chunk(data)
   if self.strictContentLength then check_length(self, data, true) end
-  if self._started then
-    respond(self._h, self._seq, data, nil, nil, nil, nil, true)
+  if self[STARTED] then
+    respond(self[H], self[SEQ], data, nil, nil, nil, nil, true)
   else
-    local status, reason = self._status, self._reason
+    local status, reason = self[STATUS], self[REASON]
     if not status then status, reason = implicit_status(self) end
     -- raises on an invalid header: the response is then still unsent
-    respond(self._h, self._seq, data, status, reason, self._hv, self._hn, true, self.sendDate)
-    self._started = true
+    respond(self[H], self[SEQ], data, status, reason, self[HV], self[HN], true, self.sendDate)
+    self[STARTED] = true
   end
   self.finished, self.headersSent = true, true
-  self._fin = sched.turn
+  self[FIN] = sched.turn
   local req = self.req
   if rawget(self, '_events') or (req and rawget(req, '_events')) then schedule_done(self) end
   return self
@@ -566,12 +598,12 @@ function Res:_abort()
 end
 
 --- Close the connection without finishing the response.
-function Res:destroy() native.destroy(self._h) end
+function Res:destroy() native.destroy(self[H]) end
 
 function Res:setTimeout() return self end
 --- Send the head now (with chunked framing to follow), if not sent yet.
 function Res:flushHeaders()
-  if not self._started and not self.finished then self:write('') end
+  if not self[STARTED] and not self.finished then self:write('') end
 end
 
 return M
