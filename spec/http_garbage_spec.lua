@@ -69,7 +69,7 @@ end
 describe('http server garbage per request', function()
   -- a request table (8 hash slots) and a response table (8 hash slots
   -- and 8 array slots) make 584 bytes; the handler's headers table for
-  -- writeHead 112 more, setHeader's two header tables 320
+  -- writeHead 112 more, setHeader's header table 160
   it('writeHead(200, headers) + finish(body), as the hello bench', function()
     local b = bytes_per_request('write_head')
     assert(b <= 760, ('%.1f bytes per request'):format(b))
@@ -87,6 +87,6 @@ describe('http server garbage per request', function()
 
   it('setHeader + finish(body)', function()
     local b = bytes_per_request('set_header')
-    assert(b <= 960, ('%.1f bytes per request'):format(b))
+    assert(b <= 800, ('%.1f bytes per request'):format(b))
   end)
 end)

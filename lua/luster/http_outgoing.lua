@@ -166,11 +166,37 @@ local function check_value(name, value, level)
   end
 end
 
--- The header tables: _hv (lower-cased name -> value) and _hn (lower-cased
+-- The header tables: HV (lower-cased name -> value) and HN (lower-cased
 -- name -> name as spelled), or, after writeHead(status, headers) with no
--- header set before, the caller's table itself as _hv with _hn = true
--- ("raw": keys are names as spelled) -- no copy, no new tables.  They start
--- as false so that the response table never grows (and rehashes) for them.
+-- header set before, the caller's table itself as HV with HN = true
+-- ("raw": keys are names as spelled) -- no copy, no new tables.  Both start
+-- as false.
+--
+-- Most responses spell a name the way every other response does
+-- (Content-Type), so HN is usually SPELLING, shared by all responses: the
+-- first spelling seen of each name.  Its entries are only ever added,
+-- never changed, so the names of a response that uses it stay as they
+-- were set.  A response that spells a name another way (or a name met
+-- once SPELLING is full) gets an HN of its own, a copy of the entries its
+-- headers use.
+local SPELLING, n_spelling = {}, 0
+
+-- hv[k] = value, named `name` on the wire.
+local function put_header(self, hv, hn, k, name, value)
+  if hn == SPELLING then
+    local s = SPELLING[k]
+    if s == nil and n_spelling < CACHE_MAX and #name <= CACHE_LEN then
+      SPELLING[k], n_spelling, s = name, n_spelling + 1, name
+    end
+    if s ~= name then
+      hn = new_table(0, 4)
+      for low in pairs(hv) do hn[low] = SPELLING[low] end
+      self[HN] = hn
+    end
+  end
+  if hn ~= SPELLING then hn[k] = name end
+  hv[k] = value
+end
 
 -- Turn raw headers into the two tables.
 local function own_headers(self)
@@ -186,7 +212,7 @@ local function own_headers(self)
   elseif not hv then
     -- room for a few headers: growing a table from empty reallocates it
     -- at 1, 2 and 4 keys
-    hv, hn = new_table(0, 4), new_table(0, 4)
+    hv, hn = new_table(0, 4), SPELLING
     self[HV], self[HN] = hv, hn
   end
   return hv, hn
@@ -202,8 +228,7 @@ function Res:setHeader(name, value)
   check_value(name, value, 3)
   if type(value) == 'boolean' then value = tostring(value) end -- Node sends String(value)
   local hv, hn = own_headers(self)
-  local k = lower(name)
-  hv[k], hn[k] = value, name
+  put_header(self, hv, hn, lower(name), name, value)
   return self
 end
 
@@ -220,7 +245,7 @@ function Res:appendHeader(name, value)
   local k = lower(name)
   local old = hv[k]
   if old == nil then
-    hv[k], hn[k] = value, name
+    put_header(self, hv, hn, k, name, value)
     return self
   end
   local list = {}
@@ -260,7 +285,8 @@ function Res:removeHeader(name)
   if self[HV] then
     local hv, hn = own_headers(self)
     local k = lower(name)
-    hv[k], hn[k] = nil, nil
+    hv[k] = nil
+    if hn ~= SPELLING then hn[k] = nil end
   end
 end
 
@@ -585,7 +611,7 @@ function Res:json(value, status)
     -- setHeader's work without its checks and case folding: the name and
     -- value are known good
     local hv, hn = own_headers(self)
-    if hv['content-type'] == nil then hv['content-type'], hn['content-type'] = 'application/json', 'Content-Type' end
+    if hv['content-type'] == nil then put_header(self, hv, hn, 'content-type', 'Content-Type', 'application/json') end
   end
   return self:finish(body)
 end
