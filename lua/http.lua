@@ -84,7 +84,8 @@ end
 -- key by key would make LuaJIT insert and hash each key per request.
 local function serve(server, sock, seq, method, url, raw, ver, flags, body)
   local req
-  if server._router_fields then
+  local router = server._router_fields
+  if router then
     -- a router's server (lua/router.lua): the fields the router gives every
     -- request are in the table from the start, so that adding them does
     -- not grow (rehash) it
@@ -96,7 +97,7 @@ local function serve(server, sock, seq, method, url, raw, ver, flags, body)
   end
   req.method, req.url, req._raw, req._ver, req.socket = method, url, raw, ver, sock
   req.complete, req._body = band(flags, 2) ~= 0, body or false
-  local res = new_response(sock, seq, req)
+  local res = new_response(sock, seq, req, router)
   sock._req, sock._res = req, res
   local hwm = server._hwm
   if hwm then -- only then: the usual request keeps its fixed set of keys

@@ -56,25 +56,39 @@ M.ServerResponse = Res
 
 -- ---- the response table ----
 -- One is made per request, so its size is most of a request's garbage.
--- The public fields are hash keys, with room for two more (`locals`,
--- `_events`, `_ws`) before the table grows; the internal state is in the
--- array part, where a slot costs 8 bytes against a hash key's 24:
+-- Everything the library keeps in it lives in its array part: 14 slots,
+-- allocated with the table itself (LuaJIT colocates up to 16), so a
+-- response is one 184-byte object where named keys would need a separate
+-- hash part (24 bytes a key).  The public fields are the slots CODE..SOCKET
+-- behind __index/__newindex; the hash part only appears for keys a
+-- handler or a listener adds (`_events`, `locals`, its own).
 --   H        the connection's handle (runtime/http.c)
 --   SEQ      which response of the connection this is (pipelining)
 --   HV, HN   the header tables (see own_headers)
 --   STATUS, REASON  what goes on the wire, fixed by writeHead (or false)
 --   STARTED  the head went to C (a write, or finish)
 --   FIN      the scheduler's turn of finish()
+--   CODE, MSG, SENT, FINISHED, REQ, SOCKET  statusCode, statusMessage,
+--            headersSent, finished, req, socket
 local H, SEQ, HV, HN, STATUS, REASON, STARTED, FIN = 1, 2, 3, 4, 5, 6, 7, 8
+local CODE, MSG, SENT, FINISHED, REQ, SOCKET = 9, 10, 11, 12, 13, 14
+local public = { statusCode = CODE, statusMessage = MSG, headersSent = SENT, finished = FINISHED,
+  req = REQ, socket = SOCKET }
 
 local res_mt -- below
 
 --- A response for request `req` on connection `sock`, the `seq`th.
-function M.new(sock, seq, req)
-  local res = setmetatable({ false, 0, false, false, false, false, false, false,
-    statusCode = 200, req = false, socket = false, headersSent = false, finished = false,
-    statusMessage = false }, res_mt)
-  res[H], res[SEQ], res.req, res.socket = sock._h, seq, req, sock
+function M.new(sock, seq, req, router)
+  local res
+  if router then
+    -- a router's server (lua/router.lua) gives every response `locals`
+    res = setmetatable({ false, 0, false, false, false, false, false, false,
+      200, false, false, false, false, false, locals = false }, res_mt)
+  else
+    res = setmetatable({ false, 0, false, false, false, false, false, false,
+      200, false, false, false, false, false }, res_mt)
+  end
+  res[H], res[SEQ], res[REQ], res[SOCKET] = sock._h, seq, req, sock
   return res
 end
 
@@ -95,18 +109,24 @@ function Res:_queued() return queued(self[H]) end
 local getters = {
   writableLength = function(r) return queued(r[H]) end,
   writableHighWaterMark = function(r) return rawget(r, '_hwm') or HWM end,
-  writableEnded = function(r) return r.finished end,
-  writableFinished = function(r) return r.finished and not r.destroyed and queued(r[H]) == 0 end,
+  writableEnded = function(r) return r[FINISHED] end,
+  writableFinished = function(r) return r[FINISHED] and not r.destroyed and queued(r[H]) == 0 end,
   writableNeedDrain = function(r) local st = rawget(r, '_ws'); return st and st.need_drain or false end,
 }
 res_mt = {
   __index = function(t, k)
+    local p = public[k]
+    if p then return t[p] end
     local v = Res[k]
     if v ~= nil then return v end
     local g = getters[k]
     if g then return g(t) end
     local slot = internal[k]
     if slot then return t[slot] end
+  end,
+  __newindex = function(t, k, v)
+    local p = public[k]
+    if p then t[p] = v else rawset(t, k, v) end
   end,
 }
 M.res_mt = res_mt
@@ -223,7 +243,7 @@ end
 ---@param value string|number|string[]
 ---@return ServerResponse
 function Res:setHeader(name, value)
-  if self.headersSent then headers_sent('set') end
+  if self[SENT] then headers_sent('set') end
   check_name(name, 3)
   check_value(name, value, 3)
   if type(value) == 'boolean' then value = tostring(value) end -- Node sends String(value)
@@ -238,7 +258,7 @@ end
 ---@param value string|number|string[]
 ---@return ServerResponse
 function Res:appendHeader(name, value)
-  if self.headersSent then headers_sent('append') end
+  if self[SENT] then headers_sent('append') end
   check_name(name, 3)
   check_value(name, value, 3)
   local hv, hn = own_headers(self)
@@ -280,7 +300,7 @@ end
 ---@param name string
 function Res:removeHeader(name)
   errors.check_type(name, 'name', 'string')
-  if self.headersSent then headers_sent('remove') end
+  if self[SENT] then headers_sent('remove') end
   if lower(name) == 'date' then self.sendDate = false end
   if self[HV] then
     local hv, hn = own_headers(self)
@@ -307,7 +327,7 @@ end
 
 --- Forget every header (an error response replaces the handler's).
 function Res:_reset_headers()
-  self[HV], self[HN], self.statusMessage, self.headersSent = false, false, false, false
+  self[HV], self[HN], self[MSG], self[SENT] = false, false, false, false
   self[STATUS], self[REASON] = false, false
 end
 
@@ -365,7 +385,7 @@ end
 ---@param headers? table
 ---@return boolean
 function Res:_inform(status, reason, headers)
-  if self.headersSent then headers_sent('write') end
+  if self[SENT] then headers_sent('write') end
   if headers then
     headers = header_map(headers)
     check_headers(headers, 4)
@@ -384,7 +404,7 @@ end
 ---@param headers? table
 ---@return ServerResponse
 function Res:writeHead(status, reason, headers)
-  if self.headersSent then headers_sent('write') end
+  if self[SENT] then headers_sent('write') end
   if type(reason) == 'table' then reason, headers = nil, reason end
   check_status(status)
   if status < 200 and status ~= 101 then
@@ -409,12 +429,12 @@ function Res:writeHead(status, reason, headers)
       end
     end
   end
-  self.statusCode = status
-  if reason then self.statusMessage = reason
-  elseif not self.statusMessage then self.statusMessage = STATUS_CODES[status] or false end
+  self[CODE] = status
+  if reason then self[MSG] = reason
+  elseif not self[MSG] then self[MSG] = STATUS_CODES[status] or false end
   -- what goes on the wire, whatever is assigned later
-  self[STATUS], self[REASON] = status, self.statusMessage
-  self.headersSent = true
+  self[STATUS], self[REASON] = status, self[MSG]
+  self[SENT] = true
   return self
 end
 
@@ -474,7 +494,7 @@ end
 -- scheduler's turn; a listener added in that same turn schedules them.
 
 local function emit_done_events(self)
-  local req = self.req
+  local req = self[REQ]
   self:emit('finish')
   self:emit('close')
   if req and not rawget(req, '_closed') then
@@ -503,7 +523,7 @@ M.schedule_done = schedule_done
 
 -- A 'finish'/'close' listener added after finish() in the same turn.
 function Res:_listeners_changed(name)
-  if self.finished and not self.destroyed and self[FIN] == sched.turn and (name == 'finish' or name == 'close') then
+  if self[FINISHED] and not self.destroyed and self[FIN] == sched.turn and (name == 'finish' or name == 'close') then
     schedule_done(self)
   end
 end
@@ -524,8 +544,8 @@ end
 local function check_length(self, chunk, final)
   local declared = tonumber(self:getHeader('content-length'))
   if not declared then return end
-  local status = self[STATUS] or self.statusCode
-  local req = self.req
+  local status = self[STATUS] or self[CODE]
+  local req = self[REQ]
   if status == 204 or status == 304 or status < 200 or (req and req.method == 'HEAD') then return end
   local sent = (rawget(self, '_body_bytes') or 0) + (chunk and #chunk or 0)
   if sent > declared or (final and sent ~= declared) then
@@ -539,10 +559,10 @@ end
 -- The status a response without writeHead goes out with; like writeHead,
 -- it fills in statusMessage.
 local function implicit_status(self)
-  local status, reason = self.statusCode, self.statusMessage
+  local status, reason = self[CODE], self[MSG]
   if not reason then
     reason = STATUS_CODES[status] or false
-    self.statusMessage = reason
+    self[MSG] = reason
   end
   return status, reason
 end
@@ -553,7 +573,7 @@ end
 ---@param chunk string
 ---@return boolean
 function Res:write(chunk)
-  if self.finished then
+  if self[FINISHED] then
     if self.destroyed then return false end -- the connection is gone (Node: ERR_STREAM_DESTROYED, no 'error')
     return write_after_end(self)
   end
@@ -566,7 +586,7 @@ function Res:write(chunk)
     local status, reason = self[STATUS], self[REASON]
     if not status then status, reason = implicit_status(self) end
     ok = respond(self[H], self[SEQ], chunk, status, reason, self[HV], self[HN], false, self.sendDate)
-    self[STARTED], self.headersSent = true, true
+    self[STARTED], self[SENT] = true, true
   end
   if not ok then wstate(self).need_drain = true end
   return ok
@@ -578,7 +598,7 @@ end
 ---@param data? string
 ---@return ServerResponse
 function Res:finish(data)
-  if self.finished then return self end
+  if self[FINISHED] then return self end
   data = as_chunk(data)
   if self.strictContentLength then check_length(self, data, true) end
   if self[STARTED] then
@@ -590,9 +610,9 @@ function Res:finish(data)
     respond(self[H], self[SEQ], data, status, reason, self[HV], self[HN], true, self.sendDate)
     self[STARTED] = true
   end
-  self.finished, self.headersSent = true, true
+  self[FINISHED], self[SENT] = true, true
   self[FIN] = sched.turn
-  local req = self.req
+  local req = self[REQ]
   if rawget(self, '_events') or (req and rawget(req, '_events')) then schedule_done(self) end
   return self
 end
@@ -606,8 +626,8 @@ local json_encode
 function Res:json(value, status)
   if not json_encode then json_encode = require('json').encode end
   local body = json_encode(value)
-  if status then self.statusCode = status end
-  if not self.headersSent then
+  if status then self[CODE] = status end
+  if not self[SENT] then
     -- setHeader's work without its checks and case folding: the name and
     -- value are known good
     local hv, hn = own_headers(self)
@@ -618,8 +638,8 @@ end
 
 --- The client went away, or C answered for us (timeout, body too large).
 function Res:_abort()
-  if self.finished then return end
-  self.finished, self.destroyed = true, true
+  if self[FINISHED] then return end
+  self[FINISHED], self.destroyed = true, true
   if rawget(self, '_events') then self:emit('close') end
 end
 
@@ -629,7 +649,7 @@ function Res:destroy() native.destroy(self[H]) end
 function Res:setTimeout() return self end
 --- Send the head now (with chunked framing to follow), if not sent yet.
 function Res:flushHeaders()
-  if not self[STARTED] and not self.finished then self:write('') end
+  if not self[STARTED] and not self[FINISHED] then self:write('') end
 end
 
 return M
