@@ -92,8 +92,8 @@ function M.new(sock, seq, req, router)
   return res
 end
 
--- The internal state under the names it had as hash keys, read-only, for
--- code outside this file (lua/router.lua, router_compression.lua).
+-- The internal slots by name, read-only, for code outside this file
+-- (lua/router.lua and router_compression.lua read _started, _status).
 local internal = { _h = H, _seq = SEQ, _hv = HV, _hn = HN, _status = STATUS, _reason = REASON,
   _started = STARTED, _fin = FIN }
 
