@@ -29,7 +29,7 @@ local outgoing = require('luster.http_outgoing')
 
 local setmetatable, type, band = setmetatable, type, bit.band
 local EXIT = sched.EXIT
-local req_mt, new_response = incoming.req_mt, outgoing.new
+local new_request, new_response = incoming.new, outgoing.new
 
 local M = {}
 M.IncomingMessage = incoming.IncomingMessage
@@ -83,20 +83,8 @@ end
 -- (every key present, so the values below are plain stores): building them
 -- key by key would make LuaJIT insert and hash each key per request.
 local function serve(server, sock, seq, method, url, raw, ver, flags, body)
-  local req
   local router = server._router_fields
-  if router then
-    -- a router's server (lua/router.lua): the fields the router gives every
-    -- request are in the table from the start, so that adding them does
-    -- not grow (rehash) it
-    req = setmetatable({ method = false, url = false, _raw = false, _ver = 0, socket = false,
-      complete = false, _body = false, baseUrl = false, originalUrl = false, app = false, params = false }, req_mt)
-  else
-    req = setmetatable({ method = false, url = false, _raw = false, _ver = 0, socket = false,
-      complete = false, _body = false }, req_mt)
-  end
-  req.method, req.url, req._raw, req._ver, req.socket = method, url, raw, ver, sock
-  req.complete, req._body = band(flags, 2) ~= 0, body or false
+  local req = new_request(method, url, raw, ver, sock, band(flags, 2) ~= 0, body or false, router)
   local res = new_response(sock, seq, req, router)
   sock._req, sock._res = req, res
   local hwm = server._hwm
@@ -147,8 +135,8 @@ incoming.guard = function(req, fn) guarded_event(fn, req.socket, req) end
 local function upgrade(server, fd, head, method, url, raw, ver, tls_engine)
   -- an https connection brings its TLS session (lua/https.lua)
   local socket = tls_engine and server:_secure_socket(fd, tls_engine) or require('net').Socket.new({ fd = fd })
-  local req = setmetatable({ method = method, url = url, _raw = raw, _ver = ver, socket = socket,
-    complete = true, _body = false, upgrade = true }, req_mt)
+  local req = new_request(method, url, raw, ver, socket, true, false, false)
+  req.upgrade = true
   server:emit(method == 'CONNECT' and 'connect' or 'upgrade', req, socket, head)
 end
 

@@ -67,26 +67,26 @@ local function bytes_per_request(shape)
 end
 
 describe('http server garbage per request', function()
-  -- a request table (8 hash slots, 256 bytes) and a response table (14
-  -- array slots, 184 bytes) make 440 bytes; the handler's headers table
-  -- for writeHead 112 more, setHeader's header table 160
+  -- a request and a response table (14 array slots each, 184 bytes) make
+  -- 368 bytes; the handler's headers table for writeHead 112 more,
+  -- setHeader's header table 160
   it('writeHead(200, headers) + finish(body), as the hello bench', function()
     local b = bytes_per_request('write_head')
-    assert(b <= 620, ('%.1f bytes per request'):format(b))
+    assert(b <= 540, ('%.1f bytes per request'):format(b))
   end)
 
   it('a bare finish()', function()
     local b = bytes_per_request('bare')
-    assert(b <= 500, ('%.1f bytes per request'):format(b))
+    assert(b <= 430, ('%.1f bytes per request'):format(b))
   end)
 
   it('statusCode set by the handler, then finish(body)', function()
     local b = bytes_per_request('status_code')
-    assert(b <= 500, ('%.1f bytes per request'):format(b))
+    assert(b <= 430, ('%.1f bytes per request'):format(b))
   end)
 
   it('setHeader + finish(body)', function()
     local b = bytes_per_request('set_header')
-    assert(b <= 680, ('%.1f bytes per request'):format(b))
+    assert(b <= 600, ('%.1f bytes per request'):format(b))
   end)
 end)

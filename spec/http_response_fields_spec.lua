@@ -1,4 +1,4 @@
--- The response's public fields (statusCode, statusMessage, headersSent,
+-- The request's fields, and the response's public fields (statusCode, statusMessage, headersSent,
 -- finished, req, socket) read and write as plain fields, before and after
 -- a handler adds keys of its own to the response (which gives the table a
 -- hash part and moves its array part, where the fields live: see
@@ -28,6 +28,19 @@ local server = http.createServer(function(req, res)
   res.statusCode = 500 -- after writeHead: nothing sent changes
   note('head')
   if req.url == '/grown' then res.late = true end
+  if req.url:match('^/req') then
+    -- the request's fields, computed on first read, then kept or replaced
+    local h1 = req.headers
+    req.mine = 1 -- a key of the handler's own
+    local same = req.headers == h1
+    local path, query = req.path, req.query
+    req.url = '/rewritten'
+    req.headers = { replaced = 'yes' }
+    return res:finish(json.encode({ same = same, host = h1.host, path = path, q = query.q,
+      url = req.url, path_after = req.path, replaced = req.headers.replaced, mine = req.mine,
+      method = req.method, version = req.httpVersion, complete = req.complete,
+      socket = req.socket == req.connection }))
+  end
   res:finish(json.encode({ seen = seen, mine = res.mine, late = res.late or false }))
 end)
 server:listen(0, '127.0.0.1', function() print('port ' .. server:address().port) io.stdout:flush() end)
@@ -46,6 +59,14 @@ describe('http response fields', function()
   local srv
   setup(function() srv = H.serve(SERVER) end)
   teardown(function() srv:stop() end)
+
+  it('of the request read, compute once and write as fields', function()
+    local out = H.raw(srv.port, 'GET /req/a?q=1 HTTP/1.1\r\nHost: here\r\nConnection: close\r\n\r\n')
+    local r = json.decode(out:match('\r\n\r\n(.*)<EOF>$'))
+    assert.are.same({ same = true, host = 'here', path = '/req/a', q = '1', url = '/rewritten',
+      path_after = '/req/a', replaced = 'yes', mine = 1, method = 'GET', version = '1.1',
+      complete = true, socket = true }, r)
+  end)
 
   for _, path in ipairs({ '/plain', '/grown' }) do
     it('read and write as fields (' .. path .. ')', function()
