@@ -29,7 +29,7 @@ local outgoing = require('luster.http_outgoing')
 
 local setmetatable, type, band = setmetatable, type, bit.band
 local EXIT = sched.EXIT
-local req_mt, res_mt = incoming.req_mt, outgoing.res_mt
+local new_request, new_response = incoming.new, outgoing.new
 
 local M = {}
 M.IncomingMessage = incoming.IncomingMessage
@@ -83,25 +83,9 @@ end
 -- (every key present, so the values below are plain stores): building them
 -- key by key would make LuaJIT insert and hash each key per request.
 local function serve(server, sock, seq, method, url, raw, ver, flags, body)
-  local req
-  if server._router_fields then
-    -- a router's server (lua/router.lua): the fields the router gives every
-    -- request are in the table from the start, so that adding them does
-    -- not grow (rehash) it
-    req = setmetatable({ method = false, url = false, _raw = false, _ver = 0, socket = false,
-      complete = false, _body = false, baseUrl = false, originalUrl = false, app = false, params = false }, req_mt)
-  else
-    req = setmetatable({ method = false, url = false, _raw = false, _ver = 0, socket = false,
-      complete = false, _body = false }, req_mt)
-  end
-  req.method, req.url, req._raw, req._ver, req.socket = method, url, raw, ver, sock
-  req.complete, req._body = band(flags, 2) ~= 0, body or false
-  -- every field the response may set is here from the start (false for
-  -- none), so that the table never grows
-  local res = setmetatable({ statusCode = 200, _h = false, _seq = 0, req = false, socket = false,
-    headersSent = false, finished = false, _started = false, _hv = false, _hn = false,
-    statusMessage = false, _status = false, _reason = false, _fin = false }, res_mt)
-  res._h, res._seq, res.req, res.socket = sock._h, seq, req, sock
+  local router = server._router_fields
+  local req = new_request(method, url, raw, ver, sock, band(flags, 2) ~= 0, body or false, router)
+  local res = new_response(sock, seq, req, router)
   sock._req, sock._res = req, res
   local hwm = server._hwm
   if hwm then -- only then: the usual request keeps its fixed set of keys
@@ -151,8 +135,8 @@ incoming.guard = function(req, fn) guarded_event(fn, req.socket, req) end
 local function upgrade(server, fd, head, method, url, raw, ver, tls_engine)
   -- an https connection brings its TLS session (lua/https.lua)
   local socket = tls_engine and server:_secure_socket(fd, tls_engine) or require('net').Socket.new({ fd = fd })
-  local req = setmetatable({ method = method, url = url, _raw = raw, _ver = ver, socket = socket,
-    complete = true, _body = false, upgrade = true }, req_mt)
+  local req = new_request(method, url, raw, ver, socket, true, false, false)
+  req.upgrade = true
   server:emit(method == 'CONNECT' and 'connect' or 'upgrade', req, socket, head)
 end
 

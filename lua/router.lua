@@ -269,7 +269,7 @@ end
 -- (http_incoming's fields), for a method that does not carry one.
 local function bodiless(req)
   local m = req.method
-  return (m == 'GET' or m == 'HEAD') and req.complete and not rawget(req, '_body') and not rawget(req, '_buf')
+  return (m == 'GET' or m == 'HEAD') and req.complete and not req._body and not rawget(req, '_buf')
 end
 
 local function parse_first(self, layer, req, res, nxt, parse)

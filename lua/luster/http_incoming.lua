@@ -89,27 +89,42 @@ local Req = Readable.extend({})
 M.IncomingMessage = Req
 Req.aborted = false
 
+-- ---- the request table ----
+-- One is made per request (lua/http.lua, M.new): its fields live in its
+-- array part, 14 slots allocated with the table itself (LuaJIT colocates
+-- up to 16), behind __index/__newindex, so that a request is one 184-byte
+-- object; the hash part only appears for keys a handler or a listener
+-- adds.  The fields computed on first read (headers, path, ...) have a
+-- slot each, false until then.
+local METHOD, URL, SOCKET, COMPLETE, RAW, VER, BODY = 1, 2, 3, 4, 5, 6, 7
+local direct = { method = METHOD, url = URL, socket = SOCKET, complete = COMPLETE,
+  _raw = RAW, _ver = VER, _body = BODY }
+local lazy_slot = { headers = 8, rawHeaders = 9, path = 10, query = 11, httpVersion = 12,
+  httpVersionMajor = 13, httpVersionMinor = 14 }
+
 local lazy = {}
-function lazy.headers(r) return parse_headers(r._raw) end
-function lazy.rawHeaders(r) return parse_headers(r._raw, true) end
-function lazy.httpVersionMajor(r) return floor(r._ver / 10) end
-function lazy.httpVersionMinor(r) return r._ver % 10 end
-function lazy.httpVersion(r) return floor(r._ver / 10) .. '.' .. r._ver % 10 end
-function lazy.connection(r) return r.socket end
+function lazy.headers(r) return parse_headers(r[RAW]) end
+function lazy.rawHeaders(r) return parse_headers(r[RAW], true) end
+function lazy.httpVersionMajor(r) return floor(r[VER] / 10) end
+function lazy.httpVersionMinor(r) return r[VER] % 10 end
+function lazy.httpVersion(r) return floor(r[VER] / 10) .. '.' .. r[VER] % 10 end
+function lazy.connection(r) return r[SOCKET] end
 function lazy.path(r)
-  local u = r.url
+  local u = r[URL]
   local q = u:find('?', 1, true)
   return q and u:sub(1, q - 1) or u
 end
 function lazy.query(r)
-  local u = r.url
+  local u = r[URL]
   local q = u:find('?', 1, true)
   return q and M.parse_query(u:sub(q + 1)) or {}
 end
 
 local getters = stream.getters
-M.req_mt = {
+local req_mt = {
   __index = function(t, k)
+    local d = direct[k]
+    if d then return t[d] end
     local m = Req[k]
     if m ~= nil then return m end
     local f = lazy[k]
@@ -117,11 +132,35 @@ M.req_mt = {
       local g = getters[k] -- readableLength, readableFlowing, ...
       return g and g(t)
     end
-    local v = f(t)
-    rawset(t, k, v)
+    local slot = lazy_slot[k]
+    local v = slot and t[slot]
+    if v then return v end
+    v = f(t)
+    if slot then t[slot] = v else rawset(t, k, v) end
     return v
   end,
+  __newindex = function(t, k, v)
+    local slot = direct[k] or lazy_slot[k]
+    if slot then t[slot] = v else rawset(t, k, v) end
+  end,
 }
+M.req_mt = req_mt
+
+--- A request; `router`: with the fields a router gives every request
+--- (lua/router.lua) in its hash part from the start.
+function M.new(method, url, raw, ver, sock, complete, body, router)
+  local req
+  if router then
+    req = setmetatable({ false, false, false, false, false, 0, false, false, false, false, false, false,
+      false, false, baseUrl = false, originalUrl = false, app = false, params = false }, req_mt)
+  else
+    req = setmetatable({ false, false, false, false, false, 0, false, false, false, false, false, false,
+      false, false }, req_mt)
+  end
+  req[METHOD], req[URL], req[SOCKET], req[COMPLETE], req[RAW], req[VER], req[BODY] =
+    method, url, sock, complete, raw, ver, body
+  return req
+end
 
 -- ---- the body: a Readable (lua/luster/stream.lua) ----
 -- The state is made on first use only: a request whose handler never
@@ -132,9 +171,9 @@ M.req_mt = {
 
 function Req:_readable_state()
   local st = Readable._readable_state(self)
-  local b = rawget(self, '_body')
+  local b = self[BODY]
   if b then
-    self._body = false
+    self[BODY] = false
     Readable.push(self, b)
   end
   if self.complete then Readable.push(self, nil) end
@@ -223,8 +262,8 @@ function Req:body()
   if not rawget(self, '_rs') then
     -- the common case: the whole body came with the head
     if self.complete then
-      p = Promise.resolve(rawget(self, '_body') or '')
-      self._body = false
+      p = Promise.resolve(self[BODY] or '')
+      self[BODY] = false
       self._rs = false -- consumed: a later stream state starts ended and empty
       self._body_p = p
       return p

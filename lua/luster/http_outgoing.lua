@@ -54,6 +54,49 @@ Res.sendDate = true
 Res.strictContentLength = false
 M.ServerResponse = Res
 
+-- ---- the response table ----
+-- One is made per request, so its size is most of a request's garbage.
+-- Everything the library keeps in it lives in its array part: 14 slots,
+-- allocated with the table itself (LuaJIT colocates up to 16), so a
+-- response is one 184-byte object where named keys would need a separate
+-- hash part (24 bytes a key).  The public fields are the slots CODE..SOCKET
+-- behind __index/__newindex; the hash part only appears for keys a
+-- handler or a listener adds (`_events`, `locals`, its own).
+--   H        the connection's handle (runtime/http.c)
+--   SEQ      which response of the connection this is (pipelining)
+--   HV, HN   the header tables (see own_headers)
+--   STATUS, REASON  what goes on the wire, fixed by writeHead (or false)
+--   STARTED  the head went to C (a write, or finish)
+--   FIN      the scheduler's turn of finish()
+--   CODE, MSG, SENT, FINISHED, REQ, SOCKET  statusCode, statusMessage,
+--            headersSent, finished, req, socket
+local H, SEQ, HV, HN, STATUS, REASON, STARTED, FIN = 1, 2, 3, 4, 5, 6, 7, 8
+local CODE, MSG, SENT, FINISHED, REQ, SOCKET = 9, 10, 11, 12, 13, 14
+local public = { statusCode = CODE, statusMessage = MSG, headersSent = SENT, finished = FINISHED,
+  req = REQ, socket = SOCKET }
+
+local res_mt -- below
+
+--- A response for request `req` on connection `sock`, the `seq`th.
+function M.new(sock, seq, req, router)
+  local res
+  if router then
+    -- a router's server (lua/router.lua) gives every response `locals`
+    res = setmetatable({ false, 0, false, false, false, false, false, false,
+      200, false, false, false, false, false, locals = false }, res_mt)
+  else
+    res = setmetatable({ false, 0, false, false, false, false, false, false,
+      200, false, false, false, false, false }, res_mt)
+  end
+  res[H], res[SEQ], res[REQ], res[SOCKET] = sock._h, seq, req, sock
+  return res
+end
+
+-- The internal slots by name, read-only, for code outside this file
+-- (lua/router.lua and router_compression.lua read _started, _status).
+local internal = { _h = H, _seq = SEQ, _hv = HV, _hn = HN, _status = STATUS, _reason = REASON,
+  _started = STARTED, _fin = FIN }
+
 -- ---- the Writable side (lua/luster/stream.lua) ----
 -- res writes straight into C (one call per write, no Lua-side queue); its
 -- queue is the connection's libuv write queue, which C reports through
@@ -61,23 +104,32 @@ M.ServerResponse = Res
 -- calls _drained).  write() says false at 64 KiB queued, as Node's does.
 local HWM = stream.DEFAULT_HIGH_WATER_MARK
 
-function Res:_queued() return queued(self._h) end
+function Res:_queued() return queued(self[H]) end
 
 local getters = {
-  writableLength = function(r) return queued(r._h) end,
+  writableLength = function(r) return queued(r[H]) end,
   writableHighWaterMark = function(r) return rawget(r, '_hwm') or HWM end,
-  writableEnded = function(r) return r.finished end,
-  writableFinished = function(r) return r.finished and not r.destroyed and queued(r._h) == 0 end,
+  writableEnded = function(r) return r[FINISHED] end,
+  writableFinished = function(r) return r[FINISHED] and not r.destroyed and queued(r[H]) == 0 end,
   writableNeedDrain = function(r) local st = rawget(r, '_ws'); return st and st.need_drain or false end,
 }
-M.res_mt = {
+res_mt = {
   __index = function(t, k)
+    local p = public[k]
+    if p then return t[p] end
     local v = Res[k]
     if v ~= nil then return v end
     local g = getters[k]
-    return g and g(t)
+    if g then return g(t) end
+    local slot = internal[k]
+    if slot then return t[slot] end
+  end,
+  __newindex = function(t, k, v)
+    local p = public[k]
+    if p then t[p] = v else rawset(t, k, v) end
   end,
 }
+M.res_mt = res_mt
 
 local function headers_sent(verb)
   error(errors.new('ERR_HTTP_HEADERS_SENT',
@@ -134,15 +186,41 @@ local function check_value(name, value, level)
   end
 end
 
--- The header tables: _hv (lower-cased name -> value) and _hn (lower-cased
+-- The header tables: HV (lower-cased name -> value) and HN (lower-cased
 -- name -> name as spelled), or, after writeHead(status, headers) with no
--- header set before, the caller's table itself as _hv with _hn = true
--- ("raw": keys are names as spelled) -- no copy, no new tables.  They start
--- as false so that the response table never grows (and rehashes) for them.
+-- header set before, the caller's table itself as HV with HN = true
+-- ("raw": keys are names as spelled) -- no copy, no new tables.  Both start
+-- as false.
+--
+-- Most responses spell a name the way every other response does
+-- (Content-Type), so HN is usually SPELLING, shared by all responses: the
+-- first spelling seen of each name.  Its entries are only ever added,
+-- never changed, so the names of a response that uses it stay as they
+-- were set.  A response that spells a name another way (or a name met
+-- once SPELLING is full) gets an HN of its own, a copy of the entries its
+-- headers use.
+local SPELLING, n_spelling = {}, 0
+
+-- hv[k] = value, named `name` on the wire.
+local function put_header(self, hv, hn, k, name, value)
+  if hn == SPELLING then
+    local s = SPELLING[k]
+    if s == nil and n_spelling < CACHE_MAX and #name <= CACHE_LEN then
+      SPELLING[k], n_spelling, s = name, n_spelling + 1, name
+    end
+    if s ~= name then
+      hn = new_table(0, 4)
+      for low in pairs(hv) do hn[low] = SPELLING[low] end
+      self[HN] = hn
+    end
+  end
+  if hn ~= SPELLING then hn[k] = name end
+  hv[k] = value
+end
 
 -- Turn raw headers into the two tables.
 local function own_headers(self)
-  local hv, hn = self._hv, self._hn
+  local hv, hn = self[HV], self[HN]
   if hn == true then
     local raw = hv
     hv, hn = {}, {}
@@ -150,12 +228,12 @@ local function own_headers(self)
       local low = lower(k)
       hv[low], hn[low] = v, k
     end
-    self._hv, self._hn = hv, hn
+    self[HV], self[HN] = hv, hn
   elseif not hv then
     -- room for a few headers: growing a table from empty reallocates it
     -- at 1, 2 and 4 keys
-    hv, hn = new_table(0, 4), new_table(0, 4)
-    self._hv, self._hn = hv, hn
+    hv, hn = new_table(0, 4), SPELLING
+    self[HV], self[HN] = hv, hn
   end
   return hv, hn
 end
@@ -165,13 +243,12 @@ end
 ---@param value string|number|string[]
 ---@return ServerResponse
 function Res:setHeader(name, value)
-  if self.headersSent then headers_sent('set') end
+  if self[SENT] then headers_sent('set') end
   check_name(name, 3)
   check_value(name, value, 3)
   if type(value) == 'boolean' then value = tostring(value) end -- Node sends String(value)
   local hv, hn = own_headers(self)
-  local k = lower(name)
-  hv[k], hn[k] = value, name
+  put_header(self, hv, hn, lower(name), name, value)
   return self
 end
 
@@ -181,14 +258,14 @@ end
 ---@param value string|number|string[]
 ---@return ServerResponse
 function Res:appendHeader(name, value)
-  if self.headersSent then headers_sent('append') end
+  if self[SENT] then headers_sent('append') end
   check_name(name, 3)
   check_value(name, value, 3)
   local hv, hn = own_headers(self)
   local k = lower(name)
   local old = hv[k]
   if old == nil then
-    hv[k], hn[k] = value, name
+    put_header(self, hv, hn, k, name, value)
     return self
   end
   local list = {}
@@ -202,10 +279,10 @@ end
 ---@return string|number|string[]|nil
 function Res:getHeader(name)
   if type(name) ~= 'string' then errors.check_type(name, 'name', 'string') end
-  local hv = self._hv
+  local hv = self[HV]
   if not hv then return nil end
   local k = lower(name)
-  if self._hn ~= true then return hv[k] end
+  if self[HN] ~= true then return hv[k] end
   for n, v in pairs(hv) do
     if lower(n) == k then return v end
   end
@@ -223,12 +300,13 @@ end
 ---@param name string
 function Res:removeHeader(name)
   errors.check_type(name, 'name', 'string')
-  if self.headersSent then headers_sent('remove') end
+  if self[SENT] then headers_sent('remove') end
   if lower(name) == 'date' then self.sendDate = false end
-  if self._hv then
+  if self[HV] then
     local hv, hn = own_headers(self)
     local k = lower(name)
-    hv[k], hn[k] = nil, nil
+    hv[k] = nil
+    if hn ~= SPELLING then hn[k] = nil end
   end
 end
 
@@ -236,21 +314,21 @@ end
 ---@return table<string, any>
 function Res:getHeaders()
   local t = {}
-  for k, v in pairs(self._hv or {}) do t[lower(k)] = v end
+  for k, v in pairs(self[HV] or {}) do t[lower(k)] = v end
   return t
 end
 
 ---@return string[]
 function Res:getHeaderNames()
   local t = {}
-  for k in pairs(self._hv or {}) do t[#t + 1] = lower(k) end
+  for k in pairs(self[HV] or {}) do t[#t + 1] = lower(k) end
   return t
 end
 
 --- Forget every header (an error response replaces the handler's).
 function Res:_reset_headers()
-  self._hv, self._hn, self.statusMessage, self.headersSent = false, false, false, false
-  self._status, self._reason = false, false
+  self[HV], self[HN], self[MSG], self[SENT] = false, false, false, false
+  self[STATUS], self[REASON] = false, false
 end
 
 -- The headers of writeHead(status, headers) as {name = value}: a flat
@@ -307,12 +385,12 @@ end
 ---@param headers? table
 ---@return boolean
 function Res:_inform(status, reason, headers)
-  if self.headersSent then headers_sent('write') end
+  if self[SENT] then headers_sent('write') end
   if headers then
     headers = header_map(headers)
     check_headers(headers, 4)
   end
-  return inform(self._h, self._seq, status, reason, headers)
+  return inform(self[H], self[SEQ], status, reason, headers)
 end
 
 --- Set the status (and reason, and headers); they are sent with the body.
@@ -326,7 +404,7 @@ end
 ---@param headers? table
 ---@return ServerResponse
 function Res:writeHead(status, reason, headers)
-  if self.headersSent then headers_sent('write') end
+  if self[SENT] then headers_sent('write') end
   if type(reason) == 'table' then reason, headers = nil, reason end
   check_status(status)
   if status < 200 and status ~= 101 then
@@ -340,9 +418,9 @@ function Res:writeHead(status, reason, headers)
     end
   end
   if headers then
-    if not self._hv and headers[1] == nil then
+    if not self[HV] and headers[1] == nil then
       check_headers(headers, 3)
-      self._hv, self._hn = headers, true
+      self[HV], self[HN] = headers, true
     else
       if headers[1] ~= nil then
         for i = 1, #headers, 2 do self:setHeader(headers[i], headers[i + 1]) end
@@ -351,12 +429,12 @@ function Res:writeHead(status, reason, headers)
       end
     end
   end
-  self.statusCode = status
-  if reason then self.statusMessage = reason
-  elseif not self.statusMessage then self.statusMessage = STATUS_CODES[status] or false end
+  self[CODE] = status
+  if reason then self[MSG] = reason
+  elseif not self[MSG] then self[MSG] = STATUS_CODES[status] or false end
   -- what goes on the wire, whatever is assigned later
-  self._status, self._reason = status, self.statusMessage
-  self.headersSent = true
+  self[STATUS], self[REASON] = status, self[MSG]
+  self[SENT] = true
   return self
 end
 
@@ -416,7 +494,7 @@ end
 -- scheduler's turn; a listener added in that same turn schedules them.
 
 local function emit_done_events(self)
-  local req = self.req
+  local req = self[REQ]
   self:emit('finish')
   self:emit('close')
   if req and not rawget(req, '_closed') then
@@ -445,7 +523,7 @@ M.schedule_done = schedule_done
 
 -- A 'finish'/'close' listener added after finish() in the same turn.
 function Res:_listeners_changed(name)
-  if self.finished and not self.destroyed and self._fin == sched.turn and (name == 'finish' or name == 'close') then
+  if self[FINISHED] and not self.destroyed and self[FIN] == sched.turn and (name == 'finish' or name == 'close') then
     schedule_done(self)
   end
 end
@@ -466,8 +544,8 @@ end
 local function check_length(self, chunk, final)
   local declared = tonumber(self:getHeader('content-length'))
   if not declared then return end
-  local status = self._status or self.statusCode
-  local req = self.req
+  local status = self[STATUS] or self[CODE]
+  local req = self[REQ]
   if status == 204 or status == 304 or status < 200 or (req and req.method == 'HEAD') then return end
   local sent = (rawget(self, '_body_bytes') or 0) + (chunk and #chunk or 0)
   if sent > declared or (final and sent ~= declared) then
@@ -481,10 +559,10 @@ end
 -- The status a response without writeHead goes out with; like writeHead,
 -- it fills in statusMessage.
 local function implicit_status(self)
-  local status, reason = self.statusCode, self.statusMessage
+  local status, reason = self[CODE], self[MSG]
   if not reason then
     reason = STATUS_CODES[status] or false
-    self.statusMessage = reason
+    self[MSG] = reason
   end
   return status, reason
 end
@@ -495,20 +573,20 @@ end
 ---@param chunk string
 ---@return boolean
 function Res:write(chunk)
-  if self.finished then
+  if self[FINISHED] then
     if self.destroyed then return false end -- the connection is gone (Node: ERR_STREAM_DESTROYED, no 'error')
     return write_after_end(self)
   end
   chunk = as_chunk(chunk)
   if self.strictContentLength then check_length(self, chunk, false) end
   local ok
-  if self._started then
-    ok = respond(self._h, self._seq, chunk, nil, nil, nil, nil, false)
+  if self[STARTED] then
+    ok = respond(self[H], self[SEQ], chunk, nil, nil, nil, nil, false)
   else
-    local status, reason = self._status, self._reason
+    local status, reason = self[STATUS], self[REASON]
     if not status then status, reason = implicit_status(self) end
-    ok = respond(self._h, self._seq, chunk, status, reason, self._hv, self._hn, false, self.sendDate)
-    self._started, self.headersSent = true, true
+    ok = respond(self[H], self[SEQ], chunk, status, reason, self[HV], self[HN], false, self.sendDate)
+    self[STARTED], self[SENT] = true, true
   end
   if not ok then wstate(self).need_drain = true end
   return ok
@@ -520,21 +598,21 @@ end
 ---@param data? string
 ---@return ServerResponse
 function Res:finish(data)
-  if self.finished then return self end
+  if self[FINISHED] then return self end
   data = as_chunk(data)
   if self.strictContentLength then check_length(self, data, true) end
-  if self._started then
-    respond(self._h, self._seq, data, nil, nil, nil, nil, true)
+  if self[STARTED] then
+    respond(self[H], self[SEQ], data, nil, nil, nil, nil, true)
   else
-    local status, reason = self._status, self._reason
+    local status, reason = self[STATUS], self[REASON]
     if not status then status, reason = implicit_status(self) end
     -- raises on an invalid header: the response is then still unsent
-    respond(self._h, self._seq, data, status, reason, self._hv, self._hn, true, self.sendDate)
-    self._started = true
+    respond(self[H], self[SEQ], data, status, reason, self[HV], self[HN], true, self.sendDate)
+    self[STARTED] = true
   end
-  self.finished, self.headersSent = true, true
-  self._fin = sched.turn
-  local req = self.req
+  self[FINISHED], self[SENT] = true, true
+  self[FIN] = sched.turn
+  local req = self[REQ]
   if rawget(self, '_events') or (req and rawget(req, '_events')) then schedule_done(self) end
   return self
 end
@@ -548,30 +626,30 @@ local json_encode
 function Res:json(value, status)
   if not json_encode then json_encode = require('json').encode end
   local body = json_encode(value)
-  if status then self.statusCode = status end
-  if not self.headersSent then
+  if status then self[CODE] = status end
+  if not self[SENT] then
     -- setHeader's work without its checks and case folding: the name and
     -- value are known good
     local hv, hn = own_headers(self)
-    if hv['content-type'] == nil then hv['content-type'], hn['content-type'] = 'application/json', 'Content-Type' end
+    if hv['content-type'] == nil then put_header(self, hv, hn, 'content-type', 'Content-Type', 'application/json') end
   end
   return self:finish(body)
 end
 
 --- The client went away, or C answered for us (timeout, body too large).
 function Res:_abort()
-  if self.finished then return end
-  self.finished, self.destroyed = true, true
+  if self[FINISHED] then return end
+  self[FINISHED], self.destroyed = true, true
   if rawget(self, '_events') then self:emit('close') end
 end
 
 --- Close the connection without finishing the response.
-function Res:destroy() native.destroy(self._h) end
+function Res:destroy() native.destroy(self[H]) end
 
 function Res:setTimeout() return self end
 --- Send the head now (with chunked framing to follow), if not sent yet.
 function Res:flushHeaders()
-  if not self._started and not self.finished then self:write('') end
+  if not self[STARTED] and not self[FINISHED] then self:write('') end
 end
 
 return M
