@@ -147,6 +147,30 @@ describe('block-parallel threadpool compression', function()
     os.remove(input)
   end)
 
+  it('lets other threadpool work run between its blocks', function()
+    -- one thread: a job that held it for its whole length would answer
+    -- before a file read queued just after it
+    local input = tmpfile(INPUT)
+    local script = os.tmpname()
+    os.remove(script)
+    script = script .. '.lua'
+    local f = assert(io.open(script, 'w'))
+    f:write([[
+      local zlib, fs = require('zlib'), require('fs')
+      local data = fs.readFileSync(arg[1])
+      local order = {}
+      zlib.gzip(data, { level = 1 }, function(err) order[#order + 1] = err and err.code or 'gzip' end)
+      fs.readFile(arg[1], function(err) order[#order + 1] = err and err.code or 'read' end)
+      process.on('exit', function() print(table.concat(order, ' ')) end)
+    ]])
+    f:close()
+    local out, err, code = run.sh(('UV_THREADPOOL_SIZE=1 %s %s %s'):format(run.quote(run.bin), script, input))
+    os.remove(script)
+    os.remove(input)
+    assert.are.equal(0, code, err)
+    assert.are.equal('read gzip\n', out)
+  end)
+
   it('handles inputs at the threshold and at block boundaries', function()
     local sizes = {
       THRESHOLD - 1, THRESHOLD, THRESHOLD + 1,
