@@ -49,9 +49,9 @@
  * below that, a single stream finishes in a few milliseconds anyway. */
 #define ZPAR_MIN_INPUT ((size_t)1024 * 1024)
 
-/* what a block reports besides zlib's own codes */
-#define ZPAR_TOO_LARGE 1
-#define ZPAR_NO_MEMORY 2
+/* what a block reports besides zlib's own (negative) codes */
+#define ZPAR_TOO_LARGE 100
+#define ZPAR_NO_MEMORY 101
 
 typedef struct zpar_job zpar_job;
 
