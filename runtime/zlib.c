@@ -465,8 +465,8 @@ static void zjob_after(uv_work_t *req, int status) {
 }
 
 /* Whether a threadpool compression of n bytes goes block-parallel, and with
- * what: deflaters only, and not with a preset dictionary (the decoder would
- * need it for the first block; pigz has no such case either). */
+ * what: deflaters only, and not with a preset dictionary (one is for small
+ * inputs, and its FDICT/DICTID header stays the single stream's business). */
 static int parallel_opts(const zengine *e, size_t n, zpar_opts *po) {
   if (!is_deflater(e->kind) || e->dict) return 0;
   po->wrap = e->kind == K_GZIP ? ZPAR_GZIP : e->kind == K_DEFLATE ? ZPAR_ZLIB : ZPAR_RAW;
