@@ -22,11 +22,14 @@
  * options, never on the number of threads or on scheduling.  It is valid
  * gzip/deflate but not byte-identical to the single-stream (sync) output.
  *
- * Scheduling: each block is its own work item.  At most as many are queued
- * at once as the threadpool has threads (UV_THREADPOOL_SIZE, read as libuv
- * reads it); the next is queued from the loop when one finishes, so other
- * threadpool work (fs, dns, crypto, other jobs) queued meanwhile runs between
- * our blocks instead of waiting for the whole job.
+ * Scheduling: each block is its own work item.  At most twice as many are
+ * queued at once as the threadpool has threads (UV_THREADPOOL_SIZE, read as
+ * libuv reads it); the next is queued from the loop when one finishes, so
+ * other threadpool work (fs, dns, crypto, other jobs) queued meanwhile runs
+ * after at most a couple of our blocks instead of after the whole job.  The
+ * second block per thread is there so a thread that finishes one takes the
+ * next at once rather than idling until the loop thread gets to run (which
+ * on a busy machine may be a while).
  *
  * Ownership: the job (input copy, block table, outputs) belongs to the loop
  * thread; a worker thread touches only its own block's output fields and
@@ -307,7 +310,7 @@ int zpar_start(lua_State *L, const zpar_opts *o, const char *data, size_t n, int
   j->o = *o;
   j->n = n;
   j->nblocks = (n + ZPAR_BLOCK - 1) / ZPAR_BLOCK;
-  j->max_in_flight = pool_threads;
+  j->max_in_flight = 2 * pool_threads;
   j->cb_ref = LUA_NOREF;
   j->in = malloc(n ? n : 1);
   j->blocks = calloc(j->nblocks ? j->nblocks : 1, sizeof *j->blocks);
