@@ -2,7 +2,9 @@
 ---
 --- `zlib.gzipSync(data[, opts])` and friends run on the calling thread;
 --- `zlib.gzip(data[, opts], cb)` and `zlib.promises.gzip(data[, opts])`
---- run on libuv's threadpool; `zlib.createGzip(opts)` and friends are
+--- run on libuv's threadpool (gzip/deflate/deflateRaw of 1 MiB or more as
+--- blocks on several threads at once: runtime/zlib_parallel.c);
+--- `zlib.createGzip(opts)` and friends are
 --- streams (lua/luster/zlib_stream.lua).  Results are binary strings.
 --- `maxOutputLength` bounds what one call may produce (ERR_BUFFER_TOO_LARGE),
 --- so a zip bomb cannot exhaust memory; corrupt input raises Z_DATA_ERROR.

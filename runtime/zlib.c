@@ -10,11 +10,15 @@
  *   - on libuv's threadpool, for the one-shot callback/promise forms
  *     (`run(kind, opts, data, cb)`), so compressing megabytes never blocks
  *     the loop.
+ * Large compressions on the threadpool are cut into blocks deflated on
+ * several threads at once (zlib_parallel.c); the sync forms and everything
+ * else stay one stream.
  * Output is bounded by `maxOutputLength` (ERR_BUFFER_TOO_LARGE): a zip
  * bomb stops at the bound instead of exhausting memory.  Corrupt input is
  * an error with zlib's code (Z_DATA_ERROR...) or brotli's, never a crash.
  */
 #include "lstr.h"
+#include "zlib_parallel.h"
 #include <brotli/decode.h>
 #include <brotli/encode.h>
 #include <stdlib.h>
@@ -460,6 +464,20 @@ static void zjob_after(uv_work_t *req, int status) {
   free_zjob(j);
 }
 
+/* Whether a threadpool compression of n bytes goes block-parallel, and with
+ * what: deflaters only, and not with a preset dictionary (one is for small
+ * inputs, and its FDICT/DICTID header stays the single stream's business). */
+static int parallel_opts(const zengine *e, size_t n, zpar_opts *po) {
+  if (!is_deflater(e->kind) || e->dict) return 0;
+  po->wrap = e->kind == K_GZIP ? ZPAR_GZIP : e->kind == K_DEFLATE ? ZPAR_ZLIB : ZPAR_RAW;
+  po->level = e->level;
+  po->window_bits = e->window_bits;
+  po->mem_level = e->mem_level;
+  po->strategy = e->strategy;
+  po->max_output = e->max_output;
+  return zpar_eligible(po, n);
+}
+
 /* run(kind, opts, data[, cb]) -> output (sync) | nothing (cb(err, output) later) */
 static int zlib_run(lua_State *L) {
   int kind = luaL_checkoption(L, 1, NULL, kind_names);
@@ -479,10 +497,18 @@ static int zlib_run(lua_State *L) {
     if (rc) return raise_engine(L, &e);
     return 1;
   }
+  zengine e;
+  if (engine_from_opts(L, &e, kind, 2)) { engine_free(&e); return lstr_error(L, "ERR_OUT_OF_MEMORY", "zlib: out of memory"); }
+  zpar_opts po;
+  if (parallel_opts(&e, n, &po)) {
+    engine_free(&e);
+    return zpar_start(L, &po, data, n, 4);
+  }
   zjob *j = calloc(1, sizeof *j);
-  if (!j) return lstr_error(L, "ERR_OUT_OF_MEMORY", "zlib: out of memory");
+  if (!j) { engine_free(&e); return lstr_error(L, "ERR_OUT_OF_MEMORY", "zlib: out of memory"); }
+  j->e = e;
   j->in = malloc(n ? n : 1);
-  if (!j->in || engine_from_opts(L, &j->e, kind, 2)) { free_zjob(j); return lstr_error(L, "ERR_OUT_OF_MEMORY", "zlib: out of memory"); }
+  if (!j->in) { free_zjob(j); return lstr_error(L, "ERR_OUT_OF_MEMORY", "zlib: out of memory"); }
   memcpy(j->in, data, n);
   j->n = n;
   j->s = lstr_ctx(L);
