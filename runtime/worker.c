@@ -15,9 +15,9 @@
  * Ownership: the lstr_worker (worker.h) is shared, reference counted (the
  * parent's handle, the thread).  The thread posts EXIT, then frees its state
  * and its reference (threads are detached: nobody joins them); a Worker
- * collected or closed before its EXIT asks the thread to stop.
- * terminate() sets `terminating`, wakes the worker's
- * loop through `ctl` and interrupts running Lua (worker_interrupt.c).
+ * collected or closed before its EXIT asks the thread to stop.  terminate()
+ * sets `terminating`, wakes the worker's loop through `ctl` and interrupts
+ * running Lua (worker_interrupt.c).
  *
  * resourceLimits.maxOldGenerationSizeMb (alias maxHeapSizeMb) is the state
  * allocator's mem_limit; an allocation refused there ends the worker with
@@ -118,6 +118,7 @@ failed: /* out of memory is reported by lstr_worker_run, once it has room */
   return 1;
 }
 
+/* Run w in its freshly booted state s (NULL: none could be created). */
 int lstr_worker_run(lstr_worker *w, lstr_state *s) {
   int code = 1;
   lstr_interrupt_enter(w);

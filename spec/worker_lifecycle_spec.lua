@@ -113,6 +113,38 @@ describe('workers started one after another', function()
     end
   end)
 
+  it('can wait in Atomics.wait on a thread whose previous worker was terminated inside one', function()
+    local sab = SharedArrayBuffer(8)
+    local v = Int32Array(sab)
+    for _ = 1, 2 do
+      Atomics.store(v, 1, 0)
+      local w = wt.Worker([[
+        local v = Int32Array(require('worker_threads').workerData.sab)
+        Atomics.store(v, 1, 1)
+        Atomics.notify(v, 1)
+        Atomics.wait(v, 0, 0) -- nobody notifies: forever, but for terminate()
+      ]], { eval = true, workerData = { sab = sab } })
+      local exited = exit_of(w)
+      while Atomics.load(v, 1) == 0 do
+        await(Promise.new(function(r) setTimeout(r, 1) end))
+      end
+      await(Promise.new(function(r) setTimeout(r, 20) end)) -- inside the wait by now
+      w:terminate()
+      assert.are.equal(1, await(exited))
+    end
+    -- the stop request marked the thread, not the threads' next workers
+    local msgs = one_after_another(4, [[
+      local t0 = process.hrtime()
+      local r = Atomics.wait(Int32Array(SharedArrayBuffer(4)), 0, 0, 40)
+      local d = process.hrtime(t0)
+      require('worker_threads').parentPort:postMessage({ r = r, ms = d[1] * 1e3 + d[2] / 1e6 })
+    ]], nil, true)
+    for i = 1, 4 do
+      assert.are.equal('timed-out', msgs[i].r)
+      assert.is_true(msgs[i].ms >= 35, 'the 40 ms wait returned after ' .. msgs[i].ms .. ' ms')
+    end
+  end)
+
   it('keep their timers right on a reused loop', function()
     for _ = 1, 3 do
       local w = wt.Worker([[
