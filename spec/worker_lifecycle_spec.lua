@@ -184,6 +184,19 @@ describe('workers started one after another', function()
   end)
 end)
 
+describe('the collector in a new state', function()
+  -- the boot holds the first cycle back until the heap has grown by the
+  -- pause; from then on it runs as anywhere
+  local CHURN = "jit.off() local peak = 0 for i = 1, 300000 do local t = { i, i } "
+    .. "if i % 1000 == 0 then peak = math.max(peak, collectgarbage('count')) end end "
+  it('collects garbage in a worker on a reused thread', function()
+    local msgs = one_after_another(3, CHURN .. "require('worker_threads').parentPort:postMessage(peak)", nil, true)
+    for i = 1, 3 do -- 300 000 tables of garbage are ~20 MB
+      assert.is_true(msgs[i] < 6 * 1024, ('the heap reached %.0f KB'):format(msgs[i]))
+    end
+  end)
+end)
+
 describe('resourceLimits on reused threads', function()
   local GROW = "local t = {} for i = 1, 150000 do t[i] = ('x'):rep(100) .. i end " -- ~20 MB
   it('still apply to a limited worker started among pooled ones, and never to the ones after it', function()
