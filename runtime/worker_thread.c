@@ -26,7 +26,7 @@
  * wait for them.  A spawn with options a spare was not booted with (a
  * memory limit, another stack size) or that the profiler must see from the
  * start (--prof) boots its own state on a new thread; one with the default
- * stack joins the spares once its worker is done.
+ * stack (not under --prof) joins the spares once its worker is done.
  */
 #include "worker.h"
 
