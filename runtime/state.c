@@ -248,11 +248,6 @@ lstr_state *lstr_state_new(const lstr_state_options *opts) {
     lstr_state_free(s);
     return NULL;
   }
-  /* bootstrap's collectgarbage('restart') sets the threshold at the heap's
-   * size: the first cycle would start at the next allocation and walk the
-   * whole runtime just built.  Start it once the heap has grown by the
-   * pause instead, as after any full cycle. */
-  lua_gc(L, LUA_GCRESTART, -1);
   int t = lua_gettop(L);
   s->dispatch_ref = ref_field(L, t, "dispatch");
   s->error_new_ref = ref_field(L, t, "error_new");

@@ -110,7 +110,13 @@ static lstr_state *boot(worker_thread *t, lstr_worker *w) {
     .is_main_thread = 0, .worker = w,
   };
   lstr_state *s = lstr_state_new(&o);
-  if (s && !w) spare_preload(s->L);
+  if (!s) return NULL;
+  /* bootstrap's collectgarbage('restart') puts the threshold at the heap's
+   * size: the first cycle would start at the next allocation and walk the
+   * whole runtime just built, in every worker.  Start it once the heap has
+   * grown by the pause instead, as after any full cycle. */
+  lua_gc(s->L, LUA_GCRESTART, -1);
+  if (!w) spare_preload(s->L);
   return s;
 }
 
