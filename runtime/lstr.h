@@ -35,10 +35,12 @@ struct lstr_state {
   lua_State *L;          /* the state's main thread */
   uv_loop_t *loop;
   int owns_loop;         /* we created the loop and must close/free it */
+  int owns_loop_handles; /* every handle on the loop is ours: closed with us */
 
   /* allocator accounting; mem_limit == 0 means unlimited */
   lua_Alloc base_alloc;  /* the allocator state_alloc forwards to (state.c) */
   void *base_ud;
+  int borrowed_arena;    /* base_alloc is a thread's arena that outlives the state */
   size_t mem_used;
   size_t mem_limit;
   int out_of_memory;     /* set when an allocation was refused */
@@ -84,13 +86,22 @@ static inline lstr_state *lstr_ctx(lua_State *L) {
 /* ---- state lifecycle (state.c) ---- */
 typedef struct lstr_state_options {
   uv_loop_t *loop;       /* NULL: the state creates and owns a loop */
+  int owns_loop_handles; /* loop given, but only this state uses it until freed */
   size_t mem_limit;      /* bytes; 0 = unlimited */
   int thread_id;
   int is_main_thread;
   void *worker;
+  lua_State *arena;      /* NULL, or lstr_arena_new()'s: allocate from its arena */
 } lstr_state_options;
 
 lstr_state *lstr_state_new(const lstr_state_options *opts);
+/* An allocator arena one thread keeps for the states it creates and frees
+ * one after another (worker_thread.c): memory a freed state gave back is
+ * reused by the next one instead of being unmapped and faulted in again.
+ * NULL where states use the system allocator (sanitizers).  Freed after
+ * the last state that used it. */
+lua_State *lstr_arena_new(void);
+void lstr_arena_free(lua_State *arena);
 void lstr_state_free(lstr_state *s);
 /* Load and run the entry chunk in a runtime coroutine. argv[0] is the
  * executable, argv[1] the script.  Returns 0, or 1 after printing an error. */

@@ -3,7 +3,9 @@
  * running the entry chunk and the loop, calling back into Lua, teardown.
  *
  * Ownership: the lstr_state owns its lua_State; it owns its uv_loop_t only
- * when it created it (owns_loop).  Handles created by Lua objects close
+ * when it created it (owns_loop), and the handles on a loop it was given
+ * when told so (owns_loop_handles: a worker thread's loop, reused by the
+ * next state the thread runs).  Handles created by Lua objects close
  * through uv_close with callbacks that free C memory only, so a state can
  * be torn down in any order: Lua first (finalizers close their handles),
  * then whatever handles remain, then the loop.
@@ -59,13 +61,19 @@ static void *state_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
 #endif
 #endif
 
-static lua_State *new_lua_state(lstr_state *s) {
+static lua_State *new_lua_state(lstr_state *s, lua_State *arena) {
 #ifdef LSTR_SYSTEM_ALLOC
+  (void)arena;
   s->base_alloc = system_alloc;
   s->base_ud = NULL;
   return lua_newstate(state_alloc, s);
 #else
   (void)system_alloc;
+  if (arena) {
+    s->base_alloc = lua_getallocf(arena, &s->base_ud);
+    s->borrowed_arena = 1;
+    return lua_newstate(state_alloc, s);
+  }
   lua_State *L = luaL_newstate();
   if (!L) return NULL;
   s->base_alloc = lua_getallocf(L, &s->base_ud);
@@ -75,10 +83,25 @@ static lua_State *new_lua_state(lstr_state *s) {
 }
 
 /* lua_close, handing LuaJIT back its own allocator first: it then frees the
- * state's whole arena at once instead of leaving it behind. */
+ * state's whole arena at once instead of leaving it behind.  A borrowed
+ * arena stays: LuaJIT frees the state's last block through state_alloc. */
 static void close_lua_state(lstr_state *s) {
-  lua_setallocf(s->L, s->base_alloc, s->base_ud);
+  if (!s->borrowed_arena) lua_setallocf(s->L, s->base_alloc, s->base_ud);
   lua_close(s->L);
+}
+
+/* The arena is that of a bare LuaJIT state (LuaJIT has no public call that
+ * creates one alone); it holds a few KB of its own. */
+lua_State *lstr_arena_new(void) {
+#ifdef LSTR_SYSTEM_ALLOC
+  return NULL;
+#else
+  return luaL_newstate();
+#endif
+}
+
+void lstr_arena_free(lua_State *arena) {
+  if (arena) lua_close(arena);
 }
 
 static int ref_field(lua_State *L, int t, const char *name) {
@@ -196,6 +219,7 @@ lstr_state *lstr_state_new(const lstr_state_options *opts) {
   s->worker = opts ? opts->worker : NULL;
   if (opts && opts->loop) {
     s->loop = opts->loop;
+    s->owns_loop_handles = opts->owns_loop_handles;
   } else {
     s->loop = malloc(sizeof *s->loop);
     if (!s->loop || uv_loop_init(s->loop) != 0) { free(s->loop); free(s); return NULL; }
@@ -205,7 +229,7 @@ lstr_state *lstr_state_new(const lstr_state_options *opts) {
   uv_idle_init(s->loop, &s->immediate_idle);
   s->immediate_check.data = s->immediate_idle.data = s;
 
-  lua_State *L = new_lua_state(s);
+  lua_State *L = new_lua_state(s, opts ? opts->arena : NULL);
   if (!L) { lstr_state_free(s); return NULL; }
   s->L = L;
   luaL_openlibs(L);
@@ -252,13 +276,16 @@ void lstr_state_free(lstr_state *s) {
   s->L = NULL;
   if (!uv_is_closing((uv_handle_t *)&s->immediate_check)) uv_close((uv_handle_t *)&s->immediate_check, NULL);
   if (!uv_is_closing((uv_handle_t *)&s->immediate_idle)) uv_close((uv_handle_t *)&s->immediate_idle, NULL);
-  if (s->owns_loop) {
+  if (s->owns_loop || s->owns_loop_handles) {
     uv_walk(s->loop, close_walk_cb, NULL);
-    uv_run(s->loop, UV_RUN_DEFAULT);
-    uv_loop_close(s->loop);
-    free(s->loop);
+    /* again when a uv_stop() left over made it return at once */
+    while (uv_run(s->loop, UV_RUN_DEFAULT) != 0) {}
   } else {
     uv_run(s->loop, UV_RUN_NOWAIT); /* let our close callbacks run */
+  }
+  if (s->owns_loop) {
+    uv_loop_close(s->loop);
+    free(s->loop);
   }
   free(s->script_path);
   free(s);

@@ -1,8 +1,8 @@
 /*
  * worker.c — worker threads: require('native.worker').
  *
- * Each Worker is one OS thread (uv_thread) that creates, runs and frees its
- * own lstr_state and uv_loop_t.  Nothing Lua crosses between threads: the
+ * Each Worker runs on an OS thread (worker_thread.c) in its own lstr_state,
+ * created, run and freed there.  Nothing Lua crosses between threads: the
  * parent encodes what the worker starts with (lua/worker_threads.lua's boot
  * table: source, workerData, env, argv...) with the structured-clone
  * serializer, and from then on the two talk over one channel
@@ -14,10 +14,10 @@
  *
  * Ownership: the lstr_worker (worker.h) is shared, reference counted (the
  * parent's handle, the thread).  The thread posts EXIT, then frees its state
- * and its reference; the parent detaches the thread when it takes the EXIT
- * item; a Worker collected or closed before that asks the thread to stop
- * and detaches it.  terminate() sets `terminating`, wakes the worker's
- * loop through `ctl` and interrupts running Lua (worker_interrupt.c).
+ * and its reference (threads are detached: nobody joins them); a Worker
+ * collected or closed before its EXIT asks the thread to stop.  terminate()
+ * sets `terminating`, wakes the worker's loop through `ctl` and interrupts
+ * running Lua (worker_interrupt.c).
  *
  * resourceLimits.maxOldGenerationSizeMb (alias maxHeapSizeMb) is the state
  * allocator's mem_limit; an allocation refused there ends the worker with
@@ -29,7 +29,6 @@
 
 #include <limits.h>
 #include <stdlib.h>
-#include <pthread.h>
 #include <string.h>
 
 static atomic_int next_thread_id = 1;
@@ -47,12 +46,6 @@ void worker_release(lstr_worker *w) {
 }
 
 /* ---------------------------------------------------------- worker thread */
-
-/* The thread's C stack (resourceLimits.stackSizeMb): at least what the
- * runtime's own C frames need, at most what is sane to reserve. */
-#define WORKER_STACK_MIN ((size_t)512 << 10)
-#define WORKER_STACK_MAX ((size_t)1 << 30)
-#define WORKER_STACK_DEFAULT ((size_t)4 << 20)
 
 /* Post an error table {code=, message=, stack=} built here to the parent. */
 static void post_error(lstr_worker *w, lua_State *L, const char *code, const char *message) {
@@ -116,7 +109,7 @@ static int run_worker_entry(lstr_worker *w, lstr_state *s) {
   }
   lua_settop(L, 0);
   return 0;
-failed: /* out of memory is reported by worker_main, once it has room */
+failed: /* out of memory is reported by lstr_worker_run, once it has room */
   if (!s->exiting && !s->out_of_memory) {
     const char *msg = lua_tostring(L, -1);
     post_error(w, L, "ERR_WORKER_INIT_FAILED", msg ? msg : "cannot start the worker");
@@ -125,9 +118,8 @@ failed: /* out of memory is reported by worker_main, once it has room */
   return 1;
 }
 
-/* Run the worker w on this thread with its freshly booted state s (NULL:
- * the state could not be created), then tell the parent and free it all. */
-static void worker_run(lstr_worker *w, lstr_state *s) {
+/* Run w in its freshly booted state s (NULL: none could be created). */
+int lstr_worker_run(lstr_worker *w, lstr_state *s) {
   int code = 1;
   lstr_interrupt_enter(w);
   if (!s) goto out;
@@ -166,133 +158,19 @@ static void worker_run(lstr_worker *w, lstr_state *s) {
 
 out:
   lstr_interrupt_leave();
-  /* Tell the parent first, then free: the state's teardown (finalizers, the
-   * heap, the loop) overlaps with what the parent does next, and the parent
-   * does not wait for it (the thread is detached, see lstr_worker_exited). */
+  return code;
+}
+
+/* Tell the parent before the state is freed: the state's teardown
+ * (finalizers, the heap) overlaps with what the parent does next, and the
+ * parent does not wait for it (the thread is detached). */
+void lstr_worker_report_exit(lstr_worker *w, int code) {
   channel_close_end(w->ch, 1, 0); /* later posts to this worker are dropped */
   channel_push(w->ch, 0, (port_item){ ITEM_EXIT, code, NULL }, NULL);
   uv_mutex_lock(&w->lock);
   w->done = 1; /* no request_stop marks this thread from now on */
   uv_mutex_unlock(&w->lock);
-  lstr_atomics_clear_interrupt(uv_thread_self()); /* the id may be reused */
-  if (s) lstr_state_free(s);
-  w->s = NULL;
-  worker_release(w);
-}
-
-static void worker_main(void *arg) {
-  lstr_worker *w = arg;
-  lstr_state_options o = {
-    .mem_limit = w->mem_limit, .thread_id = w->thread_id, .is_main_thread = 0, .worker = w,
-  };
-  worker_run(w, lstr_state_new(&o));
-}
-
-/* ---- the spare thread ----
- * Booting a state (the runtime's Lua side: scheduler, promises, timers,
- * process, events...) is most of what starting a worker costs, and none of
- * it depends on the Worker's options: what does (source, workerData, env,
- * argv) arrives in the boot message and is applied by worker_start, after
- * the boot.  So once a state has spawned a worker, one thread boots the next
- * worker's state ahead of time and waits for a spawn to claim it; a spawn
- * then only has the entry chunk to run.  A spare nobody claims within
- * SPARE_IDLE_NS frees itself, so a program that spawned once keeps no extra
- * state for long.  Spawns that need what a spare was not built with (a
- * memory limit, another stack size) or that the profiler must see from the
- * start create their own thread, as before. */
-#define SPARE_IDLE_NS ((uint64_t)1000 * 1000 * 1000)
-
-typedef struct spare_thread {
-  uv_thread_t tid;
-  uv_cond_t cond;
-  lstr_worker *claim; /* spare_lock: handed over by a spawn */
-} spare_thread;
-
-static uv_mutex_t spare_lock;
-static spare_thread *spare; /* spare_lock: the one waiting to be claimed */
-static int profiling;       /* --prof: every state must boot knowing its thread */
-static uv_once_t spare_once = UV_ONCE_INIT;
-static void spare_init(void) {
-  uv_mutex_init(&spare_lock);
-  /* read once: the environment is the process's (cli.c sets this before
-   * any state exists); getenv racing a setenv elsewhere is not safe */
-  profiling = getenv("LUSTER_PROF") != NULL;
-}
-
-/* The modules every worker loads (worker_threads reads which thread it is
- * in again when luster.worker_boot starts the worker). */
-static void spare_preload(lua_State *L) {
-  static const char *const mods[] = { "luster.worker_boot", "luster.worker_port", "worker_threads" };
-  for (size_t i = 0; i < sizeof mods / sizeof *mods; i++) {
-    lua_getglobal(L, "require");
-    lua_pushstring(L, mods[i]);
-    if (lua_pcall(L, 1, 0, 0) != 0) lua_pop(L, 1); /* then the worker loads it */
-  }
-}
-
-static void spare_main(void *arg) {
-  spare_thread *me = arg;
-  lstr_state_options o = { .is_main_thread = 0 };
-  lstr_state *s = lstr_state_new(&o);
-  if (s) spare_preload(s->L);
-  uv_mutex_lock(&spare_lock);
-  uint64_t until = uv_hrtime() + SPARE_IDLE_NS;
-  while (!me->claim) {
-    uint64_t now = uv_hrtime();
-    if (now >= until || uv_cond_timedwait(&me->cond, &spare_lock, until - now) != 0) {
-      if (me->claim) break;
-      /* nobody came: no spawn can claim this thread from now on */
-      if (spare == me) spare = NULL;
-      pthread_detach(pthread_self());
-      uv_mutex_unlock(&spare_lock);
-      uv_cond_destroy(&me->cond);
-      free(me);
-      if (s) lstr_state_free(s);
-      return;
-    }
-  }
-  lstr_worker *w = me->claim;
-  uv_mutex_unlock(&spare_lock);
-  uv_cond_destroy(&me->cond);
-  free(me);
-  if (s) { /* it becomes w's state: what the options would have set */
-    s->worker = w;
-    s->thread_id = w->thread_id;
-  }
-  worker_run(w, s);
-}
-
-/* Under spare_lock: start a spare thread (nothing happens when it cannot). */
-static void spare_start_locked(void) {
-  spare_thread *sp = calloc(1, sizeof *sp);
-  if (!sp) return;
-  if (uv_cond_init(&sp->cond) != 0) { free(sp); return; }
-  uv_thread_options_t opts = { UV_THREAD_HAS_STACK_SIZE, WORKER_STACK_DEFAULT };
-  if (uv_thread_create_ex(&sp->tid, &opts, spare_main, sp) != 0) {
-    uv_cond_destroy(&sp->cond);
-    free(sp);
-    return;
-  }
-  spare = sp;
-}
-
-/* Hand w to the spare thread (w->tid set), or return 0 when there is none
- * or w needs a thread of its own.  Starts the next spare either way. */
-static int spare_take(lstr_worker *w, size_t stack) {
-  uv_once(&spare_once, spare_init);
-  if (w->mem_limit || stack != WORKER_STACK_DEFAULT || profiling) return 0;
-  int taken = 0;
-  uv_mutex_lock(&spare_lock);
-  if (spare) {
-    w->tid = spare->tid;
-    spare->claim = w;
-    uv_cond_signal(&spare->cond);
-    spare = NULL; /* it frees its record once it has read the claim */
-    taken = 1;
-  }
-  spare_start_locked();
-  uv_mutex_unlock(&spare_lock);
-  return taken;
+  lstr_atomics_clear_interrupt(uv_thread_self()); /* the thread runs others next */
 }
 
 /* ------------------------------------------------------------ parent side */
@@ -315,7 +193,8 @@ static void request_stop(lstr_worker *w) {
     /* A thread blocked in Atomics.wait (even with no timeout) returns from
      * it, and any later wait returns at once; the interrupt above then
      * stops it at its next instruction.  Cleared by the thread once done
-     * (worker_main), under this lock's ordering: no mark outlives it. */
+     * (lstr_worker_report_exit), under this lock's ordering: no mark
+     * outlives it. */
     lstr_atomics_interrupt(w->tid);
   }
   uv_mutex_unlock(&w->lock);
@@ -340,14 +219,14 @@ static void kick_cb(uv_timer_t *t) {
   request_stop(w);
 }
 
+/* The thread is never joined (worker_thread.c detaches every one: it frees
+ * the state after posting EXIT, then may run another worker, and a parked
+ * thread never returns). */
 void lstr_worker_exited(port_h *p) {
   lstr_worker *w = p->w;
   if (!w || w->joined) return;
   w->joined = 1;
   stop_kick(w);
-  /* Detached rather than joined: it frees its state after posting EXIT (and
-   * a parked thread never returns). */
-  pthread_detach(w->tid);
 }
 
 void lstr_worker_handle_gone(port_h *p) {
@@ -358,7 +237,6 @@ void lstr_worker_handle_gone(port_h *p) {
   if (!w->joined) {
     w->joined = 1;
     request_stop(w);
-    pthread_detach(w->tid);
   }
   worker_release(w);
 }
@@ -400,8 +278,7 @@ static int worker_spawn(lua_State *L) {
   channel_retain(ch);
   port_h *p = port_push_new(L, ch, 0);
   p->w = w;
-  uv_thread_options_t opts = { UV_THREAD_HAS_STACK_SIZE, stack };
-  int rc = spare_take(w, stack) ? 0 : uv_thread_create_ex(&w->tid, &opts, worker_main, w);
+  int rc = lstr_worker_thread_start(w, stack);
   if (rc != 0) {
     w->joined = 1;
     w->refs = 1; /* the thread's never existed */

@@ -5,7 +5,7 @@
  * handle) and the worker thread; it is reference counted (one each) and the
  * fields marked "lock" are read and written under `lock`.  The worker's
  * lstr_state and loop belong to the worker thread alone: created and freed
- * there.
+ * there (the thread itself may go on to run other workers: worker_thread.c).
  */
 #ifndef LSTR_WORKER_H
 #define LSTR_WORKER_H
@@ -43,6 +43,22 @@ struct lstr_worker {
 };
 
 void worker_release(lstr_worker *w);
+
+/* The thread's C stack (resourceLimits.stackSizeMb): at least what the
+ * runtime's own C frames need, at most what is sane to reserve. */
+#define WORKER_STACK_MIN ((size_t)512 << 10)
+#define WORKER_STACK_MAX ((size_t)1 << 30)
+#define WORKER_STACK_DEFAULT ((size_t)4 << 20)
+
+/* worker.c, on the worker's thread: run w in its freshly booted state s
+ * (NULL: none could be created) until its loop ends; returns the exit code.
+ * Then lstr_worker_report_exit tells the parent; the state is freed after. */
+int lstr_worker_run(lstr_worker *w, lstr_state *s);
+void lstr_worker_report_exit(lstr_worker *w, int code);
+
+/* worker_thread.c: run w (w->tid set) on a spare thread or a new one with
+ * this stack size; 0 or a libuv error. */
+int lstr_worker_thread_start(lstr_worker *w, size_t stack);
 
 /* worker_interrupt.c: the executable segments of every loaded object */
 typedef struct code_ranges { int n; uintptr_t r[][2]; } code_ranges;
