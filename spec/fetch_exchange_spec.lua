@@ -5,47 +5,15 @@
 -- backpressure, the bytes sent, and a Headers made from the head on
 -- first use.
 local http = require('http')
-local net = require('net')
 local zlib = require('zlib')
 
-local function sleep(ms) await(Promise.new(function(r) setTimeout(r, ms) end)) end
+local sleep = require('helpers.serve').sleep
+local raw = require('helpers.raw_http')
+local close, on_heads = raw.close, raw.on_heads
 
 local function raw_server(on_socket)
-  local conns = {}
-  local server = net.createServer(function(sock)
-    conns[#conns + 1] = sock
-    sock:on('error', function() end)
-    on_socket(sock)
-  end)
-  server._spec_conns = conns
-  await(Promise.new(function(resolve) server:listen(0, '127.0.0.1', resolve) end))
-  return server, 'http://127.0.0.1:' .. server:address().port
-end
-
--- (the client's pooled connections would keep the server open until they
--- idle out)
-local function close(server)
-  for _, sock in ipairs(server._spec_conns) do sock:destroy() end
-  await(Promise.new(function(r) server:close(r) end))
-end
-
--- on_request(sock, head, n, body) for every request a connection reads.
-local function on_heads(sock, on_request)
-  local buf, n = '', 0
-  sock:on('data', function(d)
-    buf = buf .. tostring(d)
-    while true do
-      local e = buf:find('\r\n\r\n', 1, true)
-      if not e then return end
-      local head = buf:sub(1, e + 3)
-      local len = tonumber(head:match('\n[Cc]ontent%-[Ll]ength: *(%d+)')) or 0
-      if #buf < e + 3 + len then return end
-      local body = buf:sub(e + 4, e + 3 + len)
-      buf = buf:sub(e + 4 + len)
-      n = n + 1
-      on_request(sock, head, n, body)
-    end
-  end)
+  local server, port = raw.server(on_socket)
+  return server, 'http://127.0.0.1:' .. port
 end
 
 local function answer(text)

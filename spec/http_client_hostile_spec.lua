@@ -4,40 +4,10 @@
 -- read.  Whatever the server does, the client reports an error with Node's
 -- code and nothing hangs.
 local http = require('http')
-local net = require('net')
 
-local function sleep(ms) await(Promise.new(function(r) setTimeout(r, ms) end)) end
-
-local function raw_server(on_socket)
-  local server = net.createServer(function(sock)
-    sock:on('error', function() end)
-    on_socket(sock)
-  end)
-  await(Promise.new(function(resolve) server:listen(0, '127.0.0.1', resolve) end))
-  return server, server:address().port
-end
-
-local function close(server) await(Promise.new(function(r) server:close(r) end)) end
-
--- Call on_request(sock, head, n) for every request head a connection reads
--- (n counts the connection's requests); request bodies are skipped by
--- their Content-Length.
-local function on_heads(sock, on_request)
-  local buf, n = '', 0
-  sock:on('data', function(d)
-    buf = buf .. tostring(d)
-    while true do
-      local e = buf:find('\r\n\r\n', 1, true)
-      if not e then return end
-      local head = buf:sub(1, e + 3)
-      local len = tonumber(head:match('\n[Cc]ontent%-[Ll]ength: *(%d+)')) or 0
-      if #buf < e + 3 + len then return end
-      buf = buf:sub(e + 4 + len)
-      n = n + 1
-      on_request(sock, head, n)
-    end
-  end)
-end
+local sleep = require('helpers.serve').sleep
+local raw = require('helpers.raw_http')
+local raw_server, close, on_heads = raw.server, raw.close, raw.on_heads
 
 local OK = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'
 

@@ -615,18 +615,12 @@ local HOOKS = {
 
 -- Response parsers of sockets resting in a pool, for the next request on
 -- any socket: an idle keep-alive connection holds none.
-local spare_parsers, SPARE_MAX = {}, 64
+local spare_parsers = require('luster.spares').new(64)
 
 local function parser_for(sock)
   local p = rawget(sock, '_http_parser')
   if p then return p end
-  local n = #spare_parsers
-  if n > 0 then
-    p = spare_parsers[n]
-    spare_parsers[n] = nil
-  else
-    p = native_parser.new()
-  end
+  p = spare_parsers:take() or native_parser.new()
   sock._http_parser = p
   return p
 end
@@ -635,7 +629,7 @@ local function rest_parser(sock)
   local p = rawget(sock, '_http_parser')
   if not p then return end
   sock._http_parser = nil
-  if #spare_parsers < SPARE_MAX then spare_parsers[#spare_parsers + 1] = p end
+  spare_parsers:give(p)
 end
 
 local function hook(sock)

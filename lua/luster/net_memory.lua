@@ -14,10 +14,7 @@ local TRIM_MS = 50
 local cycles_since_churn, last_trim, armed = 2, -math.huge, false
 local arm
 
-local function ms_now()
-  local t = process.hrtime()
-  return t[1] * 1000 + t[2] / 1e6
-end
+local ms_now = require('timers')._loop_now
 
 local function on_cycle_end()
   armed = false

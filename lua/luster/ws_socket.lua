@@ -153,15 +153,13 @@ end
 -- A connection holds a frame parser only while a frame or a fragmented
 -- message is partly read; between messages its parser rests here, for
 -- whichever connection reads next (an idle WebSocket holds none).
-local spare_parsers, SPARE_MAX = {}, 16
+local spare_parsers = require('luster.spares').new(16)
 
 local function parser_of(self)
   local p = rawget(self, '_parser')
   if p then return p end
-  local n = #spare_parsers
-  if n > 0 then
-    p = spare_parsers[n]
-    spare_parsers[n] = nil
+  p = spare_parsers:take()
+  if p then
     p:reuse(self.isServer, self._maxPayload, self)
   else
     p = frame.new_parser({ isServer = self.isServer, maxPayload = self._maxPayload }, self)
@@ -174,10 +172,8 @@ local function rest_parser(self)
   local p = rawget(self, '_parser')
   if not (p and p:idle()) then return end
   self._parser = nil
-  if #spare_parsers < SPARE_MAX then
-    p.handler = false
-    spare_parsers[#spare_parsers + 1] = p
-  end
+  p.handler = false   -- a resting parser holds no connection
+  spare_parsers:give(p)
 end
 
 -- Parse bytes read; what the listeners send meanwhile leaves in one write.
