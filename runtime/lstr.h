@@ -40,7 +40,7 @@ struct lstr_state {
   /* allocator accounting; mem_limit == 0 means unlimited */
   lua_Alloc base_alloc;  /* the allocator state_alloc forwards to (state.c) */
   void *base_ud;
-  int borrowed_arena;    /* base_alloc is a thread's arena that outlives the state */
+  lua_State *own_arena;  /* the arena this state made for itself (NULL: a thread's, borrowed) */
   size_t mem_used;
   size_t mem_limit;
   int out_of_memory;     /* set when an allocation was refused */

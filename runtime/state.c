@@ -69,25 +69,24 @@ static lua_State *new_lua_state(lstr_state *s, lua_State *arena) {
   return lua_newstate(state_alloc, s);
 #else
   (void)system_alloc;
-  if (arena) {
-    s->base_alloc = lua_getallocf(arena, &s->base_ud);
-    s->borrowed_arena = 1;
-    return lua_newstate(state_alloc, s);
+  if (!arena) {
+    arena = s->own_arena = lstr_arena_new();
+    if (!arena) return NULL;
   }
-  lua_State *L = luaL_newstate();
-  if (!L) return NULL;
-  s->base_alloc = lua_getallocf(L, &s->base_ud);
-  lua_setallocf(L, state_alloc, s);
-  return L;
+  s->base_alloc = lua_getallocf(arena, &s->base_ud);
+  return lua_newstate(state_alloc, s);
 #endif
 }
 
-/* lua_close, handing LuaJIT back its own allocator first: it then frees the
- * state's whole arena at once instead of leaving it behind.  A borrowed
- * arena stays: LuaJIT frees the state's last block through state_alloc. */
+/* The allocator stays state_alloc through lua_close, so finalizers that run
+ * there still find their state through lstr_ctx.  LuaJIT frees the state's
+ * blocks through it; closing the arena afterwards drops what is left of its
+ * pages at once (a borrowed arena stays with its thread). */
 static void close_lua_state(lstr_state *s) {
-  if (!s->borrowed_arena) lua_setallocf(s->L, s->base_alloc, s->base_ud);
-  lua_close(s->L);
+  if (s->L) lua_close(s->L);
+  s->L = NULL;
+  if (s->own_arena) lstr_arena_free(s->own_arena);
+  s->own_arena = NULL;
 }
 
 /* The arena is that of a bare LuaJIT state (LuaJIT has no public call that
@@ -272,8 +271,7 @@ void lstr_state_free(lstr_state *s) {
   /* Atomics.waitAsync waiters of this state: unhook them before anything
    * closes, so a notify from another thread cannot reach a dead state */
   lstr_atomics_forget_state(s);
-  if (s->L) close_lua_state(s); /* finalizers close the handles they own */
-  s->L = NULL;
+  close_lua_state(s); /* finalizers close the handles they own */
   if (!uv_is_closing((uv_handle_t *)&s->immediate_check)) uv_close((uv_handle_t *)&s->immediate_check, NULL);
   if (!uv_is_closing((uv_handle_t *)&s->immediate_idle)) uv_close((uv_handle_t *)&s->immediate_idle, NULL);
   if (s->owns_loop || s->owns_loop_handles) {

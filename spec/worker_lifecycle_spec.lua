@@ -240,3 +240,25 @@ describe('spare worker threads', function()
     assert.is_true(done_ms - last_ms < 900, ('exited %.0f ms after its last line'):format(done_ms - last_ms))
   end)
 end)
+
+describe('a worker state closing', function()
+  it('still serves the runtime to finalizers that run as it closes', function()
+    -- lua_close runs every finalizer left; one that reaches a native needing
+    -- the state (here the loop clock, whose timer is made on first use)
+    -- must find it, not the allocator's bare arena
+    local seen = Float64Array(SharedArrayBuffer(16))
+    local main_ms = require('timers')._loop_now()
+    local w = wt.Worker([[
+      local seen = require('worker_threads').workerData
+      local timers = require('timers')
+      _G.keep = newproxy(true)
+      getmetatable(_G.keep).__gc = function()
+        seen[0] = timers._loop_now()
+        seen[1] = timers.setTimeout(function() end, 10) and 1 or 0
+      end
+    ]], { eval = true, workerData = seen })
+    assert.are.equal(0, await(exit_of(w)))
+    assert.is_true(math.abs(seen[0] - main_ms) < 60000, 'loop clock at close: ' .. seen[0] .. ' vs ' .. main_ms)
+    assert.are.equal(1, seen[1])
+  end)
+end)

@@ -10,6 +10,14 @@ if not wt.isMainThread then
   return
 end
 
+-- luster_free closes the state: a finalizer run then still reaches the
+-- runtime (setImmediate finds its state through the allocator)
+_G.at_close = newproxy(true)
+getmetatable(_G.at_close).__gc = function()
+  setImmediate(function() end)
+  io.stdout:write(('finalizer at close: loop ms %d\n'):format(require('timers')._loop_now()))
+end
+
 local sab = SharedArrayBuffer(4)
 Int32Array(sab)[0] = 37
 local server

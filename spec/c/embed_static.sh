@@ -3,7 +3,8 @@
 # (so nothing can fall back to libluster.so), link spec/c/embed_static.c
 # with `pkg-config --static luster` alone, and run spec/c/embed_static.lua
 # in it: an HTTP request (curl) answered by a worker thread, Atomics and a
-# timer (both reached through LuaJIT's FFI), and lua-cjson.
+# timer (both reached through LuaJIT's FFI), lua-cjson, and a finalizer
+# that reaches the runtime as luster_free closes the state.
 set -euo pipefail
 build="$1" src="$2"
 prefix="$(mktemp -d)"
@@ -29,5 +30,7 @@ echo "$body"
 rc=0; wait "$pid" || rc=$?; pid=
 cat "$out"
 [ "$rc" -eq 0 ] || { echo "embed_static: exit code $rc" >&2; exit 1; }
+grep -q '^finalizer at close: loop ms [0-9]' "$out" ||
+  { echo "embed_static: no finalizer ran as the state closed" >&2; exit 1; }
 [ "$body" = "worker: 12 squared is 144, Atomics 37, timer fired, json [1]" ] ||
   { echo "embed_static: unexpected answer" >&2; exit 1; }
