@@ -375,12 +375,10 @@ static void add_header(lua_State *L, int t, const char *name, size_t nlen, const
   lua_rawset(L, t);
 }
 
-/* parse_headers(raw) -> {name = value}; parse_headers(raw, true) -> the
- * raw list {name, value, name, value...} with the names as sent. */
-static int parse_headers(lua_State *L) {
-  size_t len;
-  const char *raw = luaL_checklstring(L, 1, &len);
-  int as_list = lua_toboolean(L, 2);
+/* Push the headers of `raw` ("name\0value\0" pairs): {name = value} by
+ * Node's rules (add_header), or with as_list the flat rawHeaders list.  The
+ * client's response parser (http_parser.c) keeps its heads in this form too. */
+void http_push_headers(lua_State *L, const char *raw, size_t len, int as_list) {
   lua_createtable(L, as_list ? 16 : 0, as_list ? 0 : 8);
   int t = lua_gettop(L), i = 0;
   const char *p = raw, *end = raw + len;
@@ -401,6 +399,14 @@ static int parse_headers(lua_State *L) {
     }
     p = vz + 1;
   }
+}
+
+/* parse_headers(raw) -> {name = value}; parse_headers(raw, true) -> the
+ * rawHeaders list */
+static int parse_headers(lua_State *L) {
+  size_t len;
+  const char *raw = luaL_checklstring(L, 1, &len);
+  http_push_headers(L, raw, len, lua_toboolean(L, 2));
   return 1;
 }
 

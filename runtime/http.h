@@ -167,6 +167,7 @@ int http_respond(lua_State *L);   /* native.http.respond */
 int http_inform(lua_State *L);    /* native.http.inform: a 1xx response */
 int http_check_headers(lua_State *L); /* native.http.check_headers(t) */
 int http_check_header(lua_State *L);  /* native.http.check_header(name, value) */
+void http_push_headers(lua_State *L, const char *raw, size_t len, int as_list); /* "k\0v\0" -> a table */
 
 /* The socket itself, under TLS (http_conn_write is TLS-aware) */
 int http_conn_write_raw(http_conn *c, uv_buf_t *bufs, int nbufs);

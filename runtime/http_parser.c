@@ -10,31 +10,38 @@
  * handed back untouched; `p:resume()` continues with the next response.
  * Consecutive body pieces of one read are joined into one 'body' event.
  *
- * Building the result tables inside llhttp's callbacks is plain C API work
- * on a stack the caller prepared; no user code runs there.  Limits: a head
+ * A head's headers collect in C as "name\0value\0" pairs (as the server's
+ * do) and reach Lua as one string, head.raw; head.headers and
+ * head.rawHeaders are made from it when first read.  Building the event
+ * list inside llhttp's callbacks is plain C API work on a stack the caller
+ * prepared; no user code runs there.  Limits: a head
  * larger than `max_header_size` (Node's 16 KiB) is HPE_HEADER_OVERFLOW.
  */
-#include "lstr.h"
-#include <llhttp.h>
+#include "http.h"
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define PARSER_MT "luster.http_parser"
+#define HEAD_MT "luster.http_parser.head"
 
 typedef struct {
   llhttp_t p;
   lua_State *L;         /* set during execute */
   int ev;               /* stack index of the event list */
   int nev;
-  int head;             /* stack index of the head being built, 0 = none */
   char *body;           /* pending body bytes of this execute (not a luaL_Buffer:
                            events are pushed in between, and those use the stack) */
   size_t blen, bcap;
-  char *field, *value;  /* the header being parsed */
-  size_t flen, fcap, vlen, vcap;
-  char *lower;          /* the field lower-cased, for the headers map */
-  size_t lcap;
-  int in_value;
+  /* the head's headers so far, as "name\0value\0" pairs (http.c's
+   * http_push_headers form): kept here, not in Lua, so a head that spans
+   * reads loses nothing, and its tables are made only if Lua asks */
+  char *raw;
+  size_t rlen, rcap;
+  size_t field_at;      /* where the header being parsed starts in raw */
+  int hstate;           /* 0 between headers, 1 in a name, 2 in a value */
+  char *enc;            /* Content-Encoding values (", "-joined), for fetch's decoding */
+  size_t elen, ecap;
   size_t head_bytes, max_head;
   int skip_body;        /* the request was HEAD: no body whatever the headers say */
   int status_len;
@@ -78,8 +85,8 @@ static int on_message_begin(llhttp_t *p) {
   rparser *r = p->data;
   r->head_bytes = 0;
   r->status_len = 0;
-  r->flen = r->vlen = 0;
-  r->in_value = 0;
+  r->rlen = r->elen = 0;
+  r->hstate = 0;
   return 0;
 }
 
@@ -93,123 +100,103 @@ static int on_status(llhttp_t *p, const char *at, size_t n) {
   return 0;
 }
 
-/* the head table: {status=, statusMessage=, httpVersion=, rawHeaders={},
- * headers={}}.  `headers` is Node's IncomingMessage.headers, made here so
- * the client does not walk rawHeaders again: names lower-cased, repeats
- * joined with ', ', set-cookie a list.  rawHeaders sits at head+1 and
- * headers at head+2 on the stack while the head is built. */
-static void start_head(rparser *r) {
-  if (r->head) return;
-  lua_State *L = r->L;
-  lua_createtable(L, 0, 8);
-  r->head = lua_gettop(L);
-  lua_createtable(L, 16, 0);
-  lua_pushvalue(L, -1);
-  lua_setfield(L, r->head, "rawHeaders");
-  lua_createtable(L, 0, 8);
-  lua_pushvalue(L, -1);
-  lua_setfield(L, r->head, "headers");
-}
-
-static void drop_head(rparser *r) {
-  lua_settop(r->L, r->head - 1);
-  r->head = 0;
-}
-
-static int end_header(rparser *r) {
-  if (!r->flen && !r->in_value) return 0;
-  lua_State *L = r->L;
-  start_head(r);
-  int raw = r->head + 1, map = r->head + 2;
-  int n = (int)lua_objlen(L, raw);
-  const char *field = r->field ? r->field : "";
-  lua_pushlstring(L, field, r->flen);
-  lua_rawseti(L, raw, n + 1);
-  lua_pushlstring(L, r->value ? r->value : "", r->vlen);
-  lua_pushvalue(L, -1);
-  lua_rawseti(L, raw, n + 2);
-  /* stack: value */
-  if (grow(&r->lower, &r->lcap, r->flen + 1)) return -1;
-  for (size_t i = 0; i < r->flen; i++) {
-    unsigned char c = (unsigned char)field[i];
-    r->lower[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-  }
-  int cookie = r->flen == 10 && memcmp(r->lower, "set-cookie", 10) == 0;
-  lua_pushlstring(L, r->lower, r->flen);   /* value, name */
-  lua_pushvalue(L, -1);
-  lua_rawget(L, map);                      /* value, name, have */
-  if (lua_isnil(L, -1)) {
-    lua_pop(L, 1);
-    if (cookie) {
-      lua_createtable(L, 2, 0);
-      lua_pushvalue(L, -3);
-      lua_rawseti(L, -2, 1);
-      lua_rawset(L, map);
-      lua_pop(L, 1);
-    } else {
-      lua_insert(L, -2);                   /* name, value */
-      lua_rawset(L, map);
-    }
-  } else if (lua_istable(L, -1)) {         /* set-cookie: append */
-    lua_pushvalue(L, -3);
-    lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
-    lua_pop(L, 3);
-  } else {                                 /* have .. ', ' .. value */
-    lua_pushliteral(L, ", ");
-    lua_pushvalue(L, -4);
-    lua_concat(L, 3);                      /* value, name, joined */
-    lua_rawset(L, map);
-    lua_pop(L, 1);
-  }
-  r->flen = r->vlen = 0;
-  r->in_value = 0;
+static int append(char **p, size_t *len, size_t *cap, const char *at, size_t n) {
+  if (grow(p, cap, *len + n)) return -1;
+  memcpy(*p + *len, at, n);
+  *len += n;
   return 0;
 }
 
 static int on_header_field(llhttp_t *p, const char *at, size_t n) {
   rparser *r = p->data;
   if (count_head(r, n)) return -1;
-  if (r->in_value && end_header(r)) return -1;
-  if (n == 0) return 0;
-  if (grow(&r->field, &r->fcap, r->flen + n)) return -1;
-  memcpy(r->field + r->flen, at, n);
-  r->flen += n;
-  return 0;
+  if (r->hstate != 1) {
+    r->field_at = r->rlen;
+    r->hstate = 1;
+  }
+  return append(&r->raw, &r->rlen, &r->rcap, at, n);
+}
+
+static int on_header_field_complete(llhttp_t *p) {
+  rparser *r = p->data;
+  r->hstate = 2;
+  return append(&r->raw, &r->rlen, &r->rcap, "", 1);
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t n) {
   rparser *r = p->data;
   if (count_head(r, n)) return -1;
-  r->in_value = 1;
-  if (n == 0) return 0;   /* an empty value: the buffer may not exist yet */
-  if (grow(&r->value, &r->vcap, r->vlen + n)) return -1;
-  memcpy(r->value + r->vlen, at, n);
-  r->vlen += n;
-  return 0;
+  return append(&r->raw, &r->rlen, &r->rcap, at, n);
 }
 
+static int on_header_value_complete(llhttp_t *p) {
+  rparser *r = p->data;
+  const char *name = r->raw + r->field_at;
+  size_t name_len = strlen(name), value_at = r->field_at + name_len + 1;
+  /* llhttp drops a value's leading whitespace; drop the trailing too */
+  while (r->rlen > value_at && (r->raw[r->rlen - 1] == ' ' || r->raw[r->rlen - 1] == '\t')) r->rlen--;
+  if (name_len == 16 && strncasecmp(name, "content-encoding", 16) == 0) {
+    if ((r->elen && append(&r->enc, &r->elen, &r->ecap, ", ", 2)) ||
+        append(&r->enc, &r->elen, &r->ecap, r->raw + value_at, r->rlen - value_at))
+      return -1;
+  }
+  r->hstate = 0;
+  return append(&r->raw, &r->rlen, &r->rcap, "", 1);
+}
+
+/* head.headers and head.rawHeaders, made from head.raw on first use: most
+ * fetches read neither */
+static int head_index(lua_State *L) {
+  size_t klen;
+  const char *k = lua_tolstring(L, 2, &klen);
+  int as_list;
+  if (k && klen == 7 && memcmp(k, "headers", 7) == 0) as_list = 0;
+  else if (k && klen == 10 && memcmp(k, "rawHeaders", 10) == 0) as_list = 1;
+  else return 0;
+  size_t len;
+  lua_getfield(L, 1, "raw");
+  const char *raw = lua_tolstring(L, -1, &len);
+  http_push_headers(L, raw ? raw : "", raw ? len : 0, as_list);
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, 1);
+  return 1;
+}
+
+/* the head: {status=, statusMessage=, httpVersion=, keepAlive=, upgrade=,
+ * raw=, contentEncoding=}, its headers and rawHeaders (Node's
+ * IncomingMessage's) made from raw when read (head_index) */
 static int on_headers_complete(llhttp_t *p) {
   rparser *r = p->data;
   lua_State *L = r->L;
-  if (end_header(r)) return -1;
-  start_head(r);
+  lua_createtable(L, 0, 8);
   lua_pushinteger(L, p->status_code);
-  lua_setfield(L, r->head, "status");
+  lua_setfield(L, -2, "status");
   lua_pushlstring(L, r->status, (size_t)r->status_len);
-  lua_setfield(L, r->head, "statusMessage");
+  lua_setfield(L, -2, "statusMessage");
   if (p->http_major == 1 && p->http_minor <= 1) lua_pushstring(L, p->http_minor ? "1.1" : "1.0");
   else lua_pushfstring(L, "%d.%d", p->http_major, p->http_minor);
-  lua_setfield(L, r->head, "httpVersion");
+  lua_setfield(L, -2, "httpVersion");
   lua_pushboolean(L, llhttp_should_keep_alive(p));
-  lua_setfield(L, r->head, "keepAlive");
+  lua_setfield(L, -2, "keepAlive");
   int upgrade = p->upgrade && (p->status_code == 101 || (p->status_code >= 200 && p->status_code < 300));
   lua_pushboolean(L, upgrade);
-  lua_setfield(L, r->head, "upgrade");
+  lua_setfield(L, -2, "upgrade");
+  lua_pushlstring(L, r->raw ? r->raw : "", r->rlen);
+  lua_setfield(L, -2, "raw");
+  if (r->elen) {
+    lua_pushlstring(L, r->enc, r->elen);
+    lua_setfield(L, -2, "contentEncoding");
+  }
+  luaL_getmetatable(L, HEAD_MT);
+  lua_setmetatable(L, -2);
+  r->rlen = r->elen = 0;
+  int head = lua_gettop(L);
   flush_body(r);
   push_event(r, "head");
-  lua_pushvalue(L, r->head);
+  lua_pushvalue(L, head);
   lua_rawseti(L, r->ev, ++r->nev);
-  drop_head(r);
+  lua_settop(L, head - 1);
   if (upgrade) return 2;          /* no body; the rest is the new protocol */
   if (r->skip_body) return 1;     /* a response to HEAD */
   /* 204 and 304 never have a body (RFC 9110 6.4.1), whatever Content-Length
@@ -241,7 +228,9 @@ static void settings_init(void) {
   settings.on_message_begin = on_message_begin;
   settings.on_status = on_status;
   settings.on_header_field = on_header_field;
+  settings.on_header_field_complete = on_header_field_complete;
   settings.on_header_value = on_header_value;
+  settings.on_header_value_complete = on_header_value_complete;
   settings.on_headers_complete = on_headers_complete;
   settings.on_body = on_body;
   settings.on_message_complete = on_message_complete;
@@ -266,7 +255,6 @@ static int parser_new(lua_State *L) {
 /* Push events, rest, err for a finished llhttp call. */
 static int results(lua_State *L, rparser *r, llhttp_errno_t rc, const char *data, size_t n) {
   flush_body(r);
-  if (r->head) drop_head(r);
   lua_pushvalue(L, r->ev);
   if (rc == HPE_OK) { lua_pushnil(L); lua_pushnil(L); return 3; }
   if (rc == HPE_PAUSED || rc == HPE_PAUSED_UPGRADE) {
@@ -337,6 +325,8 @@ static int parser_reset(lua_State *L) {
   llhttp_init(&r->p, HTTP_RESPONSE, &settings);
   r->p.data = r;
   r->overflow = 0;
+  r->rlen = r->elen = 0;
+  r->hstate = 0;
   return 0;
 }
 
@@ -348,6 +338,8 @@ static int parser_begin(lua_State *L) {
   llhttp_init(&r->p, HTTP_RESPONSE, &settings);
   r->p.data = r;
   r->overflow = 0;
+  r->rlen = r->elen = 0;
+  r->hstate = 0;
   r->skip_body = strcmp(m, "HEAD") == 0;
   r->max_head = (size_t)luaL_optinteger(L, 3, 16 * 1024);
   return 0;
@@ -355,11 +347,10 @@ static int parser_begin(lua_State *L) {
 
 static int parser_gc(lua_State *L) {
   rparser *r = check_parser(L);
-  free(r->field);
-  free(r->value);
+  free(r->raw);
+  free(r->enc);
   free(r->body);
-  free(r->lower);
-  r->field = r->value = r->body = r->lower = NULL;
+  r->raw = r->enc = r->body = NULL;
   return 0;
 }
 
@@ -380,6 +371,10 @@ static const luaL_Reg parser_funcs[] = {
 
 int luaopen_native_http_parser(lua_State *L) {
   lstr_new_class(L, PARSER_MT, parser_methods, parser_gc);
+  luaL_newmetatable(L, HEAD_MT);
+  lua_pushcfunction(L, head_index);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
   luaL_register(L, "native.http_parser", parser_funcs);
   return 1;
 }

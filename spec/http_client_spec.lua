@@ -129,6 +129,38 @@ describe('http client', function()
     server:close()
   end)
 
+  it('keeps every header of a head that arrives over several reads, by Node\'s rules for repeats', function()
+    -- the head in three writes: a header whole in the first, one cut in its
+    -- name and one cut in its value across them; repeats of a first-wins
+    -- header (Content-Type) and of a joined one (X-Multi)
+    local server = net.createServer(function(sock)
+      sock:on('error', function() end)
+      sock:on('data', function()
+        sock:write('HTTP/1.1 200 OK\r\nX-First: 1\r\nContent-Type: text/plain\r\nX-Mul')
+        setTimeout(function()
+          sock:write('ti: one\r\nContent-Type: text/html\r\nX-Multi: tw')
+          setTimeout(function() sock:write('o\r\nX-Last: 3\r\nContent-Length: 2\r\n\r\nok') end, 30)
+        end, 30)
+      end)
+    end)
+    await(Promise.new(function(resolve) server:listen(0, '127.0.0.1', resolve) end))
+    local base = 'http://127.0.0.1:' .. server:address().port
+    local r = await(get(base .. '/', false))
+    assert.are.equal('ok', r.body)
+    assert.are.equal('1', r.headers['x-first'])
+    assert.are.equal('one, two', r.headers['x-multi'])
+    assert.are.equal('text/plain', r.headers['content-type'])
+    assert.are.equal('3', r.headers['x-last'])
+    assert.are.same({ 'X-First', '1', 'Content-Type', 'text/plain', 'X-Multi', 'one', 'Content-Type', 'text/html',
+                      'X-Multi', 'two', 'X-Last', '3', 'Content-Length', '2' }, r.rawHeaders)
+    local f = await(fetch(base .. '/'))
+    assert.are.equal('1', f.headers:get('x-first'))
+    assert.are.equal('one, two', f.headers:get('x-multi'))
+    assert.are.equal('3', f.headers:get('x-last'))
+    assert.are.equal('ok', await(f:text()))
+    server:close()
+  end)
+
   it('reads bodies that spell a parser event, and ends a 304 that states a length', function()
     local conns = 0
     local server = net.createServer(function(sock)

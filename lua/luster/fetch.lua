@@ -150,11 +150,11 @@ local function exchanged(ex, state)
   end
   if type(body) == 'table' then
     body:on('error', noop)   -- reported through the body's readers
-    if state.decode and h.headers['content-encoding'] then body = decoded(body, h.headers['content-encoding']) end
+    if state.decode and h.contentEncoding then body = decoded(body, h.contentEncoding) end
   end
   -- type 'basic', bodyUsed false and redirected false come from the class
   local r = setmetatable({
-    status = status, statusText = h.statusMessage or '', _raw_headers = h.rawHeaders,
+    status = status, statusText = h.statusMessage or '', _raw_headers = h.raw,
     ok = status >= 200 and status < 300, url = state.url.href, _source = body,
   }, Response)
   if state.redirects > 0 then r.redirected = true end

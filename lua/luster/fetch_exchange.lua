@@ -132,8 +132,9 @@ function M.usable_agent(agent)
 end
 
 --- (set by fetch.lua) called once per exchange: on_done(ex, state) with
---- ex.error, or ex.head (the parser's: status, statusMessage, rawHeaders,
---- headers) and ex.value (the body: a string, a Readable, or nil).
+--- ex.error, or ex.head (the parser's: status, statusMessage, raw,
+--- contentEncoding; headers and rawHeaders made from raw when read) and
+--- ex.value (the body: a string, a Readable, or nil).
 M.on_done = nil
 
 --- Start the exchange of `state` (fetch.lua's: url, method, headers,
@@ -224,7 +225,7 @@ function deliver(self)
   local body
   if self.state.method == 'HEAD' or status == 204 or status == 304 then
     body = nil
-  elseif self.complete and not (self.state.decode and h.headers['content-encoding']) then
+  elseif self.complete and not (self.state.decode and h.contentEncoding) then
     body = parts and (parts[2] and concat(parts) or parts[1]) or ''
   else
     body = setmetatable({ _ex = self }, Body)
@@ -242,7 +243,9 @@ end
 local function complete(self, keepalive)
   self.complete = true
   local h = self.head
-  release(self, keepalive and not self.eof and h.keepAlive and h.headers.connection ~= 'close')
+  -- (keepAlive is llhttp's: false for `Connection: close` and for a body
+  -- that ends with the connection)
+  release(self, keepalive and not self.eof and h.keepAlive)
   local body = self.stream
   if body then body:push(nil) else deliver(self) end
 end

@@ -3,6 +3,7 @@
 --- `getSetCookie()`), iteration sorted by lower-cased name as the Fetch
 --- Standard says: `for name, value in h:entries() do`, or `pairs(h)`.
 local errors = require('luster.errors')
+local parse_headers = require('native.http').parse_headers
 
 local type, tostring, sort = type, tostring, table.sort
 
@@ -150,9 +151,11 @@ end
 --- A new empty Headers (fetch without init.headers).
 Headers.empty = new
 
---- Headers of a parsed response head (`rawHeaders`: name, value, ...):
---- llhttp already refused bad names and values; values are trimmed here.
+--- Headers of a parsed response head (`rawHeaders`: name, value, ...,
+--- or the parser's "name\0value\0" string): llhttp already refused bad
+--- names and values; values are trimmed here.
 function Headers.from_raw(raw)
+  if type(raw) == 'string' then raw = parse_headers(raw, true) end
   local self = new()
   local names, values = self._names, self._values
   for i = 1, #raw, 2 do
