@@ -47,6 +47,7 @@ typedef struct {
   int status_len;
   char status[128];
   int overflow;
+  int head_mt_ref;      /* the heads' metatable (registry ref) */
 } rparser;
 
 static void push_event(rparser *r, const char *kind) {
@@ -166,37 +167,52 @@ static int head_index(lua_State *L) {
 /* the head: {status=, statusMessage=, httpVersion=, keepAlive=, upgrade=,
  * raw=, contentEncoding=}, its headers and rawHeaders (Node's
  * IncomingMessage's) made from raw when read (head_index) */
+/* The head's field names, interned once (registry refs): lua_setfield would
+ * hash each name again for every response. */
+enum { K_STATUS, K_MESSAGE, K_VERSION, K_KEEP_ALIVE, K_UPGRADE, K_RAW, K_ENCODING, K_COUNT };
+static const char *const head_keys[K_COUNT] = {
+  "status", "statusMessage", "httpVersion", "keepAlive", "upgrade", "raw", "contentEncoding"};
+
+/* head[key] = the value on top of the stack (mt: the heads' metatable) */
+static void set_head(lua_State *L, int mt, int head, int key) {
+  lua_rawgeti(L, mt, key + 1);
+  lua_insert(L, -2);
+  lua_rawset(L, head);
+}
+
 static int on_headers_complete(llhttp_t *p) {
   rparser *r = p->data;
   lua_State *L = r->L;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, r->head_mt_ref);
+  int mt = lua_gettop(L);
   lua_createtable(L, 0, 8);
+  int head = mt + 1;
   lua_pushinteger(L, p->status_code);
-  lua_setfield(L, -2, "status");
+  set_head(L, mt, head, K_STATUS);
   lua_pushlstring(L, r->status, (size_t)r->status_len);
-  lua_setfield(L, -2, "statusMessage");
+  set_head(L, mt, head, K_MESSAGE);
   if (p->http_major == 1 && p->http_minor <= 1) lua_pushstring(L, p->http_minor ? "1.1" : "1.0");
   else lua_pushfstring(L, "%d.%d", p->http_major, p->http_minor);
-  lua_setfield(L, -2, "httpVersion");
+  set_head(L, mt, head, K_VERSION);
   lua_pushboolean(L, llhttp_should_keep_alive(p));
-  lua_setfield(L, -2, "keepAlive");
+  set_head(L, mt, head, K_KEEP_ALIVE);
   int upgrade = p->upgrade && (p->status_code == 101 || (p->status_code >= 200 && p->status_code < 300));
   lua_pushboolean(L, upgrade);
-  lua_setfield(L, -2, "upgrade");
+  set_head(L, mt, head, K_UPGRADE);
   lua_pushlstring(L, r->raw ? r->raw : "", r->rlen);
-  lua_setfield(L, -2, "raw");
+  set_head(L, mt, head, K_RAW);
   if (r->elen) {
     lua_pushlstring(L, r->enc, r->elen);
-    lua_setfield(L, -2, "contentEncoding");
+    set_head(L, mt, head, K_ENCODING);
   }
-  luaL_getmetatable(L, HEAD_MT);
-  lua_setmetatable(L, -2);
+  lua_pushvalue(L, mt);
+  lua_setmetatable(L, head);
   r->rlen = r->elen = 0;
-  int head = lua_gettop(L);
   flush_body(r);
   push_event(r, "head");
   lua_pushvalue(L, head);
   lua_rawseti(L, r->ev, ++r->nev);
-  lua_settop(L, head - 1);
+  lua_settop(L, mt - 1);
   if (upgrade) return 2;          /* no body; the rest is the new protocol */
   if (r->skip_body) return 1;     /* a response to HEAD */
   /* 204 and 304 never have a body (RFC 9110 6.4.1), whatever Content-Length
@@ -245,6 +261,10 @@ static int parser_new(lua_State *L) {
   rparser *r = lua_newuserdata(L, sizeof *r);
   memset(r, 0, sizeof *r);
   r->max_head = max_head;
+  luaL_getmetatable(L, HEAD_MT);
+  lua_rawgeti(L, -1, 0);
+  r->head_mt_ref = (int)lua_tointeger(L, -1);
+  lua_pop(L, 2);
   llhttp_init(&r->p, HTTP_RESPONSE, &settings);
   r->p.data = r;
   luaL_getmetatable(L, PARSER_MT);
@@ -371,9 +391,18 @@ static const luaL_Reg parser_funcs[] = {
 
 int luaopen_native_http_parser(lua_State *L) {
   lstr_new_class(L, PARSER_MT, parser_methods, parser_gc);
+  /* the heads' metatable: it holds their field names at 1..K_COUNT, and at
+   * 0 its own registry ref, for parsers to keep */
   luaL_newmetatable(L, HEAD_MT);
+  lua_pushvalue(L, -1);
+  lua_pushinteger(L, luaL_ref(L, LUA_REGISTRYINDEX));
+  lua_rawseti(L, -2, 0);
   lua_pushcfunction(L, head_index);
   lua_setfield(L, -2, "__index");
+  for (int i = 0; i < K_COUNT; i++) {
+    lua_pushstring(L, head_keys[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
   lua_pop(L, 1);
   luaL_register(L, "native.http_parser", parser_funcs);
   return 1;

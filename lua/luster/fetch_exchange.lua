@@ -156,7 +156,7 @@ function M.start(state, agent)
   local self = setmetatable({
     state = state, bytes = bytes, agent = agent, target = target(agent, host, port),
     sock = false, parser = false, got_bytes = false, head = false, parts = false,
-    complete = false, finished = false, value = false,
+    complete = false, finished = false, value = false, eof = false, stream = false, info = false,
   }, Exchange)
   agent:addRequest(self, self.target)
   return self
