@@ -29,7 +29,11 @@ static const char *SRC =
   "      chunk = nil\n"
   "      for i = 1, #events do\n"
   "        local e = events[i]\n"
-  "        if e == 'head' then assert(type(events[i + 1].status) == 'number') end\n"
+  "        if e == 'head' then\n"
+  "          local h = events[i + 1]\n"
+  "          assert(type(h.status) == 'number')\n"
+  "          assert(type(h.headers) == 'table' and #h.rawHeaders % 2 == 0)\n"  /* made from h.raw */
+  "        end\n"
   "        if e == 'body' then bodies = bodies + #events[i + 1] end\n"
   "        if e == 'done' then p:resume(); chunk = rest; p:expect('GET') end\n"
   "      end\n"
