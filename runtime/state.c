@@ -36,8 +36,15 @@ static void *system_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   return realloc(ptr, nsize);
 }
 
-/* Every state allocates through here, limit or not: the allocator's ud is
- * how lstr_ctx finds the state from any lua_State in one load. */
+/* Every state allocates through state_alloc (with a memory limit) or
+ * lean_alloc (without): the allocator's ud is how lstr_ctx finds the state
+ * from any lua_State in one load.  Only a limited state counts its bytes;
+ * process.memoryUsage() asks the collector otherwise (core_heap). */
+static void *lean_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  lstr_state *s = ud;
+  return s->base_alloc(s->base_ud, ptr, osize, nsize);
+}
+
 static void *state_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   lstr_state *s = ud;
   size_t old = ptr ? osize : 0;
@@ -66,7 +73,7 @@ static lua_State *new_lua_state(lstr_state *s, lua_State *arena) {
   (void)arena;
   s->base_alloc = system_alloc;
   s->base_ud = NULL;
-  return lua_newstate(state_alloc, s);
+  return lua_newstate(s->mem_limit ? state_alloc : lean_alloc, s);
 #else
   (void)system_alloc;
   if (!arena) {
@@ -74,7 +81,7 @@ static lua_State *new_lua_state(lstr_state *s, lua_State *arena) {
     if (!arena) return NULL;
   }
   s->base_alloc = lua_getallocf(arena, &s->base_ud);
-  return lua_newstate(state_alloc, s);
+  return lua_newstate(s->mem_limit ? state_alloc : lean_alloc, s);
 #endif
 }
 
@@ -162,7 +169,8 @@ static int core_info(lua_State *L) {
 
 static int core_heap(lua_State *L) {
   lstr_state *s = lstr_ctx(L);
-  lua_pushnumber(L, (lua_Number)s->mem_used);
+  if (s->mem_limit) lua_pushnumber(L, (lua_Number)s->mem_used);
+  else lua_pushnumber(L, lua_gc(L, LUA_GCCOUNT, 0) * 1024.0 + lua_gc(L, LUA_GCCOUNTB, 0));
   lua_pushnumber(L, (lua_Number)s->mem_limit);
   return 2;
 }
