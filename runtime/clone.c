@@ -90,24 +90,14 @@ void lstr_msg_recycle(lstr_msg *m, lstr_msg_cache *c) {
 }
 
 void lstr_msg_cache_move(lstr_msg_cache *dst, lstr_msg_cache *src) {
+  /* one splice whatever the sizes: the channel calls this under its lock,
+   * where walking the list block by block (to stop at the cap) made the
+   * sender's posts wait */
   if (!src->head || dst->n >= LSTR_MSG_CACHE_MAX) return;
-  if (dst->n + src->n <= LSTR_MSG_CACHE_MAX) { /* the usual case: O(1) */
-    if (dst->tail) dst->tail->next = src->head; else dst->head = src->head;
-    dst->tail = src->tail;
-    dst->n += src->n;
-    memset(src, 0, sizeof *src);
-    return;
-  }
-  while (src->head && dst->n < LSTR_MSG_CACHE_MAX) {
-    lstr_msg *m = src->head;
-    src->head = m->next;
-    if (!src->head) src->tail = NULL;
-    src->n--;
-    m->next = NULL;
-    if (dst->tail) dst->tail->next = m; else dst->head = m;
-    dst->tail = m;
-    dst->n++;
-  }
+  if (dst->tail) dst->tail->next = src->head; else dst->head = src->head;
+  dst->tail = src->tail;
+  dst->n += src->n;
+  memset(src, 0, sizeof *src);
 }
 
 void lstr_msg_cache_clear(lstr_msg_cache *c) {

@@ -55,14 +55,17 @@ void lstr_msg_free(lstr_msg *m);
  * the channel hands them back to the sender in bulk (message_port.c), and
  * the sender encodes into them.  A cache belongs to one thread at a time. */
 typedef struct lstr_msg_cache { lstr_msg *head, *tail; size_t n; } lstr_msg_cache;
-#define LSTR_MSG_CACHE_MAX 1024
+/* A cache takes recycled blocks while it holds fewer than this, and moves
+ * while it holds fewer than this too: a move takes all that is offered, so
+ * the channel's caches stay within a small multiple of it. */
+#define LSTR_MSG_CACHE_MAX 512
 /* lstr_msg_encode, taking the block from `c` when one is big enough. */
 lstr_msg *lstr_msg_encode_cached(lua_State *L, int value_idx, int transfer_idx, int mode,
                                  lstr_msg_cache *c);
 /* Free m, or keep its block in c (plain messages, while c has room). */
 void lstr_msg_recycle(lstr_msg *m, lstr_msg_cache *c);
-/* Move all of src to the end of dst (src is left empty); what does not fit
- * under LSTR_MSG_CACHE_MAX stays in src. */
+/* Move all of src to the end of dst (src is left empty), unless dst holds
+ * LSTR_MSG_CACHE_MAX already (then nothing moves). */
 void lstr_msg_cache_move(lstr_msg_cache *dst, lstr_msg_cache *src);
 void lstr_msg_cache_clear(lstr_msg_cache *c);
 
