@@ -55,6 +55,7 @@ void lstr_timer_arm(void *t, double ms);
 void lstr_timer_disarm(void *t);
 void lstr_timer_ref(void *t, int on);
 double lstr_timer_now(void *t, int update);
+int lstr_utf8_valid(const char *s, size_t n);
 #define ATOMIC_ADDRESSES(N)                                                   \
   (void *)lstr_atomic_load_##N, (void *)lstr_atomic_store_##N,                \
   (void *)lstr_atomic_add_##N, (void *)lstr_atomic_sub_##N,                   \
@@ -63,7 +64,7 @@ double lstr_timer_now(void *t, int update);
   (void *)lstr_atomic_cas_##N,
 void *const lstr_ffi_functions[] = {
   (void *)lstr_timer_arm, (void *)lstr_timer_disarm, (void *)lstr_timer_ref,
-  (void *)lstr_timer_now,
+  (void *)lstr_timer_now, (void *)lstr_utf8_valid,
   (void *)lstr_block_new, (void *)lstr_block_retain, (void *)lstr_block_release,
   (void *)lstr_block_mark_untransferable, (void *)lstr_block_move,
   ATOMIC_ADDRESSES(i8) ATOMIC_ADDRESSES(u8) ATOMIC_ADDRESSES(i16)

@@ -2,7 +2,7 @@
 --- masking and UTF-8 validation.  Pure Lua over LuaJIT's FFI and bit ops:
 --- payload bytes are never walked as Lua strings.  Unmasking XORs 32-bit
 --- words from the received string straight into a scratch buffer (one
---- ffi.string copy out), and UTF-8 is checked over a byte pointer.
+--- ffi.string copy out); UTF-8 is checked in C (runtime/utf8.c).
 ---
 --- new_parser(opts[, handler]) with opts = {isServer=, maxPayload=}.  What
 --- it finds goes to `handler`'s methods (the WebSocket itself, so a
@@ -35,46 +35,11 @@ local cu32p = ffi.typeof('const uint32_t *')
 -- ---- UTF-8 ----
 
 --- Is `s` well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF)?
-function M.valid_utf8(s)
-  local n = #s
-  local p = cast(u8p, s)
-  local i = 0
-  -- ASCII runs four bytes at a time (the common case of text messages)
-  local w = cast(cu32p, p)
-  while i + 4 <= n do
-    if band(w[rshift(i, 2)], 0x80808080) ~= 0 then break end
-    i = i + 4
-  end
-  while i < n do
-    local c = p[i]
-    if c < 0x80 then
-      i = i + 1
-      if band(i, 3) == 0 then
-        while i + 4 <= n and band(w[rshift(i, 2)], 0x80808080) == 0 do i = i + 4 end
-      end
-    elseif c < 0xC2 then
-      return false
-    elseif c < 0xE0 then
-      if i + 1 >= n or band(p[i + 1], 0xC0) ~= 0x80 then return false end
-      i = i + 2
-    elseif c < 0xF0 then
-      if i + 2 >= n then return false end
-      local c1, c2 = p[i + 1], p[i + 2]
-      if band(c1, 0xC0) ~= 0x80 or band(c2, 0xC0) ~= 0x80 then return false end
-      if (c == 0xE0 and c1 < 0xA0) or (c == 0xED and c1 >= 0xA0) then return false end
-      i = i + 3
-    elseif c < 0xF5 then
-      if i + 3 >= n then return false end
-      local c1, c2, c3 = p[i + 1], p[i + 2], p[i + 3]
-      if band(c1, 0xC0) ~= 0x80 or band(c2, 0xC0) ~= 0x80 or band(c3, 0xC0) ~= 0x80 then return false end
-      if (c == 0xF0 and c1 < 0x90) or (c == 0xF4 and c1 >= 0x90) then return false end
-      i = i + 4
-    else
-      return false
-    end
-  end
-  return true
-end
+--- (runtime/utf8.c: a string passed to the FFI allocates nothing, where
+--- byte pointers over it here cost two cdata a message)
+ffi.cdef [[ int lstr_utf8_valid(const char *s, size_t n); ]]
+local utf8_valid = ffi.C.lstr_utf8_valid
+function M.valid_utf8(s) return utf8_valid(s, #s) == 1 end
 
 -- ---- masking ----
 
