@@ -41,12 +41,21 @@ local Response = stream.Readable.extend({})
 Response.__index = stream.index(Response)
 M.IncomingMessage = Response
 
--- (the parser builds `headers` from rawHeaders: runtime/http_parser.c)
+-- headers and rawHeaders come from the parser's head when first read
+-- (runtime/http_parser.c makes them from its raw string)
+local function head_field(name)
+  return function(res)
+    local v = rawget(res, '_head')[name]
+    rawset(res, name, v)
+    return v
+  end
+end
+Response._getters = { headers = head_field('headers'), rawHeaders = head_field('rawHeaders') }
+
 local function new_response(req, head)
   return setmetatable({
     statusCode = head.status, statusMessage = head.statusMessage, httpVersion = head.httpVersion,
-    rawHeaders = head.rawHeaders, headers = head.headers, complete = false, aborted = false,
-    req = req, socket = req.socket,
+    _head = head, complete = false, aborted = false, req = req, socket = req.socket,
   }, Response)
 end
 
@@ -541,6 +550,9 @@ local function on_data(self, data)
         else
           local res = new_response(self, h)
           self.res = res
+          -- llhttp's answer: false for `Connection: close`, for HTTP/1.0
+          -- without keep-alive, and for a body that ends with the connection
+          if not h.keepAlive then self._head_keepalive = false end
           -- nobody to hear it: the body is dumped, so the socket is freed
           -- (Node's rule; a once listener has already removed itself, so
           -- what counts is whether emit found one)
@@ -714,7 +726,7 @@ function Request:_maybe_release()
   self._released = true
   local sock = self.socket
   self:_detach()
-  local reusable = self._head_keepalive ~= false and self.res and self.res.headers.connection ~= 'close'
+  local reusable = self._head_keepalive ~= false and self.res
   if self.agent and sock then
     if reusable and not sock._http_req then rest_parser(sock); self._parser = false end
     self.agent:release(sock, reusable)
