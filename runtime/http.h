@@ -35,6 +35,10 @@ typedef struct {
 
 int http_buf_append(http_buf *b, const char *p, size_t n); /* 0 or -1 (no memory) */
 void http_buf_free(http_buf *b);
+/* A header line collected in b from field_off as "name\0value" (the server's
+ * request heads and the client's response heads): drops the value's
+ * trailing whitespace and returns where the value starts (it runs to b->len). */
+size_t http_header_value_trim(http_buf *b, size_t field_off);
 
 /* Where a connection is in its request cycle; each phase has its timeout. */
 enum {

@@ -77,6 +77,13 @@ void http_buf_free(http_buf *b) {
   b->len = b->cap = 0;
 }
 
+size_t http_header_value_trim(http_buf *b, size_t field_off) {
+  size_t value_off = field_off + strlen(b->p + field_off) + 1;
+  /* llhttp drops leading whitespace of a value; drop the trailing too */
+  while (b->len > value_off && (b->p[b->len - 1] == ' ' || b->p[b->len - 1] == '\t')) b->len--;
+  return value_off;
+}
+
 static void buf_trim(http_buf *b) {
   b->len = 0;
   if (b->cap > KEEP_BUF) http_buf_free(b);
@@ -225,12 +232,9 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n) {
 
 static int on_header_value_complete(llhttp_t *p) {
   http_conn *c = p->data;
-  /* llhttp drops leading whitespace of a value; drop the trailing too */
+  size_t value_off = http_header_value_trim(&c->req, c->field_off);
   const char *name = c->req.p + c->field_off;
-  size_t name_len = strlen(name);
-  size_t value_off = c->field_off + name_len + 1;
-  while (c->req.len > value_off && (c->req.p[c->req.len - 1] == ' ' || c->req.p[c->req.len - 1] == '\t'))
-    c->req.len--;
+  size_t name_len = value_off - c->field_off - 1;
   size_t value_len = c->req.len - value_off;
   if (name_len == 6 && strncasecmp(name, "expect", 6) == 0 && value_len == 12 &&
       strncasecmp(c->req.p + value_off, "100-continue", 12) == 0)

@@ -36,12 +36,10 @@ typedef struct {
   /* the head's headers so far, as "name\0value\0" pairs (http.c's
    * http_push_headers form): kept here, not in Lua, so a head that spans
    * reads loses nothing, and its tables are made only if Lua asks */
-  char *raw;
-  size_t rlen, rcap;
+  http_buf raw;
   size_t field_at;      /* where the header being parsed starts in raw */
   int hstate;           /* 0 between headers, 1 in a name, 2 in a value */
-  char *enc;            /* Content-Encoding values (", "-joined), for fetch's decoding */
-  size_t elen, ecap;
+  http_buf enc;         /* Content-Encoding values (", "-joined), for fetch's decoding */
   size_t head_bytes, max_head;
   int skip_body;        /* the request was HEAD: no body whatever the headers say */
   int status_len;
@@ -86,7 +84,7 @@ static int on_message_begin(llhttp_t *p) {
   rparser *r = p->data;
   r->head_bytes = 0;
   r->status_len = 0;
-  r->rlen = r->elen = 0;
+  r->raw.len = r->enc.len = 0;
   r->hstate = 0;
   return 0;
 }
@@ -101,48 +99,38 @@ static int on_status(llhttp_t *p, const char *at, size_t n) {
   return 0;
 }
 
-static int append(char **p, size_t *len, size_t *cap, const char *at, size_t n) {
-  if (grow(p, cap, *len + n)) return -1;
-  memcpy(*p + *len, at, n);
-  *len += n;
-  return 0;
-}
-
 static int on_header_field(llhttp_t *p, const char *at, size_t n) {
   rparser *r = p->data;
   if (count_head(r, n)) return -1;
   if (r->hstate != 1) {
-    r->field_at = r->rlen;
+    r->field_at = r->raw.len;
     r->hstate = 1;
   }
-  return append(&r->raw, &r->rlen, &r->rcap, at, n);
+  return http_buf_append(&r->raw, at, n);
 }
 
 static int on_header_field_complete(llhttp_t *p) {
   rparser *r = p->data;
   r->hstate = 2;
-  return append(&r->raw, &r->rlen, &r->rcap, "", 1);
+  return http_buf_append(&r->raw, "", 1);
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t n) {
   rparser *r = p->data;
   if (count_head(r, n)) return -1;
-  return append(&r->raw, &r->rlen, &r->rcap, at, n);
+  return http_buf_append(&r->raw, at, n);
 }
 
 static int on_header_value_complete(llhttp_t *p) {
   rparser *r = p->data;
-  const char *name = r->raw + r->field_at;
-  size_t name_len = strlen(name), value_at = r->field_at + name_len + 1;
-  /* llhttp drops a value's leading whitespace; drop the trailing too */
-  while (r->rlen > value_at && (r->raw[r->rlen - 1] == ' ' || r->raw[r->rlen - 1] == '\t')) r->rlen--;
-  if (name_len == 16 && strncasecmp(name, "content-encoding", 16) == 0) {
-    if ((r->elen && append(&r->enc, &r->elen, &r->ecap, ", ", 2)) ||
-        append(&r->enc, &r->elen, &r->ecap, r->raw + value_at, r->rlen - value_at))
+  size_t value_at = http_header_value_trim(&r->raw, r->field_at);
+  if (value_at - r->field_at - 1 == 16 && strncasecmp(r->raw.p + r->field_at, "content-encoding", 16) == 0) {
+    if ((r->enc.len && http_buf_append(&r->enc, ", ", 2)) ||
+        http_buf_append(&r->enc, r->raw.p + value_at, r->raw.len - value_at))
       return -1;
   }
   r->hstate = 0;
-  return append(&r->raw, &r->rlen, &r->rcap, "", 1);
+  return http_buf_append(&r->raw, "", 1);
 }
 
 /* head.headers and head.rawHeaders, made from head.raw on first use: most
@@ -164,11 +152,11 @@ static int head_index(lua_State *L) {
   return 1;
 }
 
-/* the head: {status=, statusMessage=, httpVersion=, keepAlive=, upgrade=,
- * raw=, contentEncoding=}, its headers and rawHeaders (Node's
- * IncomingMessage's) made from raw when read (head_index) */
-/* The head's field names, interned once (registry refs): lua_setfield would
- * hash each name again for every response. */
+/* The head: {status=, statusMessage=, httpVersion=, keepAlive=, upgrade=,
+ * raw=, contentEncoding=}; its headers and rawHeaders (Node's
+ * IncomingMessage's) are made from raw when read (head_index).  Its field
+ * names are interned once, held by the heads' metatable at 1..K_COUNT:
+ * lua_setfield would hash each name again for every response. */
 enum { K_STATUS, K_MESSAGE, K_VERSION, K_KEEP_ALIVE, K_UPGRADE, K_RAW, K_ENCODING, K_COUNT };
 static const char *const head_keys[K_COUNT] = {
   "status", "statusMessage", "httpVersion", "keepAlive", "upgrade", "raw", "contentEncoding"};
@@ -199,15 +187,15 @@ static int on_headers_complete(llhttp_t *p) {
   int upgrade = p->upgrade && (p->status_code == 101 || (p->status_code >= 200 && p->status_code < 300));
   lua_pushboolean(L, upgrade);
   set_head(L, mt, head, K_UPGRADE);
-  lua_pushlstring(L, r->raw ? r->raw : "", r->rlen);
+  lua_pushlstring(L, r->raw.p ? r->raw.p : "", r->raw.len);
   set_head(L, mt, head, K_RAW);
-  if (r->elen) {
-    lua_pushlstring(L, r->enc, r->elen);
+  if (r->enc.len) {
+    lua_pushlstring(L, r->enc.p, r->enc.len);
     set_head(L, mt, head, K_ENCODING);
   }
   lua_pushvalue(L, mt);
   lua_setmetatable(L, head);
-  r->rlen = r->elen = 0;
+  r->raw.len = r->enc.len = 0;
   flush_body(r);
   push_event(r, "head");
   lua_pushvalue(L, head);
@@ -340,13 +328,16 @@ static int parser_expect(lua_State *L) {
 }
 
 /* p:reset() — a fresh parser state (a new connection) */
-static int parser_reset(lua_State *L) {
-  rparser *r = check_parser(L);
+static void restart(rparser *r) {
   llhttp_init(&r->p, HTTP_RESPONSE, &settings);
   r->p.data = r;
   r->overflow = 0;
-  r->rlen = r->elen = 0;
+  r->raw.len = r->enc.len = 0;
   r->hstate = 0;
+}
+
+static int parser_reset(lua_State *L) {
+  restart(check_parser(L));
   return 0;
 }
 
@@ -355,11 +346,7 @@ static int parser_reset(lua_State *L) {
 static int parser_begin(lua_State *L) {
   rparser *r = check_parser(L);
   const char *m = luaL_checkstring(L, 2);
-  llhttp_init(&r->p, HTTP_RESPONSE, &settings);
-  r->p.data = r;
-  r->overflow = 0;
-  r->rlen = r->elen = 0;
-  r->hstate = 0;
+  restart(r);
   r->skip_body = strcmp(m, "HEAD") == 0;
   r->max_head = (size_t)luaL_optinteger(L, 3, 16 * 1024);
   return 0;
@@ -367,10 +354,10 @@ static int parser_begin(lua_State *L) {
 
 static int parser_gc(lua_State *L) {
   rparser *r = check_parser(L);
-  free(r->raw);
-  free(r->enc);
+  http_buf_free(&r->raw);
+  http_buf_free(&r->enc);
   free(r->body);
-  r->raw = r->enc = r->body = NULL;
+  r->body = NULL;
   return 0;
 }
 

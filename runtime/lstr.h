@@ -38,7 +38,7 @@ struct lstr_state {
   int owns_loop_handles; /* every handle on the loop is ours: closed with us */
 
   /* allocator accounting; mem_limit == 0 means unlimited */
-  lua_Alloc base_alloc;  /* the allocator state_alloc forwards to (state.c) */
+  lua_Alloc base_alloc;  /* what state_alloc and lean_alloc forward to (state.c) */
   void *base_ud;
   lua_State *own_arena;  /* the arena this state made for itself (NULL: a thread's, borrowed) */
   size_t mem_used;

@@ -85,10 +85,11 @@ static lua_State *new_lua_state(lstr_state *s, lua_State *arena) {
 #endif
 }
 
-/* The allocator stays state_alloc through lua_close, so finalizers that run
- * there still find their state through lstr_ctx.  LuaJIT frees the state's
- * blocks through it; closing the arena afterwards drops what is left of its
- * pages at once (a borrowed arena stays with its thread). */
+/* The state's allocator (state_alloc or lean_alloc) stays through
+ * lua_close, so finalizers that run there still find their state through
+ * lstr_ctx.  LuaJIT frees the state's blocks through it; closing the arena
+ * afterwards drops what is left of its pages at once (a borrowed arena
+ * stays with its thread). */
 static void close_lua_state(lstr_state *s) {
   if (s->L) lua_close(s->L);
   s->L = NULL;

@@ -20,11 +20,7 @@ local function answer(text)
   return function(sock) on_heads(sock, function() sock:write(text) end) end
 end
 
-local function rejects(p)
-  local ok, e = pcall(await, p)
-  assert.is_false(ok, 'expected a rejection')
-  return e
-end
+local rejects = require('helpers.serve').rejects
 
 describe('fetch over a plain connection', function()
   it('sends one request head with the defaults, and a string body with its length', function()

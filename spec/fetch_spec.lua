@@ -10,11 +10,7 @@ local function serve(handler)
   return server, 'http://127.0.0.1:' .. server:address().port
 end
 
-local function rejects(p)
-  local ok, e = pcall(await, p)
-  assert.is_false(ok, 'expected a rejection')
-  return e
-end
+local rejects = require('helpers.serve').rejects
 
 describe('fetch', function()
   local server, base

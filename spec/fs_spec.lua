@@ -20,11 +20,7 @@ local function raises(fn, ...)
   return e
 end
 
-local function rejects(p)
-  local ok, e = pcall(await, p)
-  assert.is_false(ok, 'expected a rejection')
-  return e
-end
+local rejects = require('helpers.serve').rejects
 
 before_each(function() dir = child.tmpdir() end)
 after_each(function() child.rmdir(dir) end)

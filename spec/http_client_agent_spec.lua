@@ -37,11 +37,7 @@ local function exchange(opts, fill)
   end)
 end
 
-local function fails(p)
-  local ok, e = pcall(await, p)
-  assert.is_false(ok, 'expected an error')
-  return e
-end
+local fails = require('helpers.serve').rejects
 
 describe('http client against a luster server', function()
   local server, port

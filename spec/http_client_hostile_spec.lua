@@ -27,11 +27,7 @@ local function exchange(opts, body)
   end)
 end
 
-local function fails(p)
-  local ok, e = pcall(await, p)
-  assert.is_false(ok, 'expected an error')
-  return e
-end
+local fails = require('helpers.serve').rejects
 
 describe('http client against hostile servers', function()
   it('reports a reset mid-body on the response and a hang-up before it on the request', function()
