@@ -119,13 +119,16 @@ int http_conn_write_raw(http_conn *c, uv_buf_t *bufs, int nbufs) {
   size_t total = 0;
   for (int i = 0; i < nbufs; i++) total += bufs[i].len;
   size_t done = 0;
-  if (c->writes == 0) { /* nothing queued: the kernel may take it all now */
-    int r = uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)nbufs);
-    if (r >= 0) done = (size_t)r;
-    else if (r != UV_EAGAIN) {
-      http_conn_close(c);
-      return -1;
-    }
+  /* The kernel may take it all now.  libuv refuses (EAGAIN) while bytes of
+   * ours wait in its queue, so the order holds; a write whose bytes are out
+   * but whose callback has not run yet does not stop us: a handler writing
+   * in a loop to a fast reader would otherwise copy every chunk into a
+   * request that is only freed once it returns to the loop. */
+  int r = uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)nbufs);
+  if (r >= 0) done = (size_t)r;
+  else if (r != UV_EAGAIN) {
+    http_conn_close(c);
+    return -1;
   }
   if (done == total) return 0;
   write_req *w = malloc(sizeof *w + (total - done));
