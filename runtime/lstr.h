@@ -38,9 +38,6 @@ struct lstr_state {
   int owns_loop_handles; /* every handle on the loop is ours: closed with us */
 
   /* allocator accounting; mem_limit == 0 means unlimited */
-  lua_Alloc base_alloc;  /* what state_alloc and lean_alloc forward to (state.c) */
-  void *base_ud;
-  lua_State *own_arena;  /* the arena this state made for itself (NULL: a thread's, borrowed) */
   size_t mem_used;
   size_t mem_limit;
   int out_of_memory;     /* set when an allocation was refused */
@@ -91,17 +88,11 @@ typedef struct lstr_state_options {
   int thread_id;
   int is_main_thread;
   void *worker;
-  lua_State *arena;      /* NULL, or lstr_arena_new()'s: allocate from its arena */
 } lstr_state_options;
 
 lstr_state *lstr_state_new(const lstr_state_options *opts);
-/* An allocator arena one thread keeps for the states it creates and frees
- * one after another (worker_thread.c): memory a freed state gave back is
- * reused by the next one instead of being unmapped and faulted in again.
- * NULL where states use the system allocator (sanitizers).  Freed after
- * the last state that used it. */
-lua_State *lstr_arena_new(void);
-void lstr_arena_free(lua_State *arena);
+/* Hand the pages of freed heap memory (C and Lua) back to the OS. */
+void lstr_heap_trim(void);
 void lstr_state_free(lstr_state *s);
 /* Load and run the entry chunk in a runtime coroutine. argv[0] is the
  * executable, argv[1] the script.  Returns 0, or 1 after printing an error. */

@@ -37,7 +37,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #ifdef __GLIBC__
-#include <malloc.h>
 #endif
 
 #define SOCKET_MT "luster.socket"
@@ -565,14 +564,12 @@ static int sock_gc(lua_State *L) {
   return 0;
 }
 
-/* trim() — hand the C heap's free pages back to the OS (glibc: every
- * arena, the resolver threads' too).  net.lua calls it once connections
- * have stopped coming and going for a moment, never on a hot path. */
+/* trim() — hand the heap's free pages back to the OS (every arena, the
+ * resolver threads' too).  net.lua calls it once connections have stopped
+ * coming and going for a moment, never on a hot path. */
 static int sock_trim(lua_State *L) {
   (void)L;
-#ifdef __GLIBC__
-  malloc_trim(0);
-#endif
+  lstr_heap_trim();
   return 0;
 }
 

@@ -18,6 +18,7 @@
 #include "lstr.h"
 #include "luster.h"
 #include "shared_memory.h"
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,15 +26,25 @@
 /* Every allocation of the state goes through here: it is how the context
  * rides along with the lua_State, and how resourceLimits are enforced.
  *
- * It forwards to LuaJIT's own allocator (a private dlmalloc arena per state:
- * no locks, and lua_close drops the whole arena at once), which is several
- * times cheaper than glibc's realloc for the GC's many small objects.  Under
- * sanitizers it forwards to the system allocator instead, so ASan sees Lua's
- * memory too. */
-static void *system_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  (void)ud; (void)osize;
-  if (nsize == 0) { free(ptr); return NULL; }
-  return realloc(ptr, nsize);
+ * Blocks come from malloc, which in the binary is jemalloc (LSTR_JEMALLOC).
+ * Its size classes keep what a burst of requests left behind apart from
+ * what lives on (sockets, pooled state), and its purge hands the pages the
+ * burst freed back to the OS (lstr_heap_trim, after connections churn),
+ * where LuaJIT's own dlmalloc arena kept the burst's peak for good.  Under
+ * sanitizers it is their malloc, so ASan sees Lua's memory too; an embedder
+ * linking libluster.so keeps its own. */
+#ifdef LSTR_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
+/* malloc and free for new and dead blocks: jemalloc's fast paths (realloc
+ * has none). */
+static inline void *heap_alloc(void *ptr, size_t osize, size_t nsize) {
+  (void)osize;
+  if (nsize == 0) {
+    free(ptr);
+    return NULL;
+  }
+  return ptr ? realloc(ptr, nsize) : malloc(nsize);
 }
 
 /* Every state allocates through state_alloc (with a memory limit) or
@@ -41,8 +52,8 @@ static void *system_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
  * from any lua_State in one load.  Only a limited state counts its bytes;
  * process.memoryUsage() asks the collector otherwise (core_heap). */
 static void *lean_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  lstr_state *s = ud;
-  return s->base_alloc(s->base_ud, ptr, osize, nsize);
+  (void)ud;
+  return heap_alloc(ptr, osize, nsize);
 }
 
 static void *state_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
@@ -52,7 +63,7 @@ static void *state_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     s->out_of_memory = 1;
     return NULL;
   }
-  void *p = s->base_alloc(s->base_ud, ptr, osize, nsize);
+  void *p = heap_alloc(ptr, osize, nsize);
   if (p || nsize == 0) {
     /* blocks allocated before accounting began are freed through here too */
     s->mem_used = s->mem_used + nsize >= old ? s->mem_used + nsize - old : 0;
@@ -60,55 +71,30 @@ static void *state_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   return p;
 }
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define LSTR_SYSTEM_ALLOC 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define LSTR_SYSTEM_ALLOC 1
-#endif
-#endif
-
-static lua_State *new_lua_state(lstr_state *s, lua_State *arena) {
-#ifdef LSTR_SYSTEM_ALLOC
-  (void)arena;
-  s->base_alloc = system_alloc;
-  s->base_ud = NULL;
+static lua_State *new_lua_state(lstr_state *s) {
   return lua_newstate(s->mem_limit ? state_alloc : lean_alloc, s);
-#else
-  (void)system_alloc;
-  if (!arena) {
-    arena = s->own_arena = lstr_arena_new();
-    if (!arena) return NULL;
-  }
-  s->base_alloc = lua_getallocf(arena, &s->base_ud);
-  return lua_newstate(s->mem_limit ? state_alloc : lean_alloc, s);
-#endif
 }
 
 /* The state's allocator (state_alloc or lean_alloc) stays through
  * lua_close, so finalizers that run there still find their state through
- * lstr_ctx.  LuaJIT frees the state's blocks through it; closing the arena
- * afterwards drops what is left of its pages at once (a borrowed arena
- * stays with its thread). */
+ * lstr_ctx. */
 static void close_lua_state(lstr_state *s) {
   if (s->L) lua_close(s->L);
   s->L = NULL;
-  if (s->own_arena) lstr_arena_free(s->own_arena);
-  s->own_arena = NULL;
 }
 
-/* The arena is that of a bare LuaJIT state (LuaJIT has no public call that
- * creates one alone); it holds a few KB of its own. */
-lua_State *lstr_arena_new(void) {
-#ifdef LSTR_SYSTEM_ALLOC
-  return NULL;
-#else
-  return luaL_newstate();
+/* Hand the pages of freed memory back to the OS: jemalloc's purge of every
+ * arena (it otherwise lets them decay over seconds), glibc's trim for what
+ * still allocates there. */
+void lstr_heap_trim(void) {
+#ifdef LSTR_JEMALLOC
+  char name[32];
+  snprintf(name, sizeof name, "arena.%u.purge", (unsigned)MALLCTL_ARENAS_ALL);
+  mallctl(name, NULL, NULL, NULL, 0);
 #endif
-}
-
-void lstr_arena_free(lua_State *arena) {
-  if (arena) lua_close(arena);
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
 }
 
 static int ref_field(lua_State *L, int t, const char *name) {
@@ -237,7 +223,7 @@ lstr_state *lstr_state_new(const lstr_state_options *opts) {
   uv_idle_init(s->loop, &s->immediate_idle);
   s->immediate_check.data = s->immediate_idle.data = s;
 
-  lua_State *L = new_lua_state(s, opts ? opts->arena : NULL);
+  lua_State *L = new_lua_state(s);
   if (!L) { lstr_state_free(s); return NULL; }
   s->L = L;
   luaL_openlibs(L);

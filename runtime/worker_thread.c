@@ -13,9 +13,7 @@
  * A thread does not end with its worker: once the worker has posted EXIT
  * and its state is freed, the thread becomes a spare again, and each state
  * it runs reuses what the previous one warmed: the C stack, the uv loop (no
- * new epoll, eventfd and signal pipe) and the LuaJIT allocator arena
- * (lstr_arena_new: pages already mapped, not unmapped and faulted in
- * again).  The state itself is always a new one: nothing of a worker's Lua
+ * new epoll, eventfd and signal pipe) and the allocator's thread cache.  The state itself is always a new one: nothing of a worker's Lua
  * side outlives it.
  *
  * At most SPARE_MAX spares wait at a time: two, so that spawns in a row
@@ -47,7 +45,6 @@ typedef struct worker_thread {
   /* the thread's alone, reused by every state it runs */
   uv_loop_t loop;
   int has_loop;
-  lua_State *arena;
 } worker_thread;
 
 static uv_mutex_t spare_lock;
@@ -102,10 +99,10 @@ static void spare_preload(lua_State *L) {
   }
 }
 
-/* A new state on this thread's loop and arena: for w, or a spare (NULL). */
+/* A new state on this thread's loop: for w, or a spare (NULL). */
 static lstr_state *boot(worker_thread *t, lstr_worker *w) {
   lstr_state_options o = {
-    .loop = t->has_loop ? &t->loop : NULL, .owns_loop_handles = 1, .arena = t->arena,
+    .loop = t->has_loop ? &t->loop : NULL, .owns_loop_handles = 1,
     .mem_limit = w ? w->mem_limit : 0, .thread_id = w ? w->thread_id : 0,
     .is_main_thread = 0, .worker = w,
   };
@@ -154,7 +151,6 @@ static int offer_as_spare(worker_thread *t) {
 static void thread_main(void *arg) {
   worker_thread *t = arg;
   pthread_detach(pthread_self());
-  t->arena = lstr_arena_new();
   t->has_loop = uv_loop_init(&t->loop) == 0;
   lstr_worker *w = t->first;
   for (;;) {
@@ -184,7 +180,6 @@ static void thread_main(void *arg) {
     if (!again) break;
   }
   if (t->has_loop) uv_loop_close(&t->loop);
-  lstr_arena_free(t->arena);
   uv_cond_destroy(&t->cond);
   free(t);
 }
