@@ -239,16 +239,18 @@ end
 -- The wrapper removes itself before calling fn, so an emit from inside fn
 -- does not find it; `fired` stops an emit that started earlier and still
 -- holds it in its list.
+-- What the wrapper needs lives in one table, its only upvalue: a closure
+-- over five locals was six objects (each local its own upvalue), kept for
+-- as long as the listener waits (an 'error' listener on every connection).
 local function once_wrapper(self, name, fn)
-  local w
-  local fired = false
-  local call = stored(self, name, fn)
-  w = function(...)
-    if fired then return end
-    fired = true
-    self:removeListener(name, w)
-    return call(...)
+  local rec = { self, name, stored(self, name, fn), false, false } -- emitter, name, call, wrapper, fired
+  local w = function(...)
+    if rec[5] then return end
+    rec[5] = true
+    rec[1]:removeListener(rec[2], rec[4])
+    return rec[3](...)
   end
+  rec[4] = w
   orig_of[w] = fn
   return w
 end
