@@ -4,9 +4,9 @@
  * and the parent/worker channel of every Worker.
  *
  * Ownership and lifetimes (see message_port.h for the structures):
- *   - lstr_channel: reference counted, shared by any number of threads, all
- *     fields under its mutex.  Freed by the last channel_release, with the
- *     messages still queued (their blocks and ports are released then).
+ *   - lstr_channel (channel.c): reference counted, shared by any number of
+ *     threads.  Freed by the last channel_release, with the messages still
+ *     queued (their blocks and ports are released then).
  *   - port_h: a Lua full userdata in exactly one state, touched only by that
  *     state's thread.  It holds one channel reference while bound (ch != NULL)
  *     and, while started, a malloc'ed port_wake (an eventfd polled by a
@@ -22,9 +22,9 @@
  *     behind one mutex; each subscriber is a channel whose end 0 is the
  *     BroadcastChannel's handle.  A post is encoded once per subscriber.
  *
- * Delivery: the owner's eventfd is written when its queue goes from
- * empty to non-empty; the drain (Lua, lua/luster/worker_port.lua) calls
- * refill() once — one swap of the whole queue into the handle's batch — and
+ * Delivery: the owner's eventfd is written when its end goes from empty to
+ * non-empty; the drain (Lua, lua/luster/worker_port.lua) calls refill()
+ * once — everything queued moves into the handle's batch in one take — and
  * take() per message, so a burst of messages costs one wake-up and no
  * per-message queue allocation.
  *
@@ -46,129 +46,6 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-/* ---------------------------------------------------------------- queues */
-
-/* Message blocks go back from a receiver to the sender in lots of this
- * many (below LSTR_MSG_CACHE_MAX: the sender holds a few lots at most). */
-#define HAND_BACK_AT 256
-
-void port_item_free(port_item *it) {
-  if (it->m) lstr_msg_free(it->m);
-  it->m = NULL;
-}
-
-static int queue_push(port_queue *q, port_item it) {
-  if (q->n == q->cap) {
-    size_t cap = q->cap ? q->cap * 2 : 16;
-    port_item *v = realloc(q->v, cap * sizeof *v);
-    if (!v) return -1;
-    q->v = v;
-    q->cap = cap;
-  }
-  q->v[q->n++] = it;
-  return 0;
-}
-
-/* Room for `n` items in all, allocated up front (0, or -1 out of memory). */
-static int queue_reserve(port_queue *q, size_t n) {
-  if (n <= q->cap) return 0;
-  port_item *v = realloc(q->v, n * sizeof *v);
-  if (!v) return -1;
-  q->v = v;
-  q->cap = n;
-  return 0;
-}
-
-static void queue_clear(port_queue *q, size_t from) {
-  for (size_t i = from; i < q->n; i++) port_item_free(&q->v[i]);
-  q->n = 0;
-}
-
-static void queue_free(port_queue *q) {
-  queue_clear(q, 0);
-  free(q->v);
-  q->v = NULL;
-  q->cap = 0;
-}
-
-/* -------------------------------------------------------------- channels */
-
-static void signal_fd(int fd) {
-  uint64_t one = 1;
-  ssize_t rc = write(fd, &one, sizeof one);
-  (void)rc; /* EAGAIN: the counter is full, the owner is awake anyway */
-}
-
-
-lstr_channel *channel_new(void) {
-  lstr_channel *ch = calloc(1, sizeof *ch);
-  if (!ch) return NULL;
-  uv_mutex_init(&ch->lock);
-  ch->refs = 1;
-  ch->end[0].wake_fd = ch->end[1].wake_fd = -1;
-  return ch;
-}
-
-void channel_retain(lstr_channel *ch) {
-  uv_mutex_lock(&ch->lock);
-  ch->refs++;
-  uv_mutex_unlock(&ch->lock);
-}
-
-void channel_release(lstr_channel *ch) {
-  uv_mutex_lock(&ch->lock);
-  int last = --ch->refs == 0;
-  uv_mutex_unlock(&ch->lock);
-  if (!last) return;
-  queue_free(&ch->end[0].q);
-  queue_free(&ch->end[1].q);
-  lstr_msg_cache_clear(&ch->end[0].spare);
-  lstr_msg_cache_clear(&ch->end[1].spare);
-  uv_mutex_destroy(&ch->lock);
-  free(ch);
-}
-
-int channel_push(lstr_channel *ch, int side, port_item item, lstr_msg_cache *cache) {
-  uv_mutex_lock(&ch->lock);
-  channel_end *e = &ch->end[side];
-  if (e->closed || queue_push(&e->q, item) != 0) {
-    uv_mutex_unlock(&ch->lock);
-    return -1;
-  }
-  /* topped up before it runs dry, so that blocks keep flowing while the
-   * receiver hands them back in HAND_BACK_AT lots */
-  if (cache && cache->n < HAND_BACK_AT && ch->end[1 - side].spare.n)
-    lstr_msg_cache_move(cache, &ch->end[1 - side].spare);
-  /* Only the first item needs a wake-up: the owner takes the whole queue.
-   * `pending` and `spinning` pair up (sequentially consistent): either the
-   * owner sees pending after it stops spinning, or we see it not spinning.
-   * Setting pending is an atomic exchange, skipped while it is set already
-   * (the owner clears it only under the lock we hold). */
-  if (!atomic_load_explicit(&e->pending, memory_order_relaxed)) atomic_store(&e->pending, 1);
-  if (e->q.n == 1 && e->wake_fd >= 0 && !atomic_load(&e->spinning)) signal_fd(e->wake_fd);
-  uv_mutex_unlock(&ch->lock);
-  return 0;
-}
-
-void channel_close_end(lstr_channel *ch, int side, int notify) {
-  port_queue dropped = {0};
-  uv_mutex_lock(&ch->lock);
-  channel_end *e = &ch->end[side];
-  if (!e->closed) {
-    e->closed = 1;
-    dropped = e->q;
-    memset(&e->q, 0, sizeof e->q);
-    channel_end *o = &ch->end[1 - side];
-    /* always signalled, not only on empty -> non-empty: a port that is not
-     * delivering messages still hears of the close (see watch_close) */
-    if (notify && !o->closed && queue_push(&o->q, (port_item){ ITEM_CLOSE, 0, NULL }) == 0 &&
-        o->wake_fd >= 0)
-      signal_fd(o->wake_fd);
-  }
-  uv_mutex_unlock(&ch->lock);
-  queue_free(&dropped); /* outside the lock: frees can be slow */
-}
-
 /* ---------------------------------------------------------- port handles */
 
 static void wake_close_cb(uv_handle_t *h) {
@@ -187,16 +64,15 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-/* Poll our end for a little while; 1 if something arrived. */
+/* Poll our end for a little while; 1 if something arrived.  The caller
+ * has set `spinning` (for its whole drain) and clears it. */
 static int spin_for_more(port_h *p) {
-  channel_end *e = &p->ch->end[p->side];
   if (!p->spin_ns) p->spin_ns = SPIN_MAX_NS / 2;
-  atomic_store(&e->spinning, 1);
   uint64_t until = uv_hrtime() + p->spin_ns;
   int got = 0;
   do {
     for (int i = 0; i < 8 && !got; i++) {
-      got = atomic_load_explicit(&e->pending, memory_order_relaxed);
+      got = channel_has_pending(p->ch, p->side);
       cpu_relax();
     }
     /* The peer may be waiting for this very CPU (2 vCPUs shared with other
@@ -206,14 +82,31 @@ static int spin_for_more(port_h *p) {
      * else to run returns at once. */
     if (!got) sched_yield();
   } while (!got && uv_hrtime() < until);
-  atomic_store(&e->spinning, 0);
-  if (!got) got = atomic_load(&e->pending);
   if (got) p->spin_ns = p->spin_ns * 2 > SPIN_MAX_NS ? SPIN_MAX_NS : p->spin_ns * 2;
   else {
     p->spin_ns = p->spin_ns / 2 < SPIN_MIN_NS ? SPIN_MIN_NS : p->spin_ns / 2;
     p->idle_since = uv_hrtime();
   }
   return got;
+}
+
+/* Deliver, then poll for more, while the port delivers; 1 when the
+ * caller should be woken again on the loop's next turn. */
+static int drain_rounds(port_wake *wk) {
+  for (int round = 0;; round++) {
+    port_h *p = wk->p; /* NULL once the port stopped, closed or was collected */
+    if (!p || p->deliver_ref == LUA_NOREF || p->s->exiting) return 0;
+    lstr_push_ref(p->s->L, p->deliver_ref);
+    lstr_dispatch(p->s, 0);
+    p = wk->p;
+    if (!p || !p->ch || !p->started || p->s->exiting) return 0;
+    /* A port whose listener keeps the queue full (it posts to its own
+     * peer, say) must not starve the loop: after a few rounds, go back to
+     * the loop and be woken again on its next turn, as Node bounds the
+     * messages one wake-up delivers. */
+    if (round >= DRAIN_ROUNDS_MAX) return 1;
+    if (!spin_for_more(p)) return 0;
+  }
 }
 
 static void wake_cb(uv_poll_t *h, int status, int events) {
@@ -223,29 +116,27 @@ static void wake_cb(uv_poll_t *h, int status, int events) {
   uint64_t n;
   ssize_t rc = read(wk->fd, &n, sizeof n); /* reset before draining */
   (void)rc;
-  if (wk->p && wk->p->idle_since) { /* woken soon after giving up: poll longer */
-    uint64_t gap = uv_hrtime() - wk->p->idle_since;
-    if (gap < SPIN_MAX_NS && gap * 2 > wk->p->spin_ns)
-      wk->p->spin_ns = gap * 2 > SPIN_MAX_NS ? SPIN_MAX_NS : gap * 2;
-    wk->p->idle_since = 0;
+  port_h *p = wk->p;
+  if (!p || !p->ch) return;
+  if (p->idle_since) { /* woken soon after giving up: poll longer */
+    uint64_t gap = uv_hrtime() - p->idle_since;
+    if (gap < SPIN_MAX_NS && gap * 2 > p->spin_ns) p->spin_ns = gap * 2 > SPIN_MAX_NS ? SPIN_MAX_NS : gap * 2;
+    p->idle_since = 0;
   }
-  for (int round = 0;; round++) {
-    port_h *p = wk->p; /* NULL once the port stopped, closed or was collected */
-    if (!p || p->deliver_ref == LUA_NOREF || p->s->exiting) return;
-    lstr_push_ref(p->s->L, p->deliver_ref);
-    lstr_dispatch(p->s, 0);
-    p = wk->p;
-    if (!p || !p->ch || !p->started || p->s->exiting) return;
-    /* A port whose listener keeps the queue full (it posts to its own
-     * peer, say) must not starve the loop: after a few rounds, go back to
-     * the loop and be woken again on its next turn, as Node bounds the
-     * messages one wake-up delivers. */
-    if (round >= DRAIN_ROUNDS_MAX) {
-      if (atomic_load(&p->ch->end[p->side].pending)) signal_fd(wk->fd);
-      return;
-    }
-    if (!spin_for_more(p)) return;
-  }
+  /* While we drain and poll, senders need not write our eventfd: we look
+   * again before going back to the loop.  The channel is held for that
+   * last look, as the listener may close or transfer the port meanwhile. */
+  lstr_channel *ch = p->ch;
+  int side = p->side, fd = wk->fd;
+  channel_retain(ch);
+  atomic_store(&ch->end[side].spinning, 1);
+  int again = drain_rounds(wk);
+  atomic_store(&ch->end[side].spinning, 0);
+  /* Something came after the last look: wake whoever owns the end now
+   * (this state, or the one the port was transferred to meanwhile). */
+  if (again && wk->p && wk->p->ch == ch) channel_signal(fd);
+  else channel_wake_if_pending(ch, side);
+  channel_release(ch);
 }
 
 port_h *port_check(lua_State *L, int idx) {
@@ -298,22 +189,15 @@ static void bind_wake(port_h *p) {
   wk->p = p;
   uv_poll_start(&wk->poll, UV_READABLE, wake_cb);
   p->wake = wk;
-  uv_mutex_lock(&p->ch->lock);
-  p->ch->end[p->side].wake_fd = wk->fd;
-  int pending = p->ch->end[p->side].q.n > 0;
-  uv_mutex_unlock(&p->ch->lock);
-  if (pending || p->pos < p->batch.n) signal_fd(wk->fd);
+  int pending = channel_bind_wake(p->ch, p->side, wk->fd);
+  if (pending || p->pos < p->batch.n) channel_signal(wk->fd);
   port_update_ref(p);
 }
 
 /* Stop polling (the end keeps queueing). */
 static void unbind_wake(port_h *p) {
   if (!p->wake) return;
-  if (p->ch) {
-    uv_mutex_lock(&p->ch->lock);
-    if (p->ch->end[p->side].wake_fd == p->wake->fd) p->ch->end[p->side].wake_fd = -1;
-    uv_mutex_unlock(&p->ch->lock);
-  }
+  if (p->ch) channel_unbind_wake(p->ch, p->side, p->wake->fd);
   p->wake->p = NULL;
   uv_close((uv_handle_t *)&p->wake->poll, wake_close_cb);
   p->wake = NULL;
@@ -341,8 +225,8 @@ void port_detach(port_h *p, int notify) {
   p->started = p->watch_close = 0;
   unbind_wake(p);
   port_forget_lua(p);
-  queue_clear(&p->batch, p->pos); /* items before pos were taken already */
-  queue_free(&p->batch);
+  port_queue_clear(&p->batch, p->pos); /* items before pos were taken already */
+  port_queue_free(&p->batch);
   p->pos = 0;
   lstr_msg_free(p->inflight);
   p->inflight = NULL;
@@ -396,22 +280,10 @@ static int port_refill(lua_State *L) {
   port_h *p = port_check(L, 1);
   if (p->ch) {
     if (p->pos >= p->batch.n) p->batch.n = p->pos = 0;
-    uv_mutex_lock(&p->ch->lock);
-    port_queue *q = &p->ch->end[p->side].q;
-    atomic_store(&p->ch->end[p->side].pending, 0);
     /* blocks of what we received beyond a few for our own replies go back
      * to the sender (see lstr_msg_cache in clone.h) */
-    if (p->cache.n > 32 && !p->no_transfer) lstr_msg_cache_move(&p->ch->end[1 - p->side].spare, &p->cache);
-    if (p->batch.n == 0) { /* the common case: swap arrays, no copying */
-      port_queue t = *q;
-      *q = p->batch;
-      p->batch = t;
-    } else {
-      for (size_t i = 0; i < q->n; i++)
-        if (queue_push(&p->batch, q->v[i]) != 0) port_item_free(&q->v[i]);
-      q->n = 0;
-    }
-    uv_mutex_unlock(&p->ch->lock);
+    int give = p->cache.n > 32 && !p->no_transfer;
+    channel_take(p->ch, p->side, &p->batch, give ? &p->cache : NULL);
   }
   lua_pushinteger(L, (lua_Integer)(p->batch.n - p->pos));
   return 1;
@@ -425,9 +297,7 @@ static int port_refill(lua_State *L) {
  * new ones. */
 static void hand_back(port_h *p) {
   if (!p->ch || p->no_transfer) return;
-  uv_mutex_lock(&p->ch->lock);
-  lstr_msg_cache_move(&p->ch->end[1 - p->side].spare, &p->cache);
-  uv_mutex_unlock(&p->ch->lock);
+  channel_hand_back(p->ch, p->side, &p->cache);
 }
 
 /* take() -> kind, value | nil.  kind: 'message', 'messageerror', 'online',
@@ -499,12 +369,7 @@ static int port_watch_close(lua_State *L) {
 static int port_peer_closed(lua_State *L) {
   port_h *p = port_check(L, 1);
   int closed = p->pos < p->batch.n && p->batch.v[p->batch.n - 1].kind == ITEM_CLOSE;
-  if (!closed && p->ch) {
-    uv_mutex_lock(&p->ch->lock);
-    port_queue *q = &p->ch->end[p->side].q;
-    closed = q->n > 0 && q->v[q->n - 1].kind == ITEM_CLOSE;
-    uv_mutex_unlock(&p->ch->lock);
-  }
+  if (!closed && p->ch) closed = channel_peer_closed(p->ch, p->side);
   lua_pushboolean(L, closed);
   return 1;
 }
@@ -610,23 +475,9 @@ static void *hook_take(lua_State *L, int idx) {
   port_forget_lua(p);
   /* What this state took but did not deliver goes back in front of the
    * queue, for the new owner. */
-  uv_mutex_lock(&p->ch->lock);
-  port_queue *q = &p->ch->end[p->side].q;
-  size_t left = p->batch.n - p->pos;
-  if (left) {
-    port_queue merged = {0};
-    if (queue_reserve(&merged, left + q->n) == 0) {
-      for (size_t i = p->pos; i < p->batch.n; i++) merged.v[merged.n++] = p->batch.v[i];
-      for (size_t i = 0; i < q->n; i++) merged.v[merged.n++] = q->v[i];
-      free(q->v);
-      *q = merged;
-    } else { /* out of memory: what this state took is dropped, in order */
-      queue_clear(&p->batch, p->pos);
-    }
-    p->batch.n = p->pos = 0;
-  }
-  uv_mutex_unlock(&p->ch->lock);
-  queue_free(&p->batch);
+  channel_put_back(p->ch, p->side, &p->batch, p->pos);
+  p->pos = 0;
+  port_queue_free(&p->batch);
   pl->ch = p->ch;     /* the handle's reference moves into the payload */
   pl->side = p->side;
   p->ch = NULL;

@@ -3,8 +3,8 @@
  * queues between threads, and the per-state port handle.
  *
  * A channel is two ends (MessageChannel's port1/port2, or a Worker and its
- * parentPort).  Whatever is posted on one end is queued on the other end,
- * under the channel's one mutex.  The channel is reference counted: each port
+ * parentPort).  Whatever is posted on one end is queued on the other end
+ * (channel.c: messages lock-free, the rest under the channel's mutex).  The channel is reference counted: each port
  * handle bound to an end holds one reference, a worker (lstr_worker) holds
  * one for the channel to its parent, a message carrying a transferred port
  * holds one; the last release frees it with whatever is still queued.
@@ -40,14 +40,18 @@ typedef struct port_item { int kind; int code; lstr_msg *m; } port_item;
  * so steady-state messaging allocates no queue nodes. */
 typedef struct port_queue { port_item *v; size_t n, cap; } port_queue;
 
+/* One end's receiving side (channel.c says how the two lists fit). */
 typedef struct channel_end {
-  port_queue q;
-  int wake_fd;       /* owner's eventfd, -1 when nobody listens */
-  int closed;        /* posts to this end are dropped */
-  atomic_int pending;  /* set with each push, cleared by the owner's swap */
-  atomic_int spinning; /* the owner is polling `pending`: no need to write */
+  _Atomic(lstr_msg *) inbox; /* posted messages, newest first, lock-free */
+  port_queue q;      /* under the lock: everything else, and what the
+                        inbox held when someone took the lock */
+  int wake_fd;       /* owner's eventfd, -1 when nobody listens (lock) */
+  atomic_int closed;   /* posts to this end are dropped (set under lock) */
+  atomic_int pending;  /* set with each push to q, cleared by the owner's take */
+  atomic_int spinning; /* the owner is polling: no need to write wake_fd */
   lstr_msg_cache spare; /* message blocks for this end's owner to post with,
-                           given back by the other end's receiver */
+                           given back by the other end's receiver (lock) */
+  atomic_size_t spare_n; /* spare.n, for a look without the lock */
 } channel_end;
 
 typedef struct lstr_channel {
@@ -56,17 +60,45 @@ typedef struct lstr_channel {
   channel_end end[2];
 } lstr_channel;
 
+/* Message blocks go back from a receiver to the sender in lots of this
+ * many (below LSTR_MSG_CACHE_MAX: the sender holds a few lots at most). */
+#define HAND_BACK_AT 256
+
+/* ---- channel.c ---- */
 lstr_channel *channel_new(void);
 void channel_retain(lstr_channel *ch);
 void channel_release(lstr_channel *ch);
 /* Queue an item on end `side`.  Returns 0, or -1 when that end is closed
  * (the caller still owns item->m and frees it).  With `cache` (the
- * sender's, when empty), the blocks the receiver gave back move into it. */
+ * sender's), the blocks the receiver gave back move into it when it runs
+ * low. */
 int channel_push(lstr_channel *ch, int side, port_item item, lstr_msg_cache *cache);
 /* Mark end `side` closed and drop what is queued on it; with notify, the
  * other end gets an ITEM_CLOSE. */
 void channel_close_end(lstr_channel *ch, int side, int notify);
+/* Whether something waits on end `side` (no lock: for polling). */
+int channel_has_pending(lstr_channel *ch, int side);
+/* Wake end `side`'s owner if something waits (after its owner polled). */
+void channel_wake_if_pending(lstr_channel *ch, int side);
+/* Move everything queued on end `side` into batch (appended; swapped when
+ * batch is empty); with give_back, those blocks go to the sender first. */
+void channel_take(lstr_channel *ch, int side, port_queue *batch, lstr_msg_cache *give_back);
+void channel_hand_back(lstr_channel *ch, int side, lstr_msg_cache *give_back);
+/* Whether the last item queued on end `side` is the peer's CLOSE. */
+int channel_peer_closed(lstr_channel *ch, int side);
+/* Set (or clear, if still ours) the owner's eventfd; bind returns whether
+ * something is queued already. */
+int channel_bind_wake(lstr_channel *ch, int side, int fd);
+void channel_unbind_wake(lstr_channel *ch, int side, int fd);
+/* batch's items from pos on go back in front of end `side`'s queue (a
+ * port moving to another thread); batch is left empty. */
+void channel_put_back(lstr_channel *ch, int side, port_queue *batch, size_t pos);
+void channel_signal(int fd);
+
 void port_item_free(port_item *it);
+int port_queue_push(port_queue *q, port_item it);
+void port_queue_clear(port_queue *q, size_t from);
+void port_queue_free(port_queue *q);
 
 /* A port handle: the userdata behind a MessagePort, a Worker (parent side)
  * or parentPort, owned by one state. */
