@@ -3,16 +3,39 @@
 -- lua-cjson works in many threads at once.
 local wt = require('worker_threads')
 
+-- A batch that has not ended within a minute fails with what is still
+-- missing (ctest would otherwise time the whole file out and say nothing).
+local function within(ms, promise, describe)
+  return Promise.new(function(resolve, reject)
+    local timer = setTimeout(function() reject(describe()) end, ms)
+    promise:next(function(v) clearTimeout(timer); resolve(v) end,
+      function(e) clearTimeout(timer); reject(e) end)
+  end)
+end
+
 local function run_batch(n, src, data)
-  local left = n
-  return Promise.new(function(resolve)
-    for _ = 1, n do
+  local left, seen = n, {}
+  local all = Promise.new(function(resolve)
+    for i = 1, n do
       local w = wt.Worker(src, { eval = true, workerData = data })
+      seen[i] = { id = w.threadId }
+      w:on('online', function() seen[i].online = true end)
+      w:on('message', function() seen[i].message = true end)
       w:on('exit', function()
+        seen[i].exit = true
         left = left - 1
         if left == 0 then resolve() end
       end)
     end
+  end)
+  return within(60000, all, function()
+    local missing = {}
+    for _, s in ipairs(seen) do
+      if not s.exit then
+        missing[#missing + 1] = ('thread %s (online %s, message %s)'):format(s.id, tostring(s.online), tostring(s.message))
+      end
+    end
+    return ('%d of %d workers never emitted exit: %s'):format(left, n, table.concat(missing, '; '))
   end)
 end
 
@@ -58,7 +81,7 @@ describe('many workers', function()
           exits[i] = Promise.new(function(r) ws[i]:on('exit', r) end)
         end
         for i = 1, 4 do ws[i]:terminate() end
-        await(Promise.all(exits))
+        await(within(60000, Promise.all(exits), function() return 'terminated workers never emitted exit' end))
       end
       collectgarbage()
     end
