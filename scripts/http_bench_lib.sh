@@ -46,6 +46,21 @@ measure() { # impl port
   fi
   echo "$1 req_per_sec $rps req/s higher"
   echo "$1 p99_latency $(to_ms "$p99") ms lower"
+  if [ -n "${FIXED_RATE:-}" ]; then measure_fixed_rate "$1" "$2"; fi
+}
+
+# wrk's p99 compares servers at different loads: each gets as many requests
+# as it answers.  With FIXED_RATE set, every server also gets the same
+# FIXED_RATE req/s (64 connections, one request in flight on each) from
+# luster-openload (runtime/tools/openload.c), latency counted from when
+# each request was due: "IMPL p99_at_RATE N ms lower".
+OPENLOAD="${OPENLOAD:-$(dirname "$LUSTER")/luster-openload}"
+measure_fixed_rate() { # impl port
+  "$OPENLOAD" "$2" / "$FIXED_RATE" 1 >/dev/null # warm-up
+  local out
+  out="$("$OPENLOAD" "$2" / "$FIXED_RATE" "${FIXED_RATE_SECONDS:-4}")"
+  if ! grep -q ' missing 0 ' <<<"$out"; then echo "bench: $1 at $FIXED_RATE req/s: $out" >&2; fi
+  echo "$1 p99_at_${FIXED_RATE}rps $(awk '{ for (i = 1; i < NF; i++) if ($i == "p99") print $(i + 1) }' <<<"$out") ms lower"
 }
 
 stop_last() {
