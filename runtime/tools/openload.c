@@ -35,6 +35,7 @@ typedef struct conn {
   llhttp_settings_t settings;
   int busy;        /* a request is in flight */
   int done;        /* the parser saw the end of its response */
+  int keep_alive;  /* ... and whether the connection stays open after it */
 } conn;
 
 static uint64_t now_ns(void) {
@@ -44,7 +45,9 @@ static uint64_t now_ns(void) {
 }
 
 static int on_complete(llhttp_t *p) {
-  ((conn *)p->data)->done = 1;
+  conn *c = p->data;
+  c->done = 1;
+  c->keep_alive = llhttp_should_keep_alive(p);
   return HPE_PAUSED; /* stop at the end of this response */
 }
 
@@ -152,6 +155,7 @@ int main(int argc, char **argv) {
   uint64_t deadline = start + (uint64_t)(seconds * 1e9) + 5000000000u; /* answers get 5 s more */
   size_t scheduled = 0, sent = 0, done = 0, errors = 0;
   uint64_t *sent_due = calloc((size_t)nconn, sizeof *sent_due);
+  if (!sent_due) { fprintf(stderr, "openload: out of memory\n"); return 1; }
   char buf[65536];
   while (done + errors < total && now_ns() < deadline) { /* errors: given up on */
     uint64_t t = now_ns();
@@ -170,6 +174,8 @@ int main(int argc, char **argv) {
       c->busy = 1;
       sent++;
     }
+    /* Requests due less than a millisecond apart make this poll without
+     * waiting: the generator spends its own core, as wrk does. */
     int timeout_ms = 0;
     if (scheduled < total) {
       uint64_t next = start + scheduled * interval, t2 = now_ns();
@@ -205,6 +211,12 @@ int main(int argc, char **argv) {
           c->done = 0;
           if (c->busy && done < total) lat[done++] = now_ns() - sent_due[i];
           c->busy = 0;
+          /* Connection: close: the next request goes on a new connection
+           * (written here, it would race the server's close and be lost) */
+          if (!c->keep_alive) {
+            errors += reopen(ep, c, &qs[i], i, port);
+            break;
+          }
         }
       }
     }
