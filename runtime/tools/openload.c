@@ -6,7 +6,8 @@
  * comes back, so a faster server gets more load than a slower one and two
  * servers' latencies are not measured at the same load.  Here request i is
  * due at start + i / RATE, whatever the answers do; connection i % CONNS
- * sends it (one request in flight per connection, keep-alive), and its
+ * sends it (one request in flight per connection, keep-alive; a request
+ * due while its connection waits goes when the answer is in), and its
  * latency counts from when it was due, not from when it could be sent
  * (a late server is charged for the wait, as wrk2 does).  Responses are
  * delimited by llhttp.  Prints one line:
@@ -33,6 +34,8 @@ typedef struct conn {
   int fd;
   llhttp_t parser;
   llhttp_settings_t settings;
+  size_t next;     /* the request it sends next: i, i + CONNS, ... */
+  uint64_t due;    /* when the one in flight was due */
   int busy;        /* a request is in flight */
   int done;        /* the parser saw the end of its response */
   int keep_alive;  /* ... and whether the connection stays open after it */
@@ -67,32 +70,6 @@ static int connect_to(int port) {
   return fd;
 }
 
-/* Each connection keeps a queue of due times: requests become due at a
- * fixed rate, but a connection sends one at a time. */
-typedef struct dueq { uint64_t *v; size_t head, n, cap; } dueq;
-
-static int dueq_push(dueq *q, uint64_t t) {
-  if (q->n == q->cap) {
-    size_t cap = q->cap ? q->cap * 2 : 16;
-    uint64_t *v = malloc(cap * sizeof *v);
-    if (!v) return -1;
-    for (size_t i = 0; i < q->n; i++) v[i] = q->v[(q->head + i) % q->cap];
-    free(q->v);
-    q->v = v;
-    q->head = 0;
-    q->cap = cap;
-  }
-  q->v[(q->head + q->n++) % q->cap] = t;
-  return 0;
-}
-
-static uint64_t dueq_pop(dueq *q) {
-  uint64_t t = q->v[q->head];
-  q->head = (q->head + 1) % q->cap;
-  q->n--;
-  return t;
-}
-
 /* (Re)open connection i and watch it; -1 when it cannot be opened. */
 static int open_conn(int ep, conn *c, int i, int port) {
   c->fd = connect_to(port);
@@ -107,20 +84,15 @@ static int open_conn(int ep, conn *c, int i, int port) {
 }
 
 /* The server closed connection i (nginx does after keepalive_requests) or
- * broke it: what was in flight is lost (returns 1 then), the queued
- * requests go on a new connection.  A connection that cannot be opened
- * again loses its queue too. */
-static size_t reopen(int ep, conn *c, dueq *q, int i, int port) {
-  size_t lost = (size_t)c->busy;
+ * broke it: what was in flight is lost, the later requests go on a new
+ * connection (none, when it cannot be opened again). */
+static void reopen(int ep, conn *c, int i, int port) {
   epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
   close(c->fd);
   if (open_conn(ep, c, i, port) != 0) {
-    lost += q->n;
-    q->n = 0;
     if (c->fd >= 0) close(c->fd);
     c->fd = -1;
   }
-  return lost;
 }
 
 int main(int argc, char **argv) {
@@ -141,9 +113,8 @@ int main(int argc, char **argv) {
   size_t total = (size_t)(rate * seconds);
   uint64_t *lat = malloc(total * sizeof *lat);
   conn *cs = calloc((size_t)nconn, sizeof *cs);
-  dueq *qs = calloc((size_t)nconn, sizeof *qs);
   int ep = epoll_create1(EPOLL_CLOEXEC);
-  if (!lat || !cs || !qs || ep < 0) { fprintf(stderr, "openload: out of memory\n"); return 1; }
+  if (!lat || !cs || ep < 0) { fprintf(stderr, "openload: out of memory\n"); return 1; }
   for (int i = 0; i < nconn; i++) {
     if (open_conn(ep, &cs[i], i, port) != 0) {
       fprintf(stderr, "openload: connect: %s\n", strerror(errno));
@@ -153,36 +124,35 @@ int main(int argc, char **argv) {
 
   uint64_t start = now_ns(), interval = (uint64_t)(1e9 / rate);
   uint64_t deadline = start + (uint64_t)(seconds * 1e9) + 5000000000u; /* answers get 5 s more */
-  size_t scheduled = 0, sent = 0, done = 0, errors = 0;
-  uint64_t *sent_due = calloc((size_t)nconn, sizeof *sent_due);
-  if (!sent_due) { fprintf(stderr, "openload: out of memory\n"); return 1; }
+  size_t sent = 0, done = 0;
   char buf[65536];
-  while (done + errors < total && now_ns() < deadline) { /* errors: given up on */
-    uint64_t t = now_ns();
-    /* every request due by now joins its connection's queue */
-    while (scheduled < total && start + scheduled * interval <= t) {
-      size_t i = scheduled % (size_t)nconn;
-      if (cs[i].fd < 0) errors++; /* its connection is lost */
-      else if (dueq_push(&qs[i], start + scheduled * interval) != 0) return 1;
-      scheduled++;
-    }
+  for (int i = 0; i < nconn; i++) cs[i].next = (size_t)i;
+  for (;;) {
+    /* every idle connection sends its next request once it is due; the
+     * loop ends when no connection has one left (or the time is up) */
+    uint64_t t = now_ns(), next_due = UINT64_MAX;
+    int active = 0;
     for (int i = 0; i < nconn; i++) {
       conn *c = &cs[i];
-      if (c->busy || qs[i].n == 0 || c->fd < 0) continue;
-      if (write(c->fd, req, (size_t)reqlen) != reqlen) { errors += reopen(ep, c, &qs[i], i, port); continue; }
-      sent_due[i] = dueq_pop(&qs[i]);
+      if (c->fd < 0 || (!c->busy && c->next >= total)) continue;
+      active = 1;
+      if (c->busy) continue;
+      uint64_t due = start + c->next * interval;
+      if (due > t) {
+        if (due < next_due) next_due = due;
+        continue;
+      }
+      c->next += (size_t)nconn;
+      if (write(c->fd, req, (size_t)reqlen) != reqlen) { reopen(ep, c, i, port); continue; }
+      c->due = due;
       c->busy = 1;
       sent++;
     }
+    if (!active || t >= deadline) break;
     /* Requests due less than a millisecond apart make this poll without
      * waiting: the generator spends its own core, as wrk does. */
-    int timeout_ms = 0;
-    if (scheduled < total) {
-      uint64_t next = start + scheduled * interval, t2 = now_ns();
-      timeout_ms = next > t2 ? (int)((next - t2) / 1000000) : 0;
-    } else {
-      timeout_ms = 10;
-    }
+    uint64_t t2 = now_ns();
+    int timeout_ms = next_due == UINT64_MAX ? 10 : next_due > t2 ? (int)((next_due - t2) / 1000000) : 0;
     struct epoll_event evs[256];
     int n = epoll_wait(ep, evs, 256, timeout_ms);
     for (int k = 0; k < n; k++) {
@@ -192,7 +162,7 @@ int main(int argc, char **argv) {
       ssize_t r = read(c->fd, buf, sizeof buf);
       if (r <= 0) {
         if (r < 0 && errno == EAGAIN) continue;
-        errors += reopen(ep, c, &qs[i], i, port);
+        reopen(ep, c, i, port);
         continue;
       }
       const char *p = buf, *end = buf + r;
@@ -202,19 +172,19 @@ int main(int argc, char **argv) {
           p = llhttp_get_error_pos(&c->parser);
           llhttp_resume(&c->parser);
         } else if (e != HPE_OK) { /* not HTTP: give this connection up */
-          errors += reopen(ep, c, &qs[i], i, port);
+          reopen(ep, c, i, port);
           break;
         } else {
           p = end;
         }
         if (c->done) {
           c->done = 0;
-          if (c->busy && done < total) lat[done++] = now_ns() - sent_due[i];
+          if (c->busy) lat[done++] = now_ns() - c->due;
           c->busy = 0;
           /* Connection: close: the next request goes on a new connection
            * (written here, it would race the server's close and be lost) */
           if (!c->keep_alive) {
-            errors += reopen(ep, c, &qs[i], i, port);
+            reopen(ep, c, i, port);
             break;
           }
         }
