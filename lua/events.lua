@@ -37,10 +37,40 @@ EventEmitter.__index = proto
 -- whose listener count already raised a MaxListenersExceededWarning.
 local ORDER, WARNED = {}, {}
 
--- What is stored for a listener is the user's function, or a wrapper (for
--- once, and for captureRejections); orig_of[wrapper] is the user's function.
+-- What is stored for a listener is the user's function, a once record, or
+-- a wrapper for captureRejections; orig_of[wrapper] is the user's function.
 local orig_of = setmetatable({}, { __mode = 'k' })
 local is_capture = setmetatable({}, { __mode = 'k' }) -- the captureRejections ones
+
+-- A once listener is stored as a record, callable like a function: it
+-- removes itself before calling, so an emit from inside the call does not
+-- find it, and `fired` stops an emit that started earlier and still holds
+-- it in its list.  One small table per waiting listener (a closure, its
+-- upvalue and a weak-table entry were three more objects, kept as long as
+-- the listener waits: an 'error' listener on every connection).
+-- It is also what rawListeners() gives: callable, with `.listener`.
+local EMITTER, NAME, CALL, FIRED, LISTENER = 1, 2, 3, 4, 5
+local Once = {}
+Once.__call = function(rec, ...)
+  if rec[FIRED] then return end
+  rec[FIRED] = true
+  rec[EMITTER]:removeListener(rec[NAME], rec)
+  return rec[CALL](...)
+end
+Once.__index = function(rec, k) if k == 'listener' then return rawget(rec, LISTENER) end end
+
+-- Whether what `_events[name]` holds is one listener (a function or a once
+-- record) rather than a list of them.
+local function is_one(l)
+  return type(l) == 'function' or getmetatable(l) == Once
+end
+
+-- The user's function behind what is stored.
+local function user_fn(l)
+  if getmetatable(l) == Once then return l[LISTENER] end
+  return orig_of[l] or l
+end
+
 
 --- The event name `errorMonitor` listeners are called with every 'error'
 --- emit, before the 'error' listeners (and before an unhandled one raises).
@@ -153,7 +183,7 @@ local function add(self, name, fn, prepend, orig)
     note_new_name(ev, name)
     ev[name] = fn
   else
-    if type(l) == 'function' then
+    if is_one(l) then
       l = prepend and { fn, l } or { l, fn }
       ev[name] = l
     elseif prepend then
@@ -236,55 +266,34 @@ function proto:prependListener(name, fn)
   return add(self, name, stored(self, name, fn), true, fn)
 end
 
--- The wrapper removes itself before calling fn, so an emit from inside fn
--- does not find it; `fired` stops an emit that started earlier and still
--- holds it in its list.
--- What the wrapper needs lives in one table, its only upvalue: a closure
--- over five locals was six objects (each local its own upvalue), kept for
--- as long as the listener waits (an 'error' listener on every connection).
-local function once_wrapper(self, name, fn)
-  local rec = { self, name, stored(self, name, fn), false, false } -- emitter, name, call, wrapper, fired
-  local w = function(...)
-    if rec[5] then return end
-    rec[5] = true
-    rec[1]:removeListener(rec[2], rec[4])
-    return rec[3](...)
-  end
-  rec[4] = w
-  orig_of[w] = fn
-  return w
+local function once_record(self, name, fn)
+  return setmetatable({ self, name, stored(self, name, fn), false, fn }, Once)
 end
 
 --- Listen for one emission only.
 function proto:once(name, fn)
   check_listener(fn)
-  return add(self, name, once_wrapper(self, name, fn), false, fn)
+  return add(self, name, once_record(self, name, fn), false, fn)
 end
 
 function proto:prependOnceListener(name, fn)
   check_listener(fn)
-  return add(self, name, once_wrapper(self, name, fn), true, fn)
+  return add(self, name, once_record(self, name, fn), true, fn)
 end
 
--- What rawListeners() gives for a once listener: callable like the wrapper,
--- with the user's function as `.listener` (Node's wrapper has the same).
-local RawOnce = {}
-RawOnce.__index = RawOnce
-RawOnce.__call = function(r, ...) return r.wrapper(...) end
-
 local function matches(l, fn)
-  return l == fn or orig_of[l] == fn
+  return l == fn or user_fn(l) == fn
 end
 
 --- Remove the most recently added instance of fn (a once listener is
 --- removed by its own function too).
 function proto:removeListener(name, fn)
-  if getmetatable(fn) == RawOnce then fn = fn.wrapper else check_listener(fn) end
+  if getmetatable(fn) ~= Once then check_listener(fn) end
   local ev = rawget(self, '_events')
   local l = ev and ev[name]
   if l == nil then return self end
   local removed
-  if type(l) == 'function' then
+  if is_one(l) then
     if not matches(l, fn) then return self end
     removed = l
     forget_name(ev, name)
@@ -301,7 +310,7 @@ function proto:removeListener(name, fn)
     end
     if not removed then return self end
   end
-  if ev.removeListener ~= nil then self:emit('removeListener', name, orig_of[removed] or removed) end
+  if ev.removeListener ~= nil then self:emit('removeListener', name, user_fn(removed)) end
   local hook = self._listeners_changed
   if hook then hook(self, name) end
   return self
@@ -339,7 +348,7 @@ function proto:removeAllListeners(name)
     return self:removeAllListeners('removeListener')
   end
   local l = ev[name]
-  if type(l) == 'function' then
+  if is_one(l) then
     self:removeListener(name, l)
   elseif l then
     for i = #l, 1, -1 do self:removeListener(name, l[i]) end
@@ -352,7 +361,7 @@ function proto:listenerCount(name, fn)
   local ev = rawget(self, '_events')
   local l = ev and ev[name]
   if l == nil then return 0 end
-  if type(l) == 'function' then
+  if is_one(l) then
     if fn ~= nil then return matches(l, fn) and 1 or 0 end
     return 1
   end
@@ -369,9 +378,9 @@ function proto:listeners(name)
   local ev = rawget(self, '_events')
   local l = ev and ev[name]
   if l == nil then return {} end
-  if type(l) == 'function' then return { orig_of[l] or l } end
+  if is_one(l) then return { user_fn(l) } end
   local list = {}
-  for i = 1, #l do list[i] = orig_of[l[i]] or l[i] end
+  for i = 1, #l do list[i] = user_fn(l[i]) end
   return list
 end
 
@@ -381,12 +390,11 @@ function proto:rawListeners(name)
   local ev = rawget(self, '_events')
   local l = ev and ev[name]
   if l == nil then return {} end
-  if type(l) == 'function' then l = { l } end
+  if is_one(l) then l = { l } end
   local list = {}
   for i = 1, #l do
     local f = l[i]
-    if orig_of[f] and not is_capture[f] then list[i] = setmetatable({ listener = orig_of[f], wrapper = f }, RawOnce)
-    else list[i] = orig_of[f] or f end
+    if getmetatable(f) == Once then list[i] = f else list[i] = orig_of[f] or f end
   end
   return list
 end
@@ -458,7 +466,7 @@ function proto:emit(name, ...)
     return false
   end
   if name == 'error' and ev[errorMonitor] ~= nil then self:emit(errorMonitor, ...) end
-  if type(l) == 'function' then
+  if type(l) == 'function' or getmetatable(l) == Once then
     call(l, ...)
   else
     for i = 1, #l do call(l[i], ...) end -- a running emit never sees l change
