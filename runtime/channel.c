@@ -76,8 +76,16 @@ void channel_signal(int fd) {
 }
 
 /* Under the lock: the inbox's messages, oldest first, onto the end of q.
- * Out of memory, a message is dropped (freed), never reordered. */
+ * Out of memory, a message is dropped (freed), never reordered.
+ * The owner looks for work without the lock (channel_has_pending: pending,
+ * then inbox), so `pending` goes up before the messages leave the inbox:
+ * otherwise a look between the two finds neither, and a sender that saw
+ * the owner polling (so did not wake it) has its messages sit in q with
+ * nobody told.  A worker that posted while its parent polled and then
+ * exited (EXIT takes the lock and moves the inbox) hung its parent so. */
 static void inbox_to_queue(channel_end *e) {
+  if (atomic_load(&e->inbox) == NULL) return;
+  atomic_store(&e->pending, 1);
   lstr_msg *m = atomic_exchange(&e->inbox, NULL);
   lstr_msg *oldest = NULL;
   while (m) { /* the stack is newest first */
@@ -221,7 +229,6 @@ void channel_close_end(lstr_channel *ch, int side, int notify) {
 void channel_take(lstr_channel *ch, int side, port_queue *batch, lstr_msg_cache *give_back) {
   uv_mutex_lock(&ch->lock);
   channel_end *e = &ch->end[side];
-  atomic_store(&e->pending, 0);
   inbox_to_queue(e);
   if (give_back) {
     channel_end *sender = &ch->end[1 - side];
@@ -237,6 +244,11 @@ void channel_take(lstr_channel *ch, int side, port_queue *batch, lstr_msg_cache 
       if (port_queue_push(batch, e->q.v[i]) != 0) port_item_free(&e->q.v[i]);
     e->q.n = 0;
   }
+  /* Everything is taken: lowered last (inbox_to_queue raised it), under
+   * the lock, so only a later push can make the end non-empty again, and
+   * such a push shows (a locked one sets pending, a lock-free one fills
+   * the inbox). */
+  atomic_store(&e->pending, 0);
   uv_mutex_unlock(&ch->lock);
 }
 

@@ -36,6 +36,28 @@ describe('a channel end', function()
     assert.is_true(in_order)
   end)
 
+  it('wakes its owner when the sender exits while the owner was polling, worker after worker', function()
+    -- The parent polls its end for a while after each delivery ('online'
+    -- here), and a sender that sees it polling does not wake it.  The
+    -- worker's EXIT then moves the posted messages out of the lock-free
+    -- inbox under the lock (for N messages that takes a while); a parent
+    -- that looked in between used to find neither list non-empty and never
+    -- heard of them: a hang about one worker in a hundred.  500 of them, each
+    -- with its own deadline.
+    for round = 1, 500 do
+      local w = Worker(([[
+        local p = require('worker_threads').parentPort
+        for i = 1, %d do p:postMessage(i) end
+      ]]):format(N), { eval = true })
+      local got = 0
+      w:on('message', function() got = got + 1 end)
+      local code = wait_for(Promise.new(function(r) w:on('exit', r) end), 5000,
+        ('worker %d exit (%d messages delivered)'):format(round, got))
+      assert.are.equal(0, code)
+      assert.are.equal(N, got)
+    end
+  end)
+
   it("delivers a burst, then the sender's close, in that order", function()
     local ch = MessageChannel()
     local w = Worker(([[
