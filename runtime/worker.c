@@ -161,9 +161,9 @@ out:
   return code;
 }
 
-/* Tell the parent before the state is freed: the state's teardown
- * (finalizers, the heap) overlaps with what the parent does next, and the
- * parent does not wait for it (the thread is detached). */
+/* Tell the parent once the state is closed (worker_thread.c): its
+ * finalizers have run by then, so what they did is there for the parent's
+ * 'exit' listener.  The thread is detached, never joined. */
 void lstr_worker_report_exit(lstr_worker *w, int code) {
   channel_close_end(w->ch, 1, 0); /* later posts to this worker are dropped */
   channel_push(w->ch, 0, (port_item){ ITEM_EXIT, code, NULL }, NULL);
@@ -219,8 +219,8 @@ static void kick_cb(uv_timer_t *t) {
   request_stop(w);
 }
 
-/* The thread is never joined (worker_thread.c detaches every one: it frees
- * the state after posting EXIT, then may run another worker, and a parked
+/* The thread is never joined (worker_thread.c detaches every one: it posts
+ * EXIT after freeing the state, then may run another worker, and a parked
  * thread never returns). */
 void lstr_worker_exited(port_h *p) {
   lstr_worker *w = p->w;

@@ -171,10 +171,13 @@ static void thread_main(void *arg) {
       }
     }
     int code = lstr_worker_run(w, s);
-    int again = offer_as_spare(t); /* before EXIT: the next spawn may pick it */
-    lstr_worker_report_exit(w, code);
+    /* The state closes before EXIT: what its finalizers do (flush a file,
+     * write shared memory) happens before the parent's 'exit', as what the
+     * worker's code did does. */
     lstr_state_free(s);
     w->s = NULL;
+    int again = offer_as_spare(t); /* before EXIT: the next spawn may pick it */
+    lstr_worker_report_exit(w, code);
     worker_release(w);
     w = NULL;
     if (!again) break;

@@ -262,3 +262,29 @@ describe('a worker state closing', function()
     assert.are.equal(1, seen[1])
   end)
 end)
+
+describe("a worker's 'exit'", function()
+  it('comes after the finalizers its state ran as it closed: their writes and unclosed files are there', function()
+    local seen = Int32Array(SharedArrayBuffer(4))
+    local path = os.tmpname()
+    local w = wt.Worker([[
+      local d = require('worker_threads').workerData
+      local f = io.open(d.path, 'w')
+      f:write('flushed at close') -- buffered: only its finalizer writes it out
+      _G.f = f
+      _G.keep = newproxy(true)
+      getmetatable(_G.keep).__gc = function()
+        local t0 = os.clock()
+        while os.clock() - t0 < 0.05 do end -- a slow finalizer
+        d.seen[0] = 1
+      end
+    ]], { eval = true, workerData = { seen = seen, path = path } })
+    assert.are.equal(0, await(exit_of(w)))
+    assert.are.equal(1, seen[0])
+    local f = io.open(path)
+    local text = f:read('*a')
+    f:close()
+    os.remove(path)
+    assert.are.equal('flushed at close', text)
+  end)
+end)
