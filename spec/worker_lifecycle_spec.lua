@@ -261,10 +261,8 @@ describe('a worker state closing', function()
     assert.is_true(math.abs(seen[0] - main_ms) < 60000, 'loop clock at close: ' .. seen[0] .. ' vs ' .. main_ms)
     assert.are.equal(1, seen[1])
   end)
-end)
 
-describe("a worker's 'exit'", function()
-  it('comes after the finalizers its state ran as it closed: their writes and unclosed files are there', function()
+  it("is done before the worker's 'exit': what its finalizers wrote and the unclosed files they flushed are there", function()
     local seen = Int32Array(SharedArrayBuffer(4))
     local path = os.tmpname()
     local w = wt.Worker([[
